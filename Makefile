@@ -1,0 +1,45 @@
+# Two entry points: `make run` (process a sample video end to end) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_BIN := /usr/lib/postgresql/15/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the pipeline and its tests need, checked by the binary each one provides.
+APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb
+
+.PHONY: setup system-packages run test lint down clean
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=""; for pair in $(APT_NEEDS); do \
+	  pkg=$${pair%%:*}; bin=$${pair#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing system packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+run: setup
+	$(BIN)/vidpipe sample .vidpipe/sample.mp4
+	$(BIN)/vidpipe process .vidpipe/sample.mp4
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+down:
+	-$(BIN)/vidpipe down
+
+clean: down
+	rm -rf .vidpipe

@@ -1,0 +1,12 @@
+"""The `generate_metadata` function: a thin door to shared.usecases.generate_metadata."""
+
+import flask
+import functions_framework
+
+from shared.function_door import Reply, serve
+from shared.usecases.generate_metadata import handle_event
+
+
+@functions_framework.http
+def generate_metadata(request: flask.Request) -> Reply:
+    return serve(request, "generate_metadata", handle_event)

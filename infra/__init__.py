@@ -1,0 +1,1 @@
+"""vidpipe's infrastructure: the embedded local stack, the dispatcher and the CLI."""

@@ -1,0 +1,161 @@
+"""The local event dispatcher: delivers outbox rows to the functions over HTTP, signed.
+
+It wakes on LISTEN/NOTIFY and also polls, so a missed notification only delays an event.
+Each claimed event is invisible to other dispatchers until its visibility timeout ends, so a
+dispatcher killed mid-delivery loses nothing: the event becomes due again by itself. On hosted
+Supabase, pg_net + pg_cron play this part.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import requests
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from shared.config import Settings, get_settings
+from shared.logs import get_logger
+from shared.webhooks import Delivery, post_signed
+
+log = get_logger("dispatcher")
+
+CHANNEL = "vidpipe_outbox"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str          # ack | retry | dead
+    error: str | None = None
+
+
+def judge(delivery: Delivery) -> Verdict:
+    """How a function's answer settles an event. 409 means another worker holds the step (or
+    the sweeper will): the event has done its job. Other 4xx will not improve by resending."""
+    code = delivery.status_code
+    if code is not None and (200 <= code < 300 or code == 409):
+        return Verdict("ack")
+    if code is not None and 400 <= code < 500 and code not in (408, 429):
+        return Verdict("dead", f"HTTP {code}: {delivery.body[:300]}")
+    return Verdict("retry", delivery.error or f"HTTP {code}")
+
+
+class Dispatcher:
+    def __init__(self, settings: Settings, workers: int = 8) -> None:
+        if settings.event_secret is None:
+            raise SystemExit("VIDPIPE_EVENT_SECRET must be set to sign events")
+        self.settings = settings
+        self.secret = settings.event_secret.get_secret_value()
+        self.url = settings.database_url.get_secret_value()
+        self.pool = ConnectionPool(self.url, min_size=1, max_size=3, open=True,
+                                   kwargs={"autocommit": True, "row_factory": dict_row})
+        self.session = requests.Session()
+        self.workers = workers
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
+        self.in_flight: set[Future[None]] = set()
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+
+    # One pass ---------------------------------------------------------------------------------
+    def dispatch_once(self) -> int:
+        self.in_flight = {f for f in self.in_flight if not f.done()}
+        free = min(self.workers - len(self.in_flight), self.settings.dispatch_batch)
+        if free <= 0:
+            return 0
+        # A redelivery while the first is still running is harmless: the function answers 409.
+        with self.pool.connection() as conn:
+            rows = conn.execute("select * from public.claim_outbox(%s, %s)",
+                                (free, self.settings.dispatch_visibility_seconds)).fetchall()
+        for row in rows:
+            self.in_flight.add(self.executor.submit(self.deliver, row))
+        return len(rows)
+
+    def deliver(self, row: dict[str, Any]) -> None:
+        target = row["target"]
+        url = self.settings.function_urls.get(target)
+        context = {"event_id": row["id"], "target": target, "attempt": row["attempts"]}
+        try:
+            if url is None:
+                verdict = Verdict("retry", f"no URL configured for function {target!r}")
+            else:
+                body = json.dumps(row["payload"], separators=(",", ":"))
+                delivery = post_signed(self.session, url, self.secret, f"evt_{row['id']}", body,
+                                       self.settings.dispatch_timeout_seconds)
+                verdict = judge(delivery)
+                context["status_code"] = delivery.status_code
+                context["duration_ms"] = delivery.latency_ms
+            with self.pool.connection() as conn:
+                if verdict.action == "ack":
+                    conn.execute("select public.ack_outbox(%s)", (row["id"],))
+                else:
+                    conn.execute("select public.retry_outbox(%s, %s, %s, %s)",
+                                 (row["id"], verdict.error, self.settings.dispatch_max_attempts,
+                                  verdict.action == "dead"))
+            log.info("event %s", verdict.action, extra={**context, "outcome": verdict.action})
+        except Exception:
+            # The event stays claimed until its visibility timeout ends, then becomes due again.
+            log.exception("delivery bookkeeping failed", extra=context)
+        finally:
+            self.wake.set()
+
+    def sweep(self) -> None:
+        with self.pool.connection() as conn:
+            rows = conn.execute("select * from public.sweep(now(), %s)",
+                                (self.settings.sweep_stale_seconds,)).fetchall()
+        for row in rows:
+            log.info("sweeper: %s", row["action"], extra={"job_id": str(row["job_id"]), "outcome": row["action"]})
+
+    # The loop ---------------------------------------------------------------------------------
+    def _listen(self) -> None:
+        """Turns NOTIFYs into wake-ups; reconnects when the database goes away."""
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"listen {CHANNEL}")
+                    while not self.stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.wake.set()
+            except psycopg.Error as exc:
+                log.warning("listen connection lost: %s", exc)
+                self.stopping.wait(1.0)
+
+    def run(self) -> None:
+        threading.Thread(target=self._listen, name="listen", daemon=True).start()
+        last_sweep = 0.0
+        log.info("dispatcher started", extra={"worker": ",".join(sorted(self.settings.function_urls))})
+        while not self.stopping.is_set():
+            claimed = 0
+            try:
+                if time.monotonic() - last_sweep >= self.settings.sweep_every_seconds:
+                    self.sweep()
+                    last_sweep = time.monotonic()
+                claimed = self.dispatch_once()
+            except psycopg.Error as exc:
+                log.warning("database unavailable: %s", exc)
+            if claimed == 0:
+                self.wake.wait(self.settings.dispatch_poll_seconds)
+                self.wake.clear()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
+
+    def stop(self, *_: object) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+
+def main() -> None:
+    dispatcher = Dispatcher(get_settings())
+    signal.signal(signal.SIGTERM, dispatcher.stop)
+    signal.signal(signal.SIGINT, dispatcher.stop)
+    dispatcher.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""A throwaway Postgres 15 cluster on 127.0.0.1, for the local stack and the tests.
+
+initdb and postgres refuse to run as root, so as root the server runs as the `postgres` user
+on a data directory that user owns; every parent directory must let it through (o+x), which a
+path under a private home directory does not, so such clusters live under the temp dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIM_SQL = Path(__file__).with_name("supabase_shim.sql")
+MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
+SEED_SQL = REPO_ROOT / "supabase" / "seed.sql"
+
+
+class PostgresError(RuntimeError):
+    """The local cluster could not be created, started or prepared."""
+
+
+def pg_bin(name: str) -> str:
+    for d in PG_BIN_CANDIDATES:
+        candidate = Path(d) / name
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if found:
+        return found
+    raise PostgresError(f"{name} not found: install postgresql-15 (make setup does)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _traversable_by_others(path: Path) -> bool:
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
+def cluster_dir_for(preferred: Path) -> Path:
+    """`preferred` when the server's user can reach it, else a stable spot in the temp dir."""
+    preferred.parent.mkdir(parents=True, exist_ok=True)
+    if not _as_root() or _traversable_by_others(preferred.parent):
+        return preferred
+    tag = str(abs(hash(str(preferred.resolve()))))[:12]
+    fallback = Path(tempfile.gettempdir()) / f"vidpipe-pg-{tag}"
+    fallback.mkdir(mode=0o755, exist_ok=True)
+    os.chmod(fallback, 0o755)  # noqa: S103  # the postgres user must traverse it
+    return fallback / "data"
+
+
+def _run(cmd: list[str]) -> None:
+    if _as_root():
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PostgresError(f"{' '.join(cmd)} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+
+class PostgresCluster:
+    """One data directory; start() and stop() are idempotent."""
+
+    def __init__(self, data_dir: Path, port: int | None = None, fsync: bool = True) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.fsync = fsync
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url(self, dbname: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def init(self) -> None:
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if _as_root():
+            shutil.chown(self.data_dir, "postgres", "postgres")
+        _run([pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
+              "--encoding=UTF8", "--no-instructions"])
+
+    def running(self) -> bool:
+        try:
+            with psycopg.connect(self.admin_url, connect_timeout=1):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+    def start(self) -> None:
+        self.init()
+        if self.running():
+            return
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
+        if not self.fsync:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        _run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l",
+              str(self.data_dir / "server.log"), "-w", "-t", "30", "start"])
+        deadline = time.monotonic() + 15
+        while not self.running():
+            if time.monotonic() > deadline:
+                raise PostgresError(f"postgres on port {self.port} did not accept connections")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            with contextlib.suppress(PostgresError):
+                _run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+            if not exists:
+                sql = f'create database "{name}"' + (f' template "{template}"' if template else "")
+                conn.execute(sql)  # names are ours, never user input
+        return self.url(name)
+
+
+def migration_files() -> list[Path]:
+    return sorted(MIGRATIONS_DIR.glob("*.sql"))
+
+
+def apply_sql_file(url: str, path: Path) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(path.read_text())  # type: ignore[arg-type]  # our own SQL files
+
+
+def prepare_database(url: str, seed: bool = True) -> None:
+    """Local Supabase imitation, then every migration in order, then the seed."""
+    for path in [SHIM_SQL, *migration_files(), *([SEED_SQL] if seed else [])]:
+        try:
+            apply_sql_file(url, path)
+        except psycopg.Error as exc:
+            raise PostgresError(f"{path.name}: {exc}") from exc

@@ -1,0 +1,185 @@
+"""The embedded local stack under one home directory (default `.vidpipe/`): a throwaway Postgres
+cluster with the migrations applied, the four functions served by functions-framework on local
+ports, and the dispatcher. `up` is idempotent; `down` stops everything it started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg
+
+from infra.local.postgres import REPO_ROOT, PostgresCluster, cluster_dir_for, free_port, prepare_database
+from shared.signing import new_secret
+
+FUNCTIONS = ("ingest", "process", "generate_metadata", "notify")
+DATABASE = "vidpipe"
+LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"  # seeded by supabase/seed.sql
+UPLOADS_BUCKET = "uploads"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class StackState:
+    home: str
+    data_dir: str
+    pg_port: int
+    database_url: str
+    event_secret: str
+    function_urls: dict[str, str]
+    pids: dict[str, int]
+
+    @property
+    def storage_root(self) -> Path:
+        return Path(self.home) / "storage"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); reap it if it is ours.
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _wait_for_port(port: int, timeout: float, name: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise StackError(f"{name} did not start on port {port}:\n{tail}")
+
+
+class LocalStack:
+    def __init__(self, home: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.home = (home or Path(os.environ.get("VIDPIPE_HOME", ".vidpipe"))).resolve()
+        self.extra_env = extra_env or {}
+        self.state_file = self.home / "stack.json"
+        self.logs = self.home / "logs"
+
+    # State --------------------------------------------------------------------------------
+    def state(self) -> StackState | None:
+        if not self.state_file.exists():
+            return None
+        return StackState(**json.loads(self.state_file.read_text()))
+
+    def running(self) -> StackState | None:
+        state = self.state()
+        if state is None or not all(_alive(pid) for pid in state.pids.values()):
+            return None
+        cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port)
+        return state if cluster.running() else None
+
+    def _secret(self) -> str:
+        path = self.home / "event_secret"
+        if not path.exists():
+            path.write_text(new_secret())
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    # Up and down --------------------------------------------------------------------------
+    def up(self) -> StackState:
+        state = self.running()
+        if state is not None:
+            return state
+        self.down()  # whatever half of a previous stack is left
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        (self.home / "storage").mkdir(exist_ok=True)
+        cluster = PostgresCluster(cluster_dir_for(self.home / "pg"), fsync=False)
+        cluster.start()
+        url = cluster.create_database(DATABASE)
+        prepare_database(url)
+        retry_base = self.extra_env.get("VIDPIPE_RETRY_BASE_SECONDS")
+        if retry_base:
+            with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+                conn.execute(f"alter database {DATABASE} set vidpipe.retry_base_seconds = {float(retry_base)}")
+        ports = {name: free_port() for name in FUNCTIONS}
+        state = StackState(home=str(self.home), data_dir=str(cluster.data_dir), pg_port=cluster.port,
+                           database_url=url, event_secret=self._secret(),
+                           function_urls={name: f"http://127.0.0.1:{port}/" for name, port in ports.items()},
+                           pids={})
+        try:
+            for name in (*FUNCTIONS, "dispatcher"):
+                self._start(name, state)
+        except BaseException:
+            self._save(state)
+            self.down()
+            raise
+        self._save(state)
+        return state
+
+    def _save(self, state: StackState) -> None:
+        self.state_file.write_text(json.dumps(asdict(state), indent=2))
+
+    def _start(self, name: str, state: StackState) -> None:
+        """Start one component of the stack and record its pid."""
+        env = {**os.environ, **self.extra_env, "VIDPIPE_DATABASE_URL": state.database_url,
+               "VIDPIPE_EVENT_SECRET": state.event_secret, "VIDPIPE_STORAGE_BACKEND": "local",
+               "VIDPIPE_STORAGE_ROOT": str(state.storage_root),
+               "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls), "PYTHONUNBUFFERED": "1"}
+        if name == "dispatcher":
+            cmd = [sys.executable, "-m", "infra.dispatcher"]
+        else:
+            port = int(state.function_urls[name].rstrip("/").rsplit(":", 1)[1])
+            cmd = [sys.executable, "-m", "functions_framework", "--target", name,
+                   "--source", str(REPO_ROOT / "functions" / name / "main.py"),
+                   "--host", "127.0.0.1", "--port", str(port)]
+        log = self.logs / f"{name}.log"
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
+                                    start_new_session=True)
+        state.pids[name] = proc.pid
+        if name != "dispatcher":
+            _wait_for_port(port, 30, name, log)
+
+    def restart(self, name: str) -> None:
+        """Start one component again after it died or was killed (chaos tests, operators)."""
+        state = self.state()
+        if state is None:
+            raise StackError("the stack is not up")
+        self._stop_pid(state.pids.get(name))
+        self._start(name, state)
+        self._save(state)
+
+    @staticmethod
+    def _stop_pid(pid: int | None, grace: float = 5.0) -> None:
+        if pid is None or not _alive(pid):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def down(self) -> None:
+        state = self.state()
+        if state is None:
+            return
+        for pid in state.pids.values():
+            self._stop_pid(pid)
+        PostgresCluster(Path(state.data_dir), port=state.pg_port).stop()
+        self.state_file.unlink(missing_ok=True)

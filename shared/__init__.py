@@ -1,0 +1,1 @@
+"""vidpipe's shared package: domain, ports, adapters, media and metadata for every function."""

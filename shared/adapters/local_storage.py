@@ -1,0 +1,57 @@
+"""The Storage port on a local directory: <root>/<bucket>/<path>. The embedded stack's default."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shared.domain import ObjectMissing, UnsafePath
+
+
+def safe_key(bucket: str, path: str) -> tuple[str, str]:
+    """Reject names that could leave their bucket: empty, absolute, `..`, NUL or backslash."""
+    parts = path.split("/")
+    if (not bucket or "/" in bucket or bucket in {".", ".."} or not path or path.startswith("/")
+            or any(p in {"", ".", ".."} for p in parts) or "\x00" in path or "\\" in path):
+        raise UnsafePath(f"unsafe storage key {bucket!r}/{path!r}")
+    return bucket, path
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def file_path(self, bucket: str, path: str) -> Path:
+        bucket, path = safe_key(bucket, path)
+        return self.root / bucket / path
+
+    def size(self, bucket: str, path: str) -> int | None:
+        try:
+            return self.file_path(bucket, path).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    @contextmanager
+    def local_copy(self, bucket: str, path: str) -> Iterator[Path]:
+        # Readers only read, so the stored file itself serves: no copy, no cleanup.
+        target = self.file_path(bucket, path)
+        if not target.is_file():
+            raise ObjectMissing(f"{bucket}/{path} does not exist")
+        yield target
+
+    def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
+        target = self.file_path(bucket, path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write beside the target and rename, so readers never see half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -1,0 +1,167 @@
+"""The Database port on Postgres (psycopg 3 with a pool): direct, or through the Supabase pooler.
+
+Every write is one call to a state-machine function in SQL; custom SQLSTATEs raised there
+become the domain exceptions below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from shared.domain import (
+    IllegalTransition,
+    JobNotFound,
+    JobStep,
+    LeaseLost,
+    StepBusy,
+    StepNotApplicable,
+    TransientError,
+)
+from shared.models import Artifact, Endpoint, Job, StorageObject, UploadInfo, Video
+
+SQLSTATE_ERRORS: dict[str, type[Exception]] = {
+    "VP404": JobNotFound,
+    "VP409": StepBusy,
+    "VP410": StepNotApplicable,
+    "VP412": LeaseLost,
+    "VP422": IllegalTransition,
+}
+
+
+def map_error(exc: psycopg.Error) -> Exception:
+    """The domain exception for a database error, or TransientError for trouble worth a retry."""
+    mapped = SQLSTATE_ERRORS.get(exc.sqlstate or "")
+    if mapped is not None:
+        primary = exc.diag.message_primary or str(exc)
+        return mapped(primary)
+    if isinstance(exc, psycopg.OperationalError | psycopg.errors.SerializationFailure
+                  | psycopg.errors.DeadlockDetected):
+        return TransientError(f"database unavailable: {exc}")
+    return exc
+
+
+class PostgresDatabase:
+    def __init__(self, url: str, min_size: int = 1, max_size: int = 4) -> None:
+        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                                    kwargs={"autocommit": True, "row_factory": dict_row})
+        self._opened = False
+
+    def close(self) -> None:
+        if self._opened:
+            self._pool.close()
+            self._opened = False
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        if not self._opened:
+            self._pool.open(wait=False)
+            self._opened = True
+        try:
+            with self._pool.connection(timeout=10) as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise map_error(exc) from exc
+        except TimeoutError as exc:  # pool exhausted or database unreachable
+            raise TransientError(f"database unavailable: {exc}") from exc
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._conn() as conn:
+            row: dict[str, Any] | None = conn.execute(sql, params).fetchone()
+            return row
+
+    def _all(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        with self._conn() as conn:
+            rows: list[dict[str, Any]] = conn.execute(sql, params).fetchall()
+            return rows
+
+    def _job(self, sql: str, params: tuple[Any, ...]) -> Job:
+        row = self._one(sql, params)
+        if row is None or row.get("id") is None:
+            raise JobNotFound("no job returned")
+        return Job.model_validate(row)
+
+    # Uploads --------------------------------------------------------------------------------
+    def get_storage_object(self, object_id: UUID) -> StorageObject | None:
+        row = self._one("select id, bucket_id, name, owner, metadata from storage.objects where id = %s",
+                        (object_id,))
+        return StorageObject.model_validate(row) if row else None
+
+    def user_exists(self, user_id: UUID) -> bool:
+        return self._one("select 1 as one from auth.users where id = %s", (user_id,)) is not None
+
+    def is_ingest_bucket(self, bucket: str) -> bool:
+        return self._one("select 1 as one from public.ingest_buckets where bucket_id = %s",
+                         (bucket,)) is not None
+
+    def register_upload(self, upload: UploadInfo, max_attempts: int) -> Job:
+        return self._job("select * from public.register_upload(%s, %s, %s, %s, %s, %s, %s)",
+                         (upload.object_id, upload.owner_id, upload.bucket, upload.path,
+                          upload.size_bytes, upload.content_type, max_attempts))
+
+    def reject_upload(self, upload: UploadInfo, reason: str, message: str) -> Job:
+        return self._job("select * from public.reject_upload(%s, %s, %s, %s, %s, %s, %s, %s)",
+                         (upload.object_id, upload.owner_id, upload.bucket, upload.path,
+                          upload.size_bytes, upload.content_type, reason, message))
+
+    # Steps ----------------------------------------------------------------------------------
+    def claim_step(self, job_id: UUID, step: JobStep, worker: str, lease_seconds: int) -> Job:
+        return self._job("select * from public.claim_step(%s, %s, %s, %s)",
+                         (job_id, step.value, worker, lease_seconds))
+
+    def fail_step(self, job_id: UUID, step: JobStep, worker: str, reason: str, message: str,
+                  retryable: bool) -> Job:
+        return self._job("select * from public.fail_step(%s, %s, %s, %s, %s, %s)",
+                         (job_id, step.value, worker, reason, message, retryable))
+
+    def complete_process(self, job_id: UUID, worker: str, probe: dict[str, Any],
+                         artifacts: list[Artifact]) -> Job:
+        return self._job("select * from public.complete_process(%s, %s, %s, %s)",
+                         (job_id, worker, Jsonb(probe),
+                          Jsonb([a.model_dump(mode="json") for a in artifacts])))
+
+    def complete_generate_metadata(self, job_id: UUID, worker: str, schema_version: int,
+                                   document: dict[str, Any]) -> Job:
+        return self._job("select * from public.complete_generate_metadata(%s, %s, %s, %s)",
+                         (job_id, worker, schema_version, Jsonb(document)))
+
+    def complete_notify(self, job_id: UUID, worker: str) -> Job:
+        return self._job("select * from public.complete_notify(%s, %s)", (job_id, worker))
+
+    # Reads ----------------------------------------------------------------------------------
+    def get_job(self, job_id: UUID) -> Job:
+        return self._job("select * from public.processing_jobs where id = %s", (job_id,))
+
+    def get_video(self, video_id: UUID) -> Video:
+        row = self._one("select * from public.videos where id = %s", (video_id,))
+        if row is None:
+            raise JobNotFound(f"video {video_id} not found")
+        return Video.model_validate(row)
+
+    def list_artifacts(self, video_id: UUID) -> list[Artifact]:
+        rows = self._all("select kind, bucket, path, bytes, content_type, details "
+                         "from public.video_artifacts where video_id = %s order by kind", (video_id,))
+        return [Artifact.model_validate(r) for r in rows]
+
+    def list_endpoints(self, owner_id: UUID) -> list[Endpoint]:
+        rows = self._all("select id, owner_id, url, secret, event_types, enabled "
+                         "from public.webhook_endpoints where owner_id = %s and enabled "
+                         "order by created_at", (owner_id,))
+        return [Endpoint.model_validate(r) for r in rows]
+
+    def record_delivery(self, endpoint_id: UUID, job_id: UUID, owner_id: UUID, event_type: str,
+                        message_id: str, status_code: int | None, error: str | None,
+                        latency_ms: int) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "insert into public.webhook_deliveries (endpoint_id, job_id, owner_id, event_type, "
+                "message_id, status_code, error, latency_ms) values (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (endpoint_id, job_id, owner_id, event_type, message_id, status_code,
+                 error[:2000] if error else None, latency_ms))

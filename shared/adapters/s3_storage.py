@@ -1,0 +1,71 @@
+"""The Storage port on any S3-protocol endpoint (AWS S3, or Supabase Storage's /storage/v1/s3):
+path-style addressing, SigV4."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.adapters.local_storage import safe_key
+from shared.domain import ObjectMissing, StorageUnavailable
+
+MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+
+
+class S3Storage:
+    def __init__(self, endpoint_url: str | None, region: str, access_key_id: str | None,
+                 secret_access_key: str | None) -> None:
+        self._client: Any = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                          retries={"max_attempts": 3, "mode": "standard"}),
+        )
+
+    def size(self, bucket: str, path: str) -> int | None:
+        bucket, path = safe_key(bucket, path)
+        try:
+            head = self._client.head_object(Bucket=bucket, Key=path)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+                return None
+            raise StorageUnavailable(f"head {bucket}/{path}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"head {bucket}/{path}: {exc}") from exc
+        return int(head["ContentLength"])
+
+    @contextmanager
+    def local_copy(self, bucket: str, path: str) -> Iterator[Path]:
+        bucket, path = safe_key(bucket, path)
+        workdir = Path(tempfile.mkdtemp(prefix="vidpipe-s3-"))
+        target = workdir / "object"
+        try:
+            try:
+                self._client.download_file(bucket, path, str(target))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+                    raise ObjectMissing(f"{bucket}/{path} does not exist") from exc
+                raise StorageUnavailable(f"download {bucket}/{path}: {exc}") from exc
+            except BotoCoreError as exc:
+                raise StorageUnavailable(f"download {bucket}/{path}: {exc}") from exc
+            yield target
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
+        bucket, path = safe_key(bucket, path)
+        try:
+            self._client.upload_file(str(src), bucket, path, ExtraArgs={"ContentType": content_type})
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"upload {bucket}/{path}: {exc}") from exc

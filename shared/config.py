@@ -1,0 +1,65 @@
+"""One settings object, read from the environment (prefix VIDPIPE_) once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VIDPIPE_", extra="ignore")
+
+    # Database: a Postgres URL (direct or through the Supabase pooler).
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54322/postgres")
+    # Standard Webhooks secret shared by the dispatcher (signs) and the functions (verify).
+    event_secret: SecretStr | None = None
+    # Largest event body a function accepts.
+    max_event_bytes: int = 256 * 1024
+
+    # Storage: the local filesystem (embedded stack) or any S3-protocol endpoint.
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_root: Path = Path(".vidpipe/storage")
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    derived_bucket: str = "derived"
+
+    # Limits on what ingest accepts.
+    max_upload_bytes: int = 10 * 1024**3
+    max_duration_seconds: float = 4 * 3600
+    max_attempts: int = 3
+
+    # Leases: a step's lease outlives its slowest honest run.
+    process_lease_seconds: int = 1800
+    describe_lease_seconds: int = 300
+    notify_lease_seconds: int = 120
+
+    # Renditions.
+    proxy_max_height: int = 720
+    poster_at_seconds: float = 1.0
+
+    # Outgoing customer webhooks.
+    webhook_timeout_seconds: float = 15.0
+
+    # Dispatcher: function name -> URL, and how it polls and retries.
+    function_urls: dict[str, str] = Field(default_factory=dict)
+    dispatch_batch: int = 20
+    dispatch_poll_seconds: float = 1.0
+    dispatch_timeout_seconds: float = 1900.0
+    dispatch_visibility_seconds: int = 60   # a claimed event is redelivered after this
+    dispatch_max_attempts: int = 8
+    sweep_every_seconds: float = 10.0
+    sweep_stale_seconds: int = 120
+
+    # Worker identity in leases and logs; defaults to host:pid.
+    worker_id: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,89 @@
+"""The job's vocabulary, mirrored from the database enums, and the pipeline's exceptions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    """Must equal Postgres' public.job_status (tested)."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    PROCESSED = "processed"
+    DESCRIBING = "describing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class JobStep(StrEnum):
+    """Must equal Postgres' public.job_step (tested)."""
+
+    INGEST = "ingest"
+    PROCESS = "process"
+    GENERATE_METADATA = "generate_metadata"
+    NOTIFY = "notify"
+
+
+class Reason(StrEnum):
+    """Stable reason codes a failed job can carry. Documented in README.md."""
+
+    BAD_PATH = "bad_path"                    # not <owner_id>/<file>, or unsafe characters
+    PATH_NOT_OWNED = "path_not_owned"        # the uploader is not the owner the path names
+    UNKNOWN_OWNER = "unknown_owner"          # the path's owner is not a user
+    UNKNOWN_BUCKET = "unknown_bucket"        # the bucket is not an ingest bucket
+    OBJECT_MISSING = "object_missing"        # the storage object or its file is gone
+    EMPTY_FILE = "empty_file"
+    TOO_LARGE = "too_large"                  # over max_upload_bytes
+    TOO_LONG = "too_long"                    # over max_duration_seconds
+    NOT_A_VIDEO = "not_a_video"              # ffprobe finds no container or no video stream
+    UNDECODABLE = "undecodable"              # a video stream whose frames do not decode
+    MEDIA_ERROR = "media_error"              # ffmpeg failed on a file that probed fine
+    RETRIES_EXHAUSTED = "retries_exhausted"  # a transient failure outlasted max_attempts
+    INTERNAL_ERROR = "internal_error"        # a bug: the log has the traceback
+
+
+class PipelineError(Exception):
+    """A failure with a stable reason and a sentence fit for a user."""
+
+    def __init__(self, reason: Reason, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retryable = retryable
+
+
+class JobNotFound(Exception):
+    """The event names a job that does not exist (VP404)."""
+
+
+class StepBusy(Exception):
+    """Another worker holds the step, or its retry is not due yet (VP409)."""
+
+
+class StepNotApplicable(Exception):
+    """The job has moved past this step: a duplicate or late event (VP410)."""
+
+
+class LeaseLost(Exception):
+    """The caller's lease expired and the step was taken away (VP412)."""
+
+
+class IllegalTransition(Exception):
+    """A status change the state machine forbids (VP422)."""
+
+
+class TransientError(Exception):
+    """Infrastructure trouble (database, storage) worth retrying the whole event for."""
+
+
+class ObjectMissing(Exception):
+    """A storage object does not exist."""
+
+
+class StorageUnavailable(TransientError):
+    """The storage backend could not be reached or answered with an error worth retrying."""
+
+
+class UnsafePath(ValueError):
+    """A bucket or object path that would escape its bucket."""

@@ -1,0 +1,79 @@
+"""Event bodies in the Supabase Database Webhook shape: {type, table, schema, record, old_record}.
+
+The envelope is validated first, then the record against the model of the table it names.
+Functions take only identifiers from a record and re-read the row: the body is never trusted
+for state.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.domain import JobStatus
+
+
+class InvalidEvent(ValueError):
+    """The body is not an event this function handles."""
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: Literal["INSERT", "UPDATE", "DELETE"]
+    table: str
+    schema_name: str = Field(alias="schema")
+    record: dict[str, Any] | None
+    old_record: dict[str, Any] | None = None
+
+
+class StorageObjectRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    bucket_id: str
+    name: str
+
+
+class JobRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    video_id: UUID
+    status: JobStatus
+
+
+def _parse(body: bytes, schema: str, table: str) -> dict[str, Any]:
+    try:
+        envelope = Envelope.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidEvent(_first_error(exc)) from None
+    if (envelope.schema_name, envelope.table) != (schema, table):
+        raise InvalidEvent(f"expected an event for {schema}.{table}, got {envelope.schema_name}.{envelope.table}")
+    if envelope.type == "DELETE" or envelope.record is None:
+        raise InvalidEvent("the event carries no record")
+    return envelope.record
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "body"
+    return f"{where}: {err['msg']}"
+
+
+def parse_storage_object_event(body: bytes) -> StorageObjectRecord:
+    record = _parse(body, "storage", "objects")
+    try:
+        return StorageObjectRecord.model_validate(record)
+    except ValidationError as exc:
+        raise InvalidEvent("record." + _first_error(exc)) from None
+
+
+def parse_job_event(body: bytes) -> JobRecord:
+    record = _parse(body, "public", "processing_jobs")
+    try:
+        return JobRecord.model_validate(record)
+    except ValidationError as exc:
+        raise InvalidEvent("record." + _first_error(exc)) from None

@@ -1,0 +1,72 @@
+"""The HTTP door every function shares: size limit, signature (401), envelope (400), one use
+case, and a status code that tells the sender whether to retry (4xx: no, 5xx: yes)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import flask
+
+from shared.config import get_settings
+from shared.domain import JobNotFound, LeaseLost, StepBusy, StepNotApplicable, TransientError
+from shared.events import InvalidEvent
+from shared.logs import get_logger
+from shared.signing import InvalidSignature, verify
+from shared.usecases.outcome import Outcome
+
+log = get_logger("door")
+
+Reply = tuple[dict[str, Any], int]
+
+
+def serve(request: flask.Request, function: str, handle: Callable[[bytes], Outcome]) -> Reply:
+    started = time.monotonic()
+    reply = _serve(request, function, handle)
+    body, status = reply
+    log.info("%s answered %s", function, status,
+             extra={"function": function, "event_id": request.headers.get("webhook-id"), "status_code": status,
+                    "outcome": body.get("outcome") or body.get("error"),
+                    "job_id": body.get("job_id"), "duration_ms": int((time.monotonic() - started) * 1000)})
+    return reply
+
+
+def _serve(request: flask.Request, function: str, handle: Callable[[bytes], Outcome]) -> Reply:
+    settings = get_settings()
+    if request.method != "POST":
+        return {"error": "method_not_allowed"}, 405
+    if settings.event_secret is None:
+        log.error("VIDPIPE_EVENT_SECRET is not set: refusing every event", extra={"function": function})
+        return {"error": "not_configured"}, 503
+    if (request.content_length or 0) > settings.max_event_bytes:
+        return {"error": "payload_too_large"}, 413
+    body = request.stream.read(settings.max_event_bytes + 1)
+    if len(body) > settings.max_event_bytes:
+        return {"error": "payload_too_large"}, 413
+    try:
+        verify(settings.event_secret.get_secret_value(), body, dict(request.headers))
+    except InvalidSignature as exc:
+        return {"error": "invalid_signature", "detail": str(exc)}, 401
+    try:
+        outcome = handle(body)
+    except InvalidEvent as exc:
+        return {"error": "invalid_event", "detail": str(exc)}, 400
+    except StepNotApplicable as exc:
+        return {"outcome": "duplicate", "detail": str(exc)}, 200
+    except JobNotFound as exc:
+        return {"error": "not_found", "detail": str(exc)}, 404
+    except (StepBusy, LeaseLost) as exc:
+        return {"error": "busy", "detail": str(exc)}, 409
+    except TransientError:
+        log.warning("transient failure", exc_info=True, extra={"function": function})
+        return {"error": "temporarily_unavailable"}, 503
+    except Exception:
+        log.exception("unhandled error", extra={"function": function})
+        return {"error": "internal_error"}, 500
+    reply: dict[str, Any] = {"outcome": outcome.result}
+    if outcome.job_id:
+        reply["job_id"] = str(outcome.job_id)
+    if outcome.detail:
+        reply["detail"] = outcome.detail
+    return reply, 200

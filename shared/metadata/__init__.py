@@ -1,0 +1,1 @@
+"""The metadata document: what users come for."""

@@ -1,0 +1,93 @@
+"""Rows the functions read, as typed values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.domain import JobStatus, JobStep
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class StorageObject(Row):
+    id: UUID
+    bucket_id: str
+    name: str
+    owner: UUID | None = None
+    metadata: dict[str, Any] | None = None
+
+    @property
+    def declared_size(self) -> int | None:
+        size = (self.metadata or {}).get("size")
+        return int(size) if isinstance(size, int | float | str) and str(size).isdigit() else None
+
+    @property
+    def declared_content_type(self) -> str | None:
+        value = (self.metadata or {}).get("mimetype")
+        return str(value) if value else None
+
+
+class Job(Row):
+    id: UUID
+    video_id: UUID
+    owner_id: UUID | None
+    status: JobStatus
+    attempts: int
+    max_attempts: int
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    run_after: datetime
+    reason_code: str | None = None
+    last_error: str | None = None
+    failed_step: JobStep | None = None
+    notified_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+
+
+class Video(Row):
+    id: UUID
+    object_id: UUID
+    owner_id: UUID | None
+    bucket: str
+    path: str
+    size_bytes: int | None = None
+    content_type: str | None = None
+    probe: dict[str, Any] | None = None
+    created_at: datetime
+
+
+class Artifact(Row):
+    kind: str
+    bucket: str
+    path: str
+    bytes: int
+    content_type: str
+    details: dict[str, Any] = {}
+
+
+class Endpoint(Row):
+    id: UUID
+    owner_id: UUID
+    url: str
+    secret: str
+    event_types: list[str]
+    enabled: bool
+
+
+class UploadInfo(Row):
+    """What ingest records about an upload, accepted or rejected."""
+
+    object_id: UUID
+    owner_id: UUID | None
+    bucket: str
+    path: str
+    size_bytes: int | None
+    content_type: str | None

@@ -1,0 +1,48 @@
+"""The dependencies of a function process, built once from the settings on first use."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+
+import requests
+
+from shared.adapters.local_storage import LocalStorage
+from shared.adapters.postgres import PostgresDatabase
+from shared.adapters.s3_storage import S3Storage
+from shared.config import Settings, get_settings
+from shared.ports import Database, Storage
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    db: Database
+    storage: Storage
+    worker: str
+    http: requests.Session
+
+
+def storage_from(settings: Settings) -> Storage:
+    if settings.storage_backend == "s3":
+        return S3Storage(
+            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id.get_secret_value() if settings.s3_access_key_id else None,
+            secret_access_key=(settings.s3_secret_access_key.get_secret_value()
+                               if settings.s3_secret_access_key else None),
+        )
+    return LocalStorage(settings.storage_root)
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    settings = get_settings()
+    return Services(
+        settings=settings,
+        db=PostgresDatabase(settings.database_url.get_secret_value()),
+        storage=storage_from(settings),
+        worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
+        http=requests.Session(),
+    )

@@ -1,0 +1,34 @@
+"""generate_metadata: build the versioned metadata document from what process recorded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from shared.domain import JobStep, PipelineError, Reason
+from shared.events import parse_job_event
+from shared.metadata.document import SCHEMA_VERSION, build_document
+from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.models import Job
+from shared.services import Services, get_services
+from shared.usecases.leased_step import run_leased_step
+from shared.usecases.outcome import Outcome
+
+
+def describe_job(svc: Services, job: Job) -> Job:
+    video = svc.db.get_video(job.video_id)
+    if video.probe is None:
+        raise PipelineError(Reason.INTERNAL_ERROR, "the process step recorded no probe", retryable=False)
+    made_by = MadeBy.model_validate(video.probe.get("made_by") or {"tool": "ffprobe", "version": "unknown"})
+    technical = technical_from_probe(video.probe, made_by)
+    document = build_document(video, job.id, technical, svc.db.list_artifacts(video.id), datetime.now(tz=UTC))
+    return svc.db.complete_generate_metadata(job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"))
+
+
+def generate_metadata(svc: Services, job_id: UUID) -> Outcome:
+    return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, svc.settings.describe_lease_seconds,
+                           lambda job: describe_job(svc, job))
+
+
+def handle_event(body: bytes) -> Outcome:
+    return generate_metadata(get_services(), parse_job_event(body).id)

@@ -1,0 +1,108 @@
+"""ingest: an object landed in an ingest bucket. Check it, then create its video and job:
+queued when it holds a decodable video, born failed with a reason when it does not."""
+
+from __future__ import annotations
+
+import re
+import time
+from uuid import UUID
+
+from shared.adapters.local_storage import safe_key
+from shared.config import Settings
+from shared.domain import ObjectMissing, PipelineError, Reason, UnsafePath
+from shared.events import parse_storage_object_event
+from shared.logs import get_logger
+from shared.media.probe import check_decodes, probe, video_streams
+from shared.models import StorageObject, UploadInfo
+from shared.services import Services, get_services
+from shared.usecases.outcome import Outcome
+
+log = get_logger("ingest")
+
+# Control characters and quotes break shells, headers and players downstream.
+UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f\"'`]")
+
+
+def path_owner(bucket: str, name: str) -> UUID:
+    """The owner named by a `<owner_id>/<file>` path, or BAD_PATH."""
+    try:
+        safe_key(bucket, name)
+    except UnsafePath:
+        raise PipelineError(Reason.BAD_PATH, "the object path is empty, absolute or contains '..'") from None
+    if UNSAFE_NAME_CHARS.search(name):
+        raise PipelineError(Reason.BAD_PATH, "the object path contains quotes or control characters")
+    first, _, rest = name.partition("/")
+    if not rest:
+        raise PipelineError(Reason.BAD_PATH, "uploads must be stored as <owner_id>/<file>")
+    try:
+        return UUID(first)
+    except ValueError:
+        raise PipelineError(Reason.BAD_PATH, "the first folder of the path must be the owner's user id") from None
+
+
+def check_limits(size: int | None, settings: Settings) -> int:
+    if size is None:
+        raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage")
+    if size == 0:
+        raise PipelineError(Reason.EMPTY_FILE, "the uploaded file is empty")
+    if size > settings.max_upload_bytes:
+        raise PipelineError(Reason.TOO_LARGE,
+                            f"the file is {size} bytes; the limit is {settings.max_upload_bytes}")
+    return size
+
+
+def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
+    """Everything ingest checks, cheapest first. Returns (owner, size) or raises PipelineError."""
+    if not svc.db.is_ingest_bucket(obj.bucket_id):
+        raise PipelineError(Reason.UNKNOWN_BUCKET, f"bucket {obj.bucket_id!r} does not feed the pipeline")
+    owner = path_owner(obj.bucket_id, obj.name)
+    if obj.owner is not None and obj.owner != owner:
+        raise PipelineError(Reason.PATH_NOT_OWNED, "the path names a different owner than the uploader")
+    if not svc.db.user_exists(owner):
+        raise PipelineError(Reason.UNKNOWN_OWNER, "the path's owner is not a known user")
+    size = check_limits(svc.storage.size(obj.bucket_id, obj.name), svc.settings)
+    try:
+        with svc.storage.local_copy(obj.bucket_id, obj.name) as local:
+            info = probe(local)
+            streams = video_streams(info)
+            if not streams:
+                raise PipelineError(Reason.NOT_A_VIDEO, "the file holds no video stream")
+            duration = float((info.get("format") or {}).get("duration") or 0)
+            if duration > svc.settings.max_duration_seconds:
+                raise PipelineError(Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is "
+                                    f"{svc.settings.max_duration_seconds:.0f} s")
+            check_decodes(local, int(streams[0]["index"]))
+    except ObjectMissing:
+        raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
+    return owner, size
+
+
+def ingest(svc: Services, object_id: UUID) -> Outcome:
+    started = time.monotonic()
+    obj = svc.db.get_storage_object(object_id)
+    if obj is None:
+        log.info("object gone before ingest", extra={"outcome": "ignored"})
+        return Outcome("ignored", None, "the storage object no longer exists")
+    record = UploadInfo(object_id=obj.id, owner_id=None, bucket=obj.bucket_id, path=obj.name,
+                        size_bytes=obj.declared_size, content_type=obj.declared_content_type)
+    try:
+        owner, size = inspect_upload(svc, obj)
+    except PipelineError as exc:
+        if exc.retryable:
+            raise
+        # Record who we can: the uploader if they are a known user.
+        known = obj.owner if obj.owner is not None and svc.db.user_exists(obj.owner) else None
+        job = svc.db.reject_upload(record.model_copy(update={"owner_id": known}), exc.reason.value, exc.message)
+        log.info("upload rejected: %s", exc.message,
+                 extra={"job_id": str(job.id), "outcome": "rejected", "reason": exc.reason.value,
+                        "duration_ms": int((time.monotonic() - started) * 1000)})
+        return Outcome("rejected", job.id, exc.message)
+    job = svc.db.register_upload(record.model_copy(update={"owner_id": owner, "size_bytes": size}),
+                                 svc.settings.max_attempts)
+    log.info("upload accepted", extra={"job_id": str(job.id), "video_id": str(job.video_id),
+                                       "outcome": "done", "duration_ms": int((time.monotonic() - started) * 1000)})
+    return Outcome("done", job.id)
+
+
+def handle_event(body: bytes) -> Outcome:
+    return ingest(get_services(), parse_storage_object_event(body).id)

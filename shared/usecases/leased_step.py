@@ -1,0 +1,57 @@
+"""Claim a step under a lease, run it, and record success or failure in the database.
+
+Whatever the step raises ends as a recorded failure with a reason: a PipelineError keeps its
+own; anything else is logged with its traceback and recorded as a retryable internal error,
+with a sentence that reveals nothing of the internals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from uuid import UUID
+
+from shared.domain import JobStatus, JobStep, PipelineError, Reason, TransientError
+from shared.logs import get_logger
+from shared.models import Job
+from shared.services import Services
+from shared.usecases.outcome import Outcome, Result
+
+log = get_logger("step")
+
+
+def run_leased_step(svc: Services, job_id: UUID, step: JobStep, lease_seconds: int,
+                    work: Callable[[Job], Job]) -> Outcome:
+    job = svc.db.claim_step(job_id, step, svc.worker, lease_seconds)
+    context = {"job_id": str(job.id), "video_id": str(job.video_id), "step": step.value,
+               "attempt": job.attempts, "worker": svc.worker}
+    started = time.monotonic()
+    try:
+        work(job)
+    except PipelineError as exc:
+        return _record_failure(svc, job, step, exc, context, started)
+    except TransientError as exc:
+        log.warning("transient failure: %s", exc, extra=context)
+        error = PipelineError(Reason.INTERNAL_ERROR, "a temporary infrastructure failure interrupted the step",
+                              retryable=True)
+        return _record_failure(svc, job, step, error, context, started)
+    except Exception:
+        log.exception("step crashed", extra=context)
+        error = PipelineError(Reason.INTERNAL_ERROR, "an internal error interrupted the step", retryable=True)
+        return _record_failure(svc, job, step, error, context, started)
+    log.info("step done", extra={**context, "outcome": "done", "duration_ms": _ms(started)})
+    return Outcome("done", job.id)
+
+
+def _record_failure(svc: Services, job: Job, step: JobStep, exc: PipelineError,
+                    context: Mapping[str, object], started: float) -> Outcome:
+    after = svc.db.fail_step(job.id, step, svc.worker, exc.reason.value, exc.message, exc.retryable)
+    gave_up = after.status == JobStatus.FAILED if step != JobStep.NOTIFY else after.notified_at is not None
+    outcome: Result = "failed" if gave_up else "retrying"
+    log.warning("step %s: %s", outcome, exc.message,
+                extra={**context, "outcome": outcome, "reason": exc.reason.value, "duration_ms": _ms(started)})
+    return Outcome(outcome, job.id, exc.message)
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
