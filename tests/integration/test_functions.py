@@ -1,0 +1,161 @@
+"""The four functions in-process (functions-framework's test client) over a real database,
+real local storage and real ffmpeg: signature, envelope, outcome and status codes."""
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from functions_framework import create_app
+from psycopg.types.json import Jsonb
+
+from infra.local.postgres import REPO_ROOT
+from shared.config import get_settings
+from shared.metadata.document import MetadataDocument
+from shared.services import get_services
+from shared.signing import new_secret, sign_headers
+
+USER = "00000000-0000-4000-8000-000000000001"
+SECRET = new_secret()
+
+
+@pytest.fixture
+def env(db_url, tmp_path, monkeypatch) -> Iterator[Path]:
+    root = tmp_path / "storage"
+    monkeypatch.setenv("VIDPIPE_DATABASE_URL", db_url)
+    monkeypatch.setenv("VIDPIPE_EVENT_SECRET", SECRET)
+    monkeypatch.setenv("VIDPIPE_STORAGE_ROOT", str(root))
+    get_settings.cache_clear()
+    get_services.cache_clear()
+    yield root
+    get_services().db.close()  # type: ignore[attr-defined]
+    get_settings.cache_clear()
+    get_services.cache_clear()
+
+
+def client(name):
+    return create_app(name, str(REPO_ROOT / "functions" / name / "main.py")).test_client()
+
+
+def post(name, payload, secret=SECRET, headers=None):
+    body = json.dumps(payload) if not isinstance(payload, str) else payload
+    signed = sign_headers(secret, "evt_test", body)
+    return client(name).post("/", data=body, headers={**signed, **(headers or {})})
+
+
+def upload(conn, root, clip, name="clip.mp4"):
+    key = f"{USER}/{name}"
+    (root / "uploads" / USER).mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(clip, root / "uploads" / key)
+    return conn.execute("insert into storage.objects (bucket_id, name, owner, metadata) values "
+                        "('uploads', %s, %s, %s) returning *", (key, USER, Jsonb({"size": 1}))).fetchone()
+
+
+def event_for(conn, target):
+    row = conn.execute("select payload from event_outbox where target = %s order by id desc limit 1",
+                       (target,)).fetchone()
+    return row["payload"]
+
+
+def job_row(conn):
+    return conn.execute("select * from processing_jobs").fetchone()
+
+
+def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):
+    upload(conn, env, clips["plain"])
+    event = event_for(conn, "ingest")
+    body = json.dumps(event)
+    assert client("ingest").post("/", data=body).status_code == 401
+    tampered = sign_headers(SECRET, "evt_1", body)
+    assert client("ingest").post("/", data=body.replace("uploads", "derived"), headers=tampered).status_code == 401
+    assert post("ingest", event, secret=new_secret()).status_code == 401
+    assert job_row(conn) is None
+
+
+def test_malformed_events_get_400_and_change_nothing(env, conn):
+    for bad in ["not json", {"type": "INSERT"}, {"type": "INSERT", "table": "objects", "schema": "storage",
+                                                  "record": {"id": "nope"}}]:
+        response = post("ingest", bad)
+        assert response.status_code == 400, bad
+        assert "Traceback" not in response.get_data(as_text=True)
+    assert job_row(conn) is None
+
+
+def test_oversized_body_gets_413(env):
+    assert post("ingest", {"pad": "x" * 300_000}).status_code == 413
+
+
+def test_only_post_is_served(env):
+    assert client("process").get("/").status_code == 405
+
+
+def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, clips):
+    obj = upload(conn, env, clips["plain"])
+    event = event_for(conn, "ingest")
+    first = post("ingest", event)
+    assert first.status_code == 200 and first.get_json()["outcome"] == "done"
+    assert post("ingest", event).get_json()["job_id"] == first.get_json()["job_id"]  # duplicate: same job
+    assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
+
+    processed = post("process", event_for(conn, "process"))
+    assert processed.status_code == 200 and processed.get_json()["outcome"] == "done"
+    assert job_row(conn)["status"] == "processed"
+    artifacts = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
+    assert set(artifacts) == {"poster", "proxy", "audio"}
+    for a in artifacts.values():
+        stored = env / a["bucket"] / a["path"]
+        assert stored.stat().st_size == a["bytes"] > 0
+    again = post("process", event_for(conn, "process"))
+    assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
+
+    described = post("generate_metadata", event_for(conn, "generate_metadata"))
+    assert described.status_code == 200
+    job = job_row(conn)
+    assert job["status"] == "ready"
+    document = conn.execute("select document from video_metadata").fetchone()["document"]
+    doc = MetadataDocument.model_validate(document)
+    assert doc.technical.video is not None and doc.technical.video.codec == "h264"
+    assert doc.poster is not None and doc.proxy is not None and doc.audio is not None
+    assert doc.source.path == obj["name"]
+    assert (env / "uploads" / obj["name"]).read_bytes() == clips["plain"].read_bytes()  # original untouched
+
+
+@pytest.mark.parametrize("clip, name, reason", [
+    ("junk", "junk.mp4", "not_a_video"),
+    ("plain", "../escape.mp4", "bad_path"),
+])
+def test_bad_uploads_end_failed_with_a_reason(env, conn, clips, clip, name, reason):
+    if name.startswith(".."):
+        key = f"{USER}/{name}"
+        conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)", (key, USER))
+    else:
+        upload(conn, env, clips[clip], name)
+    response = post("ingest", event_for(conn, "ingest"))
+    assert response.status_code == 200 and response.get_json()["outcome"] == "rejected"
+    job = job_row(conn)
+    assert (job["status"], job["reason_code"]) == ("failed", reason)
+    assert "Traceback" not in job["last_error"]
+    assert event_for(conn, "notify")["record"]["status"] == "failed"
+
+
+def test_missing_file_is_object_missing(env, conn):
+    conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)",
+                 (f"{USER}/gone.mp4", USER))
+    post("ingest", event_for(conn, "ingest"))
+    assert job_row(conn)["reason_code"] == "object_missing"
+
+
+def test_event_for_a_deleted_object_is_acknowledged(env, conn, clips):
+    upload(conn, env, clips["plain"])
+    event = event_for(conn, "ingest")
+    conn.execute("delete from storage.objects")
+    response = post("ingest", event)
+    assert response.status_code == 200 and response.get_json()["outcome"] == "ignored"
+
+
+def test_busy_step_answers_409(env, conn, clips):
+    upload(conn, env, clips["plain"])
+    post("ingest", event_for(conn, "ingest"))
+    conn.execute("select claim_step(id, 'process', 'someone-else', 600) from processing_jobs")
+    assert post("process", event_for(conn, "process")).status_code == 409

@@ -1,0 +1,181 @@
+"""The job state machine on a real Postgres built from supabase/migrations."""
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from infra.local.postgres import apply_sql_file, migration_files
+from shared.domain import JobStatus, JobStep
+
+USER = "00000000-0000-4000-8000-000000000001"
+
+
+def new_object(conn, bucket="uploads", name=None):
+    name = name or f"{USER}/clip-{conn.execute('select gen_random_uuid() as u').fetchone()['u']}.mp4"
+    return conn.execute(
+        "insert into storage.objects (bucket_id, name, owner, metadata) values (%s, %s, %s, %s) returning id",
+        (bucket, name, USER, Jsonb({"size": 10}))).fetchone()["id"]
+
+
+def new_job(conn, max_attempts=3):
+    oid = new_object(conn)
+    return conn.execute("select * from register_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', %s)",
+                        (oid, USER, max_attempts)).fetchone()
+
+
+def sqlstate_of(conn, sql, params=()):
+    with pytest.raises(psycopg.Error) as info:
+        conn.execute(sql, params)
+    return info.value.sqlstate
+
+
+def outbox(conn):
+    return [(r["target"], r["payload"]["record"].get("status")) for r in
+            conn.execute("select * from event_outbox order by id")]
+
+
+def test_migrations_apply_twice(db_url):
+    for path in migration_files():
+        apply_sql_file(db_url, path)
+
+
+def test_python_enums_equal_postgres_enums(conn):
+    def labels(t):
+        return [r["l"] for r in conn.execute(f"select unnest(enum_range(null::{t}))::text as l")]
+    assert labels("job_status") == [s.value for s in JobStatus]
+    assert labels("job_step") == [s.value for s in JobStep]
+
+
+def test_upload_to_ingest_bucket_emits_ingest_event_and_others_do_not(conn):
+    new_object(conn, "derived", f"{USER}/poster.jpg")
+    assert outbox(conn) == []
+    new_object(conn)
+    rows = conn.execute("select target, payload from event_outbox").fetchall()
+    assert [r["target"] for r in rows] == ["ingest"]
+    payload = rows[0]["payload"]
+    assert (payload["type"], payload["schema"], payload["table"], payload["old_record"]) == \
+        ("INSERT", "storage", "objects", None)
+
+
+def test_register_upload_is_idempotent_and_queues_process(conn):
+    oid = new_object(conn)
+    first = conn.execute("select * from register_upload(%s, %s, 'uploads', 'p', 10, null)", (oid, USER)).fetchone()
+    again = conn.execute("select * from register_upload(%s, %s, 'uploads', 'p', 10, null)", (oid, USER)).fetchone()
+    assert first["id"] == again["id"] and first["status"] == "queued"
+    assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
+    assert outbox(conn) == [("ingest", None), ("process", "queued")]
+
+
+def test_rejected_upload_is_born_failed_and_announced(conn):
+    oid = new_object(conn)
+    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 0, null, 'empty_file', 'empty')",
+                       (oid, USER)).fetchone()
+    assert (job["status"], job["reason_code"], job["failed_step"]) == ("failed", "empty_file", "ingest")
+    assert job["finished_at"] is not None
+    assert outbox(conn)[-1] == ("notify", "failed")
+
+
+def test_happy_path_chains_every_step(conn):
+    job = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    conn.execute("select complete_process(%s, 'w', %s, %s)", (job, Jsonb({"format": {}}), Jsonb([
+        {"kind": "poster", "bucket": "derived", "path": "a/poster.jpg", "bytes": 5, "content_type": "image/jpeg"}])))
+    conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job,))
+    conn.execute("select complete_generate_metadata(%s, 'w', 1, %s)", (job, Jsonb({"schema_version": 1})))
+    conn.execute("select claim_step(%s, 'notify', 'w', 60)", (job,))
+    done = conn.execute("select * from complete_notify(%s, 'w')", (job,)).fetchone()
+    assert done["status"] == "ready" and done["notified_at"] is not None and done["lease_owner"] is None
+    assert [t for t, _ in outbox(conn)] == ["ingest", "process", "generate_metadata", "notify"]
+    history = [(r["from_status"], r["to_status"]) for r in
+               conn.execute("select * from job_events where job_id = %s order by id", (job,))]
+    assert history == [(None, "queued"), ("queued", "processing"), ("processing", "processed"),
+                       ("processed", "describing"), ("describing", "ready")]
+    assert conn.execute("select count(*) as n from video_artifacts").fetchone()["n"] == 1
+
+
+def test_illegal_transition_raises(conn):
+    job = new_job(conn)["id"]
+    assert sqlstate_of(conn, "update processing_jobs set status = 'ready' where id = %s", (job,)) == "VP422"
+    assert sqlstate_of(conn, "insert into processing_jobs (video_id, status) select video_id, 'ready' "
+                             "from processing_jobs") == "VP422"
+
+
+def test_claim_is_compare_and_set(conn):
+    job = new_job(conn)["id"]
+    claimed = conn.execute("select * from claim_step(%s, 'process', 'a', 60)", (job,)).fetchone()
+    assert (claimed["status"], claimed["attempts"], claimed["lease_owner"]) == ("processing", 1, "a")
+    assert sqlstate_of(conn, "select claim_step(%s, 'process', 'b', 60)", (job,)) == "VP409"
+    # Only the holder may finish or fail the step.
+    assert sqlstate_of(conn, "select complete_process(%s, 'b', '{}', '[]')", (job,)) == "VP412"
+    assert sqlstate_of(conn, "select fail_step(%s, 'process', 'b', 'x', 'y', false)", (job,)) == "VP412"
+    conn.execute("select complete_process(%s, 'a', '{}', '[]')", (job,))
+    # A late duplicate of the process event finds the job moved on.
+    assert sqlstate_of(conn, "select claim_step(%s, 'process', 'c', 60)", (job,)) == "VP410"
+    assert sqlstate_of(conn, "select claim_step(gen_random_uuid(), 'process', 'c', 60)") == "VP404"
+
+
+def test_transient_failures_retry_with_backoff_then_exhaust(conn):
+    job = new_job(conn, max_attempts=2)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    retried = conn.execute("select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true)",
+                           (job,)).fetchone()
+    assert retried["status"] == "queued" and retried["reason_code"] is None
+    wait = conn.execute("select run_after - now() as d from processing_jobs where id = %s", (job,)).fetchone()["d"]
+    assert timedelta(seconds=7) <= wait <= timedelta(seconds=13)  # 10 s base ±25 %
+    assert sqlstate_of(conn, "select claim_step(%s, 'process', 'w', 60)", (job,)) == "VP409"  # not due yet
+    later = "now() + interval '1 minute'"
+    conn.execute(f"select claim_step(%s, 'process', 'w', 60, {later})", (job,))
+    failed = conn.execute(f"select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true, {later})",
+                          (job,)).fetchone()
+    assert (failed["status"], failed["reason_code"], failed["failed_step"]) == \
+        ("failed", "retries_exhausted", "process")
+    assert outbox(conn)[-1] == ("notify", "failed")
+
+
+def test_permanent_failure_keeps_its_reason(conn):
+    job = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    failed = conn.execute("select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no video', false)",
+                          (job,)).fetchone()
+    assert (failed["status"], failed["reason_code"], failed["last_error"]) == ("failed", "not_a_video", "no video")
+
+
+def test_sweeper_requeues_expired_lease_and_fails_the_last_attempt(conn):
+    job = new_job(conn, max_attempts=2)["id"]
+    conn.execute("select claim_step(%s, 'process', 'dead-worker', 30)", (job,))
+    assert conn.execute("select * from sweep(now())").fetchall() == []  # lease still live
+    swept = conn.execute("select * from sweep(now() + interval '31 seconds')").fetchall()
+    assert swept == [{"job_id": job, "action": "requeued"}]
+    later = "now() + interval '10 minutes'"
+    conn.execute(f"select claim_step(%s, 'process', 'dead-again', 30, {later})", (job,))
+    swept = conn.execute("select * from sweep(now() + interval '11 minutes')").fetchall()
+    assert swept == [{"job_id": job, "action": "failed"}]
+    row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
+    assert (row["status"], row["reason_code"]) == ("failed", "retries_exhausted")
+
+
+def test_sweeper_reannounces_a_job_whose_event_died(conn):
+    job = new_job(conn)["id"]
+    conn.execute("update event_outbox set dead_at = now()")
+    assert conn.execute("select * from sweep(now())").fetchall() == []  # not stale yet
+    swept = conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall()
+    assert swept == [{"job_id": job, "action": "reemitted"}]
+    assert conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall() == []  # once
+
+
+def test_outbox_claim_hides_events_and_retry_backs_off_until_dead(conn):
+    new_job(conn)
+    claimed = conn.execute("select * from claim_outbox(10, 60)").fetchall()
+    assert [r["target"] for r in claimed] == ["ingest", "process"]
+    assert conn.execute("select * from claim_outbox(10, 60)").fetchall() == []  # invisible while claimed
+    ingest, process = claimed
+    conn.execute("select ack_outbox(%s)", (ingest["id"],))
+    row = conn.execute("select * from retry_outbox(%s, 'HTTP 503', 2)", (process["id"],)).fetchone()
+    assert row["dead_at"] is None and row["last_error"] == "HTTP 503"
+    again = conn.execute("select * from claim_outbox(10, 60, now() + interval '1 minute')").fetchall()
+    assert [r["id"] for r in again] == [process["id"]]
+    dead = conn.execute("select * from retry_outbox(%s, 'HTTP 503', 2)", (process["id"],)).fetchone()
+    assert dead["dead_at"] is not None
+    assert conn.execute("select * from claim_outbox(10, 60, now() + interval '1 day')").fetchall() == []
