@@ -88,21 +88,23 @@ def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) ->
 
 
 def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str, Any] | None:
-    """Follow the job until it is announced, printing each stage it reaches on stderr."""
+    """Follow the job until it is announced, printing on stderr every stage from its history."""
     deadline = time.monotonic() + timeout
     started = time.monotonic()
-    seen: list[str] = []
+    last_event = 0
+    err.print(f"[cyan]{0:6.2f}s[/cyan]  uploaded")
     with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
         while time.monotonic() < deadline:
             job = job_for_object(conn, object_id)
-            stage = "uploaded" if job is None else job["status"]
-            if job is not None and job["notified_at"] is not None:
-                stage = f"{stage}, notified"
-            if not seen or seen[-1] != stage:
-                seen.append(stage)
-                err.print(f"[cyan]{time.monotonic() - started:6.2f}s[/cyan]  {stage}")
-            if job is not None and job["notified_at"] is not None:
-                return job
+            if job is not None:
+                for event in conn.execute("select * from public.job_events where job_id = %s and id > %s "
+                                          "order by id", (job["id"], last_event)):
+                    last_event = event["id"]
+                    note = f"  ({event['reason_code'] or ''} {event['message'] or ''})" if event["message"] else ""
+                    err.print(f"[cyan]{time.monotonic() - started:6.2f}s[/cyan]  {event['to_status']}{note}")
+                if job["notified_at"] is not None:
+                    err.print(f"[cyan]{time.monotonic() - started:6.2f}s[/cyan]  notified")
+                    return job
             time.sleep(0.1)
     return None
 
