@@ -88,12 +88,18 @@ def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) ->
 
 
 def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str, Any] | None:
-    """Follow the job until it is announced, printing on stderr every stage from its history."""
+    """Follow the job until it is announced, printing on stderr every stage from its history,
+    timed by the database from the upload."""
     deadline = time.monotonic() + timeout
-    started = time.monotonic()
     last_event = 0
-    err.print(f"[cyan]{0:6.2f}s[/cyan]  uploaded")
     with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
+        uploaded = conn.execute("select created_at from storage.objects where id = %s", (object_id,)).fetchone()
+        assert uploaded is not None
+
+        def stage(at: Any, text: str) -> None:
+            err.print(f"[cyan]{(at - uploaded['created_at']).total_seconds():6.2f}s[/cyan]  {text}")
+
+        stage(uploaded["created_at"], "uploaded")
         while time.monotonic() < deadline:
             job = job_for_object(conn, object_id)
             if job is not None:
@@ -101,9 +107,9 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
                                           "order by id", (job["id"], last_event)):
                     last_event = event["id"]
                     note = f"  ({event['reason_code'] or ''} {event['message'] or ''})" if event["message"] else ""
-                    err.print(f"[cyan]{time.monotonic() - started:6.2f}s[/cyan]  {event['to_status']}{note}")
+                    stage(event["created_at"], f"{event['to_status']}{note}")
                 if job["notified_at"] is not None:
-                    err.print(f"[cyan]{time.monotonic() - started:6.2f}s[/cyan]  notified")
+                    stage(job["notified_at"], "notified")
                     return job
             time.sleep(0.1)
     return None

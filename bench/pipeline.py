@@ -1,0 +1,77 @@
+"""Upload-to-ready time on the local stack, and how much of it is the pipeline's own overhead.
+
+    .venv/bin/python bench/pipeline.py [--runs 5]
+
+For a generated 10 s 1280x720 30 fps H.264/AAC clip it reports, per run, the time from the
+storage insert to `ready` and to `notified` (database timestamps), and the media time: the
+same ffprobe/ffmpeg work the steps do (ingest's probe and first-frame decode, process's probe,
+one-run render and output probes), timed on its own. Overhead = ready - media.
+Not part of `make test`: figures on a shared machine are for reading, not asserting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+
+from infra.cli import upload, wait_for_job
+from infra.clips import make_sample
+from infra.local.stack import LocalStack
+from shared.media.probe import check_decodes, probe, video_streams
+from shared.media.renditions import RenditionOptions, render
+from shared.metadata.technical import MadeBy, technical_from_probe
+
+
+def media_seconds(clip: Path) -> float:
+    started = time.perf_counter()
+    info = probe(clip)                                   # ingest
+    check_decodes(clip, int(video_streams(info)[0]["index"]))
+    info = probe(clip)                                   # process
+    tech = technical_from_probe(info, MadeBy(tool="ffprobe", version="bench"))
+    with tempfile.TemporaryDirectory() as out:
+        render(clip, Path(out), tech, RenditionOptions())
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="vidpipe-bench-"))
+    clip = make_sample(work / "sample.mp4")
+    stack = LocalStack(work / "home")
+    state = stack.up()
+    rows = []
+    try:
+        wait_for_job(state, upload(state, clip), 300)  # warm-up: first imports, pools, connections
+        for _ in range(args.runs):
+            object_id = upload(state, clip)
+            job = wait_for_job(state, object_id, 300)
+            assert job is not None and job["status"] == "ready", job
+            with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
+                t = conn.execute(
+                    "select extract(epoch from (select max(e.created_at) from job_events e "
+                    "where e.job_id = j.id and e.to_status = 'ready') - o.created_at) as ready, "
+                    "extract(epoch from j.notified_at - o.created_at) as notified "
+                    "from processing_jobs j join videos v on v.id = j.video_id "
+                    "join storage.objects o on o.id = v.object_id where j.id = %s", (job["id"],)).fetchone()
+            assert t is not None
+            media = media_seconds(clip)
+            rows.append((float(t["ready"]), float(t["notified"]), media))
+    finally:
+        stack.down()
+    print(f"{'run':>3} {'ready s':>8} {'notified s':>10} {'media s':>8} {'overhead s':>10}")
+    for i, (ready, notified, media) in enumerate(rows, 1):
+        print(f"{i:>3} {ready:8.2f} {notified:10.2f} {media:8.2f} {ready - media:10.2f}")
+    med = [statistics.median(col) for col in zip(*rows, strict=True)]
+    print(f"med {med[0]:8.2f} {med[1]:10.2f} {med[2]:8.2f} {med[0] - med[2]:10.2f}")
+
+
+if __name__ == "__main__":
+    main()

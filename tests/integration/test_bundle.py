@@ -1,0 +1,31 @@
+"""`vidpipe bundle NAME` writes a folder a cloud runtime can deploy as it is."""
+
+import subprocess
+import sys
+
+import pytest
+
+from infra.local.postgres import REPO_ROOT
+
+
+@pytest.mark.parametrize("name", ["ingest", "process", "generate_metadata", "notify"])
+def test_bundle_serves_its_function_from_its_own_shared_copy(tmp_path, name):
+    made = subprocess.run([sys.executable, "-m", "infra.cli", "bundle", name, "--dest", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    assert made.returncode == 0, made.stderr
+    bundle = tmp_path / name
+    assert {p.name for p in bundle.iterdir()} >= {"main.py", "requirements.txt", "shared"}
+    probe = ("import functions_framework, shared; "
+             f"app = functions_framework.create_app('{name}', 'main.py'); "
+             "print(shared.__file__); print(app.test_client().get('/').status_code)")
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=bundle, check=False)
+    assert ran.returncode == 0, ran.stderr
+    shared_file, status = ran.stdout.split()
+    assert shared_file.startswith(str(bundle))
+    assert status == "405"
+
+
+def test_unknown_function_is_a_usage_error(tmp_path):
+    made = subprocess.run([sys.executable, "-m", "infra.cli", "bundle", "nope", "--dest", str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    assert made.returncode == 2
