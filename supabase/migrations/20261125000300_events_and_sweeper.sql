@@ -84,9 +84,18 @@ begin
 end
 $$;
 
-create or replace trigger vidpipe_object_created
-  after insert on storage.objects
-  for each row execute function public.on_storage_object_created();
+-- Created only when absent: on hosted Supabase the migration role may create a trigger on
+-- storage.objects but, not owning the table, may not replace or drop one.
+do $$
+begin
+  if not exists (select from pg_trigger
+                  where tgname = 'vidpipe_object_created' and tgrelid = 'storage.objects'::regclass) then
+    create trigger vidpipe_object_created
+      after insert on storage.objects
+      for each row execute function public.on_storage_object_created();
+  end if;
+end
+$$;
 
 -- Delivering events ---------------------------------------------------------------------------
 -- Claims due events; each stays invisible to other dispatchers for p_visibility_seconds, so an

@@ -36,9 +36,13 @@ def outbox(conn):
             conn.execute("select * from event_outbox order by id")]
 
 
-def test_migrations_apply_twice(db_url):
+def test_migrations_apply_twice(db_url, conn):
     for path in migration_files():
         apply_sql_file(db_url, path)
+    new_object(conn)
+    assert outbox(conn) == [("ingest", None)]  # still exactly one trigger per upload
+    transitions = conn.execute("select count(*) as n from job_transitions").fetchone()["n"]
+    assert transitions == 12
 
 
 def test_python_enums_equal_postgres_enums(conn):
