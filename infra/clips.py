@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -45,8 +44,3 @@ def make_sample(path: Path) -> Path:
     """The `make run` sample: 10 s of 720p30 video with a tone."""
     return make_clip(path, seconds=10, width=1280, height=720, fps=30)
 
-
-def copy_to(src: Path, dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
-    return dest

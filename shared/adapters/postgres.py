@@ -136,9 +136,6 @@ class PostgresDatabase:
         return self._job("select * from public.complete_notify(%s, %s)", (job_id, worker))
 
     # Reads ----------------------------------------------------------------------------------
-    def get_job(self, job_id: UUID) -> Job:
-        return self._job("select * from public.processing_jobs where id = %s", (job_id,))
-
     def get_video(self, video_id: UUID) -> Video:
         row = self._one("select * from public.videos where id = %s", (video_id,))
         if row is None:

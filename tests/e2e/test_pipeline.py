@@ -3,6 +3,7 @@ as separate processes over real HTTP, driven through the CLI like a user would."
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -151,3 +152,14 @@ def test_status_lists_jobs_and_usage_errors_exit_2(home, stack):
     listing = cli(home, "status", timeout=60)
     assert listing.returncode == 0 and "ready" in listing.stdout
     assert cli(home, "process", "/no/such/file.mp4", timeout=60).returncode == 2
+
+
+def test_a_killed_function_restarted_serves_again(home, stack, clips):
+    local = LocalStack(home)
+    state = local.state()
+    assert state is not None
+    os.killpg(state.pids["process"], signal.SIGKILL)
+    local.restart("process")
+    job = wait_for_job(stack, upload(stack, clips["silent"]), 120)
+    assert job is not None and job["status"] == "ready"
+    assert local.running() is not None
