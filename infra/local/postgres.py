@@ -8,6 +8,7 @@ path under a private home directory does not, so such clusters live under the te
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -59,7 +60,8 @@ def cluster_dir_for(preferred: Path) -> Path:
     preferred.parent.mkdir(parents=True, exist_ok=True)
     if not _as_root() or _traversable_by_others(preferred.parent):
         return preferred
-    tag = str(abs(hash(str(preferred.resolve()))))[:12]
+    # A content hash, not hash(): that one changes per process and would orphan the cluster.
+    tag = hashlib.sha256(str(preferred.resolve()).encode()).hexdigest()[:12]
     fallback = Path(tempfile.gettempdir()) / f"vidpipe-pg-{tag}"
     fallback.mkdir(mode=0o755, exist_ok=True)
     os.chmod(fallback, 0o755)  # noqa: S103  # the postgres user must traverse it
