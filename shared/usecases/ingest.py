@@ -9,7 +9,7 @@ from uuid import UUID
 
 from shared.adapters.local_storage import safe_key
 from shared.config import Settings
-from shared.domain import ObjectMissing, PipelineError, Reason, UnsafePath
+from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath
 from shared.events import parse_storage_object_event
 from shared.logs import get_logger
 from shared.media.probe import check_decodes, probe, video_streams
@@ -88,8 +88,8 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     try:
         owner, size = inspect_upload(svc, obj)
     except PipelineError as exc:
-        if exc.retryable:
-            raise
+        if exc.retryable:  # no job exists yet: the event itself is what gets retried
+            raise TransientError(exc.message) from exc
         # Record who we can: the uploader if they are a known user.
         known = obj.owner if obj.owner is not None and svc.db.user_exists(obj.owner) else None
         job = svc.db.reject_upload(record.model_copy(update={"owner_id": known}), exc.reason.value, exc.message)

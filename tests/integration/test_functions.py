@@ -159,3 +159,17 @@ def test_busy_step_answers_409(env, conn, clips):
     post("ingest", event_for(conn, "ingest"))
     conn.execute("select claim_step(id, 'process', 'someone-else', 600) from processing_jobs")
     assert post("process", event_for(conn, "process")).status_code == 409
+
+
+def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips, monkeypatch):
+    from shared.domain import PipelineError, Reason
+    from shared.usecases import ingest as ingest_module
+
+    def slow_probe(path):
+        raise PipelineError(Reason.MEDIA_ERROR, "reading the file took longer than 60 s", retryable=True)
+
+    monkeypatch.setattr(ingest_module, "probe", slow_probe)
+    upload(conn, env, clips["plain"])
+    response = post("ingest", event_for(conn, "ingest"))
+    assert response.status_code == 503  # the dispatcher retries the event later
+    assert job_row(conn) is None
