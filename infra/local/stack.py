@@ -45,7 +45,7 @@ class StackState:
         return Path(self.home) / "storage"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -86,7 +86,7 @@ class LocalStack:
 
     def running(self) -> StackState | None:
         state = self.state()
-        if state is None or not all(_alive(pid) for pid in state.pids.values()):
+        if state is None or not all(process_alive(pid) for pid in state.pids.values()):
             return None
         cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port)
         return state if cluster.running() else None
@@ -159,27 +159,28 @@ class LocalStack:
         state = self.state()
         if state is None:
             raise StackError("the stack is not up")
-        self._stop_pid(state.pids.get(name))
+        self._stop_pids([state.pids[name]] if name in state.pids else [])
         self._start(name, state)
         self._save(state)
 
     @staticmethod
-    def _stop_pid(pid: int | None, grace: float = 5.0) -> None:
-        if pid is None or not _alive(pid):
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
+    def _stop_pids(pids: list[int], grace: float = 5.0) -> None:
+        """SIGTERM every process group at once, wait for all, SIGKILL what is left."""
+        live = [pid for pid in pids if process_alive(pid)]
+        for pid in live:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while _alive(pid) and time.monotonic() < deadline:
+        while any(process_alive(pid) for pid in live) and time.monotonic() < deadline:
             time.sleep(0.05)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        for pid in live:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
 
     def down(self) -> None:
         state = self.state()
         if state is None:
             return
-        for pid in state.pids.values():
-            self._stop_pid(pid)
+        self._stop_pids(list(state.pids.values()))
         PostgresCluster(Path(state.data_dir), port=state.pg_port).stop()
         self.state_file.unlink(missing_ok=True)
