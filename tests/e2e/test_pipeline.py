@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 
 from infra.cli import upload, wait_for_job
 from infra.local.postgres import REPO_ROOT
-from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState
+from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
 
 pytestmark = pytest.mark.e2e
@@ -163,3 +163,24 @@ def test_a_killed_function_restarted_serves_again(home, stack, clips):
     job = wait_for_job(stack, upload(stack, clips["silent"]), 120)
     assert job is not None and job["status"] == "ready"
     assert local.running() is not None
+
+
+def test_status_of_one_job_shows_its_history(home, stack):
+    with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
+        job = conn.execute("select id from processing_jobs where status = 'ready' limit 1").fetchone()
+    assert job is not None
+    shown = cli(home, "status", str(job["id"]), timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    for status in ("queued", "processing", "processed", "describing", "ready"):
+        assert status in shown.stdout
+    assert cli(home, "status", "not-a-job", timeout=60).returncode == 2
+
+
+def test_up_is_idempotent_and_down_stops_everything(home, stack):
+    # Last in this module: it stops the stack the other tests share.
+    again = cli(home, "up", timeout=60)
+    assert again.returncode == 0 and str(stack.pg_port) in again.stderr  # the same stack, not a new one
+    assert cli(home, "down", timeout=60).returncode == 0
+    assert LocalStack(home).running() is None
+    assert all(not process_alive(pid) for pid in stack.pids.values())
+    assert cli(home, "status", timeout=60).returncode == 1
