@@ -11,7 +11,7 @@ class ClipError(RuntimeError):
     pass
 
 
-def _ffmpeg(args: list[str]) -> None:
+def run_ffmpeg(args: list[str]) -> None:
     result = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args],
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -19,9 +19,11 @@ def _ffmpeg(args: list[str]) -> None:
 
 
 def make_clip(path: Path, *, seconds: float = 2.0, width: int = 640, height: int = 360, fps: int = 25,
-              audio: bool = True, rotate: int | None = None, pattern: str = "testsrc2") -> Path:
+              audio: bool = True, rotate: int | None = None, pattern: str = "testsrc2",
+              faststart: bool = True) -> Path:
     """An H.264/AAC MP4 of a moving test pattern and a tone; `rotate` remuxes a display matrix in,
-    the way a phone records portrait video (ffmpeg 5.1 drops the tag during an encode)."""
+    the way a phone records portrait video (ffmpeg 5.1 drops the tag during an encode).
+    Without `faststart` the index (moov) is written after the media data, as cameras do."""
     path.parent.mkdir(parents=True, exist_ok=True)
     args = ["-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={fps}:duration={seconds}"]
     if audio:
@@ -29,14 +31,14 @@ def make_clip(path: Path, *, seconds: float = 2.0, width: int = 640, height: int
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps)]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k"]
-    args += ["-shortest", "-movflags", "+faststart"]
+    args += ["-shortest", *(["-movflags", "+faststart"] if faststart else [])]
     if rotate is None:
-        _ffmpeg([*args, str(path)])
+        run_ffmpeg([*args, str(path)])
         return path
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "plain.mp4"
-        _ffmpeg([*args, str(plain)])
-        _ffmpeg(["-i", str(plain), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path)])
+        run_ffmpeg([*args, str(plain)])
+        run_ffmpeg(["-i", str(plain), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", str(path)])
     return path
 
 

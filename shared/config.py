@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # Limits on what ingest accepts.
     max_upload_bytes: int = 10 * 1024**3
     max_duration_seconds: float = 4 * 3600
+    max_video_dimension: int = 8192   # widest or tallest frame accepted, in pixels
     max_attempts: int = 3
 
     # Leases: a step's lease outlives its slowest honest run.

@@ -36,7 +36,9 @@ class Reason(StrEnum):
     EMPTY_FILE = "empty_file"
     TOO_LARGE = "too_large"                  # over max_upload_bytes
     TOO_LONG = "too_long"                    # over max_duration_seconds
-    NOT_A_VIDEO = "not_a_video"              # ffprobe finds no container or no video stream
+    NOT_A_VIDEO = "not_a_video"              # no media container, a still image, or no video stream
+    TRUNCATED = "truncated"                  # the container's index is missing: the upload was cut short
+    BAD_DIMENSIONS = "bad_dimensions"        # a frame size that is invalid or over max_video_dimension
     UNDECODABLE = "undecodable"              # a video stream whose frames do not decode
     MEDIA_ERROR = "media_error"              # ffmpeg failed on a file that probed fine
     RETRIES_EXHAUSTED = "retries_exhausted"  # a transient failure outlasted max_attempts

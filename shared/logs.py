@@ -30,10 +30,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of the write, not at creation: a replaced
+    stderr (a test's capture, a server's redirect) never leaves a handler on a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def get_logger(name: str) -> logging.Logger:
     root = logging.getLogger("vidpipe")
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = StderrHandler()
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
         root.setLevel(logging.INFO)

@@ -101,6 +101,11 @@ class PostgresDatabase:
         return self._one("select 1 as one from public.ingest_buckets where bucket_id = %s",
                          (bucket,)) is not None
 
+    def job_for_object(self, object_id: UUID) -> Job | None:
+        row = self._one("select j.* from public.processing_jobs j join public.videos v on v.id = j.video_id "
+                        "where v.object_id = %s", (object_id,))
+        return Job.model_validate(row) if row else None
+
     def register_upload(self, upload: UploadInfo, max_attempts: int) -> Job:
         return self._job("select * from public.register_upload(%s, %s, %s, %s, %s, %s, %s)",
                          (upload.object_id, upload.owner_id, upload.bucket, upload.path,

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+from collections.abc import Sequence
 from functools import cache
 
 from shared.domain import PipelineError, Reason
 
+# `[h264 @ 0x55d0c…] ` prefixes name ffmpeg's internals and memory addresses: not for users.
+CONTEXT_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*")
+
 
 def stderr_tail(stderr: bytes | str | None, lines: int = 3) -> str:
+    """The last distinct lines of ffmpeg's diagnostics, fit to show a user."""
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
-    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    kept: list[str] = []
+    for raw in text.strip().splitlines():
+        line = CONTEXT_PREFIX.sub("", raw).strip()
+        if line and line not in kept:
+            kept.append(line)
     return " | ".join(kept[-lines:]) or "no diagnostic output"
 
 
-def run_tool(args: list[str], reason: Reason, what: str, timeout: float) -> subprocess.CompletedProcess[bytes]:
-    """Run an ffmpeg-family command; a non-zero exit becomes PipelineError(reason)."""
+# (text in ffmpeg's stderr, reason, sentence): failures common enough to deserve their own words.
+Diagnosis = tuple[str, Reason, str]
+
+
+def run_tool(args: list[str], reason: Reason, what: str, timeout: float,
+             known: Sequence[Diagnosis] = ()) -> subprocess.CompletedProcess[bytes]:
+    """Run an ffmpeg-family command; a non-zero exit becomes PipelineError(reason), or the
+    reason of the first `known` diagnosis whose text ffmpeg printed."""
     try:
         result = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
     except FileNotFoundError as exc:
@@ -24,7 +40,11 @@ def run_tool(args: list[str], reason: Reason, what: str, timeout: float) -> subp
         raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s",
                             retryable=True) from exc
     if result.returncode != 0:
-        raise PipelineError(reason, f"{what} failed: {stderr_tail(result.stderr)}")
+        stderr = result.stderr.decode(errors="replace")
+        for text, known_reason, sentence in known:
+            if text in stderr:
+                raise PipelineError(known_reason, sentence)
+        raise PipelineError(reason, f"{what} failed: {stderr_tail(stderr)}")
     return result
 
 

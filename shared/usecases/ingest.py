@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from shared.adapters.local_storage import safe_key
@@ -12,15 +14,18 @@ from shared.config import Settings
 from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath
 from shared.events import parse_storage_object_event
 from shared.logs import get_logger
-from shared.media.probe import check_decodes, probe, video_streams
+from shared.media.probe import audio_streams, check_decodes, probe, still_image_format, video_streams
 from shared.models import StorageObject, UploadInfo
 from shared.services import Services, get_services
 from shared.usecases.outcome import Outcome
 
 log = get_logger("ingest")
 
-# Control characters and quotes break shells, headers and players downstream.
-UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f\"'`]")
+# Control characters and quotes break shells, headers and players downstream; bidirectional
+# overrides disguise a name (`gpj.exe` shown as `exe.jpg`).
+UNSAFE_NAME_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\"'`\u202a-\u202e\u2066-\u2069]")
+# What is left of bytes that were not UTF-8: the replacement character, or lone surrogates.
+NOT_UTF8 = re.compile("[\ufffd\ud800-\udfff]")
 
 
 def path_owner(bucket: str, name: str) -> UUID:
@@ -29,6 +34,8 @@ def path_owner(bucket: str, name: str) -> UUID:
         safe_key(bucket, name)
     except UnsafePath:
         raise PipelineError(Reason.BAD_PATH, "the object path is empty, absolute or contains '..'") from None
+    if NOT_UTF8.search(name):
+        raise PipelineError(Reason.BAD_PATH, "the object path holds bytes that are not valid UTF-8")
     if UNSAFE_NAME_CHARS.search(name):
         raise PipelineError(Reason.BAD_PATH, "the object path contains quotes or control characters")
     first, _, rest = name.partition("/")
@@ -51,6 +58,35 @@ def check_limits(size: int | None, settings: Settings) -> int:
     return size
 
 
+def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
+    """Before any decode: a frame size from a header can ask a decoder for gigabytes."""
+    width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
+    if width <= 0 or height <= 0:
+        raise PipelineError(Reason.BAD_DIMENSIONS, "the video stream declares no frame size")
+    if max(width, height) > settings.max_video_dimension:
+        raise PipelineError(Reason.BAD_DIMENSIONS, f"the video declares {width}x{height} pixels; the limit is "
+                            f"{settings.max_video_dimension} on either side")
+
+
+def check_media(local: Path, settings: Settings) -> None:
+    """A real, decodable video within the limits, or PipelineError."""
+    info = probe(local)
+    image = still_image_format(info)
+    if image:
+        raise PipelineError(Reason.NOT_A_VIDEO, f"the file is a still image ({image.removesuffix('_pipe')}), "
+                            "not a video")
+    streams = video_streams(info)
+    if not streams:
+        raise PipelineError(Reason.NOT_A_VIDEO, "the file holds audio only, no video stream" if audio_streams(info)
+                            else "the file holds no video stream")
+    duration = float((info.get("format") or {}).get("duration") or 0)
+    if duration > settings.max_duration_seconds:
+        raise PipelineError(Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is "
+                            f"{settings.max_duration_seconds:.0f} s")
+    check_frame_size(streams[0], settings)
+    check_decodes(local, int(streams[0]["index"]))
+
+
 def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
     """Everything ingest checks, cheapest first. Returns (owner, size) or raises PipelineError."""
     if not svc.db.is_ingest_bucket(obj.bucket_id):
@@ -63,15 +99,7 @@ def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
     size = check_limits(svc.storage.size(obj.bucket_id, obj.name), svc.settings)
     try:
         with svc.storage.local_copy(obj.bucket_id, obj.name) as local:
-            info = probe(local)
-            streams = video_streams(info)
-            if not streams:
-                raise PipelineError(Reason.NOT_A_VIDEO, "the file holds no video stream")
-            duration = float((info.get("format") or {}).get("duration") or 0)
-            if duration > svc.settings.max_duration_seconds:
-                raise PipelineError(Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is "
-                                    f"{svc.settings.max_duration_seconds:.0f} s")
-            check_decodes(local, int(streams[0]["index"]))
+            check_media(local, svc.settings)
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     return owner, size
@@ -83,6 +111,10 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     if obj is None:
         log.info("object gone before ingest", extra={"outcome": "ignored"})
         return Outcome("ignored", None, "the storage object no longer exists")
+    existing = svc.db.job_for_object(object_id)
+    if existing is not None:  # a repeated storage event: the upload was judged already
+        log.info("upload already ingested", extra={"job_id": str(existing.id), "outcome": "duplicate"})
+        return Outcome("duplicate", existing.id, "this upload was ingested already")
     record = UploadInfo(object_id=obj.id, owner_id=None, bucket=obj.bucket_id, path=obj.name,
                         size_bytes=obj.declared_size, content_type=obj.declared_content_type)
     try:

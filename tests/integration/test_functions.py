@@ -2,68 +2,16 @@
 real local storage and real ffmpeg: signature, envelope, outcome and status codes."""
 
 import json
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from functions_framework import create_app
-from psycopg.types.json import Jsonb
 
-from infra.local.postgres import REPO_ROOT
-from shared.config import get_settings
 from shared.metadata.document import MetadataDocument
-from shared.services import get_services
 from shared.signing import new_secret, sign_headers
-
-USER = "00000000-0000-4000-8000-000000000001"
-SECRET = new_secret()
-
-
-@pytest.fixture
-def env(db_url, tmp_path, monkeypatch) -> Iterator[Path]:
-    root = tmp_path / "storage"
-    monkeypatch.setenv("VIDPIPE_DATABASE_URL", db_url)
-    monkeypatch.setenv("VIDPIPE_EVENT_SECRET", SECRET)
-    monkeypatch.setenv("VIDPIPE_STORAGE_ROOT", str(root))
-    get_settings.cache_clear()
-    get_services.cache_clear()
-    yield root
-    get_services().db.close()  # type: ignore[attr-defined]
-    get_settings.cache_clear()
-    get_services.cache_clear()
-
-
-def client(name):
-    return create_app(name, str(REPO_ROOT / "functions" / name / "main.py")).test_client()
-
-
-def post(name, payload, secret=SECRET, headers=None):
-    body = json.dumps(payload) if not isinstance(payload, str) else payload
-    signed = sign_headers(secret, "evt_test", body)
-    return client(name).post("/", data=body, headers={**signed, **(headers or {})})
-
-
-def upload(conn, root, clip, name="clip.mp4"):
-    key = f"{USER}/{name}"
-    (root / "uploads" / USER).mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(clip, root / "uploads" / key)
-    return conn.execute("insert into storage.objects (bucket_id, name, owner, metadata) values "
-                        "('uploads', %s, %s, %s) returning *", (key, USER, Jsonb({"size": 1}))).fetchone()
-
-
-def event_for(conn, target):
-    row = conn.execute("select payload from event_outbox where target = %s order by id desc limit 1",
-                       (target,)).fetchone()
-    return row["payload"]
-
-
-def job_row(conn):
-    return conn.execute("select * from processing_jobs").fetchone()
+from tests.integration.doors import SECRET, USER, client, event_for, job_row, post, upload
 
 
 def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):
-    upload(conn, env, clips["plain"])
+    upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     event = event_for(conn, "ingest")
     body = json.dumps(event)
     assert client("ingest").post("/", data=body).status_code == 401
@@ -91,7 +39,7 @@ def test_only_post_is_served(env):
 
 
 def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, clips):
-    obj = upload(conn, env, clips["plain"])
+    obj = upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     event = event_for(conn, "ingest")
     first = post("ingest", event)
     assert first.status_code == 200 and first.get_json()["outcome"] == "done"
@@ -130,7 +78,7 @@ def test_bad_uploads_end_failed_with_a_reason(env, conn, clips, clip, name, reas
         key = f"{USER}/{name}"
         conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)", (key, USER))
     else:
-        upload(conn, env, clips[clip], name)
+        upload(conn, env, clips[clip], f"{USER}/{name}")
     response = post("ingest", event_for(conn, "ingest"))
     assert response.status_code == 200 and response.get_json()["outcome"] == "rejected"
     job = job_row(conn)
@@ -147,7 +95,7 @@ def test_missing_file_is_object_missing(env, conn):
 
 
 def test_event_for_a_deleted_object_is_acknowledged(env, conn, clips):
-    upload(conn, env, clips["plain"])
+    upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     event = event_for(conn, "ingest")
     conn.execute("delete from storage.objects")
     response = post("ingest", event)
@@ -155,7 +103,7 @@ def test_event_for_a_deleted_object_is_acknowledged(env, conn, clips):
 
 
 def test_busy_step_answers_409(env, conn, clips):
-    upload(conn, env, clips["plain"])
+    upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     post("ingest", event_for(conn, "ingest"))
     conn.execute("select claim_step(id, 'process', 'someone-else', 600) from processing_jobs")
     assert post("process", event_for(conn, "process")).status_code == 409
@@ -169,7 +117,7 @@ def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips, 
         raise PipelineError(Reason.MEDIA_ERROR, "reading the file took longer than 60 s", retryable=True)
 
     monkeypatch.setattr(ingest_module, "probe", slow_probe)
-    upload(conn, env, clips["plain"])
+    upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     response = post("ingest", event_for(conn, "ingest"))
     assert response.status_code == 503  # the dispatcher retries the event later
     assert job_row(conn) is None

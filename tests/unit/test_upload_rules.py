@@ -11,12 +11,15 @@ OWNER = "00000000-0000-4000-8000-000000000001"
 
 def test_owner_comes_from_the_first_folder():
     assert path_owner("uploads", f"{OWNER}/holiday.mp4") == UUID(OWNER)
+    assert path_owner("uploads", f"{OWNER}/café 東京 🎬.mp4") == UUID(OWNER)  # Unicode names are fine
     assert path_owner("uploads", f"{OWNER}/2026/holiday.mp4") == UUID(OWNER)
 
 
 @pytest.mark.parametrize("name", [
     "holiday.mp4", f"{OWNER}/", "not-a-uuid/holiday.mp4", f"{OWNER}/../other/x.mp4", f"/{OWNER}/x.mp4",
     f"{OWNER}/it's.mp4", f'{OWNER}/"quoted".mp4', f"{OWNER}/line\nbreak.mp4", "", f"{OWNER}//x.mp4",
+    f"{OWNER}/" + b"caf\xe9.mp4".decode(errors="surrogateescape"), f"{OWNER}/caf\ufffd.mp4",
+    f"{OWNER}/\u202egpj.exe", f"{OWNER}/c1\x85control.mp4",
 ])
 def test_bad_paths_are_refused_with_bad_path(name):
     with pytest.raises(PipelineError) as info:

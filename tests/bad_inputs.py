@@ -1,0 +1,76 @@
+"""The bad uploads people really make, generated, with the reason each must end with.
+
+Used by the integration matrix (through the ingest function) and the end-to-end test (through
+the whole stack). Limits are lowered so "too long" and "too large" stay small files."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from infra.clips import make_clip, run_ffmpeg
+
+MAX_DURATION_SECONDS = 30
+MAX_UPLOAD_BYTES = 5_000_000
+LIMITS_ENV = {"VIDPIPE_MAX_DURATION_SECONDS": str(MAX_DURATION_SECONDS),
+              "VIDPIPE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
+
+# file name -> (reason code, words the human message must contain)
+BAD_FILES: dict[str, tuple[str, str]] = {
+    "empty.mp4": ("empty_file", "empty"),
+    "random.mp4": ("not_a_video", "media container"),
+    "picture.mov": ("not_a_video", "still image"),
+    "voice.m4a": ("not_a_video", "audio only"),
+    "moov_missing.mp4": ("truncated", "moov"),
+    "cut_short.mp4": ("truncated", "cut short"),
+    "garbled.mp4": ("undecodable", "decoding the first video frame"),
+    "absurd_size.mp4": ("bad_dimensions", "frame size"),
+    "too_wide.mp4": ("bad_dimensions", "10000x10000"),
+    "too_long.mp4": ("too_long", "limit"),
+    "too_large.mp4": ("too_large", "limit"),
+}
+
+
+def _y4m(path: Path, width: int, height: int) -> Path:
+    """A raw-video header declaring any frame size, followed by a scrap of a frame."""
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\nFRAME\n".encode() + bytes(1024))
+    return path
+
+
+def make_bad_files(root: Path) -> dict[str, Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(20261125)  # noqa: S311  # reproducible junk, not a secret
+    files: dict[str, Path] = {}
+
+    def put(name: str, data: bytes) -> None:
+        (root / name).write_bytes(data)
+        files[name] = root / name
+
+    put("empty.mp4", b"")
+    put("random.mp4", rng.randbytes(64 * 1024))
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", "-f", "image2",
+                "-c:v", "png", str(root / "picture.mov")])
+    files["picture.mov"] = root / "picture.mov"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=2", "-c:a", "aac", str(root / "voice.m4a")])
+    files["voice.m4a"] = root / "voice.m4a"
+
+    # The index after the media data, and the upload stopped halfway: no moov at all.
+    camera = make_clip(root / "camera.mp4", seconds=2, width=320, height=240, faststart=False).read_bytes()
+    put("moov_missing.mp4", camera[: len(camera) // 2])
+    # The index first, then the media data stops before the first frame is whole.
+    streamed = make_clip(root / "streamed.mp4", seconds=2, width=320, height=240).read_bytes()
+    mdat = streamed.index(b"mdat") + 4
+    put("cut_short.mp4", streamed[: mdat + 64])
+    # A sound index over media data that is noise.
+    put("garbled.mp4", streamed[: mdat + 64] + rng.randbytes(len(streamed) - mdat - 64))
+
+    files["absurd_size.mp4"] = _y4m(root / "absurd_size.mp4", 100_000, 100_000)
+    files["too_wide.mp4"] = _y4m(root / "too_wide.mp4", 10_000, 10_000)
+    files["too_long.mp4"] = make_clip(root / "too_long.mp4", seconds=MAX_DURATION_SECONDS + 2, width=32,
+                                      height=32, fps=1, audio=False)
+    big = root / "too_large.mp4"
+    with big.open("wb") as f:
+        f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: the size check comes before any read
+    files["too_large.mp4"] = big
+    assert set(files) == set(BAD_FILES)
+    return files

@@ -1,0 +1,3 @@
+from tests.integration.doors import env
+
+__all__ = ["env"]

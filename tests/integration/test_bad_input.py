@@ -1,0 +1,105 @@
+"""Every bad upload ends `failed` with its stable reason and a human message, the original
+untouched, and no traceback in the response, the log or the job (which is what a webhook carries).
+Through the real ingest function, database, storage and ffmpeg."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from shared.config import get_settings
+from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
+from tests.integration.doors import USER, event_for, job_row, post, upload
+
+STRANGER = "00000000-0000-4000-8000-0000000000ff"  # a signed-up user other than USER
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory) -> dict[str, Path]:
+    return make_bad_files(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.fixture
+def limits(env, monkeypatch) -> Iterator[Path]:
+    for key, value in LIMITS_ENV.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield env
+
+
+def ingest_last_upload(conn) -> dict:
+    response = post("ingest", event_for(conn, "ingest"))
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200, text
+    assert response.get_json()["outcome"] == "rejected"
+    assert "Traceback" not in text
+    job = job_row(conn)
+    assert job is not None and job["status"] == "failed"
+    assert event_for(conn, "notify")["record"]["id"] == str(job["id"])  # it will be announced
+    return job
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_file(limits, conn, bad_files, capfd, name):
+    reason, words = BAD_FILES[name]
+    obj = upload(conn, limits, bad_files[name], f"{USER}/{name}")
+    job = ingest_last_upload(conn)
+    assert job["reason_code"] == reason
+    assert words in job["last_error"] and "Traceback" not in job["last_error"]
+    assert " @ 0x" not in job["last_error"]  # no ffmpeg internals
+    assert job["failed_step"] == "ingest"
+    assert (limits / "uploads" / obj["name"]).read_bytes() == bad_files[name].read_bytes()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("name, owner, reason, words", [
+    (f"{STRANGER}/clip.mp4", USER, "path_not_owned", "different owner"),
+    (f"{uuid4()}/clip.mp4", None, "unknown_owner", "not a known user"),
+    ("clip.mp4", USER, "bad_path", "<owner_id>/<file>"),
+    ("someone/clip.mp4", USER, "bad_path", "owner's user id"),
+    (f"{USER}/../{STRANGER}/clip.mp4", USER, "bad_path", ".."),
+    (f"{USER}/it's \"fine\".mp4", USER, "bad_path", "quotes"),
+    (f"{USER}/caf\N{REPLACEMENT CHARACTER}.mp4", USER, "bad_path", "not valid UTF-8"),
+    (f"{USER}/\N{RIGHT-TO-LEFT OVERRIDE}4pm.exe", USER, "bad_path", "control characters"),
+    (f"{USER}/tab\there.mp4", USER, "bad_path", "control characters"),
+])
+def test_bad_path(env, conn, clips, capfd, name, owner, reason, words):
+    conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (STRANGER,))
+    try:
+        upload(conn, env, clips["plain"], name, owner=owner)
+    except ValueError:  # the filesystem refuses the name; storage.objects still gets the row
+        conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)",
+                     (name, owner))
+    job = ingest_last_upload(conn)
+    assert (job["reason_code"], job["failed_step"]) == (reason, "ingest")
+    assert words in job["last_error"]
+    assert job["owner_id"] is None or str(job["owner_id"]) == owner  # never the path's claim
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_event_for_a_bucket_outside_the_pipeline(env, conn, clips):
+    """The storage trigger only fires for ingest buckets; a hosted webhook set too wide does not."""
+    obj = upload(conn, env, clips["plain"], f"{USER}/clip.mp4", bucket="derived")
+    assert conn.execute("select count(*) as n from event_outbox").fetchone()["n"] == 0
+    event = {"type": "INSERT", "table": "objects", "schema": "storage", "record": {
+        "id": str(obj["id"]), "bucket_id": "derived", "name": obj["name"]}, "old_record": None}
+    response = post("ingest", event)
+    assert response.status_code == 200 and response.get_json()["outcome"] == "rejected"
+    assert job_row(conn)["reason_code"] == "unknown_bucket"
+    assert (env / "derived" / obj["name"]).read_bytes() == clips["plain"].read_bytes()
+
+
+def test_the_same_upload_event_twice_makes_one_video_and_probes_once(env, conn, bad_files, monkeypatch):
+    from shared.usecases import ingest as ingest_module
+
+    probes = []
+    real = ingest_module.check_media
+    monkeypatch.setattr(ingest_module, "check_media", lambda *a: probes.append(a) or real(*a))
+    upload(conn, env, bad_files["random.mp4"], f"{USER}/random.mp4")
+    event = event_for(conn, "ingest")
+    first, second = post("ingest", event), post("ingest", event)
+    assert second.status_code == 200 and second.get_json()["outcome"] == "duplicate"
+    assert second.get_json()["job_id"] == first.get_json()["job_id"]
+    assert len(probes) == 1
+    assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
