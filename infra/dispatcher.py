@@ -110,7 +110,7 @@ class Dispatcher:
             rows = conn.execute("select * from public.sweep(now(), %s)",
                                 (self.settings.sweep_stale_seconds,)).fetchall()
         for row in rows:
-            log.info("sweeper: %s", row["action"], extra={"job_id": str(row["job_id"]), "outcome": row["action"]})
+            log.info("sweeper: %s", row["action"], extra={"job_id": str(row["subject_id"]), "outcome": row["action"]})
 
     # The loop ---------------------------------------------------------------------------------
     def _listen(self) -> None:

@@ -41,7 +41,8 @@ class Reason(StrEnum):
     BAD_DIMENSIONS = "bad_dimensions"        # a frame size that is invalid or over max_video_dimension
     UNDECODABLE = "undecodable"              # a video stream whose frames do not decode
     MEDIA_ERROR = "media_error"              # ffmpeg failed on a file that probed fine
-    RETRIES_EXHAUSTED = "retries_exhausted"  # a transient failure outlasted max_attempts
+    EVENT_REJECTED = "event_rejected"        # a function refused the job's event (4xx): misconfiguration
+    RETRIES_EXHAUSTED = "retries_exhausted"  # a transient failure or an unreachable function outlasted its tries
     INTERNAL_ERROR = "internal_error"        # a bug: the log has the traceback
 
 

@@ -35,8 +35,10 @@ comment on type public.job_step is 'The step of the pipeline a function performs
 
 -- Tables --------------------------------------------------------------------------------------
 create table if not exists public.ingest_buckets (
-  bucket_id text primary key
+  bucket_id text primary key,
+  created_at timestamptz not null default now()  -- older objects are not rescued by the sweeper
 );
+alter table public.ingest_buckets add column if not exists created_at timestamptz not null default now();
 comment on table public.ingest_buckets is
   'Storage buckets whose uploads enter the pipeline. Uploads elsewhere are ignored.';
 

@@ -124,7 +124,7 @@ returns void language sql set search_path = '' as $$
 $$;
 
 -- A failed delivery is retried with backoff; after p_max_attempts (or when p_permanent, for a
--- 4xx answer) the event is dead and the sweeper is what still rescues its job.
+-- 4xx answer) the event is dead and the work it carried is settled: never left waiting.
 create or replace function public.retry_outbox(
   p_id bigint, p_error text, p_max_attempts integer, p_permanent boolean default false,
   p_now timestamptz default now()
@@ -140,18 +140,73 @@ begin
                              else p_now + public.retry_backoff(attempts) end
    where id = p_id and delivered_at is null
   returning * into e;
+  if e.dead_at is not null then
+    perform public.settle_dead_event(e, p_permanent);
+  end if;
   return e;
 end
 $$;
 
+-- The work of a dead event ends visibly: an upload becomes a failed job, a waiting step fails
+-- its job (which notify then announces), an undeliverable notify is recorded as abandoned.
+-- The reason says which: event_rejected for a 4xx answer, retries_exhausted otherwise.
+create or replace function public.settle_dead_event(e public.event_outbox, p_permanent boolean)
+returns void
+language plpgsql set search_path = '' as $$
+declare
+  v_reason text := case when p_permanent then 'event_rejected' else 'retries_exhausted' end;
+  v_message text := case when p_permanent
+    then format('the %s function refused the event: %s', e.target, coalesce(e.last_error, 'no detail'))
+    else format('the %s function could not be reached after %s deliveries: %s', e.target, e.attempts,
+                coalesce(e.last_error, 'no detail')) end;
+  v_id uuid;
+  o record;
+  j public.processing_jobs;
+begin
+  if coalesce(e.payload -> 'record' ->> 'id', '') !~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then
+    return;
+  end if;
+  v_id := (e.payload -> 'record' ->> 'id')::uuid;
+  if e.target = 'ingest' then
+    select so.id, so.bucket_id, so.name, so.metadata, u.id as owner into o
+      from storage.objects so left join auth.users u on u.id = so.owner
+     where so.id = v_id;
+    if found then
+      perform public.reject_upload(
+        o.id, o.owner, o.bucket_id, o.name,
+        case when o.metadata ->> 'size' ~ '^[0-9]{1,18}$' then (o.metadata ->> 'size')::bigint end,
+        o.metadata ->> 'mimetype', v_reason, v_message);
+    end if;
+    return;
+  end if;
+  select * into j from public.processing_jobs where id = v_id for update;
+  if not found or j.lease_owner is not null then
+    return;  -- gone, or a worker holds it: the lease decides
+  end if;
+  if e.target = 'notify' then
+    if j.status in ('ready', 'failed') and j.notified_at is null then
+      update public.processing_jobs set notified_at = now(), last_error = v_message where id = j.id;
+    end if;
+  elsif j.status = public.step_waiting_status(e.target::public.job_step) then
+    update public.processing_jobs
+       set status = 'failed', reason_code = v_reason, failed_step = e.target::public.job_step,
+           last_error = v_message, attempts = 0
+     where id = j.id;
+  end if;
+end
+$$;
+
 -- The sweeper ---------------------------------------------------------------------------------
--- Run every few seconds (dispatcher locally, pg_cron hosted). It never waits on a locked job.
-create or replace function public.sweep(
+-- Run every few seconds (dispatcher locally, pg_cron hosted). It never waits on a locked row.
+-- subject_id is a job id, or a storage object id for `ingest_reemitted`.
+drop function if exists public.sweep(timestamptz, integer);
+create function public.sweep(
   p_now timestamptz default now(), p_stale_seconds integer default 120
-) returns table (job_id uuid, action text)
+) returns table (subject_id uuid, action text)
 language plpgsql set search_path = '' as $$
 declare
   j public.processing_jobs;
+  obj storage.objects;
   v_step public.job_step;
   v_target text;
 begin
@@ -165,9 +220,9 @@ begin
        where id = j.id returning * into j;
       if j.notified_at is null then
         perform public.emit_job_event(j, 'notify', p_now);
-        job_id := j.id; action := 'notify_reemitted'; return next;
+        subject_id := j.id; action := 'notify_reemitted'; return next;
       else
-        job_id := j.id; action := 'notify_abandoned'; return next;
+        subject_id := j.id; action := 'notify_abandoned'; return next;
       end if;
       continue;
     end if;
@@ -179,18 +234,19 @@ begin
              run_after = p_now + public.retry_backoff(j.attempts),
              last_error = format('%s stopped responding: lease expired', v_step)
        where id = j.id;
-      job_id := j.id; action := 'requeued'; return next;
+      subject_id := j.id; action := 'requeued'; return next;
     else
       update public.processing_jobs
          set status = 'failed', lease_owner = null, lease_expires_at = null, attempts = 0,
              reason_code = 'retries_exhausted', failed_step = v_step,
              last_error = format('%s stopped responding on its last attempt', v_step)
        where id = j.id;
-      job_id := j.id; action := 'failed'; return next;
+      subject_id := j.id; action := 'failed'; return next;
     end if;
   end loop;
 
-  -- 2. A job waiting for a step whose event is gone (delivery gave up, or it was never sent).
+  -- 2. A job waiting for a step with no event on its way (acknowledged without effect, or
+  --    never sent).
   for j in select * from public.processing_jobs pj
             where pj.lease_owner is null
               and public.job_event_target(pj.status, pj.notified_at) is not null
@@ -204,7 +260,24 @@ begin
     v_target := public.job_event_target(j.status, j.notified_at);
     update public.processing_jobs set updated_at = p_now where id = j.id;
     perform public.emit_job_event(j, v_target, p_now);
-    job_id := j.id; action := 'reemitted'; return next;
+    subject_id := j.id; action := 'reemitted'; return next;
+  end loop;
+
+  -- 3. An upload into an ingest bucket that never became a video and has no event on its way.
+  --    Only uploads made since the bucket joined the pipeline: joining does not ingest history.
+  for obj in select so.* from storage.objects so
+             join public.ingest_buckets b on b.bucket_id = so.bucket_id
+            where so.created_at >= b.created_at
+              and so.created_at < p_now - make_interval(secs => p_stale_seconds)
+              and not exists (select from public.videos v where v.object_id = so.id)
+              and not exists (
+                select from public.event_outbox ev
+                 where ev.delivered_at is null and ev.dead_at is null
+                   and ev.payload -> 'record' ->> 'id' = so.id::text)
+            order by so.created_at
+            limit 100 loop
+    perform public.enqueue_event('ingest', 'INSERT', 'storage', 'objects', to_jsonb(obj), null, p_now);
+    subject_id := obj.id; action := 'ingest_reemitted'; return next;
   end loop;
 end
 $$;

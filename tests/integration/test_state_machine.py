@@ -151,11 +151,11 @@ def test_sweeper_requeues_expired_lease_and_fails_the_last_attempt(conn):
     conn.execute("select claim_step(%s, 'process', 'dead-worker', 30)", (job,))
     assert conn.execute("select * from sweep(now())").fetchall() == []  # lease still live
     swept = conn.execute("select * from sweep(now() + interval '31 seconds')").fetchall()
-    assert swept == [{"job_id": job, "action": "requeued"}]
+    assert swept == [{"subject_id": job, "action": "requeued"}]
     later = "now() + interval '10 minutes'"
     conn.execute(f"select claim_step(%s, 'process', 'dead-again', 30, {later})", (job,))
     swept = conn.execute("select * from sweep(now() + interval '11 minutes')").fetchall()
-    assert swept == [{"job_id": job, "action": "failed"}]
+    assert swept == [{"subject_id": job, "action": "failed"}]
     row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
     assert (row["status"], row["reason_code"]) == ("failed", "retries_exhausted")
 
@@ -165,7 +165,7 @@ def test_sweeper_reannounces_a_job_whose_event_died(conn):
     conn.execute("update event_outbox set dead_at = now()")
     assert conn.execute("select * from sweep(now())").fetchall() == []  # not stale yet
     swept = conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall()
-    assert swept == [{"job_id": job, "action": "reemitted"}]
+    assert swept == [{"subject_id": job, "action": "reemitted"}]
     assert conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall() == []  # once
 
 
@@ -182,4 +182,74 @@ def test_outbox_claim_hides_events_and_retry_backs_off_until_dead(conn):
     assert [r["id"] for r in again] == [process["id"]]
     dead = conn.execute("select * from retry_outbox(%s, 'HTTP 503', 2)", (process["id"],)).fetchone()
     assert dead["dead_at"] is not None
-    assert conn.execute("select * from claim_outbox(10, 60, now() + interval '1 day')").fetchall() == []
+    later = conn.execute("select * from claim_outbox(10, 60, now() + interval '1 day')").fetchall()
+    assert [r["target"] for r in later] == ["notify"]  # the dead event failed its job, which is announced
+
+
+def kill_event(conn, target, permanent=False, error="connection refused"):
+    """Deliver the newest event for `target` until the dispatcher gives up on it."""
+    event = conn.execute("select id from event_outbox where target = %s order by id desc limit 1",
+                         (target,)).fetchone()
+    conn.execute("update event_outbox set attempts = 5 where id = %s", (event["id"],))
+    return conn.execute("select * from retry_outbox(%s, %s, 5, %s)", (event["id"], error, permanent)).fetchone()
+
+
+def test_a_step_whose_function_stays_unreachable_fails_its_job_and_is_announced(conn):
+    job = new_job(conn)["id"]
+    assert kill_event(conn, "process")["dead_at"] is not None
+    row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
+    assert (row["status"], row["reason_code"], row["failed_step"]) == ("failed", "retries_exhausted", "process")
+    assert "could not be reached after 5 deliveries: connection refused" in row["last_error"]
+    assert outbox(conn)[-1] == ("notify", "failed")
+
+
+def test_a_step_whose_event_is_refused_fails_with_event_rejected(conn):
+    job = new_job(conn)["id"]
+    kill_event(conn, "process", permanent=True, error="HTTP 401: invalid_signature")
+    row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
+    assert (row["status"], row["reason_code"]) == ("failed", "event_rejected")
+    assert "refused the event: HTTP 401" in row["last_error"]
+
+
+def test_a_dead_event_leaves_a_leased_job_to_its_lease(conn):
+    job = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    kill_event(conn, "process")
+    assert conn.execute("select status from processing_jobs").fetchone()["status"] == "processing"
+
+
+def test_an_upload_whose_ingest_stays_unreachable_becomes_a_failed_job(conn):
+    oid = new_object(conn)
+    kill_event(conn, "ingest", error="HTTP 503")
+    row = conn.execute("select j.* from processing_jobs j join videos v on v.id = j.video_id "
+                       "where v.object_id = %s", (oid,)).fetchone()
+    assert (row["status"], row["reason_code"], row["failed_step"]) == ("failed", "retries_exhausted", "ingest")
+    assert str(row["owner_id"]) == USER
+    assert outbox(conn)[-1] == ("notify", "failed")
+
+
+def test_an_undeliverable_notify_is_recorded_as_abandoned(conn):
+    job = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    conn.execute("select fail_step(%s, 'process', 'w', 'not_a_video', 'no video', false)", (job,))
+    kill_event(conn, "notify")
+    row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
+    assert row["notified_at"] is not None and "notify function could not be reached" in row["last_error"]
+    assert row["reason_code"] == "not_a_video"  # the job's own reason stays
+
+
+def test_sweeper_ingests_an_upload_whose_event_was_lost(conn):
+    oid = new_object(conn)
+    conn.execute("delete from event_outbox")
+    assert conn.execute("select * from sweep(now())").fetchall() == []  # not stale yet
+    swept = conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall()
+    assert swept == [{"subject_id": oid, "action": "ingest_reemitted"}]
+    assert outbox(conn) == [("ingest", None)]
+    assert conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall() == []  # once
+
+
+def test_sweeper_leaves_uploads_older_than_the_pipeline_alone(conn):
+    new_object(conn)
+    conn.execute("delete from event_outbox")
+    conn.execute("update ingest_buckets set created_at = now() + interval '1 minute'")
+    assert conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall() == []
