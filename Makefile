@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_BIN := /usr/lib/postgresql/15/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the pipeline and its tests need, checked by the binary each one provides.
-APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb
+# Debian packages the pipeline and its tests need, checked by a file each one provides.
+APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
+  postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so
 
 .PHONY: setup system-packages run test lint down clean
 
@@ -14,7 +15,7 @@ setup: system-packages $(VENV)/.installed
 
 system-packages:
 	@missing=""; for pair in $(APT_NEEDS); do \
-	  pkg=$${pair%%:*}; bin=$${pair#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; \
+	  pkg=$${pair%%:*}; bin=$${pair#*:}; [ -e "$$bin" ] || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \

@@ -23,6 +23,8 @@ from rich.table import Table
 from infra.clips import make_sample
 from infra.local.postgres import REPO_ROOT
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
+from shared.adapters.postgres import PostgresDatabase
+from shared.domain import JobNotFound, StepBusy, StepNotApplicable
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidpipe: the video ingest pipeline, locally.")
 err = Console(stderr=True)
@@ -162,6 +164,11 @@ def process(
         print(summary(row["document"]))
 
 
+def _clip(text: str | None, width: int) -> str:
+    text = text or ""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 @app.command()
 def status(job: Annotated[str | None, typer.Argument(help="a job id for its full history")] = None) -> None:
     """List jobs, or show one job and its history."""
@@ -171,11 +178,12 @@ def status(job: Annotated[str | None, typer.Argument(help="a job id for its full
         raise typer.Exit(1)
     with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
         if job is None:
-            table = Table("job", "status", "attempts", "reason", "path", "updated")
+            table = Table("job", "status", "attempt", "retries", "reason", "last error", "path", "updated")
             for r in conn.execute("select j.*, v.path from public.processing_jobs j "
                                   "join public.videos v on v.id = j.video_id order by j.created_at desc limit 50"):
-                table.add_row(str(r["id"]), r["status"], str(r["attempts"]), r["reason_code"] or "",
-                              r["path"], r["updated_at"].strftime("%H:%M:%S"))
+                table.add_row(str(r["id"]), r["status"], f"{r['attempts']}/{r['max_attempts']}", str(r["retries"]),
+                              r["reason_code"] or "", _clip(r["last_error"], 60), r["path"],
+                              r["updated_at"].strftime("%H:%M:%S"))
             out.print(table)
             return
         try:
@@ -188,12 +196,37 @@ def status(job: Annotated[str | None, typer.Argument(help="a job id for its full
             err.print(f"no job {job}")
             raise typer.Exit(1)
         out.print(f"job {row['id']}: {row['status']}, attempt {row['attempts']}/{row['max_attempts']}, "
-                  f"reason {row['reason_code']}, last error {row['last_error']}", highlight=False)
+                  f"retries {row['retries']}, reason {row['reason_code']}, last error {row['last_error']}",
+                  highlight=False)
         history = Table("at", "from", "to", "attempt", "reason", "message")
         for e in conn.execute("select * from public.job_events where job_id = %s order by id", (job_id,)):
             history.add_row(e["created_at"].strftime("%H:%M:%S.%f")[:-3], e["from_status"] or "", e["to_status"],
                             str(e["attempt"]), e["reason_code"] or "", e["message"] or "")
         out.print(history)
+
+
+@app.command()
+def retry(job: Annotated[str, typer.Argument(help="the id of a failed job")]) -> None:
+    """Put a failed job back at the step that failed; its history is kept."""
+    state = _stack().running()
+    if state is None:
+        err.print("the stack is not up (vidpipe up)")
+        raise typer.Exit(1)
+    try:
+        job_id = UUID(job)
+    except ValueError:
+        err.print(f"not a job id: {job}")
+        raise typer.Exit(2) from None
+    db = PostgresDatabase(state.database_url)
+    try:
+        requeued = db.requeue_job(job_id)
+    except (JobNotFound, StepNotApplicable, StepBusy) as exc:
+        err.print(f"[red]cannot retry:[/red] {exc}")
+        raise typer.Exit(1) from None
+    finally:
+        db.close()
+    step = "ingest" if requeued.retry_requested_at else requeued.status.value
+    err.print(f"job {job_id} requeued ({step}), retry {requeued.retries}; follow it with `vidpipe status {job_id}`")
 
 
 @app.command()

@@ -1,5 +1,8 @@
-"""The HTTP door every function shares: size limit, signature (401), envelope (400), one use
-case, and a status code that tells the sender whether to retry (4xx: no, 5xx: yes)."""
+"""The HTTP door every function shares: size limit, signature (401), replay (409), envelope
+(400), one use case, and a status code that tells the sender whether to retry (4xx: no, 5xx: yes).
+
+A replay is a signed message whose webhook-id was handled already. The dispatcher resending an
+event after a lost acknowledgement looks the same and gets the same 409, which it takes as done."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from shared.config import get_settings
 from shared.domain import JobNotFound, LeaseLost, StepBusy, StepNotApplicable, TransientError
 from shared.events import InvalidEvent
 from shared.logs import get_logger
+from shared.services import get_services
 from shared.signing import InvalidSignature, verify
 from shared.usecases.outcome import Outcome
 
@@ -45,11 +49,20 @@ def _serve(request: flask.Request, function: str, handle: Callable[[bytes], Outc
     if len(body) > settings.max_event_bytes:
         return {"error": "payload_too_large"}, 413
     try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"error": "invalid_event", "detail": "the body is not UTF-8 text"}, 400
+    try:
         verify(settings.event_secret.get_secret_value(), body, dict(request.headers))
     except InvalidSignature as exc:
         return {"error": "invalid_signature", "detail": str(exc)}, 401
+    message_id = request.headers.get("webhook-id", "")
     try:
+        db = get_services().db
+        if db.receipt_exists(message_id):
+            return {"error": "replayed", "detail": f"event {message_id} was handled already"}, 409
         outcome = handle(body)
+        db.record_receipt(message_id, function)
     except InvalidEvent as exc:
         return {"error": "invalid_event", "detail": str(exc)}, 400
     except StepNotApplicable as exc:

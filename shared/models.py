@@ -47,6 +47,8 @@ class Job(Row):
     last_error: str | None = None
     failed_step: JobStep | None = None
     notified_at: datetime | None = None
+    retries: int = 0
+    retry_requested_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None

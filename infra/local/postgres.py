@@ -79,10 +79,12 @@ def _run(cmd: list[str]) -> None:
 class PostgresCluster:
     """One data directory; start() and stop() are idempotent."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, fsync: bool = True) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, fsync: bool = True,
+                 settings: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.fsync = fsync
+        self.settings = settings or {}  # extra server settings, e.g. shared_preload_libraries
 
     @property
     def admin_url(self) -> str:
@@ -114,6 +116,8 @@ class PostgresCluster:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
         if not self.fsync:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        for name, value in self.settings.items():
+            options += f" -c {name}={value}"
         _run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l",
               str(self.data_dir / "server.log"), "-w", "-t", "30", "start"])
         deadline = time.monotonic() + 15

@@ -116,6 +116,24 @@ class PostgresDatabase:
                          (upload.object_id, upload.owner_id, upload.bucket, upload.path,
                           upload.size_bytes, upload.content_type, reason, message))
 
+    def finish_reingest(self, job_id: UUID, owner_id: UUID | None, size: int | None, reason: str | None,
+                        message: str | None) -> Job:
+        return self._job("select * from public.finish_reingest(%s, %s, %s, %s, %s)",
+                         (job_id, owner_id, size, reason, message))
+
+    def requeue_job(self, job_id: UUID) -> Job:
+        return self._job("select * from public.requeue_job(%s)", (job_id,))
+
+    # Replays --------------------------------------------------------------------------------
+    def receipt_exists(self, message_id: str) -> bool:
+        return self._one("select 1 as one from public.event_receipts where message_id = %s",
+                         (message_id,)) is not None
+
+    def record_receipt(self, message_id: str, function: str) -> None:
+        with self._conn() as conn:
+            conn.execute("insert into public.event_receipts (message_id, function) values (%s, %s) "
+                         "on conflict do nothing", (message_id, function))
+
     # Steps ----------------------------------------------------------------------------------
     def claim_step(self, job_id: UUID, step: JobStep, worker: str, lease_seconds: int) -> Job:
         return self._job("select * from public.claim_step(%s, %s, %s, %s)",

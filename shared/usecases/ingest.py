@@ -112,7 +112,8 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
         log.info("object gone before ingest", extra={"outcome": "ignored"})
         return Outcome("ignored", None, "the storage object no longer exists")
     existing = svc.db.job_for_object(object_id)
-    if existing is not None:  # a repeated storage event: the upload was judged already
+    if existing is not None and existing.retry_requested_at is None:
+        # A repeated storage event: this upload was judged already.
         log.info("upload already ingested", extra={"job_id": str(existing.id), "outcome": "duplicate"})
         return Outcome("duplicate", existing.id, "this upload was ingested already")
     record = UploadInfo(object_id=obj.id, owner_id=None, bucket=obj.bucket_id, path=obj.name,
@@ -122,15 +123,22 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     except PipelineError as exc:
         if exc.retryable:  # no job exists yet: the event itself is what gets retried
             raise TransientError(exc.message) from exc
-        # Record who we can: the uploader if they are a known user.
-        known = obj.owner if obj.owner is not None and svc.db.user_exists(obj.owner) else None
-        job = svc.db.reject_upload(record.model_copy(update={"owner_id": known}), exc.reason.value, exc.message)
+        if existing is not None:  # a requeued upload that still fails
+            job = svc.db.finish_reingest(existing.id, None, None, exc.reason.value, exc.message)
+        else:
+            # Record who we can: the uploader if they are a known user.
+            known = obj.owner if obj.owner is not None and svc.db.user_exists(obj.owner) else None
+            job = svc.db.reject_upload(record.model_copy(update={"owner_id": known}), exc.reason.value,
+                                       exc.message)
         log.info("upload rejected: %s", exc.message,
                  extra={"job_id": str(job.id), "outcome": "rejected", "reason": exc.reason.value,
                         "duration_ms": int((time.monotonic() - started) * 1000)})
         return Outcome("rejected", job.id, exc.message)
-    job = svc.db.register_upload(record.model_copy(update={"owner_id": owner, "size_bytes": size}),
-                                 svc.settings.max_attempts)
+    if existing is not None:
+        job = svc.db.finish_reingest(existing.id, owner, size, None, None)
+    else:
+        job = svc.db.register_upload(record.model_copy(update={"owner_id": owner, "size_bytes": size}),
+                                     svc.settings.max_attempts)
     log.info("upload accepted", extra={"job_id": str(job.id), "video_id": str(job.video_id),
                                        "outcome": "done", "duration_ms": int((time.monotonic() - started) * 1000)})
     return Outcome("done", job.id)

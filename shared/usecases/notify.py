@@ -24,8 +24,10 @@ def event_type_of(job: Job) -> str:
 
 
 def message_id(job: Job, event_type: str) -> str:
-    """Stable for one job and event type, so a receiver can drop repeats."""
-    return f"msg_{job.id.hex}_{event_type.replace('.', '_')}"
+    """Stable for one announcement, so a receiver can drop repeats; a requeued job's next
+    announcement is a new message."""
+    base = f"msg_{job.id.hex}_{event_type.replace('.', '_')}"
+    return f"{base}_r{job.retries}" if job.retries else base
 
 
 def payload_for(job: Job, event_type: str, now: datetime) -> dict[str, Any]:

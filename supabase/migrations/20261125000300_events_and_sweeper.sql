@@ -44,10 +44,13 @@ language sql set search_path = '' as $$
                               p_available_at)
 $$;
 
+-- A transition can carry a note into the job's history (job_events.message): the function making
+-- the change sets `vidpipe.transition_note` around its update; otherwise the new last_error is used.
 create or replace function public.on_job_status_change() returns trigger
 language plpgsql security definer set search_path = '' as $$
 declare
   v_target text;
+  v_note text := nullif(current_setting('vidpipe.transition_note', true), '');
 begin
   if tg_op = 'UPDATE' and new.status = old.status then
     return null;
@@ -55,8 +58,8 @@ begin
   insert into public.job_events (job_id, owner_id, from_status, to_status, attempt, reason_code, message)
   values (new.id, new.owner_id, case when tg_op = 'UPDATE' then old.status end, new.status,
           new.attempts, new.reason_code,
-          case when tg_op = 'INSERT' or new.last_error is distinct from old.last_error
-               then new.last_error end);
+          coalesce(v_note, case when tg_op = 'INSERT' or new.last_error is distinct from old.last_error
+                                then new.last_error end));
   v_target := public.job_event_target(new.status, new.notified_at);
   if v_target is not null then
     perform public.enqueue_event(
@@ -279,5 +282,10 @@ begin
     perform public.enqueue_event('ingest', 'INSERT', 'storage', 'objects', to_jsonb(obj), null, p_now);
     subject_id := obj.id; action := 'ingest_reemitted'; return next;
   end loop;
+
+  -- 4. Receipts older than any signature that still verifies (see event_receipts).
+  if to_regclass('public.event_receipts') is not null then
+    delete from public.event_receipts where received_at < p_now - interval '10 minutes';
+  end if;
 end
 $$;

@@ -8,7 +8,7 @@ declare
 begin
   foreach t in array array['ingest_buckets', 'videos', 'processing_jobs', 'job_transitions',
                            'job_events', 'video_artifacts', 'video_metadata', 'event_outbox',
-                           'webhook_endpoints', 'webhook_deliveries'] loop
+                           'webhook_endpoints', 'webhook_deliveries', 'event_receipts'] loop
     execute format('alter table public.%I enable row level security', t);
     execute format('revoke insert, update, delete, truncate on public.%I from public, anon, authenticated', t);
     execute format('grant all on public.%I to service_role', t);
@@ -17,7 +17,7 @@ end
 $$;
 
 -- Internal tables: no rows for API users at all.
-revoke select on public.event_outbox, public.ingest_buckets from public, anon, authenticated;
+revoke select on public.event_outbox, public.ingest_buckets, public.event_receipts from public, anon, authenticated;
 
 -- Owner-readable tables.
 do $$
@@ -54,7 +54,8 @@ begin
                 'lock_job', 'register_upload', 'reject_upload', 'claim_step', 'finish_step',
                 'complete_process', 'complete_generate_metadata', 'complete_notify', 'fail_step',
                 'enqueue_event', 'job_event_target', 'emit_job_event', 'on_job_status_change',
-                'on_storage_object_created', 'claim_outbox', 'ack_outbox', 'retry_outbox', 'sweep'])
+                'on_storage_object_created', 'claim_outbox', 'ack_outbox', 'retry_outbox',
+                'settle_dead_event', 'sweep', 'requeue_job', 'finish_reingest'])
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', f);
     execute format('grant execute on function %s to service_role', f);

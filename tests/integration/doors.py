@@ -38,6 +38,13 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     get_services.cache_clear()
 
 
+def reload_settings() -> None:
+    """Make the functions read the environment again, as a redeploy would."""
+    get_services().db.close()  # type: ignore[attr-defined]
+    get_settings.cache_clear()
+    get_services.cache_clear()
+
+
 def client(name: str) -> Any:
     return create_app(name, str(REPO_ROOT / "functions" / name / "main.py")).test_client()
 
@@ -46,7 +53,8 @@ def post(name: str, payload: Any, secret: str = SECRET, headers: dict[str, str] 
          message_id: str | None = None) -> Any:
     """POST a signed event; each call is a new message unless `message_id` repeats one."""
     body = json.dumps(payload) if not isinstance(payload, str | bytes) else payload
-    signed = sign_headers(secret, message_id or f"evt_{uuid4().hex}", body)
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    signed = sign_headers(secret, message_id or f"evt_{uuid4().hex}", text)
     return client(name).post("/", data=body, headers={**signed, **(headers or {})})
 
 

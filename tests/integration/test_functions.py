@@ -7,7 +7,7 @@ import pytest
 
 from shared.metadata.document import MetadataDocument
 from shared.signing import new_secret, sign_headers
-from tests.integration.doors import SECRET, USER, client, event_for, job_row, post, upload
+from tests.integration.doors import SECRET, USER, client, event_for, job_row, post, reload_settings, upload
 
 
 def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):
@@ -121,3 +121,20 @@ def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips, 
     response = post("ingest", event_for(conn, "ingest"))
     assert response.status_code == 503  # the dispatcher retries the event later
     assert job_row(conn) is None
+
+
+def test_a_requeued_upload_is_checked_again_and_goes_through(env, conn, clips, monkeypatch):
+    monkeypatch.setenv("VIDPIPE_MAX_UPLOAD_BYTES", "100")
+    reload_settings()
+    upload(conn, env, clips["silent"])
+    post("ingest", event_for(conn, "ingest"))
+    job = job_row(conn)
+    assert job["reason_code"] == "too_large"
+    monkeypatch.setenv("VIDPIPE_MAX_UPLOAD_BYTES", str(10**9))  # the operator raises the limit
+    reload_settings()
+    conn.execute("select requeue_job(%s)", (job["id"],))
+    again = post("ingest", event_for(conn, "ingest"))
+    assert again.get_json()["outcome"] == "done"
+    assert (job_row(conn)["status"], job_row(conn)["retries"]) == ("queued", 1)
+    assert post("process", event_for(conn, "process")).get_json()["outcome"] == "done"
+    assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1

@@ -47,7 +47,7 @@ def test_owner_reads_only_their_rows(two_owners, table):
     assert owners == {ALICE}
 
 
-@pytest.mark.parametrize("table", [*OWNED_TABLES, "event_outbox", "ingest_buckets"])
+@pytest.mark.parametrize("table", [*OWNED_TABLES, "event_outbox", "ingest_buckets", "event_receipts"])
 def test_anon_reads_nothing(two_owners, table):
     as_user(two_owners, "anon")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -56,7 +56,7 @@ def test_anon_reads_nothing(two_owners, table):
 
 def test_internal_tables_are_closed_to_signed_in_users(two_owners):
     as_user(two_owners, "authenticated", ALICE)
-    for table in ("event_outbox", "ingest_buckets"):
+    for table in ("event_outbox", "ingest_buckets", "event_receipts"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             two_owners.execute(f"select 1 from {table}")
 
@@ -86,6 +86,8 @@ def test_owners_cannot_write(two_owners, sql):
     "select claim_step(gen_random_uuid(), 'process', 'w', 60)",
     "select * from sweep()",
     "select * from claim_outbox(1, 1)",
+    "select requeue_job(gen_random_uuid())",
+    "select finish_reingest(gen_random_uuid(), null, 1, null, null)",
 ])
 def test_state_machine_functions_are_not_callable_by_users(two_owners, call):
     as_user(two_owners, "authenticated", ALICE)

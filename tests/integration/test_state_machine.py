@@ -253,3 +253,81 @@ def test_sweeper_leaves_uploads_older_than_the_pipeline_alone(conn):
     conn.execute("delete from event_outbox")
     conn.execute("update ingest_buckets set created_at = now() + interval '1 minute'")
     assert conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall() == []
+
+
+def fail_at(conn, job, step, reason="media_error", retryable=False):
+    conn.execute("select claim_step(%s, %s, 'w', 60)", (job, step))
+    return conn.execute("select * from fail_step(%s, %s, 'w', %s, 'it broke', %s)",
+                        (job, step, reason, retryable)).fetchone()
+
+
+def history(conn, job):
+    return [(e["from_status"], e["to_status"], e["reason_code"], e["message"]) for e in
+            conn.execute("select * from job_events where job_id = %s order by id", (job,))]
+
+
+def test_requeue_puts_a_failed_job_back_at_the_failed_step_and_keeps_its_history(conn):
+    job = new_job(conn)["id"]
+    fail_at(conn, job, "process")
+    conn.execute("update processing_jobs set notified_at = now() where id = %s", (job,))
+    row = conn.execute("select * from requeue_job(%s)", (job,)).fetchone()
+    assert (row["status"], row["attempts"], row["retries"], row["reason_code"], row["notified_at"]) == \
+        ("queued", 0, 1, None, None)
+    assert history(conn, job) == [
+        (None, "queued", None, None),
+        ("queued", "processing", None, None),
+        ("processing", "failed", "media_error", "it broke"),
+        ("failed", "queued", None, "retry requested at step process"),
+    ]
+    assert outbox(conn)[-1] == ("process", "queued")
+    conn.execute("select claim_step(%s, 'process', 'w2', 60)", (job,))  # claimable again
+
+
+def test_requeue_after_generate_metadata_returns_to_processed(conn):
+    job = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    conn.execute("select complete_process(%s, 'w', '{}', '[]')", (job,))
+    fail_at(conn, job, "generate_metadata")
+    assert conn.execute("select status from requeue_job(%s)", (job,)).fetchone()["status"] == "processed"
+
+
+def test_only_failed_jobs_can_be_requeued(conn):
+    job = new_job(conn)["id"]
+    assert sqlstate_of(conn, "select requeue_job(%s)", (job,)) == "VP410"
+    assert sqlstate_of(conn, "select requeue_job(gen_random_uuid())") == "VP404"
+
+
+def test_requeue_of_an_ingest_failure_asks_ingest_to_check_the_upload_again(conn):
+    oid = new_object(conn)
+    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', 'too_large', 'big')",
+                       (oid, USER)).fetchone()["id"]
+    row = conn.execute("select * from requeue_job(%s)", (job,)).fetchone()
+    assert (row["status"], row["retries"]) == ("failed", 1) and row["retry_requested_at"] is not None
+    assert outbox(conn)[-1] == ("ingest", None)
+    assert sqlstate_of(conn, "select requeue_job(%s)", (job,)) == "VP409"  # already asked
+    queued = conn.execute("select * from finish_reingest(%s, %s, 10, null, null)", (job, USER)).fetchone()
+    assert (queued["status"], queued["reason_code"], queued["retry_requested_at"]) == ("queued", None, None)
+    assert sqlstate_of(conn, "select finish_reingest(%s, %s, 10, null, null)", (job, USER)) == "VP410"
+    assert history(conn, job)[-2:] == [
+        ("failed", "failed", "too_large", "retry requested: checking the upload again"),
+        ("failed", "queued", None, "the upload passed its checks on retry"),
+    ]
+
+
+def test_a_reingest_that_fails_again_is_announced_again(conn):
+    oid = new_object(conn)
+    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', 'too_large', 'big')",
+                       (oid, USER)).fetchone()["id"]
+    conn.execute("update processing_jobs set notified_at = now()")
+    conn.execute("select requeue_job(%s)", (job,))
+    row = conn.execute("select * from finish_reingest(%s, null, null, 'too_long', 'long')", (job,)).fetchone()
+    assert (row["status"], row["reason_code"], row["notified_at"]) == ("failed", "too_long", None)
+    assert outbox(conn)[-1] == ("notify", "failed")
+
+
+def test_requeue_of_an_ingest_failure_whose_upload_is_gone_is_refused(conn):
+    oid = new_object(conn)
+    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', 'too_large', 'big')",
+                       (oid, USER)).fetchone()["id"]
+    conn.execute("delete from storage.objects where id = %s", (oid,))
+    assert sqlstate_of(conn, "select requeue_job(%s)", (job,)) == "VP404"

@@ -1,0 +1,52 @@
+"""The sweeper's schedule where pg_cron exists, as on hosted Supabase: a cluster with pg_cron
+preloaded, the extension enabled first (Supabase's dashboard does that), then the migrations."""
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infra.local.postgres import PostgresCluster, apply_sql_file, migration_files, prepare_database
+
+DATABASE = "vidpipe_cron"
+
+
+@pytest.fixture(scope="module")
+def cron_db() -> Iterator[str]:
+    root = Path(tempfile.mkdtemp(prefix="vidpipe-test-cron-"))
+    os.chmod(root, 0o755)  # noqa: S103  # the postgres user must reach the data dir
+    cluster = PostgresCluster(root / "data", fsync=False,
+                              settings={"shared_preload_libraries": "pg_cron", "cron.database_name": DATABASE})
+    cluster.start()
+    url = cluster.create_database(DATABASE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create extension if not exists pg_cron")
+    prepare_database(url)
+    yield url
+    cluster.destroy()
+
+
+def cron_jobs(url: str) -> list[tuple[str, str, str]]:
+    with psycopg.connect(url) as conn:
+        return [tuple(r) for r in conn.execute("select jobname, schedule, command from cron.job")]
+
+
+def test_the_migrations_schedule_the_sweeper_once(cron_db):
+    with psycopg.connect(cron_db) as conn:
+        version = conn.execute("select extversion from pg_extension where extname = 'pg_cron'").fetchone()[0]
+    major, minor = re.match(r"(\d+)\.(\d+)", version).groups()
+    every = "10 seconds" if (int(major), int(minor)) >= (1, 5) else "* * * * *"
+    assert cron_jobs(cron_db) == [("vidpipe-sweep", every, "select count(*) from public.sweep()")]
+    for path in migration_files():
+        apply_sql_file(cron_db, path)
+    assert len(cron_jobs(cron_db)) == 1
+
+
+def test_the_scheduled_command_runs(cron_db):
+    (_, _, command), = cron_jobs(cron_db)
+    with psycopg.connect(cron_db) as conn:
+        assert conn.execute(command).fetchone() == (0,)
