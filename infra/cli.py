@@ -67,9 +67,10 @@ def storage_name(file: Path) -> str:
     return f"{LOCAL_USER_ID}/{uuid4().hex[:8]}-{clean}"
 
 
-def upload(state: StackState, file: Path) -> UUID:
-    """What Supabase Storage does on an upload: store the bytes, then insert storage.objects."""
-    name = storage_name(file)
+def upload(state: StackState, file: Path, name: str | None = None) -> UUID:
+    """What Supabase Storage does on an upload: store the bytes, then insert storage.objects.
+    `name` overrides the object key (tests of odd paths)."""
+    name = name or storage_name(file)
     target = state.storage_root / UPLOADS_BUCKET / name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(file, target)

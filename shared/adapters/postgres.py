@@ -176,6 +176,12 @@ class PostgresDatabase:
                          "order by created_at", (owner_id,))
         return [Endpoint.model_validate(r) for r in rows]
 
+    def endpoints_delivered(self, message_id: str) -> set[UUID]:
+        """Endpoints that acknowledged (2xx) this message already."""
+        rows = self._all("select distinct endpoint_id from public.webhook_deliveries "
+                         "where message_id = %s and status_code between 200 and 299", (message_id,))
+        return {r["endpoint_id"] for r in rows}
+
     def record_delivery(self, endpoint_id: UUID, job_id: UUID, owner_id: UUID, event_type: str,
                         message_id: str, status_code: int | None, error: str | None,
                         latency_ms: int) -> None:

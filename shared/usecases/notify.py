@@ -43,8 +43,10 @@ def notify_job(svc: Services, job: Job) -> Job:
     endpoints = svc.db.list_endpoints(job.owner_id) if job.owner_id else []
     body = json.dumps(payload_for(job, event_type, datetime.now(tz=UTC)), separators=(",", ":"))
     msg_id = message_id(job, event_type)
+    # A notify that died after some deliveries is run again: those endpoints have the message.
+    done = svc.db.endpoints_delivered(msg_id)
     for endpoint in endpoints:
-        if event_type not in endpoint.event_types:
+        if event_type not in endpoint.event_types or endpoint.id in done:
             continue
         delivery = post_signed(svc.http, endpoint.url, endpoint.secret, msg_id, body,
                                svc.settings.webhook_timeout_seconds)

@@ -178,3 +178,4 @@ create index if not exists video_artifacts_owner on public.video_artifacts (owne
 create index if not exists job_events_job on public.job_events (job_id);
 create index if not exists webhook_endpoints_owner on public.webhook_endpoints (owner_id);
 create index if not exists webhook_deliveries_job on public.webhook_deliveries (job_id);
+create index if not exists webhook_deliveries_message on public.webhook_deliveries (message_id);

@@ -7,48 +7,23 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
-from standardwebhooks.webhooks import Webhook
 
 from infra.cli import upload, wait_for_job
 from infra.local.postgres import REPO_ROOT
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
+from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
+from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
-
-
-class Receiver:
-    """A customer's webhook endpoint: keeps every request it gets."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-
-    def events(self, secret: str) -> list[dict]:
-        return [Webhook(secret).verify(body, headers) for headers, body in self.requests]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +35,7 @@ def home() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def stack(home) -> StackState:
-    return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1"}).up()
+    return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1", **LIMITS_ENV}).up()
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +49,9 @@ def receiver(stack) -> tuple[Receiver, str]:
 
 
 def cli(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIDPIPE_HOME": str(home), "COLUMNS": "250"}  # wide tables: no wrapped words
     return subprocess.run([sys.executable, "-m", "infra.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO_ROOT, env={**os.environ, "VIDPIPE_HOME": str(home)}, check=False)
+                          timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
 
 
 def deliveries_for(hook: Receiver, secret: str, job_id: str) -> list[dict]:
@@ -126,6 +102,58 @@ def test_a_non_video_fails_with_a_reason_and_is_announced(home, stack, receiver,
     assert events[0]["data"]["reason"] == "not_a_video"
     stored = next((stack.storage_root / "uploads").rglob("*notes.mp4"))
     assert stored.read_bytes() == junk.read_bytes()  # the original is untouched
+
+
+STRANGER = "00000000-0000-4000-8000-0000000000ff"
+BAD_PATHS = {f"{STRANGER}/not-mine.mp4": "path_not_owned", f"{LOCAL_USER_ID}/it's \"quoted\".mp4": "bad_path",
+             "no-owner-folder.mp4": "bad_path"}
+
+
+def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver, clips, tmp_path_factory):
+    hook, secret = receiver
+    files = make_bad_files(tmp_path_factory.mktemp("bad"))
+    uploads = {upload(stack, path): (path, BAD_FILES[name][0]) for name, path in files.items()}
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (STRANGER,))
+    uploads.update({upload(stack, clips["plain"], name): (clips["plain"], reason)
+                    for name, reason in BAD_PATHS.items()})
+    with ThreadPoolExecutor(8) as pool:
+        jobs = dict(zip(uploads, pool.map(lambda oid: wait_for_job(stack, oid, 120), uploads), strict=True))
+    for object_id, (source, reason) in uploads.items():
+        job = jobs[object_id]
+        assert job is not None and (job["status"], job["reason_code"]) == ("failed", reason), (source, job)
+        assert (stack.storage_root / "uploads" / job["path"]).read_bytes() == source.read_bytes()  # untouched
+        events = deliveries_for(hook, secret, str(job["id"]))
+        if job["owner_id"] is None:
+            assert events == []  # nobody to tell
+            continue
+        assert [(e["type"], e["data"]["reason"]) for e in events] == [("video.failed", reason)]
+        assert "Traceback" not in events[0]["data"]["message"]
+    logs = "".join(p.read_text(errors="replace") for p in (Path(stack.home) / "logs").glob("*.log"))
+    assert "Traceback" not in logs
+
+
+def test_a_failed_upload_retried_after_it_is_fixed_becomes_ready(home, stack, receiver, clips, tmp_path):
+    hook, secret = receiver
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(clips["silent"].read_bytes()[:1000])
+    job = wait_for_job(stack, upload(stack, broken), 60)
+    assert job is not None and job["status"] == "failed"
+    (stack.storage_root / "uploads" / job["path"]).write_bytes(clips["silent"].read_bytes())  # fixed in place
+    retried = cli(home, "retry", str(job["id"]), timeout=60)
+    assert retried.returncode == 0, retried.stderr
+    assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 1  # already asked
+    with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = conn.execute("select * from processing_jobs where id = %s", (job["id"],)).fetchone()
+            if row is not None and row["status"] == "ready" and row["notified_at"] is not None:
+                break
+            time.sleep(0.2)
+    assert row is not None and (row["status"], row["retries"]) == ("ready", 1)
+    assert [e["type"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["video.failed", "video.ready"]
+    shown = cli(home, "status", str(job["id"]), timeout=60)
+    assert "retry requested" in shown.stdout and "truncated" in shown.stdout  # the history is kept
 
 
 def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
