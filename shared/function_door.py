@@ -71,8 +71,8 @@ def _serve(request: flask.Request, function: str, handle: Callable[[bytes], Outc
         return {"error": "not_found", "detail": str(exc)}, 404
     except (StepBusy, LeaseLost) as exc:
         return {"error": "busy", "detail": str(exc)}, 409
-    except TransientError:
-        log.warning("transient failure", exc_info=True, extra={"function": function})
+    except TransientError as exc:  # infrastructure trouble, not a bug: no traceback
+        log.warning("transient failure: %s", exc, extra={"function": function})
         return {"error": "temporarily_unavailable"}, 503
     except Exception:
         log.exception("unhandled error", extra={"function": function})

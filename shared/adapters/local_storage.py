@@ -1,4 +1,5 @@
-"""The Storage port on a local directory: <root>/<bucket>/<path>. The embedded stack's default."""
+"""The Storage port on a local directory: <root>/<bucket>/<path>, and <root>/.partial for files
+being written. The embedded stack's default."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from shared.domain import ObjectMissing, UnsafePath
 
 
 def safe_key(bucket: str, path: str) -> tuple[str, str]:
-    """Reject names that could leave their bucket: empty, absolute, `..`, NUL or backslash."""
+    """Reject names that could leave their bucket: empty, absolute, `..`, NUL or backslash; and
+    bucket names starting with a dot, which the local layout keeps for itself."""
     parts = path.split("/")
-    if (not bucket or "/" in bucket or bucket in {".", ".."} or not path or path.startswith("/")
+    if (not bucket or "/" in bucket or bucket.startswith(".") or not path or path.startswith("/")
             or any(p in {"", ".", ".."} for p in parts) or "\x00" in path or "\\" in path):
         raise UnsafePath(f"unsafe storage key {bucket!r}/{path!r}")
     return bucket, path
@@ -46,8 +48,11 @@ class LocalStorage:
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         target = self.file_path(bucket, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the target and rename, so readers never see half a file.
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        # Write aside and rename, so readers never see half a file. The partial file lives outside
+        # the buckets, so a writer killed mid-copy leaves nothing in the owner's folder.
+        partial = self.root / ".partial"
+        partial.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=partial, prefix="upload-")
         os.close(fd)
         try:
             shutil.copyfile(src, tmp)

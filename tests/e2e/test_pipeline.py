@@ -35,7 +35,9 @@ def home() -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def stack(home) -> StackState:
-    return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1", **LIMITS_ENV}).up()
+    # Three deliveries a second or two apart: an unreachable function gives up within seconds.
+    return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1", "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "3",
+                                       **LIMITS_ENV}).up()
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +193,32 @@ def test_a_killed_function_restarted_serves_again(home, stack, clips):
     job = wait_for_job(stack, upload(stack, clips["silent"]), 120)
     assert job is not None and job["status"] == "ready"
     assert local.running() is not None
+
+
+def test_a_step_whose_function_is_down_fails_announced_and_retries_once_it_is_back(home, stack, receiver, clips):
+    hook, secret = receiver
+    local = LocalStack(home)
+    state = local.state()
+    assert state is not None
+    os.killpg(state.pids["process"], signal.SIGKILL)  # and nobody restarts it
+    try:
+        job = wait_for_job(stack, upload(stack, clips["silent"]), 60)
+    finally:
+        local.restart("process")
+    assert job is not None and (job["status"], job["reason_code"], job["failed_step"]) == \
+        ("failed", "retries_exhausted", "process")
+    assert "could not be reached after 3 deliveries" in job["last_error"]
+    assert [e["data"]["reason"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["retries_exhausted"]
+    assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 0
+    with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = conn.execute("select * from processing_jobs where id = %s", (job["id"],)).fetchone()
+            if row is not None and row["notified_at"] is not None:
+                break
+            time.sleep(0.2)
+    assert row is not None and row["status"] == "ready"
+    assert [e["type"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["video.failed", "video.ready"]
 
 
 def test_status_of_one_job_shows_its_history(home, stack):

@@ -144,3 +144,11 @@ def test_receipts_expire_with_the_signatures_that_could_replay_them(queued, conn
     assert conn.execute("select count(*) as n from event_receipts").fetchone()["n"] == 2  # ingest's and ours
     conn.execute("select * from sweep(now() + interval '11 minutes')")
     assert conn.execute("select count(*) as n from event_receipts").fetchone()["n"] == 0
+
+
+def test_an_event_for_a_later_step_arriving_early_is_acknowledged_and_does_nothing(queued, conn):
+    before = snapshot(conn)
+    for function in ("generate_metadata", "notify"):  # the job is still queued for process
+        early = post(function, queued)
+        assert early.status_code == 200 and early.get_json()["outcome"] == "duplicate", function
+    assert snapshot(conn) == before
