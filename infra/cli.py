@@ -133,6 +133,25 @@ def summary(doc: dict[str, Any]) -> str:
         ref = doc.get(part)
         lines.append(f"{part}: {ref['bucket']}/{ref['path']} ({ref['bytes']} bytes)" if ref
                      else f"{part}: absent ({doc['absent'].get(part)})")
+    if choice := doc.get("poster_choice"):
+        lines.append(f"poster chosen: frame at {choice['time']} s, {choice['rule']} of {choice['candidates']}")
+    if thumbs := doc.get("thumbnails"):
+        lines.append(f"thumbnails: {len(thumbs['items'])} (every {thumbs['interval_seconds']} s, and at scene cuts)")
+    if board := doc.get("storyboard"):
+        lines.append(f"storyboard: {board['tiles']} tiles of {board['tile_width']}x{board['tile_height']} in "
+                     f"{len(board['sprites'])} sprite(s), {board['vtt']['path']}")
+    if loud := doc.get("loudness"):
+        lines.append(f"loudness: {loud['integrated_lufs']} LUFS integrated, LRA {loud['range_lu']} LU, "
+                     f"true peak {loud['true_peak_dbtp']} dBTP")
+    if scenes := doc.get("scenes"):
+        cuts = ", ".join(f"{c['time']} s" for c in scenes["cuts"])
+        lines.append(f"scenes: cuts at {cuts}" if cuts else "scenes: one continuous shot")
+    for part, label in (("black_segments", "black"), ("silent_segments", "silent")):
+        if found := doc.get(part):
+            spans = ", ".join(f"{s['start']}-{s['end']} s" for s in found["segments"]) or "none"
+            lines.append(f"{label}: {spans}")
+    if hls := doc.get("hls"):
+        lines.append(f"hls: {hls['master']['path']} ({hls['variants']} variants)")
     return "\n".join(lines)
 
 

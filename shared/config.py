@@ -40,9 +40,19 @@ class Settings(BaseSettings):
     describe_lease_seconds: int = 300
     notify_lease_seconds: int = 120
 
-    # Renditions.
-    proxy_max_height: int = 720
-    poster_at_seconds: float = 1.0
+    # Renditions (all from one ffmpeg run; see shared/media/renditions.py).
+    proxy_max_height: int = 720                       # short side of the proxy and the thumbnails
+    proxy_crf: int = 23
+    proxy_preset: str = "veryfast"
+    thumbnail_interval_seconds: float | None = None   # None: a tenth of the video, 1 to 60 s
+    thumbnail_format: Literal["jpg", "webp"] = "jpg"
+    storyboard_tile_width: int = 160
+    storyboard_columns: int = 10
+    storyboard_rows: int = 10
+    storyboard_interval_seconds: float | None = None  # None: the video fits one sprite sheet, ≥ 1 s a tile
+    scene_threshold: float = 10.0
+    hls_enabled: bool = False
+    hls_heights: list[int] = Field(default_factory=lambda: [360, 720, 1080])
 
     # Outgoing customer webhooks.
     webhook_timeout_seconds: float = 15.0

@@ -63,7 +63,13 @@ class Video(Row):
     size_bytes: int | None = None
     content_type: str | None = None
     probe: dict[str, Any] | None = None
+    analysis: dict[str, Any] | None = None
     created_at: datetime
+
+    @property
+    def derived_folder(self) -> str:
+        """Where the files derived from this video go: under the owner's folder, like the upload."""
+        return f"{self.owner_id or 'unowned'}/{self.id}"
 
 
 class Artifact(Row):

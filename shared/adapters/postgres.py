@@ -145,10 +145,10 @@ class PostgresDatabase:
                          (job_id, step.value, worker, reason, message, retryable))
 
     def complete_process(self, job_id: UUID, worker: str, probe: dict[str, Any],
-                         artifacts: list[Artifact]) -> Job:
-        return self._job("select * from public.complete_process(%s, %s, %s, %s)",
+                         artifacts: list[Artifact], analysis: dict[str, Any]) -> Job:
+        return self._job("select * from public.complete_process(%s, %s, %s, %s, %s)",
                          (job_id, worker, Jsonb(probe),
-                          Jsonb([a.model_dump(mode="json") for a in artifacts])))
+                          Jsonb([a.model_dump(mode="json") for a in artifacts]), Jsonb(analysis)))
 
     def complete_generate_metadata(self, job_id: UUID, worker: str, schema_version: int,
                                    document: dict[str, Any]) -> Job:

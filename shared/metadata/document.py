@@ -1,4 +1,5 @@
-"""The versioned metadata document of a video (schema version 1)."""
+"""The versioned metadata document of a video (schema version 2: adds thumbnails, storyboard,
+loudness, black and silent segments, scenes, the poster's choice and HLS to version 1)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
+from shared.media.analysis import Loudness, SceneCut
+from shared.media.poster import PosterChoice
+from shared.media.renditions import MediaAnalysis
 from shared.metadata.technical import MadeBy, Technical
 from shared.models import Artifact, Video
 
-SCHEMA_VERSION: Literal[1] = 1
+SCHEMA_VERSION: Literal[2] = 2
 
 
 class Source(BaseModel):
@@ -32,18 +36,93 @@ class ArtifactRef(BaseModel):
     made_by: MadeBy | None = None
 
 
+class ThumbnailRef(BaseModel):
+    time: float
+    path: str
+    kind: Literal["interval", "scene"]
+
+
+class Thumbnails(BaseModel):
+    bucket: str
+    interval_seconds: float
+    width: int
+    height: int
+    items: list[ThumbnailRef]
+    manifest: ArtifactRef
+    made_by: MadeBy
+
+
+class Storyboard(BaseModel):
+    vtt: ArtifactRef                 # WebVTT, one cue per tile: `sprite_001.jpg#xywh=x,y,w,h`
+    sprites: list[str]
+    tile_width: int
+    tile_height: int
+    columns: int
+    rows: int
+    interval_seconds: float
+    tiles: int
+    made_by: MadeBy
+
+
+class LoudnessPart(Loudness):
+    standard: Literal["EBU R128"] = "EBU R128"
+    made_by: MadeBy
+
+
+class TimedSegment(BaseModel):
+    start: float
+    end: float
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration(self) -> float:
+        return round(self.end - self.start, 3)
+
+
+class Segments(BaseModel):
+    detector: str                    # the ffmpeg filter and its settings
+    segments: list[TimedSegment]
+    made_by: MadeBy
+
+
+class Scenes(BaseModel):
+    threshold: float                 # scdet's score (0-100) that starts a scene
+    cuts: list[SceneCut]
+    frames_scored: int
+    scores: ArtifactRef | None       # CSV of every frame's score
+    made_by: MadeBy
+
+
+class Hls(BaseModel):
+    master: ArtifactRef
+    variants: int
+    made_by: MadeBy | None = None
+
+
 class MetadataDocument(BaseModel):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[2] = SCHEMA_VERSION
     video_id: UUID
     job_id: UUID
     generated_at: datetime
     source: Source
     technical: Technical
     poster: ArtifactRef | None = None
+    poster_choice: PosterChoice | None = None
     proxy: ArtifactRef | None = None
     audio: ArtifactRef | None = None
+    thumbnails: Thumbnails | None = None
+    storyboard: Storyboard | None = None
+    loudness: LoudnessPart | None = None
+    black_segments: Segments | None = None
+    silent_segments: Segments | None = None
+    scenes: Scenes | None = None
+    hls: Hls | None = None
     # Why a part is missing, by part name: a part is either present or explained here.
     absent: dict[str, str] = Field(default_factory=dict)
+
+
+BLACK_DETECTOR = "blackdetect d=0.5 pix_th=0.10"
+SILENCE_DETECTOR = "silencedetect n=-50dB d=0.5"
 
 
 def artifact_ref(artifact: Artifact) -> ArtifactRef:
@@ -55,17 +134,56 @@ def artifact_ref(artifact: Artifact) -> ArtifactRef:
 
 
 def build_document(video: Video, job_id: UUID, technical: Technical, artifacts: list[Artifact],
-                   now: datetime) -> MetadataDocument:
-    by_kind = {a.kind: artifact_ref(a) for a in artifacts}
-    absent: dict[str, str] = {}
-    for part in ("poster", "proxy", "audio"):
-        if part not in by_kind:
-            absent[part] = ("the source has no audio stream" if part == "audio" and technical.audio is None
-                            else "the process step produced no such artifact")
-    return MetadataDocument(
+                   analysis: MediaAnalysis | None, analysis_by: MadeBy | None, now: datetime) -> MetadataDocument:
+    refs = {a.kind: artifact_ref(a) for a in artifacts}
+    folder = video.derived_folder
+    doc = MetadataDocument(
         video_id=video.id, job_id=job_id, generated_at=now,
         source=Source(bucket=video.bucket, path=video.path, size_bytes=video.size_bytes,
                       content_type=video.content_type),
-        technical=technical, poster=by_kind.get("poster"), proxy=by_kind.get("proxy"),
-        audio=by_kind.get("audio"), absent=absent,
-    )
+        technical=technical, poster=refs.get("poster"), proxy=refs.get("proxy"), audio=refs.get("audio"))
+    if analysis is not None and analysis_by is not None:
+        doc.poster_choice = analysis.poster
+        if "thumbnails" in refs:
+            manifest = refs["thumbnails"]
+            doc.thumbnails = Thumbnails(
+                bucket=manifest.bucket, interval_seconds=analysis.thumbnail_interval_seconds,
+                width=manifest.width or 0, height=manifest.height or 0, manifest=manifest, made_by=analysis_by,
+                items=[ThumbnailRef(time=t.time, path=f"{folder}/{t.key}", kind=t.kind) for t in analysis.thumbnails])
+        if analysis.storyboard is not None and "storyboard" in refs:
+            sb = analysis.storyboard
+            doc.storyboard = Storyboard(
+                vtt=refs["storyboard"], sprites=[f"{folder}/{s}" for s in sb.sprites], tile_width=sb.tile_width,
+                tile_height=sb.tile_height, columns=sb.columns, rows=sb.rows, interval_seconds=sb.interval_seconds,
+                tiles=sb.tiles, made_by=analysis_by)
+        if analysis.loudness is not None:
+            doc.loudness = LoudnessPart(**analysis.loudness.model_dump(), made_by=analysis_by)
+        doc.black_segments = Segments(detector=BLACK_DETECTOR, made_by=analysis_by, segments=[
+            TimedSegment(start=s.start, end=s.end) for s in analysis.black_segments])
+        if analysis.silent_segments is not None:
+            doc.silent_segments = Segments(detector=SILENCE_DETECTOR, made_by=analysis_by, segments=[
+                TimedSegment(start=s.start, end=s.end) for s in analysis.silent_segments])
+        doc.scenes = Scenes(threshold=analysis.scene_threshold, cuts=analysis.scene_cuts,
+                            frames_scored=analysis.frames_scored, scores=refs.get("scene_scores"), made_by=analysis_by)
+    if "hls" in refs:
+        hls = next(a for a in artifacts if a.kind == "hls")
+        doc.hls = Hls(master=refs["hls"], variants=int(hls.details.get("variants", 0)), made_by=refs["hls"].made_by)
+    doc.absent = absent_parts(doc, technical, analysis)
+    return doc
+
+
+def absent_parts(doc: MetadataDocument, technical: Technical, analysis: MediaAnalysis | None) -> dict[str, str]:
+    no_audio = technical.audio is None
+    reasons = {
+        "audio": "the source has no audio stream" if no_audio else "the process step produced no audio track",
+        "loudness": "the source has no audio stream" if no_audio else "ebur128 measured no loudness",
+        "silent_segments": "the source has no audio stream" if no_audio else "silence was not measured",
+        "hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)",
+    }
+    absent: dict[str, str] = {}
+    for part in ("poster", "poster_choice", "proxy", "audio", "thumbnails", "storyboard", "loudness",
+                 "black_segments", "silent_segments", "scenes", "hls"):
+        if getattr(doc, part) is None:
+            absent[part] = (reasons.get(part) if analysis is not None or part in ("audio", "hls")
+                            else None) or "the process step recorded no such result"
+    return absent

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from shared.domain import JobStep, PipelineError, Reason
 from shared.events import parse_job_event
+from shared.media.renditions import MediaAnalysis
 from shared.metadata.document import SCHEMA_VERSION, build_document
 from shared.metadata.technical import MadeBy, technical_from_probe
 from shared.models import Job
@@ -21,7 +22,12 @@ def describe_job(svc: Services, job: Job) -> Job:
         raise PipelineError(Reason.INTERNAL_ERROR, "the process step recorded no probe", retryable=False)
     made_by = MadeBy.model_validate(video.probe.get("made_by") or {"tool": "ffprobe", "version": "unknown"})
     technical = technical_from_probe(video.probe, made_by)
-    document = build_document(video, job.id, technical, svc.db.list_artifacts(video.id), datetime.now(tz=UTC))
+    analysis, analysis_by = None, None
+    if video.analysis is not None:
+        analysis = MediaAnalysis.model_validate(video.analysis)
+        analysis_by = MadeBy.model_validate(video.analysis.get("made_by") or {"tool": "ffmpeg", "version": "unknown"})
+    document = build_document(video, job.id, technical, svc.db.list_artifacts(video.id), analysis, analysis_by,
+                              datetime.now(tz=UTC))
     return svc.db.complete_generate_metadata(job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"))
 
 

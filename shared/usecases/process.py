@@ -1,17 +1,19 @@
-"""process: probe the source and make the poster, proxy and audio track in one ffmpeg run,
-store them in the derived bucket and record them with the probe in one transaction."""
+"""process: probe the source, make every artifact and measurement in one ffmpeg run, store the
+files in the derived bucket and record artifacts, probe and analysis in one transaction."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
+from shared.config import Settings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import parse_job_event
 from shared.media.ffmpeg_tools import tool_version
 from shared.media.probe import probe
-from shared.media.renditions import RenditionOptions, render
+from shared.media.renditions import Rendition, RenditionOptions, render
 from shared.metadata.technical import MadeBy, technical_from_probe
 from shared.models import Artifact, Job, Video
 from shared.services import Services, get_services
@@ -19,15 +21,31 @@ from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
 
-def artifact_prefix(video: Video) -> str:
-    """Derived files sit under the owner's folder, like the upload they come from."""
-    return f"{video.owner_id or 'unowned'}/{video.id}"
+def rendition_options(settings: Settings) -> RenditionOptions:
+    return RenditionOptions(
+        proxy_max_height=settings.proxy_max_height, proxy_crf=settings.proxy_crf, proxy_preset=settings.proxy_preset,
+        thumbnail_interval_seconds=settings.thumbnail_interval_seconds, thumbnail_format=settings.thumbnail_format,
+        storyboard_tile_width=settings.storyboard_tile_width, storyboard_columns=settings.storyboard_columns,
+        storyboard_rows=settings.storyboard_rows, storyboard_interval_seconds=settings.storyboard_interval_seconds,
+        scene_threshold=settings.scene_threshold, hls=settings.hls_enabled, hls_heights=tuple(settings.hls_heights))
+
+
+def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str]) -> Artifact:
+    """Upload every file of a rendition (the main one last) and describe it as one artifact."""
+    prefix = video.derived_folder
+    for file in rendition.files:
+        svc.storage.upload(svc.settings.derived_bucket, f"{prefix}/{file.key}", file.local, file.content_type)
+    details: dict[str, Any] = {**rendition.details, "made_by": made_by}
+    if rendition.extra:
+        details["files"] = [f"{prefix}/{f.key}" for f in rendition.extra]
+        details["total_bytes"] = sum(f.local.stat().st_size for f in rendition.files)
+    return Artifact(kind=rendition.kind, bucket=svc.settings.derived_bucket, path=f"{prefix}/{rendition.main.key}",
+                    bytes=rendition.main.local.stat().st_size, content_type=rendition.main.content_type,
+                    details=details)
 
 
 def process_job(svc: Services, job: Job) -> Job:
     video = svc.db.get_video(job.video_id)
-    options = RenditionOptions(proxy_max_height=svc.settings.proxy_max_height,
-                               poster_at_seconds=svc.settings.poster_at_seconds)
     ffmpeg_by = {"tool": "ffmpeg", "version": tool_version("ffmpeg")}
     try:
         with tempfile.TemporaryDirectory(prefix="vidpipe-process-") as tmp, \
@@ -35,17 +53,12 @@ def process_job(svc: Services, job: Job) -> Job:
             info = probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
-            artifacts = []
-            for rendition in render(src, Path(tmp), technical, options):
-                path = f"{artifact_prefix(video)}/{rendition.file.name}"
-                svc.storage.upload(svc.settings.derived_bucket, path, rendition.file, rendition.content_type)
-                artifacts.append(Artifact(kind=rendition.kind, bucket=svc.settings.derived_bucket, path=path,
-                                          bytes=rendition.file.stat().st_size,
-                                          content_type=rendition.content_type,
-                                          details={**rendition.details, "made_by": ffmpeg_by}))
+            result = render(src, Path(tmp), technical, rendition_options(svc.settings))
+            artifacts = [store(svc, video, r, ffmpeg_by) for r in result.renditions]
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
-    return svc.db.complete_process(job.id, svc.worker, info, artifacts)
+    analysis = {**result.analysis.model_dump(mode="json"), "made_by": ffmpeg_by}
+    return svc.db.complete_process(job.id, svc.worker, info, artifacts, analysis)
 
 
 def process(svc: Services, job_id: UUID) -> Outcome:

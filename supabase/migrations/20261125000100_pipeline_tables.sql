@@ -51,10 +51,12 @@ create table if not exists public.videos (
   size_bytes bigint,
   content_type text,
   probe jsonb,                      -- ffprobe's JSON for the source, recorded by process
+  analysis jsonb,                   -- what process measured: loudness, scenes, black, silence, poster
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
 comment on table public.videos is 'One row per uploaded object that reached the pipeline.';
+alter table public.videos add column if not exists analysis jsonb;
 
 create table if not exists public.processing_jobs (
   id uuid primary key default gen_random_uuid(),

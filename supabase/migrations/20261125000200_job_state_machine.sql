@@ -212,15 +212,17 @@ end
 $$;
 
 -- Step results, each recorded in the same transaction that completes the step.
+drop function if exists public.complete_process(uuid, text, jsonb, jsonb, timestamptz);
 create or replace function public.complete_process(
-  p_job uuid, p_worker text, p_probe jsonb, p_artifacts jsonb, p_now timestamptz default now()
+  p_job uuid, p_worker text, p_probe jsonb, p_artifacts jsonb, p_analysis jsonb,
+  p_now timestamptz default now()
 ) returns public.processing_jobs
 language plpgsql set search_path = '' as $$
 declare
   j public.processing_jobs;
 begin
   j := public.finish_step(p_job, 'process', p_worker, p_now);
-  update public.videos set probe = p_probe, updated_at = p_now where id = j.video_id;
+  update public.videos set probe = p_probe, analysis = p_analysis, updated_at = p_now where id = j.video_id;
   insert into public.video_artifacts (video_id, owner_id, kind, bucket, path, bytes, content_type, details)
   select j.video_id, j.owner_id, a.kind, a.bucket, a.path, a.bytes, a.content_type,
          coalesce(a.details, '{}'::jsonb)

@@ -155,10 +155,14 @@ def wait_until_all_announced(stack: StackState, object_ids: list, timeout: float
 
 
 def assert_one_set_of_artifacts(conn, stack: StackState, job: dict) -> None:
+    """The kinds a clip gets, and the video's derived folder holding exactly their files."""
     artifacts = conn.execute("select * from video_artifacts where video_id = %s", (job["video_id"],)).fetchall()
-    kinds = sorted(a["kind"] for a in artifacts)
-    assert kinds in (["audio", "poster", "proxy"], ["poster", "proxy"]), kinds
-    folder = stack.storage_root / artifacts[0]["bucket"] / str(job["owner_id"]) / str(job["video_id"])
-    assert sorted(p.name for p in folder.iterdir()) == sorted(Path(a["path"]).name for a in artifacts)
+    kinds = {a["kind"] for a in artifacts}
+    assert kinds - {"audio"} == {"poster", "proxy", "scene_scores", "storyboard", "thumbnails"}, kinds
+    expected = set()
     for a in artifacts:
         assert (stack.storage_root / a["bucket"] / a["path"]).stat().st_size == a["bytes"]
+        expected |= {a["path"], *a["details"].get("files", [])}
+    bucket = stack.storage_root / artifacts[0]["bucket"]
+    folder = bucket / str(job["owner_id"]) / str(job["video_id"])
+    assert {str(p.relative_to(bucket)) for p in folder.rglob("*") if p.is_file()} == expected

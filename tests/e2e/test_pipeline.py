@@ -1,6 +1,7 @@
 """The whole pipeline on the embedded stack: Postgres, the dispatcher and the four functions
 as separate processes over real HTTP, driven through the CLI like a user would."""
 
+import itertools
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from infra.local.postgres import REPO_ROOT
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
 from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
+from tests.media_checks import decodes, vtt_cues
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -37,7 +39,7 @@ def home() -> Iterator[Path]:
 def stack(home) -> StackState:
     # Three deliveries a second or two apart: an unreachable function gives up within seconds.
     return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1", "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "3",
-                                       **LIMITS_ENV}).up()
+                                       "VIDPIPE_HLS_ENABLED": "true", **LIMITS_ENV}).up()
 
 
 @pytest.fixture(scope="module")
@@ -76,10 +78,26 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
         (video["codec_name"], video["width"], video["height"])
     assert (streams["audio"]["codec"], streams["audio"]["sample_rate"]) == (audio["codec_name"],
                                                                            int(audio["sample_rate"]))
+    def stored(ref: dict) -> Path:
+        return stack.storage_root / ref["bucket"] / ref["path"]
+
     for part in ("poster", "proxy", "audio"):
-        stored = stack.storage_root / doc[part]["bucket"] / doc[part]["path"]
-        assert stored.stat().st_size == doc[part]["bytes"]
-    assert probe(stack.storage_root / doc["proxy"]["bucket"] / doc["proxy"]["path"])["format"]["duration"]
+        assert stored(doc[part]).stat().st_size == doc[part]["bytes"]
+    proxy = probe(stored(doc["proxy"]))
+    assert sorted(s["codec_name"] for s in proxy["streams"]) == ["aac", "h264"]
+    assert float(proxy["format"]["duration"]) == pytest.approx(float(fmt["duration"]), abs=0.1)
+    master = stored(doc["hls"]["master"])
+    variant = master.parent / master.read_text().split("\n")[3]  # the first rung's playlist
+    assert float(probe(variant)["format"]["duration"]) == pytest.approx(float(fmt["duration"]), abs=0.2)
+    assert all(decodes(stack.storage_root / doc["thumbnails"]["bucket"] / t["path"])
+               for t in doc["thumbnails"]["items"])
+    assert all(decodes(stack.storage_root / doc["storyboard"]["vtt"]["bucket"] / s)
+               for s in doc["storyboard"]["sprites"])
+    cues = vtt_cues(stored(doc["storyboard"]["vtt"]).read_text())
+    assert cues[0][0] == 0 and all(a[1] == b[0] > a[0] for a, b in itertools.pairwise(cues))
+    assert cues[-1][1] == pytest.approx(float(fmt["duration"]), abs=0.05)
+    assert decodes(stored(doc["poster"])) and doc["poster_choice"]["rule"] == "sharpest_of_usable"
+    assert doc["loudness"]["integrated_lufs"] < 0 and doc["scenes"]["frames_scored"] > 0
     for stage in ("queued", "ready", "notified"):
         assert stage in result.stderr
 
@@ -171,10 +189,10 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
             meta = conn.execute("select count(*) as n from video_metadata where video_id = %s",
                                 (job["video_id"],)).fetchone()
             assert meta is not None and meta["n"] == 1
-            kinds = [r["kind"] for r in conn.execute(
-                "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],))]
-            assert kinds == (["poster", "proxy"] if job["path"].endswith("silent.mp4")
-                             else ["audio", "poster", "proxy"])
+            kinds = {r["kind"] for r in conn.execute(
+                "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],))}
+            every = {"audio", "hls", "poster", "proxy", "scene_scores", "storyboard", "thumbnails"}
+            assert kinds == (every - {"audio"} if job["path"].endswith("silent.mp4") else every)
             assert len(deliveries_for(hook, secret, str(job["id"]))) == 1
 
 

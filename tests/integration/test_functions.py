@@ -50,10 +50,14 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert processed.status_code == 200 and processed.get_json()["outcome"] == "done"
     assert job_row(conn)["status"] == "processed"
     artifacts = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
-    assert set(artifacts) == {"poster", "proxy", "audio"}
+    assert set(artifacts) == {"poster", "proxy", "audio", "thumbnails", "storyboard", "scene_scores"}
     for a in artifacts.values():
         stored = env / a["bucket"] / a["path"]
         assert stored.stat().st_size == a["bytes"] > 0
+        for extra in a["details"].get("files", []):  # sprites, thumbnails beside the main file
+            assert (env / a["bucket"] / extra).is_file()
+    analysis = conn.execute("select analysis from videos").fetchone()["analysis"]
+    assert analysis["frames_scored"] == 50 and analysis["made_by"]["tool"] == "ffmpeg"
     again = post("process", event_for(conn, "process"))
     assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
 
@@ -65,6 +69,14 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     doc = MetadataDocument.model_validate(document)
     assert doc.technical.video is not None and doc.technical.video.codec == "h264"
     assert doc.poster is not None and doc.proxy is not None and doc.audio is not None
+    assert doc.schema_version == 2 and doc.poster_choice is not None
+    assert doc.thumbnails is not None and doc.storyboard is not None and doc.scenes is not None
+    assert doc.loudness is not None and doc.black_segments is not None and doc.silent_segments is not None
+    for item in doc.thumbnails.items:
+        assert (env / doc.thumbnails.bucket / item.path).is_file()
+    for sprite in doc.storyboard.sprites:
+        assert (env / doc.storyboard.vtt.bucket / sprite).is_file()
+    assert doc.absent == {"hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)"}
     assert doc.source.path == obj["name"]
     assert (env / "uploads" / obj["name"]).read_bytes() == clips["plain"].read_bytes()  # original untouched
 

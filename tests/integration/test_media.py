@@ -1,55 +1,161 @@
-"""probe and the one-run render on generated clips, with real ffmpeg."""
+"""probe and the one-run render on generated clips, with real ffmpeg: every artifact opens, every
+measurement is parsed, and the inputs people really upload all come out as a web-playable proxy."""
+
+import itertools
+from pathlib import Path
 
 import pytest
 
+from infra.clips import run_ffmpeg
 from shared.domain import PipelineError, Reason
 from shared.media.probe import check_decodes, probe, video_streams
 from shared.media.renditions import RenditionOptions, render
 from shared.metadata.technical import MadeBy, technical_from_probe
+from tests.media_checks import decodes, vtt_cues
+from tests.media_variants import make_variants
 
 BY = MadeBy(tool="ffprobe", version="test")
 
 
-def rendered(src, tmp_path, **options):
+def rendered(src, tmp_path, **options) -> tuple:
     tech = technical_from_probe(probe(src), BY)
-    return tech, {r.kind: r for r in render(src, tmp_path, tech, RenditionOptions(**options))}
+    result = render(src, tmp_path, tech, RenditionOptions(**options))
+    return tech, {r.kind: r for r in result.renditions}, result
 
 
-def test_plain_clip_gives_poster_proxy_and_wav(clips, tmp_path):
-    tech, out = rendered(clips["plain"], tmp_path)
-    assert tech.video is not None and (tech.video.width, tech.video.height) == (640, 360)
-    assert set(out) == {"poster", "proxy", "audio"}
-    proxy = probe(out["proxy"].file)
-    codecs = sorted(s["codec_name"] for s in proxy["streams"])
+@pytest.fixture(scope="module")
+def scenes_clip(tmp_path_factory) -> Path:
+    """Three scenes with sound, then silence, then two seconds of black: 9 s."""
+    path = tmp_path_factory.mktemp("scenes") / "scenes.mp4"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=3",
+                "-f", "lavfi", "-i", "smptebars=size=640x360:rate=25:duration=3",
+                "-f", "lavfi", "-i", "color=black:size=640x360:rate=25:duration=3",
+                "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=4",
+                "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono:d=5",
+                "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0[v];[3:a][4:a]concat=n=2:v=0:a=1[a]",
+                "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path)])
+    return path
+
+
+@pytest.fixture(scope="module")
+def scenes_result(scenes_clip, tmp_path_factory) -> tuple:
+    return rendered(scenes_clip, tmp_path_factory.mktemp("out"))
+
+
+def test_one_run_makes_every_artifact(scenes_result):
+    _, out, _ = scenes_result
+    assert set(out) == {"proxy", "audio", "poster", "thumbnails", "storyboard", "scene_scores"}
+    codecs = sorted(s["codec_name"] for s in probe(out["proxy"].main.local)["streams"])
     assert codecs == ["aac", "h264"]
-    assert out["proxy"].details["duration_seconds"] == pytest.approx(2.0, abs=0.1)
+    assert out["proxy"].details["duration_seconds"] == pytest.approx(9.0, abs=0.1)
     assert (out["audio"].details["sample_rate"], out["audio"].details["channels"]) == (16000, 1)
-    assert out["poster"].file.read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    for file in (*out["thumbnails"].extra, *out["storyboard"].extra, out["poster"].main):
+        assert decodes(file.local), file.key
+
+
+def test_measurements_find_the_scenes_the_black_and_the_silence(scenes_result):
+    _, _, result = scenes_result
+    found = result.analysis
+    assert [round(c.time) for c in found.scene_cuts] == [3, 6]
+    assert found.frames_scored == 225
+    assert [(round(s.start), round(s.end)) for s in found.black_segments] == [(6, 9)]
+    assert [(round(s.start), round(s.end)) for s in found.silent_segments or []] == [(4, 9)]
+    assert found.loudness is not None and -30 < (found.loudness.integrated_lufs or 0) < -10
+    assert found.loudness.true_peak_dbtp is not None and found.loudness.range_lu is not None
+    scene_thumbs = [t for t in found.thumbnails if t.kind == "scene"]
+    assert [round(t.time) for t in scene_thumbs] == [3, 6]
+
+
+def test_the_poster_is_a_sharp_frame_never_black(scenes_result):
+    _, out, result = scenes_result
+    choice = result.analysis.poster
+    assert choice is not None and choice.rule == "sharpest_of_usable"
+    assert choice.time < 6  # the last three seconds are black
+    assert choice.rejected_black == 3 and choice.candidates == 9
+    assert out["poster"].main.local.read_bytes() == (
+        out["thumbnails"].main.local.parent / f"thumb_{choice.index + 1:04d}.jpg").read_bytes()
+
+
+def test_storyboard_cues_increase_and_cover_the_video(scenes_result):
+    _, out, result = scenes_result
+    cues = vtt_cues(out["storyboard"].main.local.read_text())
+    assert cues[0][0] == 0 and cues[-1][1] == pytest.approx(9.0, abs=0.05)
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in itertools.pairwise(cues))
+    board = result.analysis.storyboard
+    assert board is not None and board.tiles == len(cues) == 9
+    assert cues[1][2] == f"sprite_001.jpg#xywh={board.tile_width},0,{board.tile_width},{board.tile_height}"
+
+
+def test_scene_scores_cover_every_frame(scenes_result):
+    _, out, _ = scenes_result
+    lines = out["scene_scores"].main.local.read_text().splitlines()
+    assert lines[0] == "time,score" and len(lines) == 226
+
+
+def test_hls_ladder_is_capped_at_the_source_and_plays(clips, tmp_path):
+    _, out, _ = rendered(clips["plain"], tmp_path, hls=True)
+    master = out["hls"].main.local.read_text()
+    assert master.count("#EXT-X-STREAM-INF") == 1  # a 360p source: no 720p or 1080p rung
+    assert "RESOLUTION=640x360" in master
+    playlist = out["hls"].main.local.parent / "0" / "index.m3u8"
+    info = probe(playlist)
+    assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]
+    assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.2)
+
+
+def test_webp_thumbnails_when_asked(clips, tmp_path):
+    _, out, _ = rendered(clips["plain"], tmp_path, thumbnail_format="webp", thumbnail_interval_seconds=0.5)
+    files = [f for f in out["thumbnails"].extra if f.key.startswith("thumbnails/thumb_")]
+    assert len(files) == 4 and all(f.local.read_bytes()[8:12] == b"WEBP" for f in files)
+    assert out["poster"].main.key == "poster.webp"
 
 
 def test_faststart_puts_the_index_first(clips, tmp_path):
-    _, out = rendered(clips["plain"], tmp_path)
-    head = out["proxy"].file.read_bytes()[:4096]
+    _, out, _ = rendered(clips["plain"], tmp_path)
+    head = out["proxy"].main.local.read_bytes()[:4096]
     assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
 
 
-def test_rotated_phone_clip_gives_an_upright_portrait_proxy(clips, tmp_path):
-    tech, out = rendered(clips["rotated"], tmp_path)
-    assert tech.video is not None and tech.video.rotation in (90, 270)
-    stream = next(s for s in probe(out["proxy"].file)["streams"] if s["codec_type"] == "video")
-    assert (stream["width"], stream["height"]) == (360, 640)
-    assert not stream.get("side_data_list")  # already turned: no rotation left for players to apply
-    assert (out["poster"].details["width"], out["poster"].details["height"]) == (360, 640)
-
-
 def test_proxy_is_capped_at_the_configured_height(clips, tmp_path):
-    _, out = rendered(clips["plain"], tmp_path, proxy_max_height=240)
+    _, out, _ = rendered(clips["plain"], tmp_path, proxy_max_height=240)
     assert (out["proxy"].details["width"], out["proxy"].details["height"]) == (426, 240)
 
 
-def test_clip_without_audio_has_no_wav(clips, tmp_path):
-    _, out = rendered(clips["silent"], tmp_path)
-    assert set(out) == {"poster", "proxy"}
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory) -> dict[str, Path]:
+    return make_variants(tmp_path_factory.mktemp("variants"))
+
+
+@pytest.mark.parametrize("name, proxy_size, channels", [
+    ("phone_rotated", (240, 320), 1),        # turned upright
+    ("no_audio", (320, 240), None),
+    ("variable_frame_rate", (320, 240), 1),
+    ("ten_bit", (320, 240), 1),
+    ("odd_dimensions", (320, 240), 1),       # 321x241 source: even sides for 4:2:0
+    ("surround_5_1", (320, 240), 6),
+    ("webm_vp9", (320, 240), 1),
+    ("mkv_hevc", (320, 240), 1),
+    ("mov_prores", (320, 240), 1),
+])
+def test_inputs_people_upload(variants, tmp_path, name, proxy_size, channels):
+    tech, out, result = rendered(variants[name], tmp_path)
+    if name == "variable_frame_rate":
+        assert tech.video is not None and tech.video.variable_frame_rate
+    proxy = probe(out["proxy"].main.local)
+    video = next(s for s in proxy["streams"] if s["codec_type"] == "video")
+    assert (video["codec_name"], video["pix_fmt"], video["width"], video["height"]) == ("h264", "yuv420p", *proxy_size)
+    assert not video.get("side_data_list")
+    audio = [s for s in proxy["streams"] if s["codec_type"] == "audio"]
+    assert float(proxy["format"]["duration"]) == pytest.approx(2.0, abs=0.15)
+    if channels is None:
+        assert audio == [] and "audio" not in out and result.analysis.loudness is None
+    else:
+        assert [(s["codec_name"], s["channels"]) for s in audio] == [("aac", 2)]  # stereo for the web
+        assert (out["audio"].details["channels"], out["audio"].details["sample_rate"]) == (1, 16000)
+        assert result.analysis.loudness is not None
+    assert decodes(out["poster"].main.local)
+    cues = vtt_cues(out["storyboard"].main.local.read_text())
+    assert cues[-1][1] == pytest.approx(tech.duration_seconds or 0, abs=0.1)
 
 
 def test_random_bytes_are_not_a_video(clips):

@@ -21,7 +21,7 @@ def two_owners(conn):
         job = conn.execute("select * from register_upload(%s, %s, 'uploads', %s, 1, null)",
                            (oid, user, f"{user}/v.mp4")).fetchone()
         conn.execute("select claim_step(%s, 'process', 'w', 60)", (job["id"],))
-        conn.execute("select complete_process(%s, 'w', '{}', %s)", (job["id"], Jsonb([
+        conn.execute("select complete_process(%s, 'w', '{}', %s, '{}')", (job["id"], Jsonb([
             {"kind": "poster", "bucket": "derived", "path": "x", "bytes": 1, "content_type": "image/jpeg"}])))
         conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job["id"],))
         conn.execute("select complete_generate_metadata(%s, 'w', 1, '{}')", (job["id"],))

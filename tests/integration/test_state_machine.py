@@ -84,7 +84,7 @@ def test_rejected_upload_is_born_failed_and_announced(conn):
 def test_happy_path_chains_every_step(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    conn.execute("select complete_process(%s, 'w', %s, %s)", (job, Jsonb({"format": {}}), Jsonb([
+    conn.execute("select complete_process(%s, 'w', %s, %s, '{}')", (job, Jsonb({"format": {}}), Jsonb([
         {"kind": "poster", "bucket": "derived", "path": "a/poster.jpg", "bytes": 5, "content_type": "image/jpeg"}])))
     conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job,))
     conn.execute("select complete_generate_metadata(%s, 'w', 1, %s)", (job, Jsonb({"schema_version": 1})))
@@ -112,9 +112,9 @@ def test_claim_is_compare_and_set(conn):
     assert (claimed["status"], claimed["attempts"], claimed["lease_owner"]) == ("processing", 1, "a")
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'b', 60)", (job,)) == "VP409"
     # Only the holder may finish or fail the step.
-    assert sqlstate_of(conn, "select complete_process(%s, 'b', '{}', '[]')", (job,)) == "VP412"
+    assert sqlstate_of(conn, "select complete_process(%s, 'b', '{}', '[]', '{}')", (job,)) == "VP412"
     assert sqlstate_of(conn, "select fail_step(%s, 'process', 'b', 'x', 'y', false)", (job,)) == "VP412"
-    conn.execute("select complete_process(%s, 'a', '{}', '[]')", (job,))
+    conn.execute("select complete_process(%s, 'a', '{}', '[]', '{}')", (job,))
     # A late duplicate of the process event finds the job moved on.
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'c', 60)", (job,)) == "VP410"
     assert sqlstate_of(conn, "select claim_step(gen_random_uuid(), 'process', 'c', 60)") == "VP404"
@@ -286,7 +286,7 @@ def test_requeue_puts_a_failed_job_back_at_the_failed_step_and_keeps_its_history
 def test_requeue_after_generate_metadata_returns_to_processed(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    conn.execute("select complete_process(%s, 'w', '{}', '[]')", (job,))
+    conn.execute("select complete_process(%s, 'w', '{}', '[]', '{}')", (job,))
     fail_at(conn, job, "generate_metadata")
     assert conn.execute("select status from requeue_job(%s)", (job,)).fetchone()["status"] == "processed"
 

@@ -3,7 +3,16 @@ from pathlib import Path
 import pytest
 
 from shared.domain import PipelineError
-from shared.media.renditions import RenditionOptions, build_command, poster_time, proxy_size
+from shared.media.renditions import (
+    RenditionOptions,
+    build_command,
+    hls_ladder,
+    plan_for,
+    proxy_size,
+    storyboard_interval,
+    thumbnail_interval,
+    width_size,
+)
 from shared.metadata.technical import MadeBy, technical_from_probe
 
 
@@ -18,36 +27,69 @@ def test_proxy_size(display, expected):
     assert proxy_size(*display, 720) == expected
 
 
-def test_poster_time_stays_inside_short_clips():
-    assert poster_time(10, 1.0) == 1.0
-    assert poster_time(1.5, 1.0) == pytest.approx(0.5)
-    assert poster_time(None, 1.0) == 0.0
+def test_tiles_keep_the_aspect_and_are_even():
+    assert width_size(1920, 1080, 160) == (160, 90)
+    assert width_size(1080, 1920, 160) == (160, 284)
+    assert width_size(100, 50, 160) == (100, 50)  # never wider than the source
 
 
-def probe_of(with_audio: bool) -> dict:
-    streams = [{"index": 0, "codec_type": "video", "codec_name": "h264", "width": 1920, "height": 1080}]
+@pytest.mark.parametrize("duration, configured, expected", [
+    (10, None, 1.0), (120, None, 12.0), (7200, None, 60.0), (3, None, 1.0), (120, 5.0, 5.0)])
+def test_thumbnail_interval(duration, configured, expected):
+    assert thumbnail_interval(duration, configured) == expected
+
+
+def test_storyboard_fits_one_sheet_by_default():
+    assert storyboard_interval(600, None, 100) == 6.0
+    assert storyboard_interval(30, None, 100) == 1.0
+    assert storyboard_interval(600, 2.0, 100) == 2.0
+
+
+def tech_of(with_audio: bool, width: int = 1920, height: int = 1080):
+    streams = [{"index": 0, "codec_type": "video", "codec_name": "h264", "width": width, "height": height}]
     if with_audio:
         streams.append({"index": 1, "codec_type": "audio", "codec_name": "aac", "channels": 2})
-    return {"format": {"duration": "10"}, "streams": streams}
+    return technical_from_probe({"format": {"duration": "10"}, "streams": streams}, MadeBy(tool="ffprobe", version="x"))
 
 
-def test_one_input_feeds_every_output():
-    tech = technical_from_probe(probe_of(True), MadeBy(tool="ffprobe", version="x"))
-    args = build_command(Path("/in.mp4"), Path("/out"), tech, RenditionOptions())
+def command(tmp_path, with_audio=True, **options):
+    tech = tech_of(with_audio)
+    return build_command(Path("/in.mp4"), plan_for(tmp_path, tech, RenditionOptions(**options)), tech)
+
+
+def test_one_input_feeds_every_output(tmp_path):
+    args = command(tmp_path)
     assert args.count("-i") == 1
     graph = args[args.index("-filter_complex") + 1]
-    assert "split=2" in graph and "asplit=2" in graph and "scale=1280:720" in graph
-    assert [a for a in args if a.startswith("/out/")] == ["/out/poster.jpg", "/out/proxy.mp4", "/out/audio.wav"]
+    for part in ("split=4", "asplit=3", "scale=1280:720", "scdet", "blackdetect", "ebur128", "silencedetect",
+                 "tile=10x10", "edgedetect"):
+        assert part in graph, part
+    outputs = [a.removeprefix(str(tmp_path) + "/") for a in args if a.startswith(str(tmp_path))]
+    assert outputs == ["thumbnails/thumb_%04d.jpg", "storyboard/sprite_%03d.jpg", "thumbnails/scene_%04d.jpg",
+                       "proxy.mp4", "audio.wav"]
 
 
-def test_no_audio_means_no_wav():
-    tech = technical_from_probe(probe_of(False), MadeBy(tool="ffprobe", version="x"))
-    args = build_command(Path("/in.mp4"), Path("/out"), tech, RenditionOptions())
-    assert "/out/audio.wav" not in args and "asplit=2" not in " ".join(args)
+def test_no_audio_means_no_wav_and_no_listening(tmp_path):
+    args = " ".join(command(tmp_path, with_audio=False))
+    assert "audio.wav" not in args and "asplit" not in args and "ebur128" not in args
 
 
-def test_no_video_stream_is_refused():
+def test_hls_adds_one_encode_per_rung_in_the_same_run(tmp_path):
+    args = command(tmp_path, hls=True)
+    assert args.count("-i") == 1
+    graph = args[args.index("-filter_complex") + 1]
+    assert "split=7" in graph and "asplit=6" in graph
+    assert "v:0,a:0 v:1,a:1 v:2,a:2" in args
+
+
+def test_hls_ladder_stops_at_the_source():
+    assert hls_ladder(tech_of(True), RenditionOptions(hls=True)) == [360, 720, 1080]
+    assert hls_ladder(tech_of(True, 854, 480), RenditionOptions(hls=True)) == [360]
+    assert hls_ladder(tech_of(True, 320, 240), RenditionOptions(hls=True)) == [240]
+
+
+def test_no_video_stream_is_refused(tmp_path):
     tech = technical_from_probe({"format": {}, "streams": [{"index": 0, "codec_type": "audio"}]},
                                 MadeBy(tool="ffprobe", version="x"))
     with pytest.raises(PipelineError):
-        build_command(Path("/in.mp4"), Path("/out"), tech, RenditionOptions())
+        plan_for(tmp_path, tech, RenditionOptions())

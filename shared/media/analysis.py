@@ -1,0 +1,140 @@
+"""What ffmpeg's analysis filters print during the process step's single run, parsed into typed
+results: scene-change scores per frame (scdet via `metadata=print`), black and silent segments
+(blackdetect, silencedetect), EBU R128 loudness (ebur128), and per-thumbnail picture statistics
+(signalstats, and signalstats over edgedetect) for choosing the poster."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+# ---------------------------------------------------------------------------------------------
+# Typed results
+
+
+class Segment(BaseModel):
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return round(self.end - self.start, 3)
+
+
+class Loudness(BaseModel):
+    integrated_lufs: float | None   # EBU R128 integrated loudness
+    range_lu: float | None          # loudness range (LRA)
+    true_peak_dbtp: float | None    # maximum true peak over all channels
+
+
+class SceneCut(BaseModel):
+    time: float
+    score: float                    # scdet's score at the cut, 0-100
+
+
+class FrameScore(BaseModel):
+    time: float
+    score: float
+
+
+class PictureStats(BaseModel):
+    """One thumbnail: brightness and contrast from signalstats, edge density from edgedetect."""
+    time: float
+    luma_mean: float
+    luma_low: float                 # 10th percentile
+    luma_high: float                # 90th percentile
+    edge_density: float             # mean of the edge map: high for sharp, detailed frames
+
+    @property
+    def contrast(self) -> float:
+        return self.luma_high - self.luma_low
+
+
+# ---------------------------------------------------------------------------------------------
+# `metadata=mode=print:file=…` output: "frame:N pts:P pts_time:T" then key=value lines
+
+
+def frame_metadata(path: Path) -> Iterator[tuple[float, dict[str, str]]]:
+    """(pts_time, {key: value}) per frame, read line by line: memory does not grow with length."""
+    time: float | None = None
+    values: dict[str, str] = {}
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if line.startswith("frame:"):
+                if time is not None:
+                    yield time, values
+                match = re.search(r"pts_time:(\S+)", line)
+                time, values = (float(match.group(1)) if match else 0.0), {}
+            elif "=" in line:
+                key, _, value = line.strip().partition("=")
+                values[key] = value
+    if time is not None:
+        yield time, values
+
+
+def scene_scores(path: Path) -> tuple[list[FrameScore], list[SceneCut]]:
+    """Every frame's scene-change score, and the frames scdet marked as cuts."""
+    scores: list[FrameScore] = []
+    cuts: list[SceneCut] = []
+    for time, values in frame_metadata(path):
+        score = float(values.get("lavfi.scd.score", 0) or 0)
+        scores.append(FrameScore(time=round(time, 3), score=score))
+        if "lavfi.scd.time" in values:
+            cuts.append(SceneCut(time=round(time, 3), score=score))
+    return scores, cuts
+
+
+def picture_stats(stats_file: Path, edges_file: Path) -> list[PictureStats]:
+    edges = {round(t, 3): float(v.get("lavfi.signalstats.YAVG", 0)) for t, v in frame_metadata(edges_file)}
+    result = []
+    for time, v in frame_metadata(stats_file):
+        result.append(PictureStats(time=round(time, 3), luma_mean=float(v.get("lavfi.signalstats.YAVG", 0)),
+                                   luma_low=float(v.get("lavfi.signalstats.YLOW", 0)),
+                                   luma_high=float(v.get("lavfi.signalstats.YHIGH", 0)),
+                                   edge_density=edges.get(round(time, 3), 0.0)))
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# stderr lines of blackdetect, silencedetect and ebur128's summary
+
+_BLACK = re.compile(r"black_start:(\S+) black_end:(\S+)")
+_SILENCE_START = re.compile(r"silence_start: (\S+)")
+_SILENCE_END = re.compile(r"silence_end: (\S+)")
+
+
+def black_segments(log: str) -> list[Segment]:
+    return [Segment(start=round(float(a), 3), end=round(float(b), 3)) for a, b in _BLACK.findall(log)]
+
+
+def silent_segments(log: str, duration: float | None) -> list[Segment]:
+    """silencedetect prints a start, then an end; silence running to the end has no end line."""
+    segments: list[Segment] = []
+    start: float | None = None
+    for line in log.splitlines():
+        if (m := _SILENCE_START.search(line)) is not None:
+            start = max(0.0, float(m.group(1)))
+        elif (m := _SILENCE_END.search(line)) is not None and start is not None:
+            segments.append(Segment(start=round(start, 3), end=round(float(m.group(1)), 3)))
+            start = None
+    if start is not None and duration:
+        segments.append(Segment(start=round(start, 3), end=round(duration, 3)))
+    return segments
+
+
+def loudness(log: str) -> Loudness | None:
+    """ebur128's closing summary: `I: -23.0 LUFS`, `LRA: 5.2 LU`, `Peak: -1.3 dBFS` (true peak)."""
+    _, found, summary = log.rpartition("Summary:")
+    if not found:
+        return None
+
+    def value(label: str) -> float | None:
+        m = re.search(rf"^\s*{label}:\s+(-?[\d.]+|-inf)", summary, re.MULTILINE)
+        if m is None or m.group(1) == "-inf":
+            return None
+        return float(m.group(1))
+
+    return Loudness(integrated_lufs=value("I"), range_lu=value("LRA"), true_peak_dbtp=value("Peak"))

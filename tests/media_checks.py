@@ -1,0 +1,22 @@
+"""Checks that an artifact really opens: decoding it with ffmpeg, and reading WebVTT cue times."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+
+def decodes(path: Path) -> bool:
+    """ffmpeg decodes the whole file without a single complaint."""
+    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True,
+                          check=False)
+    return done.returncode == 0 and not done.stderr
+
+
+def vtt_cues(text: str) -> list[tuple[float, float, str]]:
+    """(start, end, payload's first line) per cue."""
+    def seconds(stamp: str) -> float:
+        h, m, s = stamp.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    return [(seconds(a), seconds(b), ref) for a, b, ref in re.findall(r"(\S+) --> (\S+)\n(\S+)", text)]
