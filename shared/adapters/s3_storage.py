@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,6 +19,8 @@ from shared.adapters.local_storage import safe_key
 from shared.domain import ObjectMissing, StorageUnavailable
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
+# Ranged parts written straight to disk, at most 4 x 8 MiB in memory whatever the object's size.
+TRANSFER = TransferConfig(multipart_chunksize=8 * 1024**2, max_concurrency=4)
 
 
 class S3Storage:
@@ -47,12 +50,13 @@ class S3Storage:
 
     @contextmanager
     def local_copy(self, bucket: str, path: str) -> Iterator[Path]:
+        """Streams the object to a temporary file, removed however the block ends."""
         bucket, path = safe_key(bucket, path)
         workdir = Path(tempfile.mkdtemp(prefix="vidpipe-s3-"))
         target = workdir / "object"
         try:
             try:
-                self._client.download_file(bucket, path, str(target))
+                self._client.download_file(bucket, path, str(target), Config=TRANSFER)
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
                     raise ObjectMissing(f"{bucket}/{path} does not exist") from exc
@@ -66,6 +70,7 @@ class S3Storage:
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         bucket, path = safe_key(bucket, path)
         try:
-            self._client.upload_file(str(src), bucket, path, ExtraArgs={"ContentType": content_type})
+            self._client.upload_file(str(src), bucket, path, ExtraArgs={"ContentType": content_type},
+                                     Config=TRANSFER)
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"upload {bucket}/{path}: {exc}") from exc

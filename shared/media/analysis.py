@@ -5,6 +5,7 @@ results: scene-change scores per frame (scdet via `metadata=print`), black and s
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,11 +34,6 @@ class Loudness(BaseModel):
 class SceneCut(BaseModel):
     time: float
     score: float                    # scdet's score at the cut, 0-100
-
-
-class FrameScore(BaseModel):
-    time: float
-    score: float
 
 
 class PictureStats(BaseModel):
@@ -75,16 +71,21 @@ def frame_metadata(path: Path) -> Iterator[tuple[float, dict[str, str]]]:
         yield time, values
 
 
-def scene_scores(path: Path) -> tuple[list[FrameScore], list[SceneCut]]:
-    """Every frame's scene-change score, and the frames scdet marked as cuts."""
-    scores: list[FrameScore] = []
+def scene_scores(path: Path, csv_out: Path) -> tuple[int, list[SceneCut]]:
+    """Writes every frame's scene-change score to `csv_out` as it reads them (a long video has
+    millions), and returns how many frames were scored and the frames scdet marked as cuts."""
+    frames = 0
     cuts: list[SceneCut] = []
-    for time, values in frame_metadata(path):
-        score = float(values.get("lavfi.scd.score", 0) or 0)
-        scores.append(FrameScore(time=round(time, 3), score=score))
-        if "lavfi.scd.time" in values:
-            cuts.append(SceneCut(time=round(time, 3), score=score))
-    return scores, cuts
+    with csv_out.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["time", "score"])
+        for time, values in frame_metadata(path):
+            score = float(values.get("lavfi.scd.score", 0) or 0)
+            writer.writerow((round(time, 3), score))
+            frames += 1
+            if "lavfi.scd.time" in values:
+                cuts.append(SceneCut(time=round(time, 3), score=score))
+    return frames, cuts
 
 
 def picture_stats(stats_file: Path, edges_file: Path) -> list[PictureStats]:

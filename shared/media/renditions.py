@@ -13,7 +13,6 @@ split/asplit hand the decoded frames and samples to every output and analysis fi
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
@@ -290,7 +289,7 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
     """Turn the run's files and printed measurements into artifacts and typed results."""
     ext = plan.options.thumbnail_format
     image_type = "image/jpeg" if ext == "jpg" else "image/webp"
-    scores, cuts = parse.scene_scores(plan.path("meta/scores.txt"))
+    frames_scored, cuts = parse.scene_scores(plan.path("meta/scores.txt"), plan.path("scene_scores.csv"))
     stats = parse.picture_stats(plan.path("meta/stats.txt"), plan.path("meta/edges.txt"))
     interval_files = sorted((plan.work / "thumbnails").glob(f"thumb_*.{ext}"))
     scene_files = sorted((plan.work / "thumbnails").glob(f"scene_*.{ext}"))
@@ -325,12 +324,8 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
             extra=tuple(OutputFile(plan.work / key, key, "image/jpeg") for key in storyboard.sprites),
             details={"tiles": storyboard.tiles, "sprites": len(storyboard.sprites)}))
 
-    with plan.path("scene_scores.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["time", "score"])
-        writer.writerows((s.time, s.score) for s in scores)
     renditions.append(Rendition("scene_scores", OutputFile(plan.path("scene_scores.csv"), "scene_scores.csv",
-                                                           "text/csv"), details={"frames": len(scores)}))
+                                                           "text/csv"), details={"frames": frames_scored}))
     hls = _hls_rendition(plan)
     if hls is not None:
         renditions.append(hls)
@@ -339,7 +334,7 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
         loudness=parse.loudness(log) if plan.has_audio else None,
         black_segments=parse.black_segments(log),
         silent_segments=parse.silent_segments(log, plan.duration) if plan.has_audio else None,
-        scene_threshold=plan.options.scene_threshold, scene_cuts=cuts, frames_scored=len(scores),
+        scene_threshold=plan.options.scene_threshold, scene_cuts=cuts, frames_scored=frames_scored,
         thumbnail_interval_seconds=plan.thumbnail_interval, thumbnails=thumbnails, poster=poster,
         storyboard=storyboard)
     return RenderResult(renditions, found)

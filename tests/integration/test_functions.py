@@ -175,3 +175,22 @@ def test_notify_run_again_skips_endpoints_that_have_the_message(env, conn, clips
         assert job_row(conn)["notified_at"] is not None
     finally:
         hook.close()
+
+
+@pytest.mark.parametrize("source_survives", [True, False])
+def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(env, conn, clips, tmp_path, monkeypatch,
+                                                                     source_survives):
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    obj = upload(conn, env, clips["silent"])
+    post("ingest", event_for(conn, "ingest"))
+    if not source_survives:
+        (env / "uploads" / obj["name"]).unlink()
+    post("process", event_for(conn, "process"))
+    job = job_row(conn)
+    assert (job["status"], job["reason_code"]) == (("processed", None) if source_survives
+                                                   else ("failed", "object_missing"))
+    assert list(scratch.iterdir()) == []

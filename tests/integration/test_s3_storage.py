@@ -1,12 +1,19 @@
 """The S3 adapter against moto's S3 server over real HTTP."""
 
 import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
 from collections.abc import Iterator
 
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from infra.local.postgres import free_port
 from shared.adapters.s3_storage import S3Storage
 from shared.domain import ObjectMissing, StorageUnavailable, UnsafePath
 
@@ -56,3 +63,50 @@ def test_unreachable_endpoint_is_transient():
     dead = S3Storage("http://127.0.0.1:9", "us-east-1", "test", "test")
     with pytest.raises(StorageUnavailable):
         dead.size("uploads", "owner/x.mp4")
+
+
+def test_local_copy_is_removed_when_the_block_fails(storage, tmp_path):
+    src = tmp_path / "a.bin"
+    src.write_bytes(b"y" * 10)
+    storage.upload("uploads", "owner/a.bin", src, "application/octet-stream")
+    with pytest.raises(RuntimeError), storage.local_copy("uploads", "owner/a.bin") as local:
+        kept = local
+        raise RuntimeError("the step crashed")
+    assert not kept.parent.exists()
+
+
+@pytest.fixture(scope="module")
+def s3_process_url() -> Iterator[str]:
+    """moto as its own process, so this process's memory holds only the client's buffers."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(10)
+
+
+def test_a_large_object_streams_to_disk_without_being_held_in_memory(s3_process_url, tmp_path):
+    boto3.client("s3", endpoint_url=s3_process_url, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket="uploads")
+    storage = S3Storage(s3_process_url, "us-east-1", "test", "test")
+    size = 48 * 1024**2
+    src = tmp_path / "big.bin"
+    with src.open("wb") as f:
+        for _ in range(48):
+            f.write(os.urandom(1024**2))
+    storage.upload("uploads", "owner/big.bin", src, "video/mp4")
+    tracemalloc.start()
+    try:
+        with storage.local_copy("uploads", "owner/big.bin") as local:
+            assert local.stat().st_size == size
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < size // 2, f"peak {peak / 1024**2:.0f} MiB for a 48 MiB object"

@@ -45,9 +45,10 @@ LOG = """[blackdetect @ 0x55] black_start:6 black_end:8.96667 black_duration:2.9
 def test_scene_scores_and_cuts(tmp_path: Path):
     path = tmp_path / "scores.txt"
     path.write_text(SCORES)
-    scores, cuts = scene_scores(path)
-    assert [(s.time, s.score) for s in scores] == [(0.0, 0.0), (0.04, 0.745), (3.08, 33.114)]
-    assert [(c.time, c.score) for c in cuts] == [(3.08, 33.114)]
+    frames, cuts = scene_scores(path, tmp_path / "scores.csv")
+    assert frames == 3 and [(c.time, c.score) for c in cuts] == [(3.08, 33.114)]
+    assert (tmp_path / "scores.csv").read_text().splitlines() == ["time,score", "0.0,0.0", "0.04,0.745",
+                                                                  "3.08,33.114"]
 
 
 def test_frame_metadata_of_an_empty_file(tmp_path: Path):
