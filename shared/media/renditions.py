@@ -76,15 +76,19 @@ class Thumbnail(BaseModel):
     kind: Literal["interval", "scene"]
 
 
-class StoryboardInfo(BaseModel):
-    vtt: str
-    sprites: list[str]
+class StoryboardGrid(BaseModel):
+    """How the storyboard's tiles are laid out and how much time each one stands for."""
     tile_width: int
     tile_height: int
     columns: int
     rows: int
     interval_seconds: float
     tiles: int
+
+
+class StoryboardInfo(StoryboardGrid):
+    vtt: str                          # keys under the video's folder
+    sprites: list[str]
 
 
 class MediaAnalysis(BaseModel):
@@ -141,8 +145,7 @@ class Plan:
     """Every decision made before the run: sizes, intervals and where each output goes."""
     work: Path
     duration: float
-    proxy: tuple[int, int]
-    thumbnail: tuple[int, int]
+    proxy: tuple[int, int]            # also the thumbnails' size: they are cut from the same frames
     analysis: tuple[int, int]
     thumbnail_interval: float
     storyboard: StoryboardLayout
@@ -162,7 +165,6 @@ def plan_for(work: Path, tech: Technical, options: RenditionOptions) -> Plan:
     per_sprite = options.storyboard_columns * options.storyboard_rows
     tile = width_size(dw, dh, options.storyboard_tile_width)
     return Plan(work=work, duration=duration, proxy=proxy_size(dw, dh, options.proxy_max_height),
-                thumbnail=proxy_size(dw, dh, options.proxy_max_height),
                 analysis=width_size(dw, dh, options.analysis_width),
                 thumbnail_interval=thumbnail_interval(duration, options.thumbnail_interval_seconds),
                 storyboard=StoryboardLayout(tile[0], tile[1], options.storyboard_columns, options.storyboard_rows,
@@ -182,13 +184,22 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
         (plan.work / folder).mkdir(parents=True, exist_ok=True)
     source = ffmpeg.input(str(src))  # ffmpeg auto-rotates on decode, so frames arrive upright
     hls_heights = hls_ladder(tech, opts) if opts.hls else []
-    video = source[str(tech.video.index)].filter_multi_output("split", 4 + len(hls_heights))
+    # Scale once to the proxy's size, then split: the thumbnails share that size and the small
+    # analysis frames come from it far more cheaply than from the source. Only HLS rungs, which
+    # may be larger than the proxy, take frames at the source's size.
+    decoded = source[str(tech.video.index)]
+    rungs: Any = decoded.filter_multi_output("split", 1 + len(hls_heights)) if hls_heights else None
+    # The shared frames are pinned to yuv420p: left open, format negotiation would convert every
+    # frame for the JPEG outputs above the split instead of the few frames each branch keeps.
+    proxy_sized = _scaled(rungs[0] if rungs is not None else decoded, plan.proxy).filter("format", "yuv420p")
+    video = proxy_sized.filter_multi_output("split", 4)
     image = {"q:v": 3} if opts.thumbnail_format == "jpg" else {"vcodec": "libwebp", "quality": 80}
     ext = opts.thumbnail_format
 
-    thumbs = (_scaled(video[1].filter("fps", fps=f"1/{plan.thumbnail_interval}"), plan.thumbnail)
-              .filter_multi_output("split", 2))
-    picture_stats = (thumbs[1].filter("signalstats")
+    image_format = "yuvj420p" if opts.thumbnail_format == "jpg" else "yuv420p"
+    thumbs = video[1].filter("fps", fps=f"1/{plan.thumbnail_interval}").filter_multi_output("split", 2)
+    # Brightness, contrast and edge density read as well from small frames, at a fraction of the cost.
+    picture_stats = (thumbs[1].filter("scale", plan.analysis[0], plan.analysis[1]).filter("signalstats")
                      .filter("metadata", mode="print", file=str(plan.path("meta/stats.txt")))
                      .filter("edgedetect").filter("signalstats")
                      .filter("metadata", mode="print", file=str(plan.path("meta/edges.txt"))))
@@ -197,7 +208,8 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
              # metadata=print skips frames without metadata; signalstats gives each tile some.
              .filter("signalstats").filter("metadata", mode="print", file=str(plan.path("meta/tiles.txt")))
              .filter("tile", f"{plan.storyboard.columns}x{plan.storyboard.rows}"))
-    scenes = (_scaled(video[3], plan.analysis).filter("blackdetect", d=0.5, pix_th=0.10)
+    scenes = (video[3].filter("scale", plan.analysis[0], plan.analysis[1], flags="bilinear")
+              .filter("blackdetect", d=0.5, pix_th=0.10)
               .filter("scdet", threshold=opts.scene_threshold)
               .filter("metadata", mode="print", file=str(plan.path("meta/scores.txt")))
               .filter("metadata", mode="select", key="lavfi.scd.time"))
@@ -205,11 +217,14 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
     proxy_args: dict[str, Any] = {"vcodec": "libx264", "preset": opts.proxy_preset, "crf": opts.proxy_crf,
                                   "pix_fmt": "yuv420p", "movflags": "+faststart", "map_metadata": -1}
     outputs = [
-        ffmpeg.output(thumbs[0], str(plan.path(f"thumbnails/thumb_%04d.{ext}")), **image),
-        ffmpeg.output(tiles, str(plan.path("storyboard/sprite_%03d.jpg")), **{"q:v": 4}),
-        ffmpeg.output(scenes, str(plan.path(f"thumbnails/scene_%04d.{ext}")), fps_mode="passthrough", **image),
+        ffmpeg.output(thumbs[0].filter("format", image_format), str(plan.path(f"thumbnails/thumb_%04d.{ext}")),
+                      **image),
+        ffmpeg.output(tiles.filter("format", "yuvj420p"), str(plan.path("storyboard/sprite_%03d.jpg")),
+                      **{"q:v": 4}),
+        ffmpeg.output(scenes.filter("format", image_format), str(plan.path(f"thumbnails/scene_%04d.{ext}")),
+                      fps_mode="passthrough", **image),
     ]
-    proxy_video = _scaled(video[0], plan.proxy)
+    proxy_video = video[0]
     sound: Any = None
     if tech.audio is not None:
         sound = source[str(tech.audio.index)].filter_multi_output("asplit", 3 + len(hls_heights))
@@ -225,7 +240,7 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
         outputs += [ffmpeg.output(proxy_video, str(plan.path("proxy.mp4")), **proxy_args),
                     ffmpeg.output(picture_stats, "-", f="null")]
     if hls_heights:
-        outputs.append(_hls_output(plan, tech, hls_heights, [video[4 + i] for i in range(len(hls_heights))],
+        outputs.append(_hls_output(plan, tech, hls_heights, [rungs[1 + i] for i in range(len(hls_heights))],
                                    [sound[3 + i] for i in range(len(hls_heights))] if sound is not None else []))
     graph = ffmpeg.merge_outputs(*outputs).global_args("-hide_banner", "-nostdin", "-nostats", "-v", "info")
     args: list[str] = graph.overwrite_output().compile(cmd="ffmpeg")
@@ -253,7 +268,7 @@ def _hls_output(plan: Plan, tech: Technical, heights: list[int], videos: list[An
     variants = []
     for i, height in enumerate(heights):
         size = proxy_size(tech.video.display_width, tech.video.display_height, height)
-        streams.append(_scaled(videos[i], size))
+        streams.append(_scaled(videos[i], size).filter("format", "yuv420p"))
         if sounds:
             streams.append(sounds[i])
             variants.append(f"v:{i},a:{i}")
@@ -303,18 +318,21 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
 
     renditions = [_described("proxy", OutputFile(plan.path("proxy.mp4"), "proxy.mp4", "video/mp4"))]
     if plan.has_audio and plan.path("audio.wav").exists():
-        renditions.append(_described("audio", OutputFile(plan.path("audio.wav"), "audio.wav", "audio/wav")))
+        # PCM as asked for: nothing in its header that the command did not set.
+        renditions.append(Rendition("audio", OutputFile(plan.path("audio.wav"), "audio.wav", "audio/wav"),
+                                    details={"audio_codec": "pcm_s16le", "channels": 1, "sample_rate": 16000,
+                                             "duration_seconds": round(plan.duration, 3)}))
     if poster is not None:
         shutil.copyfile(interval_files[poster.index], plan.path(f"poster.{ext}"))
         renditions.append(Rendition("poster", OutputFile(plan.path(f"poster.{ext}"), f"poster.{ext}", image_type),
-                                    details={"width": plan.thumbnail[0], "height": plan.thumbnail[1],
+                                    details={"width": plan.proxy[0], "height": plan.proxy[1],
                                              "time": poster.time, "rule": poster.rule}))
     manifest = plan.path("thumbnails/thumbnails.json")
     manifest.write_text(json.dumps([t.model_dump() for t in thumbnails]))
     renditions.append(Rendition(
         "thumbnails", OutputFile(manifest, "thumbnails/thumbnails.json", "application/json"),
         extra=tuple(OutputFile(plan.work / t.key, t.key, image_type) for t in thumbnails),
-        details={"count": len(thumbnails), "width": plan.thumbnail[0], "height": plan.thumbnail[1],
+        details={"count": len(thumbnails), "width": plan.proxy[0], "height": plan.proxy[1],
                  "interval_seconds": plan.thumbnail_interval}))
 
     storyboard = _storyboard(plan)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from shared.media.analysis import Loudness, SceneCut
 from shared.media.poster import PosterChoice
-from shared.media.renditions import MediaAnalysis
+from shared.media.renditions import MediaAnalysis, StoryboardGrid
 from shared.metadata.technical import MadeBy, Technical
 from shared.models import Artifact, Video
 
@@ -52,15 +52,9 @@ class Thumbnails(BaseModel):
     made_by: MadeBy
 
 
-class Storyboard(BaseModel):
+class Storyboard(StoryboardGrid):
     vtt: ArtifactRef                 # WebVTT, one cue per tile: `sprite_001.jpg#xywh=x,y,w,h`
-    sprites: list[str]
-    tile_width: int
-    tile_height: int
-    columns: int
-    rows: int
-    interval_seconds: float
-    tiles: int
+    sprites: list[str]               # paths in the vtt's bucket
     made_by: MadeBy
 
 
@@ -153,9 +147,8 @@ def build_document(video: Video, job_id: UUID, technical: Technical, artifacts: 
         if analysis.storyboard is not None and "storyboard" in refs:
             sb = analysis.storyboard
             doc.storyboard = Storyboard(
-                vtt=refs["storyboard"], sprites=[f"{folder}/{s}" for s in sb.sprites], tile_width=sb.tile_width,
-                tile_height=sb.tile_height, columns=sb.columns, rows=sb.rows, interval_seconds=sb.interval_seconds,
-                tiles=sb.tiles, made_by=analysis_by)
+                **sb.model_dump(include=set(StoryboardGrid.model_fields)), vtt=refs["storyboard"],
+                sprites=[f"{folder}/{s}" for s in sb.sprites], made_by=analysis_by)
         if analysis.loudness is not None:
             doc.loudness = LoudnessPart(**analysis.loudness.model_dump(), made_by=analysis_by)
         doc.black_segments = Segments(detector=BLACK_DETECTOR, made_by=analysis_by, segments=[
