@@ -25,6 +25,7 @@ from infra.local.postgres import REPO_ROOT
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
 from shared.adapters.postgres import PostgresDatabase
 from shared.domain import JobNotFound, StepBusy, StepNotApplicable
+from shared.metadata.document import SCHEMA_FILE, json_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidpipe: the video ingest pipeline, locally.")
 err = Console(stderr=True)
@@ -247,6 +248,13 @@ def retry(job: Annotated[str, typer.Argument(help="the id of a failed job")]) ->
         db.close()
     step = "ingest" if requeued.retry_requested_at else requeued.status.value
     err.print(f"job {job_id} requeued ({step}), retry {requeued.retries}; follow it with `vidpipe status {job_id}`")
+
+
+@app.command()
+def schema(out: Annotated[Path, typer.Option(help="where to write it")] = SCHEMA_FILE) -> None:
+    """Write the metadata document's JSON Schema (the repo keeps it beside the model)."""
+    out.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    err.print(f"schema: {out}")
 
 
 @app.command()

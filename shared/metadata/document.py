@@ -4,6 +4,7 @@ loudness, black and silent segments, scenes, the poster's choice and HLS to vers
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
@@ -113,6 +114,18 @@ class MetadataDocument(BaseModel):
     hls: Hls | None = None
     # Why a part is missing, by part name: a part is either present or explained here.
     absent: dict[str, str] = Field(default_factory=dict)
+
+
+SCHEMA_FILE = Path(__file__).with_name("metadata_document.schema.json")
+
+
+def json_schema() -> dict[str, Any]:
+    """The document's JSON Schema, as consumers validate it: the serialized shape, computed fields too.
+    Kept in the repo as SCHEMA_FILE (`vidpipe schema` rewrites it; a test keeps it current)."""
+    schema = MetadataDocument.model_json_schema(mode="serialization")
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "$id": f"https://vidpipe.dev/schemas/metadata-document.v{SCHEMA_VERSION}.json", **schema}
+    return schema
 
 
 BLACK_DETECTOR = "blackdetect d=0.5 pix_th=0.10"

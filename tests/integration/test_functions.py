@@ -4,8 +4,9 @@ real local storage and real ffmpeg: signature, envelope, outcome and status code
 import json
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from shared.metadata.document import MetadataDocument
+from shared.metadata.document import SCHEMA_FILE, MetadataDocument
 from shared.signing import new_secret, sign_headers
 from tests.integration.doors import SECRET, USER, client, event_for, job_row, post, reload_settings, upload
 
@@ -66,6 +67,7 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     job = job_row(conn)
     assert job["status"] == "ready"
     document = conn.execute("select document from video_metadata").fetchone()["document"]
+    Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).validate(document)  # as a consumer would
     doc = MetadataDocument.model_validate(document)
     assert doc.technical.video is not None and doc.technical.video.codec == "h264"
     assert doc.poster is not None and doc.proxy is not None and doc.audio is not None

@@ -1,0 +1,10 @@
+import json
+
+from shared.metadata.document import SCHEMA_FILE, SCHEMA_VERSION, json_schema
+
+
+def test_the_committed_json_schema_is_the_models():
+    committed = json.loads(SCHEMA_FILE.read_text())
+    assert committed == json_schema(), "the document model changed: run `vidpipe schema` and commit the file"
+    assert committed["$id"].endswith(f"v{SCHEMA_VERSION}.json")
+    assert {"technical", "thumbnails", "storyboard", "loudness", "scenes", "absent"} <= set(committed["properties"])
