@@ -267,10 +267,12 @@ begin
   end loop;
 
   -- 3. An upload into an ingest bucket that never became a video and has no event on its way.
-  --    Only uploads made since the bucket joined the pipeline: joining does not ingest history.
+  --    Only uploads made since the bucket joined the pipeline (joining does not ingest history)
+  --    and in the last week, so each sweep reads a bounded slice of a large bucket.
   for obj in select so.* from storage.objects so
              join public.ingest_buckets b on b.bucket_id = so.bucket_id
             where so.created_at >= b.created_at
+              and so.created_at > p_now - interval '7 days'
               and so.created_at < p_now - make_interval(secs => p_stale_seconds)
               and not exists (select from public.videos v where v.object_id = so.id)
               and not exists (
@@ -283,9 +285,12 @@ begin
     subject_id := obj.id; action := 'ingest_reemitted'; return next;
   end loop;
 
-  -- 4. Receipts older than any signature that still verifies (see event_receipts).
+  -- 4. Housekeeping: receipts older than any signature that still verifies (see
+  --    event_receipts), and delivered events after a week (job_events keeps the history;
+  --    dead events stay for an operator to read).
   if to_regclass('public.event_receipts') is not null then
     delete from public.event_receipts where received_at < p_now - interval '10 minutes';
   end if;
+  delete from public.event_outbox where delivered_at < p_now - interval '7 days';
 end
 $$;

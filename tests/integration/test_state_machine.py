@@ -248,6 +248,27 @@ def test_sweeper_ingests_an_upload_whose_event_was_lost(conn):
     assert conn.execute("select * from sweep(now() + interval '5 minutes', 120)").fetchall() == []  # once
 
 
+def test_sweeper_prunes_delivered_events_after_a_week_and_keeps_dead_ones(conn):
+    new_job(conn)
+    ingest, process = conn.execute("select id from event_outbox order by id").fetchall()
+    conn.execute("select ack_outbox(%s)", (ingest["id"],))
+    conn.execute("update event_outbox set dead_at = now() where id = %s", (process["id"],))
+    conn.execute("select * from sweep(now() + interval '6 days')")
+    kept = {r["id"] for r in conn.execute("select id from event_outbox")}
+    assert {ingest["id"], process["id"]} <= kept
+    conn.execute("select * from sweep(now() + interval '8 days')")
+    kept = {r["id"] for r in conn.execute("select id from event_outbox")}
+    assert ingest["id"] not in kept and process["id"] in kept
+
+
+def test_sweeper_looks_back_one_week_only(conn):
+    new_object(conn)
+    conn.execute("delete from event_outbox")
+    conn.execute("update ingest_buckets set created_at = now() - interval '30 days'")
+    assert conn.execute("select * from sweep(now() + interval '8 days', 120)").fetchall() == []
+    assert len(conn.execute("select * from sweep(now() + interval '6 days', 120)").fetchall()) == 1
+
+
 def test_sweeper_leaves_uploads_older_than_the_pipeline_alone(conn):
     new_object(conn)
     conn.execute("delete from event_outbox")
