@@ -30,10 +30,12 @@ def pg_cluster() -> Iterator[PostgresCluster]:
     root = Path(tempfile.mkdtemp(prefix="vidpipe-test-pg-"))
     os.chmod(root, 0o755)  # noqa: S103  # the postgres user must reach the data dir
     cluster = PostgresCluster(root / "data", fsync=False)
-    cluster.start()
-    prepare_database(cluster.create_database(TEMPLATE))
-    yield cluster
-    cluster.destroy()
+    try:  # a failing migration must not leave the cluster running
+        cluster.start()
+        prepare_database(cluster.create_database(TEMPLATE))
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 @pytest.fixture

@@ -21,13 +21,15 @@ def cron_db() -> Iterator[str]:
     os.chmod(root, 0o755)  # noqa: S103  # the postgres user must reach the data dir
     cluster = PostgresCluster(root / "data", fsync=False,
                               settings={"shared_preload_libraries": "pg_cron", "cron.database_name": DATABASE})
-    cluster.start()
-    url = cluster.create_database(DATABASE)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("create extension if not exists pg_cron")
-    prepare_database(url)
-    yield url
-    cluster.destroy()
+    try:  # a failing migration must not leave the cluster running
+        cluster.start()
+        url = cluster.create_database(DATABASE)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create extension if not exists pg_cron")
+        prepare_database(url)
+        yield url
+    finally:
+        cluster.destroy()
 
 
 def cron_jobs(url: str) -> list[tuple[str, str, str]]:
