@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 # ---------------------------------------------------------------------------------------------
 # Typed results
@@ -20,6 +20,7 @@ class Segment(BaseModel):
     start: float
     end: float
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def duration(self) -> float:
         return round(self.end - self.start, 3)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field
 
-from shared.media.analysis import Loudness, SceneCut
+from shared.media.analysis import Loudness, SceneCut, Segment
 from shared.media.poster import PosterChoice
 from shared.media.renditions import MediaAnalysis, StoryboardGrid
 from shared.metadata.technical import MadeBy, Technical
@@ -64,19 +64,9 @@ class LoudnessPart(Loudness):
     made_by: MadeBy
 
 
-class TimedSegment(BaseModel):
-    start: float
-    end: float
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def duration(self) -> float:
-        return round(self.end - self.start, 3)
-
-
 class Segments(BaseModel):
     detector: str                    # the ffmpeg filter and its settings
-    segments: list[TimedSegment]
+    segments: list[Segment]
     made_by: MadeBy
 
 
@@ -164,11 +154,11 @@ def build_document(video: Video, job_id: UUID, technical: Technical, artifacts: 
                 sprites=[f"{folder}/{s}" for s in sb.sprites], made_by=analysis_by)
         if analysis.loudness is not None:
             doc.loudness = LoudnessPart(**analysis.loudness.model_dump(), made_by=analysis_by)
-        doc.black_segments = Segments(detector=BLACK_DETECTOR, made_by=analysis_by, segments=[
-            TimedSegment(start=s.start, end=s.end) for s in analysis.black_segments])
+        doc.black_segments = Segments(detector=BLACK_DETECTOR, made_by=analysis_by,
+                                      segments=analysis.black_segments)
         if analysis.silent_segments is not None:
-            doc.silent_segments = Segments(detector=SILENCE_DETECTOR, made_by=analysis_by, segments=[
-                TimedSegment(start=s.start, end=s.end) for s in analysis.silent_segments])
+            doc.silent_segments = Segments(detector=SILENCE_DETECTOR, made_by=analysis_by,
+                                           segments=analysis.silent_segments)
         doc.scenes = Scenes(threshold=analysis.scene_threshold, cuts=analysis.scene_cuts,
                             frames_scored=analysis.frames_scored, scores=refs.get("scene_scores"), made_by=analysis_by)
     if "hls" in refs:

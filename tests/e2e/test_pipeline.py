@@ -58,6 +58,18 @@ def cli(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedPro
                           timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
 
 
+def wait_until_ready_and_notified(stack: StackState, job_id: object, timeout: float) -> dict | None:
+    """A retried job, followed until it is ready and announced; its last row if time runs out."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
+        while True:
+            row = conn.execute("select * from processing_jobs where id = %s", (job_id,)).fetchone()
+            if (row is not None and row["status"] == "ready" and row["notified_at"] is not None) \
+                    or time.monotonic() > deadline:
+                return row
+            time.sleep(0.2)
+
+
 def deliveries_for(hook: Receiver, secret: str, job_id: str) -> list[dict]:
     return [e for e in hook.events(secret) if e["data"]["job_id"] == job_id]
 
@@ -163,13 +175,7 @@ def test_a_failed_upload_retried_after_it_is_fixed_becomes_ready(home, stack, re
     retried = cli(home, "retry", str(job["id"]), timeout=60)
     assert retried.returncode == 0, retried.stderr
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 1  # already asked
-    with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            row = conn.execute("select * from processing_jobs where id = %s", (job["id"],)).fetchone()
-            if row is not None and row["status"] == "ready" and row["notified_at"] is not None:
-                break
-            time.sleep(0.2)
+    row = wait_until_ready_and_notified(stack, job["id"], 60)
     assert row is not None and (row["status"], row["retries"]) == ("ready", 1)
     assert [e["type"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["video.failed", "video.ready"]
     shown = cli(home, "status", str(job["id"]), timeout=60)
@@ -228,13 +234,7 @@ def test_a_step_whose_function_is_down_fails_announced_and_retries_once_it_is_ba
     assert "could not be reached after 3 deliveries" in job["last_error"]
     assert [e["data"]["reason"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["retries_exhausted"]
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 0
-    with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            row = conn.execute("select * from processing_jobs where id = %s", (job["id"],)).fetchone()
-            if row is not None and row["notified_at"] is not None:
-                break
-            time.sleep(0.2)
+    row = wait_until_ready_and_notified(stack, job["id"], 60)
     assert row is not None and row["status"] == "ready"
     assert [e["type"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["video.failed", "video.ready"]
 
