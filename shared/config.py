@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,21 @@ class Settings(BaseSettings):
     hls_enabled: bool = False
     hls_heights: list[int] = Field(default_factory=lambda: [360, 720, 1080])
 
+    # Content metadata (generate_metadata): transcript, captions, chapters, keywords, suggestions.
+    transcriber: Literal["pocketsphinx", "none"] = "pocketsphinx"
+    transcript_min_confidence: float = 0.35   # a chunk whose words average less is taken for music
+    chapter_min_seconds: float = 10.0
+    chapter_max_seconds: float = 300.0        # longer stretches without a cut split at a pause
+    keywords_max: int = 15
+    # Titles and descriptions: the offline extractive default, or an OpenAI-compatible chat
+    # completions API (its failures fall back to the default and are recorded).
+    text_generator: Literal["extractive", "chat_completions"] = "extractive"
+    text_api_base_url: str | None = None      # e.g. https://api.openai.com/v1
+    text_api_key: SecretStr | None = None
+    text_model: str | None = None
+    text_timeout_seconds: float = 30.0
+    text_attempts: int = 2
+
     # Outgoing customer webhooks.
     webhook_timeout_seconds: float = 15.0
 
@@ -69,6 +84,14 @@ class Settings(BaseSettings):
 
     # Worker identity in leases and logs; defaults to host:pid.
     worker_id: str | None = None
+
+
+    @model_validator(mode="after")
+    def _text_api_complete(self) -> Settings:
+        if self.text_generator == "chat_completions" and not (self.text_api_base_url and self.text_model):
+            raise ValueError("VIDPIPE_TEXT_GENERATOR=chat_completions needs VIDPIPE_TEXT_API_BASE_URL "
+                             "and VIDPIPE_TEXT_MODEL")
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 # Fields a caller may pass with `extra=` and that are copied into the JSON line.
 CONTEXT_FIELDS = ("function", "job_id", "video_id", "step", "attempt", "duration_ms", "outcome",
-                  "reason", "event_id", "target", "status_code", "worker")
+                  "reason", "event_id", "target", "status_code", "worker", "timings_ms")
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
         for field in CONTEXT_FIELDS:
             value = getattr(record, field, None)
             if value is not None:
-                line[field] = value if isinstance(value, int | float | bool) else str(value)
+                line[field] = value if isinstance(value, int | float | bool | dict) else str(value)
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
         return json.dumps(line)

@@ -13,6 +13,8 @@ from shared.adapters.local_storage import LocalStorage
 from shared.adapters.postgres import PostgresDatabase
 from shared.adapters.s3_storage import S3Storage
 from shared.config import Settings, get_settings
+from shared.content.suggestions import TextGenerator
+from shared.content.transcript import Transcriber
 from shared.ports import Database, Storage
 
 
@@ -46,3 +48,25 @@ def get_services() -> Services:
         worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
         http=requests.Session(),
     )
+
+
+@lru_cache(maxsize=1)
+def get_transcriber() -> Transcriber | None:
+    """Built on first use: only generate_metadata loads a speech model."""
+    if get_settings().transcriber == "none":
+        return None
+    from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
+
+    return PocketSphinxTranscriber()
+
+
+def text_generator(svc: Services) -> TextGenerator | None:
+    """None: the extractive default."""
+    s = svc.settings
+    if s.text_generator != "chat_completions" or not (s.text_api_base_url and s.text_model):
+        return None
+    from shared.adapters.chat_completions import ChatCompletionsTextGenerator
+
+    return ChatCompletionsTextGenerator(
+        svc.http, s.text_api_base_url, s.text_model, s.text_api_key.get_secret_value() if s.text_api_key else None,
+        s.text_timeout_seconds, s.text_attempts)

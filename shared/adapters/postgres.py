@@ -151,9 +151,13 @@ class PostgresDatabase:
                           Jsonb([a.model_dump(mode="json") for a in artifacts]), Jsonb(analysis)))
 
     def complete_generate_metadata(self, job_id: UUID, worker: str, schema_version: int,
-                                   document: dict[str, Any]) -> Job:
-        return self._job("select * from public.complete_generate_metadata(%s, %s, %s, %s)",
-                         (job_id, worker, schema_version, Jsonb(document)))
+                                   document: dict[str, Any], artifacts: list[Artifact]) -> Job:
+        return self._job("select * from public.complete_generate_metadata(%s, %s, %s, %s, %s)",
+                         (job_id, worker, schema_version, Jsonb(document),
+                          Jsonb([a.model_dump(mode="json") for a in artifacts])))
+
+    def renew_lease(self, job_id: UUID, worker: str, lease_seconds: int) -> Job:
+        return self._job("select * from public.renew_lease(%s, %s, %s)", (job_id, worker, lease_seconds))
 
     def complete_notify(self, job_id: UUID, worker: str) -> Job:
         return self._job("select * from public.complete_notify(%s, %s)", (job_id, worker))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.media.timecode import vtt_time
+
 
 @dataclass(frozen=True)
 class StoryboardLayout:
@@ -24,14 +26,6 @@ def sprite_name(index: int) -> str:
     return f"sprite_{index + 1:03d}.jpg"
 
 
-def timestamp(seconds: float) -> str:
-    millis = round(seconds * 1000)
-    hours, rest = divmod(millis, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    secs, millis = divmod(rest, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
-
-
 def webvtt(layout: StoryboardLayout, tile_times: list[float], duration: float) -> str:
     """One cue per tile, from its frame's time to the next tile's; the last runs to the end."""
     lines = ["WEBVTT", ""]
@@ -39,7 +33,7 @@ def webvtt(layout: StoryboardLayout, tile_times: list[float], duration: float) -
         end = tile_times[i + 1] if i + 1 < len(tile_times) else max(duration, start + 0.001)
         sprite, cell = divmod(i, layout.per_sprite)
         row, column = divmod(cell, layout.columns)
-        lines += [f"{timestamp(start)} --> {timestamp(end)}",
+        lines += [f"{vtt_time(start)} --> {vtt_time(end)}",
                   f"{sprite_name(sprite)}#xywh={column * layout.tile_width},{row * layout.tile_height},"
                   f"{layout.tile_width},{layout.tile_height}", ""]
     return "\n".join(lines)

@@ -1,5 +1,8 @@
-"""The versioned metadata document of a video (schema version 2: adds thumbnails, storyboard,
-loudness, black and silent segments, scenes, the poster's choice and HLS to version 1)."""
+"""The versioned metadata document of a video.
+
+Version 2 added thumbnails, storyboard, loudness, black and silent segments, scenes, the poster's
+choice and HLS to version 1; version 3 adds what the video says: transcript, captions, chapters,
+keywords and tags, and title and description suggestions."""
 
 from __future__ import annotations
 
@@ -10,13 +13,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from shared.content import captions as cc
+from shared.content import chapters as ch
+from shared.content import keywords as kw
+from shared.content.chapters import Chapter
+from shared.content.described import Content
+from shared.content.keywords import Keyword
+from shared.content.suggestions import Suggestions
+from shared.content.transcript import Utterance
 from shared.media.analysis import Loudness, SceneCut, Segment
 from shared.media.poster import PosterChoice
 from shared.media.renditions import MediaAnalysis, StoryboardGrid
 from shared.metadata.technical import MadeBy, Technical
 from shared.models import Artifact, Video
 
-SCHEMA_VERSION: Literal[2] = 2
+SCHEMA_VERSION: Literal[3] = 3
 
 
 class Source(BaseModel):
@@ -84,8 +95,49 @@ class Hls(BaseModel):
     made_by: MadeBy | None = None
 
 
+class TranscriptPart(BaseModel):
+    language: str                    # BCP 47
+    speech: bool
+    no_speech_reason: str | None = None
+    text: str
+    word_count: int
+    mean_confidence: float | None    # the engine's, 0-1
+    segments: list[Utterance]        # runs of words between pauses, with times
+    words: ArtifactRef | None        # JSON of every word with its times and confidence
+    made_by: MadeBy
+
+
+class CaptionRulesPart(BaseModel):
+    max_line_chars: int
+    max_lines: int
+    min_seconds: float
+    max_seconds: float
+
+
+class Captions(BaseModel):
+    vtt: ArtifactRef
+    srt: ArtifactRef
+    cues: int
+    rules: CaptionRulesPart
+    made_by: MadeBy
+
+
+class Chapters(BaseModel):
+    min_seconds: float
+    items: list[Chapter]
+    youtube: str                     # "0:00 Label" lines for a video description
+    youtube_ready: bool              # first at 0:00, at least three, each at least 10 s
+    made_by: MadeBy
+
+
+class Keywords(BaseModel):
+    items: list[Keyword]             # best first
+    tags: list[str]
+    made_by: MadeBy
+
+
 class MetadataDocument(BaseModel):
-    schema_version: Literal[2] = SCHEMA_VERSION
+    schema_version: Literal[3] = SCHEMA_VERSION
     video_id: UUID
     job_id: UUID
     generated_at: datetime
@@ -102,6 +154,11 @@ class MetadataDocument(BaseModel):
     silent_segments: Segments | None = None
     scenes: Scenes | None = None
     hls: Hls | None = None
+    transcript: TranscriptPart | None = None
+    captions: Captions | None = None
+    chapters: Chapters | None = None
+    keywords: Keywords | None = None
+    suggestions: Suggestions | None = None
     # Why a part is missing, by part name: a part is either present or explained here.
     absent: dict[str, str] = Field(default_factory=dict)
 
@@ -131,7 +188,8 @@ def artifact_ref(artifact: Artifact) -> ArtifactRef:
 
 
 def build_document(video: Video, job_id: UUID, technical: Technical, artifacts: list[Artifact],
-                   analysis: MediaAnalysis | None, analysis_by: MadeBy | None, now: datetime) -> MetadataDocument:
+                   analysis: MediaAnalysis | None, analysis_by: MadeBy | None, content: Content | None,
+                   now: datetime) -> MetadataDocument:
     refs = {a.kind: artifact_ref(a) for a in artifacts}
     folder = video.derived_folder
     doc = MetadataDocument(
@@ -164,22 +222,49 @@ def build_document(video: Video, job_id: UUID, technical: Technical, artifacts: 
     if "hls" in refs:
         hls = next(a for a in artifacts if a.kind == "hls")
         doc.hls = Hls(master=refs["hls"], variants=int(hls.details.get("variants", 0)), made_by=refs["hls"].made_by)
-    doc.absent = absent_parts(doc, technical, analysis)
+    if content is not None:
+        add_content(doc, content, refs)
+    doc.absent = absent_parts(doc, technical, analysis, content)
     return doc
 
 
-def absent_parts(doc: MetadataDocument, technical: Technical, analysis: MediaAnalysis | None) -> dict[str, str]:
+def add_content(doc: MetadataDocument, content: Content, refs: dict[str, ArtifactRef]) -> None:
+    t = content.transcript
+    if t is not None:
+        doc.transcript = TranscriptPart(
+            language=t.language, speech=t.speech, no_speech_reason=t.no_speech_reason, text=t.text,
+            word_count=len(t.words), segments=t.utterances(), words=refs.get("transcript"), made_by=t.made_by,
+            mean_confidence=round(sum(w.confidence for w in t.words) / len(t.words), 3) if t.words else None)
+    if "captions_vtt" in refs and "captions_srt" in refs and t is not None:
+        rules = cc.CaptionRules()
+        doc.captions = Captions(vtt=refs["captions_vtt"], srt=refs["captions_srt"], cues=len(content.captions),
+                                rules=CaptionRulesPart(**{f: getattr(rules, f) for f in CaptionRulesPart.model_fields}),
+                                made_by=cc.made_by())
+    if content.chapters:
+        doc.chapters = Chapters(min_seconds=round(min(c.end - c.start for c in content.chapters), 3),
+                                items=content.chapters, youtube=ch.youtube_list(content.chapters),
+                                youtube_ready=ch.youtube_ready(content.chapters), made_by=ch.made_by())
+    if content.keywords:
+        doc.keywords = Keywords(items=content.keywords, tags=kw.tags(content.keywords), made_by=kw.made_by())
+    doc.suggestions = content.suggestions
+
+
+def absent_parts(doc: MetadataDocument, technical: Technical, analysis: MediaAnalysis | None,
+                 content: Content | None) -> dict[str, str]:
     no_audio = technical.audio is None
     reasons = {
         "audio": "the source has no audio stream" if no_audio else "the process step produced no audio track",
         "loudness": "the source has no audio stream" if no_audio else "ebur128 measured no loudness",
         "silent_segments": "the source has no audio stream" if no_audio else "silence was not measured",
         "hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)",
+        "chapters": "the video has no duration",
     }
+    known = content.absent if content else {}
     absent: dict[str, str] = {}
     for part in ("poster", "poster_choice", "proxy", "audio", "thumbnails", "storyboard", "loudness",
-                 "black_segments", "silent_segments", "scenes", "hls"):
+                 "black_segments", "silent_segments", "scenes", "hls", "transcript", "captions", "chapters",
+                 "keywords", "suggestions"):
         if getattr(doc, part) is None:
-            absent[part] = (reasons.get(part) if analysis is not None or part in ("audio", "hls")
-                            else None) or "the process step recorded no such result"
+            absent[part] = known.get(part) or (reasons.get(part) if analysis is not None or part in ("audio", "hls")
+                                               else None) or "the process step recorded no such result"
     return absent

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from uuid import UUID
 
-from shared.domain import JobStep, PipelineError, Reason
+from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import parse_job_event
 from shared.media.renditions import MediaAnalysis
 from shared.metadata.document import SCHEMA_VERSION, build_document
 from shared.metadata.technical import MadeBy, technical_from_probe
 from shared.models import Job
 from shared.services import Services, get_services
+from shared.usecases.artifacts import store
+from shared.usecases.describe_content import describe_content
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
@@ -26,9 +30,17 @@ def describe_job(svc: Services, job: Job) -> Job:
     if video.analysis is not None:
         analysis = MediaAnalysis.model_validate(video.analysis)
         analysis_by = MadeBy.model_validate(video.analysis.get("made_by") or {"tool": "ffmpeg", "version": "unknown"})
-    document = build_document(video, job.id, technical, svc.db.list_artifacts(video.id), analysis, analysis_by,
+    artifacts = svc.db.list_artifacts(video.id)
+    with tempfile.TemporaryDirectory(prefix="vidpipe-describe-") as tmp:
+        try:
+            content = describe_content(svc, job, video, technical, analysis, artifacts, Path(tmp))
+        except ObjectMissing:
+            raise PipelineError(Reason.OBJECT_MISSING, "the audio track is no longer in storage") from None
+        stored = [store(svc, video, r, by.model_dump()) for r, by in content.files]
+    document = build_document(video, job.id, technical, [*artifacts, *stored], analysis, analysis_by, content,
                               datetime.now(tz=UTC))
-    return svc.db.complete_generate_metadata(job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"))
+    return svc.db.complete_generate_metadata(job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"),
+                                             stored)
 
 
 def generate_metadata(svc: Services, job_id: UUID) -> Outcome:

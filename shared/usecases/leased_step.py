@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from uuid import UUID
 
-from shared.domain import JobStatus, JobStep, PipelineError, Reason, TransientError
+from shared.domain import JobStatus, JobStep, LeaseLost, PipelineError, Reason, TransientError
 from shared.logs import get_logger
 from shared.models import Job
 from shared.services import Services
@@ -30,6 +30,10 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, lease_seconds: i
         work(job)
     except PipelineError as exc:
         return _record_failure(svc, job, step, exc, context, started)
+    except LeaseLost:
+        # The sweeper gave the step to another run after this one's lease expired: that run records it.
+        log.warning("lease lost: another run owns the step now", extra={**context, "outcome": "lease_lost"})
+        raise
     except TransientError as exc:
         log.warning("transient failure: %s", exc, extra=context)
         error = PipelineError(Reason.INTERNAL_ERROR, "a temporary infrastructure failure interrupted the step",

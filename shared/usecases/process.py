@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from shared.config import Settings
@@ -13,10 +12,11 @@ from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import parse_job_event
 from shared.media.ffmpeg_tools import tool_version
 from shared.media.probe import probe
-from shared.media.renditions import Rendition, RenditionOptions, render
+from shared.media.renditions import RenditionOptions, render
 from shared.metadata.technical import MadeBy, technical_from_probe
-from shared.models import Artifact, Job, Video
+from shared.models import Job
 from shared.services import Services, get_services
+from shared.usecases.artifacts import store
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
@@ -28,20 +28,6 @@ def rendition_options(settings: Settings) -> RenditionOptions:
         storyboard_tile_width=settings.storyboard_tile_width, storyboard_columns=settings.storyboard_columns,
         storyboard_rows=settings.storyboard_rows, storyboard_interval_seconds=settings.storyboard_interval_seconds,
         scene_threshold=settings.scene_threshold, hls=settings.hls_enabled, hls_heights=tuple(settings.hls_heights))
-
-
-def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str]) -> Artifact:
-    """Upload every file of a rendition (the main one last) and describe it as one artifact."""
-    prefix = video.derived_folder
-    for file in rendition.files:
-        svc.storage.upload(svc.settings.derived_bucket, f"{prefix}/{file.key}", file.local, file.content_type)
-    details: dict[str, Any] = {**rendition.details, "made_by": made_by}
-    if rendition.extra:
-        details["files"] = [f"{prefix}/{f.key}" for f in rendition.extra]
-        details["total_bytes"] = sum(f.local.stat().st_size for f in rendition.files)
-    return Artifact(kind=rendition.kind, bucket=svc.settings.derived_bucket, path=f"{prefix}/{rendition.main.key}",
-                    bytes=rendition.main.local.stat().st_size, content_type=rendition.main.content_type,
-                    details=details)
 
 
 def process_job(svc: Services, job: Job) -> Job:

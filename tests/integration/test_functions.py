@@ -71,14 +71,21 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     doc = MetadataDocument.model_validate(document)
     assert doc.technical.video is not None and doc.technical.video.codec == "h264"
     assert doc.poster is not None and doc.proxy is not None and doc.audio is not None
-    assert doc.schema_version == 2 and doc.poster_choice is not None
+    assert doc.schema_version == 3 and doc.poster_choice is not None
     assert doc.thumbnails is not None and doc.storyboard is not None and doc.scenes is not None
     assert doc.loudness is not None and doc.black_segments is not None and doc.silent_segments is not None
     for item in doc.thumbnails.items:
         assert (env / doc.thumbnails.bucket / item.path).is_file()
     for sprite in doc.storyboard.sprites:
         assert (env / doc.storyboard.vtt.bucket / sprite).is_file()
-    assert doc.absent == {"hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)"}
+    # The clip's sound is a 440 Hz tone: a transcript that says there is no speech, and why.
+    assert doc.transcript is not None and not doc.transcript.speech and doc.transcript.words is None
+    no_speech = "no speech was recognised: the sound is music, tones or noise"
+    assert doc.transcript.no_speech_reason == no_speech
+    assert doc.chapters is not None and [c.label for c in doc.chapters.items] == ["Scene 1"]
+    assert doc.suggestions is not None and doc.suggestions.title == "Clip"
+    assert doc.absent == {"hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)",
+                          "captions": no_speech, "keywords": no_speech}
     assert doc.source.path == obj["name"]
     assert (env / "uploads" / obj["name"]).read_bytes() == clips["plain"].read_bytes()  # original untouched
 

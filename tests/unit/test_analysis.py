@@ -9,7 +9,8 @@ from shared.media.analysis import (
     silent_segments,
 )
 from shared.media.poster import choose_poster
-from shared.media.storyboard import StoryboardLayout, timestamp, webvtt
+from shared.media.storyboard import StoryboardLayout, webvtt
+from shared.media.timecode import clock, srt_time, vtt_time
 
 SCORES = """frame:0    pts:0       pts_time:0
 lavfi.scd.mafd=0.000
@@ -98,4 +99,6 @@ def test_webvtt_tiles_walk_the_sheet_and_cover_the_video():
     assert text.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nsprite_001.jpg#xywh=0,0,160,90\n")
     assert "00:00:03.000 --> 00:00:04.000\nsprite_001.jpg#xywh=160,90,160,90" in text
     assert text.rstrip().endswith("00:00:04.000 --> 00:00:04.500\nsprite_002.jpg#xywh=0,0,160,90")
-    assert timestamp(3725.5) == "01:02:05.500"
+    assert vtt_time(3725.5) == "01:02:05.500"
+    assert srt_time(3725.5) == "01:02:05,500"
+    assert clock(125.9) == "2:05" and clock(3725.5) == "1:02:05" and clock(5, with_hours=True) == "0:00:05"

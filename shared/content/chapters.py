@@ -1,0 +1,130 @@
+"""Chapters: the video's scene cuts, moved off words into the nearest pause in the speech, plus
+the longest pause of any long stretch without a cut (a talking head); a chapter shorter than the
+minimum is merged into its shorter neighbour. Each is labelled with the keywords of its own
+speech, or "Scene N" when nobody speaks in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared.content.keywords import keywords
+from shared.content.transcript import Word
+from shared.media.analysis import SceneCut, Segment
+from shared.media.timecode import clock
+from shared.metadata.technical import MadeBy
+
+Boundary = Literal["start", "scene_cut", "pause"]
+
+
+def made_by() -> MadeBy:
+    return MadeBy(tool="vidpipe chapters (scene cuts and speech pauses)", version=version("vidpipe"))
+
+
+@dataclass(frozen=True)
+class ChapterRules:
+    min_seconds: float = 10.0    # YouTube's minimum
+    max_seconds: float = 300.0   # a longer stretch without a cut is split at its longest pause
+    snap_seconds: float = 1.0    # how far a cut may move to land in a pause
+    min_pause_seconds: float = 0.3
+    label_words: int = 4
+
+
+class Chapter(BaseModel):
+    start: float
+    end: float
+    label: str
+    starts_at: Boundary          # what begins it
+
+
+def pauses(words: list[Word], duration: float, min_seconds: float) -> list[Segment]:
+    """The gaps in the speech: before the first word, between words, after the last."""
+    edges = [0.0, *(t for w in words for t in (w.start, w.end)), duration]
+    return [Segment(start=a, end=b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_seconds]
+
+
+def snap(t: float, words: list[Word], gaps: list[Segment], within: float) -> float:
+    """t itself when nobody is speaking then, else the nearest moment in a pause within reach."""
+    if not any(w.start < t < w.end for w in words):
+        return t
+    nearest = min((min(max(t, g.start), g.end) for g in gaps), key=lambda c: abs(c - t), default=t)
+    return round(nearest, 3) if abs(nearest - t) <= within else t
+
+
+def chapters(duration: float, cuts: list[SceneCut], words: list[Word],
+             rules: ChapterRules = ChapterRules()) -> list[Chapter]:
+    if duration <= 0:
+        return []
+    gaps = pauses(words, duration, rules.min_pause_seconds)
+    bounds: dict[float, Boundary] = {0.0: "start"}
+    for cut in cuts:
+        t = snap(cut.time, words, gaps, rules.snap_seconds)
+        if 0 < t < duration:
+            bounds.setdefault(t, "scene_cut")
+    starts = sorted(bounds)
+    for a, b in zip(starts, [*starts[1:], duration], strict=True):
+        _split_long(a, b, gaps, rules, bounds)
+    starts = _merge_short(sorted(bounds), duration, rules.min_seconds)
+    ends = [*starts[1:], duration]
+    return [Chapter(start=a, end=b, label=label(words, a, b, i + 1, rules.label_words), starts_at=bounds[a])
+            for i, (a, b) in enumerate(zip(starts, ends, strict=True))]
+
+
+def _split_long(a: float, b: float, gaps: list[Segment], rules: ChapterRules, bounds: dict[float, Boundary]) -> None:
+    if b - a <= rules.max_seconds:
+        return
+    inside = [g for g in gaps if a + rules.min_seconds <= (g.start + g.end) / 2 <= b - rules.min_seconds]
+    if not inside:
+        return
+    longest = max(inside, key=lambda g: g.end - g.start)
+    t = round((longest.start + longest.end) / 2, 3)
+    bounds[t] = "pause"
+    _split_long(a, t, gaps, rules, bounds)
+    _split_long(t, b, gaps, rules, bounds)
+
+
+def _merge_short(starts: list[float], duration: float, min_seconds: float) -> list[float]:
+    """Drop boundaries until every chapter lasts min_seconds (or only one is left): the shortest
+    chapter joins whichever neighbour is shorter."""
+    starts = list(starts)
+    while len(starts) > 1:
+        ends = [*starts[1:], duration]
+        lengths = [e - s for s, e in zip(starts, ends, strict=True)]
+        i = min(range(len(starts)), key=lengths.__getitem__)
+        if lengths[i] >= min_seconds:
+            break
+        if i == 0:
+            del starts[1]
+        elif i == len(starts) - 1 or lengths[i - 1] <= lengths[i + 1]:
+            del starts[i]
+        else:
+            del starts[i + 1]
+    return starts
+
+
+def label(words: list[Word], start: float, end: float, number: int, max_words: int) -> str:
+    spoken = " ".join(w.text for w in words if start <= w.start < end)
+    ranked = keywords(spoken, limit=3)
+    if not ranked:
+        return f"Scene {number}"
+    phrases, count = [ranked[0].text], len(ranked[0].text.split())
+    for extra in ranked[1:]:
+        count += len(extra.text.split())
+        if count > max_words:
+            break
+        phrases.append(extra.text)
+    return ", ".join(phrases).capitalize()
+
+
+def youtube_list(chapters: list[Chapter]) -> str:
+    """Lines of `0:00 Label`, as YouTube reads chapters from a description."""
+    hours = bool(chapters) and chapters[-1].end >= 3600
+    return "\n".join(f"{clock(c.start, hours)} {c.label}" for c in chapters)
+
+
+def youtube_ready(chapters: list[Chapter]) -> bool:
+    """YouTube's rules: the first at 0:00, at least three, each at least ten seconds long."""
+    return len(chapters) >= 3 and chapters[0].start == 0 and all(c.end - c.start >= 10 for c in chapters)

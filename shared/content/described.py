@@ -1,0 +1,25 @@
+"""Everything generate_metadata learned about what a video says, ready for the document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shared.content.captions import Cue
+from shared.content.chapters import Chapter
+from shared.content.keywords import Keyword
+from shared.content.suggestions import Suggestions
+from shared.content.transcript import Transcript
+from shared.media.renditions import Rendition
+from shared.metadata.technical import MadeBy
+
+
+@dataclass
+class Content:
+    transcript: Transcript | None
+    captions: list[Cue]
+    chapters: list[Chapter]
+    keywords: list[Keyword]
+    suggestions: Suggestions
+    files: list[tuple[Rendition, MadeBy]]            # to store: the transcript's words, the captions
+    absent: dict[str, str] = field(default_factory=dict)   # why a part is missing, by part name
+    timings_ms: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,74 @@
+"""Keywords and tags from a transcript, offline: YAKE ranks candidate phrases by statistical
+features of the text alone (no corpus, no model); we then drop filler and near-duplicates."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import version
+
+from pydantic import BaseModel
+
+from shared.metadata.technical import MadeBy
+
+# Spoken filler that YAKE's stop-word list lets through; none of these describe a video.
+FILLER = frozenset({
+    "um", "umm", "uh", "uhh", "er", "erm", "ah", "ahh", "oh", "hmm", "mm", "mhm", "huh", "yeah", "yep", "yup",
+    "nope", "okay", "ok", "alright", "right", "like", "really", "actually", "basically", "literally", "gonna",
+    "wanna", "gotta", "kinda", "sorta", "stuff", "thing", "things", "guys", "know", "mean", "said", "say", "says",
+    "going", "get", "got", "just", "well", "lot", "lots", "way", "something", "anything", "everything",
+})
+
+
+class Keyword(BaseModel):
+    text: str
+    score: float                 # YAKE's score: lower is more relevant
+
+
+def _stem(token: str) -> str:
+    """Enough folding to count "apples" and "apple" as one keyword."""
+    for suffix in ("ies", "es", "s"):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return token
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    import yake  # type: ignore[import-untyped,unused-ignore]
+
+    return frozenset(yake.KeywordExtractor(lan="en").stopword_set) | FILLER
+
+
+def made_by() -> MadeBy:
+    return MadeBy(tool="yake", version=version("yake"))
+
+
+def keywords(text: str, limit: int = 15, max_words: int = 3) -> list[Keyword]:
+    """Ranked, best first: phrases of content words only (no stop word, filler or number), none
+    sharing half its words (folded) with a better-ranked one: "tomato sauce" keeps out "fresh
+    tomato sauce", "tomato" and "sauce"."""
+    if not text.strip():
+        return []
+    import yake  # type: ignore[import-untyped,unused-ignore]
+
+    stop = _stop_words()
+    extractor = yake.KeywordExtractor(lan="en", n=max_words, dedup_lim=0.9, top=limit * 4, stopwords=stop)
+    kept: list[Keyword] = []
+    seen: list[set[str]] = []
+    for phrase, score in extractor.extract_keywords(text):
+        tokens = phrase.lower().split()
+        if not tokens or any(t in stop or t.isdigit() or len(t) < 3 for t in tokens):
+            continue
+        stems = {_stem(t) for t in tokens}
+        if any(2 * len(stems & other) >= len(stems) for other in seen):
+            continue
+        seen.append(stems)
+        kept.append(Keyword(text=" ".join(tokens), score=round(float(score), 6)))
+        if len(kept) == limit:
+            break
+    return kept
+
+
+def tags(ranked: list[Keyword], limit: int = 10) -> list[str]:
+    """Short labels for tagging UIs: the best keywords of one or two words, lower case."""
+    return [k.text for k in ranked if len(k.text.split()) <= 2][:limit]

@@ -1,0 +1,130 @@
+"""Title and description suggestions. The default is extractive and deterministic: the best
+keywords make the title, the sentences richest in keywords the description. A TextGenerator (an
+LLM behind an API) may do better; when it fails, the default stands and the failure is recorded."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import PurePosixPath
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from shared.content.transcript import Utterance
+from shared.metadata.technical import MadeBy
+
+MAX_TITLE = 100
+MAX_DESCRIPTION = 1000
+SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to"})
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What a title and description may be drawn from."""
+    file_name: str
+    duration_seconds: float
+    width: int | None
+    height: int | None
+    scenes: int
+    utterances: list[Utterance] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)      # best first
+    chapters: list[str] = field(default_factory=list)      # labels, in order
+
+    @property
+    def transcript(self) -> str:
+        return " ".join(u.text for u in self.utterances)
+
+
+class Suggestion(BaseModel):
+    title: str
+    description: str
+
+
+class TextGenerationError(Exception):
+    """The provider gave no usable answer; the message says why, without secrets."""
+
+
+class TextGenerator(Protocol):
+    made_by: MadeBy
+
+    def suggest(self, facts: VideoFacts) -> Suggestion: ...
+
+
+def clean(text: str, limit: int) -> str:
+    """One line of printable text, at most limit characters, cut at a word."""
+    text = " ".join(CONTROL.sub(" ", text).split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def title_case(text: str) -> str:
+    words = text.split()
+    return " ".join(w if i and w in SMALL_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words))
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+def length_words(seconds: float) -> str:
+    if seconds < 90:
+        return f"{round(seconds)}-second"
+    if seconds < 5400:
+        return f"{round(seconds / 60)}-minute"
+    return f"{seconds / 3600:.1f}-hour"
+
+
+def name_title(file_name: str) -> str:
+    """A title from the file's name when that name has words: `my_trip-to.rome.mp4` → "My Trip to Rome"."""
+    stem = PurePosixPath(file_name).stem
+    words = [w for w in re.split(r"[\s_.\-]+", stem) if w and not w.isdigit()]
+    if not any(re.search(r"[^\W\d]", w) for w in words):
+        return "Untitled video"
+    return title_case(" ".join(w.lower() if w.isupper() and len(w) > 3 else w for w in words))
+
+
+def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences: int = 2) -> Suggestion:
+    size = f" ({facts.width}x{facts.height})" if facts.width and facts.height else ""
+    summary = f"A {length_words(facts.duration_seconds)} video{size}"
+    if facts.chapters:
+        summary += f" in {len(facts.chapters)} chapters"
+    if not facts.keywords:
+        scenes = f" and {facts.scenes} scenes" if facts.scenes > 1 and not facts.chapters else ""
+        return Suggestion(title=clean(name_title(facts.file_name), MAX_TITLE),
+                          description=clean(f"{summary}{scenes}, without speech.", MAX_DESCRIPTION))
+    phrases = facts.keywords[:title_phrases]
+    joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
+    rank = {k: 1.0 / (i + 1) for i, k in enumerate(facts.keywords)}
+    weight = [sum(v for k, v in rank.items() if f" {k} " in f" {u.text} ") for u in facts.utterances]
+    best = sorted(sorted(range(len(facts.utterances)), key=lambda i: -weight[i])[:description_sentences])
+    said = " ".join(sentence(facts.utterances[i].text) for i in best if weight[i] > 0)
+    topics = f": {', '.join(facts.chapters)}" if facts.chapters else ""
+    return Suggestion(title=clean(title_case(joined), MAX_TITLE),
+                      description=clean(f"{said} {summary}{topics}.".strip(), MAX_DESCRIPTION))
+
+
+def made_by() -> MadeBy:
+    return MadeBy(tool="vidpipe extractive summary", version=version("vidpipe"))
+
+
+class Suggestions(Suggestion):
+    made_by: MadeBy
+    provider_error: str | None = None   # why the configured TextGenerator's answer was not used
+
+
+def suggest(facts: VideoFacts, generator: TextGenerator | None) -> Suggestions:
+    default = extractive(facts)
+    if generator is None:
+        return Suggestions(**default.model_dump(), made_by=made_by())
+    try:
+        answer = generator.suggest(facts)
+    except TextGenerationError as exc:
+        return Suggestions(**default.model_dump(), made_by=made_by(), provider_error=str(exc))
+    return Suggestions(title=clean(answer.title, MAX_TITLE), description=clean(answer.description, MAX_DESCRIPTION),
+                       made_by=generator.made_by)

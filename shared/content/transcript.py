@@ -1,0 +1,168 @@
+"""Speech to text over the process step's 16 kHz mono WAV, whatever engine the Transcriber is.
+
+The audio is cut into chunks at the silences the process step measured, and long stretches of
+sound at their quietest point, so memory stays bounded by one chunk however long the video is.
+A chunk is decoded only when it sounds like speech (a steady tone or drone has no quiet frames),
+and its words are kept only when the engine is confident of them: music makes engines babble.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel
+
+from shared.media.analysis import Segment
+from shared.metadata.technical import MadeBy
+
+SAMPLE_RATE = 16_000
+FRAME = SAMPLE_RATE // 100       # 10 ms of 16-bit samples, the unit of energy measures
+
+
+class Word(BaseModel):
+    text: str
+    start: float
+    end: float
+    confidence: float            # the engine's posterior probability, 0-1
+
+
+class Utterance(BaseModel):
+    """A run of words without a pause of PAUSE_SECONDS or more."""
+    start: float
+    end: float
+    text: str
+
+
+class Transcript(BaseModel):
+    language: str                # BCP 47, the engine model's language
+    speech: bool
+    no_speech_reason: str | None = None
+    words: list[Word]
+    made_by: MadeBy
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+    def utterances(self, pause: float = 0.6) -> list[Utterance]:
+        runs: list[list[Word]] = []
+        for word in self.words:
+            if runs and word.start - runs[-1][-1].end < pause:
+                runs[-1].append(word)
+            else:
+                runs.append([word])
+        return [Utterance(start=r[0].start, end=r[-1].end, text=" ".join(w.text for w in r)) for r in runs]
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    start: float                 # seconds from the start of the audio
+    pcm: bytes                   # 16-bit little-endian mono samples at SAMPLE_RATE
+
+    @property
+    def seconds(self) -> float:
+        return len(self.pcm) / 2 / SAMPLE_RATE
+
+
+class Transcriber(Protocol):
+    """A speech-to-text engine: words with times relative to the chunk's start."""
+    language: str
+    made_by: MadeBy
+
+    def words(self, chunk: AudioChunk) -> list[Word]: ...
+
+
+class AudioFormatError(ValueError):
+    pass
+
+
+def frame_energies(pcm: bytes) -> NDArray[np.float64]:
+    """Mean square amplitude of each 10 ms frame, full scale = 1."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
+    frames = len(samples) // FRAME
+    return np.asarray((samples[:frames * FRAME].reshape(frames, FRAME) ** 2).mean(axis=1), dtype=np.float64)
+
+
+def low_energy_ratio(energies: NDArray[np.float64], window: int = 100) -> float:
+    """Share of frames quieter than half their second's mean. Speech, made of syllables and gaps,
+    scores 0.4-0.7; a tone, a drone or steady noise scores near 0 (Scheirer and Slaney's feature)."""
+    ratios = [float((part < 0.5 * part.mean()).mean())
+              for i in range(0, max(1, len(energies) - window + 1), window)
+              if len(part := energies[i:i + window])]
+    return sum(ratios) / len(ratios) if ratios else 0.0
+
+
+def sounding_spans(silences: list[Segment], duration: float, min_seconds: float = 0.3) -> list[Segment]:
+    """The complement of the measured silences within [0, duration]."""
+    spans, at = [], 0.0
+    for s in sorted(silences, key=lambda s: s.start):
+        if s.start - at >= min_seconds:
+            spans.append(Segment(start=at, end=s.start))
+        at = max(at, s.end)
+    if duration - at >= min_seconds:
+        spans.append(Segment(start=at, end=duration))
+    return spans
+
+
+def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 20.0,
+                 pad: float = 0.25) -> Iterator[AudioChunk]:
+    """Each span (padded a little, for the engine's onset), cut at most max_seconds long at the
+    quietest 10 ms in the last quarter of the window. Reads one window at a time."""
+    with wave.open(str(wav), "rb") as w:
+        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+            raise AudioFormatError(f"expected 16 kHz mono 16-bit audio, got {w.getframerate()} Hz, "
+                                   f"{w.getnchannels()} channels, {8 * w.getsampwidth()}-bit")
+        total = w.getnframes()
+        for span in spans:
+            at = max(0, int((span.start - pad) * SAMPLE_RATE))
+            stop = min(total, math.ceil((span.end + pad) * SAMPLE_RATE))
+            while stop - at > FRAME:
+                w.setpos(at)
+                want = min(stop - at, int(max_seconds * SAMPLE_RATE))
+                pcm = w.readframes(want)
+                if at + want < stop:
+                    pcm = pcm[:2 * _quietest_cut(pcm)]
+                yield AudioChunk(start=at / SAMPLE_RATE, pcm=pcm)
+                at += len(pcm) // 2
+
+
+def _quietest_cut(pcm: bytes) -> int:
+    """The sample index of the quietest frame in the last quarter of pcm."""
+    energies = frame_energies(pcm)
+    first = len(energies) * 3 // 4
+    return (first + int(np.argmin(energies[first:]))) * FRAME
+
+
+WORD_NOISE = re.compile(r"\(\d+\)$")  # engines' pronunciation variants: "read(2)"
+
+
+def transcribe(transcriber: Transcriber, wav: Path, silences: list[Segment], duration: float, *,
+               min_confidence: float = 0.35, min_low_energy_ratio: float = 0.2,
+               on_chunk: Callable[[float], None] = lambda _: None) -> Transcript:
+    """The whole audio's transcript, or a no-speech result that says why."""
+    def result(words: list[Word], reason: str | None) -> Transcript:
+        return Transcript(language=transcriber.language, speech=bool(words), no_speech_reason=reason,
+                          words=words, made_by=transcriber.made_by)
+
+    spans = sounding_spans(silences, duration)
+    if not spans:
+        return result([], "the audio is silent")
+    words: list[Word] = []
+    for chunk in audio_chunks(wav, spans):
+        on_chunk(chunk.start + chunk.seconds)
+        if low_energy_ratio(frame_energies(chunk.pcm)) < min_low_energy_ratio:
+            continue
+        heard = [w for w in transcriber.words(chunk) if w.text]
+        if not heard or sum(w.confidence for w in heard) / len(heard) < min_confidence:
+            continue
+        words += [w.model_copy(update={"text": WORD_NOISE.sub("", w.text), "start": round(chunk.start + w.start, 2),
+                                       "end": round(chunk.start + w.end, 2)}) for w in heard]
+    return result(words, None if words else "no speech was recognised: the sound is music, tones or noise")

@@ -1,0 +1,23 @@
+"""Storing a step's files in the derived bucket and describing them as artifact rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.media.renditions import Rendition
+from shared.models import Artifact, Video
+from shared.services import Services
+
+
+def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str]) -> Artifact:
+    """Upload every file of a rendition (the main one last) and describe it as one artifact."""
+    prefix = video.derived_folder
+    for file in rendition.files:
+        svc.storage.upload(svc.settings.derived_bucket, f"{prefix}/{file.key}", file.local, file.content_type)
+    details: dict[str, Any] = {**rendition.details, "made_by": made_by}
+    if rendition.extra:
+        details["files"] = [f"{prefix}/{f.key}" for f in rendition.extra]
+        details["total_bytes"] = sum(f.local.stat().st_size for f in rendition.files)
+    return Artifact(kind=rendition.kind, bucket=svc.settings.derived_bucket, path=f"{prefix}/{rendition.main.key}",
+                    bytes=rendition.main.local.stat().st_size, content_type=rendition.main.content_type,
+                    details=details)

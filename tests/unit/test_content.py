@@ -1,0 +1,308 @@
+"""Captions, keywords, chapters, suggestions and the transcript's chunking, on hand-made inputs."""
+
+import itertools
+import math
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.content import captions as cc
+from shared.content.chapters import ChapterRules, chapters, youtube_list, youtube_ready
+from shared.content.keywords import FILLER, keywords, tags
+from shared.content.suggestions import (
+    Suggestion,
+    TextGenerationError,
+    VideoFacts,
+    clean,
+    extractive,
+    name_title,
+    suggest,
+)
+from shared.content.transcript import (
+    SAMPLE_RATE,
+    AudioChunk,
+    AudioFormatError,
+    Transcript,
+    Utterance,
+    Word,
+    audio_chunks,
+    frame_energies,
+    low_energy_ratio,
+    sounding_spans,
+    transcribe,
+)
+from shared.media.analysis import SceneCut, Segment
+from shared.metadata.technical import MadeBy
+
+BY = MadeBy(tool="test", version="1")
+
+
+def words_at(text: str, start: float, per_word: float = 0.4, gap: float = 0.05) -> list[Word]:
+    out, t = [], start
+    for w in text.split():
+        out.append(Word(text=w, start=round(t, 3), end=round(t + per_word, 3), confidence=0.9))
+        t += per_word + gap
+    return out
+
+
+# --- captions ---------------------------------------------------------------------------------
+
+def test_wrap_balances_two_lines_and_cuts_overlong_words():
+    assert cc.wrap("welcome to the kitchen today we cook pasta with fresh tomato sauce", 42) == [
+        "welcome to the kitchen today we", "cook pasta with fresh tomato sauce"]
+    assert cc.wrap("short", 42) == ["short"]
+    assert cc.wrap("x" * 50, 42) == ["x" * 42, "x" * 8]
+
+
+def test_cues_keep_to_the_style_rules_on_long_unbroken_speech():
+    speech = words_at(" ".join(["tomorrow", "we", "travel", "north", "to", "the", "mountains"] * 30), 0.0)
+    cues = cc.cues(speech)
+    assert len(cues) > 10
+    for cue in cues:
+        assert 1 <= len(cue.lines) <= 2 and all(len(line) <= 42 for line in cue.lines)
+        assert 1.0 - 1e-6 <= cue.end - cue.start <= 7.0 + 1e-6
+    assert all(a.end <= b.start for a, b in itertools.pairwise(cues))  # never overlap
+    assert " ".join(" ".join(c.lines) for c in cues) == " ".join(w.text for w in speech)  # nothing lost
+
+
+def test_a_pause_starts_a_new_cue_and_short_cues_stay_up_a_second():
+    speech = [*words_at("hello there", 1.0, per_word=0.2), *words_at("goodbye", 5.0, per_word=0.2)]
+    first, second = cc.cues(speech)
+    assert first.lines == ("hello there",) and second.lines == ("goodbye",)
+    assert first.end == pytest.approx(2.0) and second.end == pytest.approx(6.0)
+
+
+def test_a_short_cue_never_runs_into_the_next():
+    speech = [*words_at("one", 1.0, per_word=0.2), *words_at("two", 1.9, per_word=0.2)]
+    first, _ = cc.cues(speech, cc.CaptionRules(pause_seconds=0.5))
+    assert first.end == pytest.approx(1.9)
+
+
+def test_webvtt_and_srt_text():
+    cues = [cc.Cue(start=0.96, end=6.67, lines=("fish & <chips>", "today")), cc.Cue(3725.5, 3727.0, ("end",))]
+    assert cc.webvtt(cues) == ("WEBVTT\n\n00:00:00.960 --> 00:00:06.670\nfish &amp; &lt;chips&gt;\ntoday\n\n"
+                               "01:02:05.500 --> 01:02:07.000\nend\n")
+    assert cc.srt(cues) == ("1\n00:00:00,960 --> 00:00:06,670\nfish & <chips>\ntoday\n\n"
+                            "2\n01:02:05,500 --> 01:02:07,000\nend\n")
+
+
+# --- keywords ---------------------------------------------------------------------------------
+
+TEXT = ("um so yeah welcome to the kitchen. today we cook pasta with fresh tomato sauce. "
+        "the tomato sauce needs fresh tomatoes. our football team won the championship game. "
+        "you know the championship game was really long. the president spoke about the economy and jobs")
+
+
+def test_keywords_are_ranked_content_phrases_without_filler_or_duplicates():
+    ranked = keywords(TEXT)
+    texts = [k.text for k in ranked]
+    assert texts[0] in ("fresh tomato sauce", "tomato sauce")
+    assert [k.score for k in ranked] == sorted(k.score for k in ranked)
+    tokens = {t for k in texts for t in k.split()}
+    assert not tokens & FILLER and not tokens & {"the", "to", "we", "about", "and", "with", "you"}
+    assert len(texts) == len(set(texts))
+    assert not ({"tomato sauce", "tomato sauces"} <= set(texts))
+    for word in ("kitchen", "pasta", "football", "championship", "president", "economy", "jobs"):
+        assert any(word in k for k in texts), word
+
+
+def test_keywords_of_nothing_and_tags():
+    assert keywords("") == [] and keywords("um uh yeah okay") == []
+    ranked = keywords(TEXT)
+    assert tags(ranked) == [k.text for k in ranked if len(k.text.split()) <= 2][:10]
+
+
+# --- chapters ---------------------------------------------------------------------------------
+
+def test_chapters_start_at_the_cuts_and_take_labels_from_their_speech():
+    speech = [*words_at("we cook pasta with fresh tomato sauce", 1.0),
+              *words_at("our football team won the championship game", 13.0),
+              *words_at("the president spoke about the economy", 25.0)]
+    cuts = [SceneCut(time=12.0, score=30), SceneCut(time=24.0, score=31)]
+    found = chapters(36.0, cuts, speech)
+    assert [(c.start, c.end) for c in found] == [(0.0, 12.0), (12.0, 24.0), (24.0, 36.0)]
+    assert [c.starts_at for c in found] == ["start", "scene_cut", "scene_cut"]
+    assert "tomato" in found[0].label.lower() and "football" in found[1].label.lower()
+    assert youtube_ready(found)
+    assert youtube_list(found).splitlines()[1].startswith("0:12 ")
+
+
+def test_a_cut_inside_a_word_moves_to_the_nearest_pause():
+    speech = [*words_at("alpha beta gamma", 10.0, per_word=0.5, gap=0.0), *words_at("delta", 12.0)]
+    # the cut at 10.7 falls inside "beta"; the nearest pause starts when "gamma" ends, 11.5
+    found = chapters(30.0, [SceneCut(time=10.7, score=20)], speech, ChapterRules(min_seconds=5))
+    assert found[1].start == pytest.approx(10.0)  # the pause before "alpha" is nearer (0.7 s) than 11.5 (0.8 s)
+
+
+def test_short_chapters_merge_into_the_shorter_neighbour_and_silent_ones_are_scenes():
+    cuts = [SceneCut(time=t, score=20) for t in (12.0, 15.0, 40.0)]
+    found = chapters(60.0, cuts, [])
+    assert [(c.start, c.end) for c in found] == [(0.0, 15.0), (15.0, 40.0), (40.0, 60.0)]
+    assert [c.label for c in found] == ["Scene 1", "Scene 2", "Scene 3"]
+
+
+def test_a_long_take_is_split_at_its_longest_pause():
+    speech = [*words_at("first part talks about gardens", 5.0), *words_at("second part talks about boats", 400.0)]
+    found = chapters(700.0, [], speech, ChapterRules(max_seconds=300))
+    assert len(found) >= 2 and all(c.starts_at in ("start", "pause") for c in found)
+    assert all(c.end - c.start <= 300 for c in found[:-1]) or len(found) > 2
+
+
+def test_youtube_rules():
+    assert not youtube_ready(chapters(25.0, [SceneCut(time=12.0, score=20)], []))  # two chapters
+    assert youtube_list(chapters(4000.0, [SceneCut(time=3700.0, score=20)], [])).splitlines()[-1].startswith("1:01:40")
+    assert chapters(0.0, [], []) == []
+
+
+# --- suggestions ------------------------------------------------------------------------------
+
+FACTS = VideoFacts(file_name="my_trip-to.rome.mp4", duration_seconds=36, width=1280, height=720, scenes=3,
+                   utterances=[Utterance(start=1, end=6, text="welcome to the kitchen today we cook pasta"),
+                               Utterance(start=13, end=17, text="our football team won the championship game"),
+                               Utterance(start=25, end=28, text="thank you")],
+                   keywords=["cook pasta", "championship game", "kitchen", "football team"],
+                   chapters=["Cook pasta", "Championship game", "Scene 3"])
+
+
+def test_extractive_title_and_description_from_keywords_and_sentences():
+    s = extractive(FACTS)
+    assert s.title == "Cook Pasta, Championship Game and Kitchen"
+    assert s.description.startswith("Welcome to the kitchen today we cook pasta. Our football team won")
+    assert "thank you" not in s.description.lower()
+    assert "36-second video (1280x720) in 3 chapters: Cook pasta, Championship game, Scene 3." in s.description
+    assert extractive(FACTS) == s  # deterministic
+
+
+def test_without_speech_the_title_comes_from_the_file_name():
+    quiet = VideoFacts(file_name="IMG_2041.MOV", duration_seconds=600, width=1920, height=1080, scenes=4)
+    assert extractive(quiet) == Suggestion(title="IMG", description="A 10-minute video (1920x1080) and 4 scenes, "
+                                                                      "without speech.")
+    assert name_title("my_trip-to.rome.mp4") == "My Trip to Rome"
+    assert name_title("12345.mp4") == "Untitled video"
+
+
+def test_clean_strips_controls_and_cuts_at_a_word():
+    assert clean("a\u202etitle\x00 with  spaces", 100) == "a title with spaces"
+    assert clean("one two three four", 12) == "one two…"
+
+
+class Failing:
+    made_by = BY
+
+    def suggest(self, facts: VideoFacts) -> Suggestion:
+        raise TextGenerationError("HTTP 401: bad key")
+
+
+class Answering:
+    made_by = MadeBy(tool="chat completions API", version="m")
+
+    def suggest(self, facts: VideoFacts) -> Suggestion:
+        return Suggestion(title="  A  model\ntitle ", description="x" * 2000)
+
+
+def test_a_failing_generator_falls_back_to_the_default_and_says_why():
+    got = suggest(FACTS, Failing())
+    assert got.title == extractive(FACTS).title and got.provider_error == "HTTP 401: bad key"
+    assert got.made_by.tool == "vidpipe extractive summary"
+
+
+def test_a_generator_answer_is_cleaned_and_credited():
+    got = suggest(FACTS, Answering())
+    assert got.title == "A model title" and len(got.description) == 1000 and got.provider_error is None
+    assert got.made_by.version == "m"
+
+
+# --- transcript -------------------------------------------------------------------------------
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.clip(samples * 32767, -32768, 32767).astype("<i2").tobytes())
+    return path
+
+
+def syllables(seconds: float) -> np.ndarray:
+    """A 4 Hz on/off tone: the energy rhythm of speech."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return 0.3 * np.sin(2 * math.pi * 300 * t) * (np.sin(2 * math.pi * 4 * t) > 0)
+
+
+def test_low_energy_ratio_tells_syllables_from_a_steady_tone():
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    tone = 0.3 * np.sin(2 * math.pi * 440 * t)
+    as_pcm = lambda x: (x * 32767).astype("<i2").tobytes()  # noqa: E731
+    assert low_energy_ratio(frame_energies(as_pcm(tone))) < 0.05
+    assert low_energy_ratio(frame_energies(as_pcm(syllables(3)))) > 0.4
+
+
+def test_sounding_spans_are_what_the_silences_leave():
+    silences = [Segment(start=0, end=1), Segment(start=5, end=7.1), Segment(start=9.9, end=10)]
+    assert [(s.start, s.end) for s in sounding_spans(silences, 10)] == [(1, 5), (7.1, 9.9)]
+    assert sounding_spans([Segment(start=0, end=10)], 10) == []
+    assert [(s.start, s.end) for s in sounding_spans([], 3)] == [(0, 3)]
+
+
+def test_long_sound_is_read_in_bounded_chunks_cut_at_quiet_points(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", syllables(65))
+    chunks = list(audio_chunks(wav, [Segment(start=0, end=65)], max_seconds=20))
+    assert all(c.seconds <= 20 for c in chunks) and len(chunks) >= 4
+    assert sum(len(c.pcm) for c in chunks) == 65 * SAMPLE_RATE * 2  # every sample once
+    for a, b in itertools.pairwise(chunks):
+        assert b.start == pytest.approx(a.start + a.seconds)
+
+
+def test_audio_that_is_not_16k_mono_is_refused(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", syllables(1), rate=44100)
+    with pytest.raises(AudioFormatError, match="44100 Hz"):
+        list(audio_chunks(wav, [Segment(start=0, end=1)]))
+
+
+class ScriptedEngine:
+    """The Transcriber port answering from a script: confidence per chunk, in order."""
+    language = "en-US"
+    made_by = BY
+
+    def __init__(self, confidences: list[float]) -> None:
+        self.confidences = confidences
+        self.heard: list[AudioChunk] = []
+
+    def words(self, chunk: AudioChunk) -> list[Word]:
+        self.heard.append(chunk)
+        c = self.confidences[len(self.heard) - 1]
+        return [Word(text="read(2)", start=0.1, end=0.5, confidence=c), Word(text="on", start=0.6, end=0.8,
+                                                                             confidence=c)]
+
+
+def test_transcribe_offsets_words_and_drops_unsure_chunks(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", np.concatenate([syllables(3), np.zeros(2 * SAMPLE_RATE), syllables(3)]))
+    engine = ScriptedEngine([0.9, 0.1])
+    progress: list[float] = []
+    got = transcribe(engine, wav, [Segment(start=3, end=5)], 8.0, on_chunk=progress.append)
+    assert isinstance(got, Transcript) and got.speech and got.language == "en-US"
+    assert [w.text for w in got.words] == ["read", "on"]          # the unsure second chunk is music
+    assert got.words[0].start == pytest.approx(0.1) and len(engine.heard) == 2
+    assert engine.heard[1].start == pytest.approx(4.75) and progress and progress[-1] == pytest.approx(8.0)
+
+
+def test_silence_and_steady_tones_are_no_speech(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", np.zeros(SAMPLE_RATE * 4))
+    silent = transcribe(ScriptedEngine([]), wav, [Segment(start=0, end=4)], 4.0)
+    assert not silent.speech and silent.no_speech_reason == "the audio is silent" and silent.words == []
+    t = np.arange(4 * SAMPLE_RATE) / SAMPLE_RATE
+    wav = write_wav(tmp_path / "b.wav", 0.3 * np.sin(2 * math.pi * 440 * t))
+    engine = ScriptedEngine([0.9])
+    tone = transcribe(engine, wav, [], 4.0)
+    assert not tone.speech and "music, tones or noise" in (tone.no_speech_reason or "")
+    assert engine.heard == []  # never decoded
+
+
+def test_utterances_split_at_pauses():
+    t = Transcript(language="en-US", speech=True, made_by=BY,
+                   words=[*words_at("one two", 0.0), *words_at("three", 3.0)])
+    assert [(u.text, u.start) for u in t.utterances()] == [("one two", 0.0), ("three", 3.0)]
+    assert t.text == "one two three"
+
