@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from infra.clips import make_clip
+from infra.clips import make_clip, make_speech_clip
 from infra.local.postgres import PostgresCluster, prepare_database
 
 EVENTS = Path(__file__).parent / "events"
@@ -61,6 +61,8 @@ def clips() -> Iterator[dict[str, Path]]:
         "plain": make_clip(root / "plain.mp4", seconds=2, width=640, height=360),
         "rotated": make_clip(root / "rotated.mp4", seconds=2, width=640, height=360, rotate=90),
         "silent": make_clip(root / "silent.mp4", seconds=2, width=320, height=240, audio=False),
+        # Three 12 s scenes, a sentence spoken in each (infra.clips.SPEECH_SCENES).
+        "speech": make_speech_clip(root / "speech.mp4", width=640, height=360, fps=25),
     }
     junk = root / "junk.mp4"
     junk.write_bytes(os.urandom(4096))

@@ -2,8 +2,9 @@
 
 The audio is cut into chunks at the silences the process step measured, and long stretches of
 sound at their quietest point, so memory stays bounded by one chunk however long the video is.
-A chunk is decoded only when it sounds like speech (a steady tone or drone has no quiet frames),
-and its words are kept only when the engine is confident of them: music makes engines babble.
+A chunk is decoded only when its loudness has the rhythm of syllables (a steady tone or drone has
+no quiet frames), and its words are kept only when they come at the pace of speech and the engine
+is confident of them: over music, engines babble a few unsure words.
 """
 
 from __future__ import annotations
@@ -141,11 +142,21 @@ def _quietest_cut(pcm: bytes) -> int:
     return (first + int(np.argmin(energies[first:]))) * FRAME
 
 
+def sounds_like_speech(words: list[Word], min_confidence: float, min_words_per_second: float) -> bool:
+    """Engines babble over music: a few words, far apart, that they are unsure of. People speak
+    two or three words a second (slow speakers above 1.5), and engines are sure of most."""
+    if not words:
+        return False
+    span = max(words[-1].end - words[0].start, 0.5)
+    confidence = sum(w.confidence for w in words) / len(words)
+    return confidence >= min_confidence and len(words) / span >= min_words_per_second
+
+
 WORD_NOISE = re.compile(r"\(\d+\)$")  # engines' pronunciation variants: "read(2)"
 
 
 def transcribe(transcriber: Transcriber, wav: Path, silences: list[Segment], duration: float, *,
-               min_confidence: float = 0.35, min_low_energy_ratio: float = 0.2,
+               min_confidence: float = 0.35, min_low_energy_ratio: float = 0.2, min_words_per_second: float = 1.3,
                on_chunk: Callable[[float], None] = lambda _: None) -> Transcript:
     """The whole audio's transcript, or a no-speech result that says why."""
     def result(words: list[Word], reason: str | None) -> Transcript:
@@ -161,7 +172,7 @@ def transcribe(transcriber: Transcriber, wav: Path, silences: list[Segment], dur
         if low_energy_ratio(frame_energies(chunk.pcm)) < min_low_energy_ratio:
             continue
         heard = [w for w in transcriber.words(chunk) if w.text]
-        if not heard or sum(w.confidence for w in heard) / len(heard) < min_confidence:
+        if not sounds_like_speech(heard, min_confidence, min_words_per_second):
             continue
         words += [w.model_copy(update={"text": WORD_NOISE.sub("", w.text), "start": round(chunk.start + w.start, 2),
                                        "end": round(chunk.start + w.end, 2)}) for w in heard]

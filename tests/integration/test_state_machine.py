@@ -352,3 +352,30 @@ def test_requeue_of_an_ingest_failure_whose_upload_is_gone_is_refused(conn):
                        (oid, USER)).fetchone()["id"]
     conn.execute("delete from storage.objects where id = %s", (oid,))
     assert sqlstate_of(conn, "select requeue_job(%s)", (job,)) == "VP404"
+
+
+def test_a_lease_is_renewed_only_by_its_holder(conn):
+    job = new_job(conn)
+    claimed = conn.execute("select * from claim_step(%s, 'process', 'w1', 60)", (job["id"],)).fetchone()
+    renewed = conn.execute("select * from renew_lease(%s, 'w1', 600)", (job["id"],)).fetchone()
+    assert renewed["lease_expires_at"] - claimed["lease_expires_at"] > timedelta(seconds=500)
+    shorter = conn.execute("select * from renew_lease(%s, 'w1', 10)", (job["id"],)).fetchone()
+    assert shorter["lease_expires_at"] == renewed["lease_expires_at"]  # renewing never shortens a lease
+    assert sqlstate_of(conn, "select renew_lease(%s, 'w2', 600)", (job["id"],)) == "VP412"
+
+
+def test_generate_metadata_records_its_artifacts_with_the_document(conn):
+    job = new_job(conn)
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job["id"],))
+    conn.execute("select complete_process(%s, 'w', '{}', %s, '{}')",
+                 (job["id"], Jsonb([{"kind": "proxy", "bucket": "derived", "path": "p/proxy.mp4", "bytes": 5,
+                                     "content_type": "video/mp4"}])))
+    conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job["id"],))
+    captions = {"kind": "captions_vtt", "bucket": "derived", "path": "p/captions.vtt", "bytes": 9,
+                "content_type": "text/vtt", "details": {"cues": 3}}
+    done = conn.execute("select * from complete_generate_metadata(%s, 'w', 3, %s, %s)",
+                        (job["id"], Jsonb({"schema_version": 3}), Jsonb([captions]))).fetchone()
+    assert done["status"] == "ready"
+    rows = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
+    assert set(rows) == {"proxy", "captions_vtt"} and rows["captions_vtt"]["details"] == {"cues": 3}
+    assert rows["captions_vtt"]["owner_id"] is not None

@@ -1,0 +1,52 @@
+"""The offline transcriber on real sound: PocketSphinx hears espeak-ng's sentence, and a melody,
+a drone of noise or a tone come out as a clear no-speech result rather than babble."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from infra.clips import VOICE, run_ffmpeg
+from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
+from shared.content.transcript import transcribe
+
+pytestmark = pytest.mark.integration
+
+SOUNDS = {
+    "tone": ["-f", "lavfi", "-i", "sine=f=440:d=6"],
+    "chord": ["-f", "lavfi", "-i", "aevalsrc=0.3*sin(2*PI*261*t)+0.3*sin(2*PI*329*t)+0.3*sin(2*PI*392*t):d=6"],
+    # a tune of eight notes a second's half apart, with a swell: rhythm, like speech, but no words
+    "melody": ["-f", "lavfi", "-i",
+               r"aevalsrc=0.5*sin(2*PI*(220+110*floor(mod(t*4\,8)))*t)*(0.6+0.4*sin(2*PI*2*t)):d=6"],
+    "noise": ["-f", "lavfi", "-i", "anoisesrc=c=pink:a=0.3:d=6"],
+}
+
+
+@pytest.fixture(scope="module")
+def engine() -> PocketSphinxTranscriber:
+    return PocketSphinxTranscriber()
+
+
+def wav16k(path: Path, args: list[str]) -> Path:
+    run_ffmpeg([*args, "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(path)])
+    return path
+
+
+@pytest.mark.parametrize("sound", sorted(SOUNDS))
+def test_sound_without_words_is_no_speech(engine, tmp_path, sound):
+    got = transcribe(engine, wav16k(tmp_path / f"{sound}.wav", SOUNDS[sound]), [], 6.0)
+    assert not got.speech and got.words == [], [w.text for w in got.words]
+    assert got.no_speech_reason == "no speech was recognised: the sound is music, tones or noise"
+
+
+def test_a_spoken_sentence_is_heard_with_times(engine, tmp_path):
+    spoken = tmp_path / "spoken.wav"
+    subprocess.run(["espeak-ng", *VOICE, "-w", str(spoken), "Our football team won the championship game."],
+                   check=True)
+    wav = wav16k(tmp_path / "s.wav", ["-i", str(spoken), "-af", "adelay=2000:all=1,apad=pad_dur=1"])
+    got = transcribe(engine, wav, [], 8.0)
+    assert got.speech and {"football", "team", "championship", "game"} <= set(got.text.split())
+    assert 1.8 < got.words[0].start < got.words[-1].end < 7.0
+    assert all(0 <= w.confidence <= 1 and w.end > w.start for w in got.words)
