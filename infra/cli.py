@@ -153,7 +153,30 @@ def summary(doc: dict[str, Any]) -> str:
             lines.append(f"{label}: {spans}")
     if hls := doc.get("hls"):
         lines.append(f"hls: {hls['master']['path']} ({hls['variants']} variants)")
-    return "\n".join(lines)
+    return "\n".join(lines + content_summary(doc))
+
+
+def content_summary(doc: dict[str, Any]) -> list[str]:
+    """What the video says: transcript, captions, chapters, keywords, title and description."""
+    lines = []
+    if (t := doc.get("transcript")) is None:
+        lines.append(f"transcript: absent ({doc['absent'].get('transcript')})")
+    elif not t["speech"]:
+        lines.append(f"transcript: no speech ({t['no_speech_reason']})")
+    else:
+        text = t["text"] if len(t["text"]) <= 100 else t["text"][:99] + "…"
+        lines.append(f"transcript ({t['language']}, {t['word_count']} words): {text}")
+    if c := doc.get("captions"):
+        lines.append(f"captions: {c['cues']} cues, {c['vtt']['path']} and {c['srt']['path']}")
+    if ch := doc.get("chapters"):
+        lines.append("chapters:" + "".join(f"\n  {line}" for line in ch["youtube"].splitlines()))
+    if k := doc.get("keywords"):
+        lines.append("keywords: " + ", ".join(item["text"] for item in k["items"]))
+    if s := doc.get("suggestions"):
+        lines += [f"title: {s['title']}", f"description: {s['description']}"]
+        if s.get("provider_error"):
+            lines.append(f"  (the text generator failed, so these are extractive: {s['provider_error']})")
+    return lines
 
 
 @app.command()

@@ -18,6 +18,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from infra.cli import upload, wait_for_job
+from infra.clips import make_speech_clip
 from infra.local.postgres import REPO_ROOT
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
@@ -39,7 +40,8 @@ def home() -> Iterator[Path]:
 def stack(home) -> StackState:
     # Three deliveries a second or two apart: an unreachable function gives up within seconds.
     return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1", "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "3",
-                                       "VIDPIPE_HLS_ENABLED": "true", **LIMITS_ENV}).up()
+                                       "VIDPIPE_HLS_ENABLED": "true", "VIDPIPE_CHAPTER_MIN_SECONDS": "5",
+                                       **LIMITS_ENV}).up()
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +118,20 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     events = deliveries_for(hook, secret, doc["job_id"])
     assert [e["type"] for e in events] == ["video.ready"]  # signature verified by the library
     assert events[0]["data"]["video_id"] == doc["video_id"]
+
+
+def test_a_spoken_video_is_described_and_the_cli_prints_what_it_says(home, stack, tmp_path):
+    """What `make run` shows: the sample's transcript, chapters, keywords, title and description.
+    Scenes of 9 s keep the clip under this stack's 30 s limit; the stack allows 5 s chapters."""
+    clip = make_speech_clip(tmp_path / "spoken.mp4", scene_seconds=9, width=320, height=180)
+    result = cli(home, "process", str(clip), "--timeout", "120")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "transcript (en-US, " in out and "tomato sauce" in out and "captions: " in out
+    chapters = out.split("chapters:\n", 1)[1].splitlines()[:3]
+    assert [line.split()[0] for line in chapters] == ["0:00", "0:09", "0:18"]
+    assert "keywords: " in out and "\ntitle: " in out and "\ndescription: " in out
+    assert "Traceback" not in out + result.stderr
 
 
 def test_a_non_video_fails_with_a_reason_and_is_announced(home, stack, receiver, tmp_path):
