@@ -6,6 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -13,9 +14,11 @@ from shared.adapters.local_storage import LocalStorage
 from shared.adapters.postgres import PostgresDatabase
 from shared.adapters.s3_storage import S3Storage
 from shared.config import Settings, get_settings
-from shared.content.suggestions import TextGenerator
-from shared.content.transcript import Transcriber
 from shared.ports import Database, Storage
+
+if TYPE_CHECKING:  # only generate_metadata loads the speech and text stack (numpy, the model)
+    from shared.content.suggestions import TextGenerator
+    from shared.content.transcript import Transcriber
 
 
 @dataclass(frozen=True)

@@ -29,3 +29,19 @@ def test_unknown_function_is_a_usage_error(tmp_path):
     made = subprocess.run([sys.executable, "-m", "infra.cli", "bundle", "nope", "--dest", str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO_ROOT, check=False)
     assert made.returncode == 2
+
+
+SPEECH_STACK = ("numpy", "pocketsphinx", "yake")
+
+
+@pytest.mark.parametrize("name", ["ingest", "process", "notify"])
+def test_only_generate_metadata_carries_the_speech_and_text_stack(name):
+    probe = ("import sys, importlib.util; "
+             f"spec = importlib.util.spec_from_file_location('m', 'functions/{name}/main.py'); "
+             "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+             f"print(sorted(m for m in {SPEECH_STACK!r} if m in sys.modules))")
+    ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
+    needs = (REPO_ROOT / "functions" / "generate_metadata" / "requirements.txt").read_text()
+    assert all(f"\n{module}>=" in needs for module in SPEECH_STACK)
