@@ -61,6 +61,8 @@ class ChatCompletionsTextGenerator:
                 if response.status_code == 200:
                     return parse_reply(response)
                 error = f"HTTP {response.status_code}: {error_message(response)}"
+                if self._api_key:  # providers quote the key back, in part or whole, when refusing it
+                    error = error.replace(self._api_key, "[key]")
                 if response.status_code not in RETRYABLE:
                     raise TextGenerationError(error)
                 wait = retry_after(response)

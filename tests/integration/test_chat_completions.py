@@ -75,6 +75,13 @@ def test_a_disappointing_answer_is_an_error_with_a_reason(server, reply, reason)
     assert len(server.requests) == 1  # not worth asking again
 
 
+def test_the_key_is_never_quoted_back_in_an_error(server):
+    server.script = [Reply(status=401, error="Incorrect API key provided: sk-k. Find your key at …")]
+    with pytest.raises(TextGenerationError) as info:
+        generator(server).suggest(FACTS)
+    assert "sk-k" not in str(info.value) and "[key]" in str(info.value)
+
+
 def test_429_is_retried_after_the_servers_retry_after(server):
     server.script = [Reply(status=429, error="Rate limit reached", headers={"Retry-After": "0.5"})]
     started = time.monotonic()
