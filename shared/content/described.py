@@ -18,6 +18,7 @@ class Content:
     transcript: Transcript | None
     captions: list[Cue]
     chapters: list[Chapter]
+    chapter_min_seconds: float
     keywords: list[Keyword]
     suggestions: Suggestions
     files: list[tuple[Rendition, MadeBy]]            # to store: the transcript's words, the captions

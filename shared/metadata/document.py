@@ -123,7 +123,7 @@ class Captions(BaseModel):
 
 
 class Chapters(BaseModel):
-    min_seconds: float
+    min_seconds: float               # the shortest a chapter may be (VIDPIPE_CHAPTER_MIN_SECONDS)
     items: list[Chapter]
     youtube: str                     # "0:00 Label" lines for a video description
     youtube_ready: bool              # first at 0:00, at least three, each at least 10 s
@@ -241,7 +241,7 @@ def add_content(doc: MetadataDocument, content: Content, refs: dict[str, Artifac
                                 rules=CaptionRulesPart(**{f: getattr(rules, f) for f in CaptionRulesPart.model_fields}),
                                 made_by=cc.made_by())
     if content.chapters:
-        doc.chapters = Chapters(min_seconds=round(min(c.end - c.start for c in content.chapters), 3),
+        doc.chapters = Chapters(min_seconds=content.chapter_min_seconds,
                                 items=content.chapters, youtube=ch.youtube_list(content.chapters),
                                 youtube_ready=ch.youtube_ready(content.chapters), made_by=ch.made_by())
     if content.keywords:

@@ -96,7 +96,8 @@ def describe_content(svc: Services, job: Job, video: Video, technical: Technical
     else:
         absent["captions"] = absent["keywords"] = no_words
     log.info("content described", extra={"job_id": str(job.id), "timings_ms": timings})
-    return Content(transcript=transcript, captions=cues, chapters=parts, keywords=ranked, suggestions=suggestions,
+    return Content(transcript=transcript, captions=cues, chapters=parts, chapter_min_seconds=rules.min_seconds,
+                   keywords=ranked, suggestions=suggestions,
                    files=files, absent=absent, timings_ms=timings)
 
 

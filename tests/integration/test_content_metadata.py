@@ -68,7 +68,7 @@ def test_a_spoken_clip_gets_transcript_captions_chapters_keywords_and_suggestion
     assert all(len(block.splitlines()) <= 3 for block in vtt.split("\n\n")[1:])  # timing + at most 2 lines
 
     ch = doc.chapters
-    assert ch is not None and len(ch.items) == 3 and ch.youtube_ready
+    assert ch is not None and len(ch.items) == 3 and ch.youtube_ready and ch.min_seconds == 10
     for chapter, cut in zip(ch.items, CUTS, strict=True):
         assert abs(chapter.start - cut) <= 0.5
         assert not chapter.label.startswith("Scene")  # each has speech to name it by
