@@ -23,11 +23,13 @@ from rich.table import Table
 from infra.clips import make_sample
 from infra.local.postgres import REPO_ROOT
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
+from infra.webhooks_cli import webhooks
 from shared.adapters.postgres import PostgresDatabase
 from shared.domain import JobNotFound, StepBusy, StepNotApplicable
 from shared.metadata.document import SCHEMA_FILE, json_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidpipe: the video ingest pipeline, locally.")
+app.add_typer(webhooks, name="webhooks")
 err = Console(stderr=True)
 out = Console()
 

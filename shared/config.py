@@ -71,6 +71,8 @@ class Settings(BaseSettings):
 
     # Outgoing customer webhooks.
     webhook_timeout_seconds: float = 15.0
+    # Local development only: let endpoints resolve to loopback or private addresses.
+    webhook_allow_private_urls: bool = False
 
     # Dispatcher: function name -> URL, and how it polls and retries.
     function_urls: dict[str, str] = Field(default_factory=dict)

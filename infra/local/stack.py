@@ -135,7 +135,9 @@ class LocalStack:
 
     def _start(self, name: str, state: StackState) -> None:
         """Start one component of the stack and record its pid."""
-        env = {**os.environ, **self.extra_env, "VIDPIPE_DATABASE_URL": state.database_url,
+        # Webhook receivers on this machine are the point of a local stack: private URLs allowed.
+        env = {**os.environ, "VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS": "true", **self.extra_env,
+               "VIDPIPE_DATABASE_URL": state.database_url,
                "VIDPIPE_EVENT_SECRET": state.event_secret, "VIDPIPE_STORAGE_BACKEND": "local",
                "VIDPIPE_STORAGE_ROOT": str(state.storage_root),
                "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls), "PYTHONUNBUFFERED": "1"}

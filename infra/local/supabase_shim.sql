@@ -83,3 +83,6 @@ create table if not exists storage.objects (
 );
 alter table storage.objects enable row level security;
 grant all on storage.objects, storage.buckets to service_role;
+-- As on Supabase: signed-in users may try any write; the policies on storage.objects decide.
+grant select, insert, update, delete on storage.objects to authenticated;
+grant select on storage.buckets to authenticated;

@@ -14,7 +14,7 @@ from shared.models import Job
 from shared.services import Services, get_services
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
-from shared.webhooks import post_signed
+from shared.webhooks import post_to_endpoint
 
 log = get_logger("notify")
 
@@ -48,8 +48,8 @@ def notify_job(svc: Services, job: Job) -> Job:
     for endpoint in endpoints:
         if event_type not in endpoint.event_types or endpoint.id in done:
             continue
-        delivery = post_signed(svc.http, endpoint.url, endpoint.secret, msg_id, body,
-                               svc.settings.webhook_timeout_seconds)
+        delivery = post_to_endpoint(endpoint.url, endpoint.secret, msg_id, body, svc.settings.webhook_timeout_seconds,
+                                    svc.settings.webhook_allow_private_urls)
         svc.db.record_delivery(endpoint.id, job.id, endpoint.owner_id, event_type, msg_id,
                                delivery.status_code, delivery.error, delivery.latency_ms)
         log.info("webhook delivered" if delivery.ok else "webhook failed",

@@ -161,9 +161,11 @@ def test_a_requeued_upload_is_checked_again_and_goes_through(env, conn, clips, m
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
 
 
-def test_notify_run_again_skips_endpoints_that_have_the_message(env, conn, clips):
+def test_notify_run_again_skips_endpoints_that_have_the_message(env, conn, clips, monkeypatch):
     from tests.receiver import Receiver
 
+    monkeypatch.setenv("VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS", "true")  # the receiver listens on 127.0.0.1
+    reload_settings()
     hook = Receiver()
     try:
         first, second = (conn.execute("insert into webhook_endpoints (owner_id, url) values (%s, %s) returning *",

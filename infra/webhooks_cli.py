@@ -1,0 +1,117 @@
+"""`vidpipe webhooks`: an owner's endpoints on the local stack (add, list, remove, test).
+
+The commands call the same SQL functions an owner calls over the Supabase API; the secret is
+printed once, when the endpoint is added.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import psycopg
+import typer
+from psycopg.rows import dict_row
+from rich.console import Console
+from rich.table import Table
+
+from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState
+from shared.config import get_settings
+from shared.net_guard import UnsafeUrl, resolve
+from shared.webhooks import post_to_endpoint
+
+EVENT_TYPES = ("video.ingested", "video.processed", "video.ready", "video.failed")
+webhooks = typer.Typer(no_args_is_help=True, help="Manage the local user's webhook endpoints.")
+err = Console(stderr=True)
+out = Console()
+Owner = Annotated[UUID, typer.Option(help="whose endpoints (default: the local stack's user)")]
+
+
+def _connect() -> psycopg.Connection[dict[str, Any]]:
+    state: StackState | None = LocalStack().running()
+    if state is None:
+        err.print("[red]the local stack is not running: `vidpipe up` first[/red]")
+        raise typer.Exit(2)
+    return psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row)
+
+
+@webhooks.command()
+def add(
+    url: Annotated[str, typer.Argument(help="http(s) URL that receives the events")],
+    event: Annotated[list[str] | None, typer.Option(help=f"an event type to send (repeatable): {EVENT_TYPES}")] = None,
+    description: Annotated[str | None, typer.Option(help="a note for yourself")] = None,
+    owner: Owner = LOCAL_USER_ID,
+) -> None:
+    """Register URL; prints its id and signing secret (shown only now)."""
+    unknown = sorted(set(event or ()) - set(EVENT_TYPES))
+    if unknown:
+        err.print(f"[red]unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}[/red]")
+        raise typer.Exit(2)
+    try:
+        resolve(url, get_settings().webhook_allow_private_urls)
+    except UnsafeUrl as exc:
+        err.print(f"[red]refused: {exc}[/red] (VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS=true allows private addresses "
+                  "for local development)")
+        raise typer.Exit(2) from None
+    with _connect() as conn:
+        try:
+            row = conn.execute("select * from public.create_webhook_endpoint(%s, %s, %s, %s)",
+                               (url, event or None, description, owner)).fetchone()
+        except psycopg.errors.CheckViolation:
+            err.print("[red]refused: the URL must be http(s) with a host and no credentials[/red]")
+            raise typer.Exit(2) from None
+    assert row is not None
+    out.print(f"endpoint {row['id']}\nsecret   {row['secret']}")
+    err.print("[dim]keep the secret: it verifies the webhook-signature header, and is not shown again[/dim]")
+
+
+@webhooks.command("list")
+def list_endpoints(owner: Owner = LOCAL_USER_ID) -> None:
+    """The owner's endpoints with their last delivery."""
+    with _connect() as conn:
+        rows = conn.execute(
+            "select e.id, e.url, e.event_types, e.enabled, e.disabled_reason, e.description, "
+            "(select count(*) from public.webhook_deliveries d where d.endpoint_id = e.id) as deliveries, "
+            "(select coalesce(d.status_code::text, d.error) from public.webhook_deliveries d "
+            "  where d.endpoint_id = e.id order by d.created_at desc, d.id desc limit 1) as last "
+            "from public.webhook_endpoints e where e.owner_id = %s order by e.created_at", (owner,)).fetchall()
+    table = Table("endpoint", "url", "events", "enabled", "deliveries", "last", "note")
+    for r in rows:
+        table.add_row(str(r["id"]), r["url"], ", ".join(r["event_types"]),
+                      "yes" if r["enabled"] else f"no ({r['disabled_reason'] or 'turned off'})",
+                      str(r["deliveries"]), r["last"] or "-", r["description"] or "")
+    out.print(table)
+
+
+@webhooks.command()
+def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+    """Delete an endpoint (and its delivery log)."""
+    with _connect() as conn:
+        row = conn.execute("select public.delete_webhook_endpoint(%s, %s) as gone", (endpoint, owner)).fetchone()
+    if not (row and row["gone"]):
+        err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
+        raise typer.Exit(1)
+    err.print(f"removed {endpoint}")
+
+
+@webhooks.command()
+def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+    """Send a signed `webhook.test` event now; exit 0 when the endpoint answers 2xx."""
+    with _connect() as conn:
+        row = conn.execute("select url, secret from public.webhook_endpoints where id = %s and owner_id = %s",
+                           (endpoint, owner)).fetchone()
+    if row is None:
+        err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
+        raise typer.Exit(1)
+    settings = get_settings()
+    message_id = f"msg_test_{uuid4().hex}"
+    body = json.dumps({"type": "webhook.test", "timestamp": datetime.now(tz=UTC).isoformat(),
+                       "data": {"endpoint_id": str(endpoint)}}, separators=(",", ":"))
+    sent = post_to_endpoint(row["url"], row["secret"], message_id, body, settings.webhook_timeout_seconds,
+                            settings.webhook_allow_private_urls)
+    answer = f"HTTP {sent.status_code}" if sent.status_code is not None else sent.error
+    out.print(f"{message_id}: {answer} in {sent.latency_ms} ms" + (f"\n{sent.body}" if sent.body else ""))
+    if not sent.ok:
+        raise typer.Exit(1)
