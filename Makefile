@@ -7,7 +7,9 @@ PG_BIN := /usr/lib/postgresql/15/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the pipeline and its tests need, checked by a file each one provides.
 APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
-  postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so espeak-ng:/usr/bin/espeak-ng
+  postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so espeak-ng:/usr/bin/espeak-ng \
+  postgresql-15-pgtap:/usr/share/postgresql/15/extension/pgtap.control \
+  libtap-parser-sourcehandler-pgtap-perl:/usr/bin/pg_prove
 
 .PHONY: setup system-packages run test lint down clean
 

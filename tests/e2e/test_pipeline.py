@@ -54,8 +54,8 @@ def receiver(stack) -> tuple[Receiver, str]:
     return hook, row[0]
 
 
-def cli(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "VIDPIPE_HOME": str(home), "COLUMNS": "250"}  # wide tables: no wrapped words
+def cli(home: Path, *args: str, timeout: float = 180, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "VIDPIPE_HOME": str(home), "COLUMNS": "250", **extra_env}  # wide tables: no wrapped words
     return subprocess.run([sys.executable, "-m", "infra.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
 
@@ -266,6 +266,32 @@ def test_status_of_one_job_shows_its_history(home, stack):
     assert cli(home, "status", "not-a-job", timeout=60).returncode == 2
 
 
+def test_webhook_endpoints_are_added_listed_tested_and_removed(home, stack):
+    hook = Receiver()
+    try:
+        refused = cli(home, "webhooks", "add", hook.url)
+        assert refused.returncode == 2 and "resolves to 127.0.0.1, a loopback address" in refused.stderr
+        assert cli(home, "webhooks", "add", "ftp://example.com/x").returncode == 2
+        added = cli(home, "webhooks", "add", hook.url, "--event", "video.ready", "--description", "my backend",
+                    VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS="true")
+        assert added.returncode == 0, added.stderr
+        endpoint = added.stdout.split("endpoint ")[1].split()[0]
+        secret = added.stdout.split("secret ")[1].split()[0].strip()
+        assert secret.startswith("whsec_")
+        listed = cli(home, "webhooks", "list")
+        assert endpoint in listed.stdout and "video.ready" in listed.stdout and "my backend" in listed.stdout
+        assert secret not in listed.stdout  # shown once, when added
+        tested = cli(home, "webhooks", "test", endpoint, VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS="true")
+        assert tested.returncode == 0 and "HTTP 204" in tested.stdout, tested.stdout + tested.stderr
+        (event,) = hook.events(secret)  # verified as the customer's library verifies it
+        assert event["type"] == "webhook.test" and event["data"] == {"endpoint_id": endpoint}
+        assert cli(home, "webhooks", "remove", endpoint).returncode == 0
+        assert cli(home, "webhooks", "remove", endpoint).returncode == 1
+        assert endpoint not in cli(home, "webhooks", "list").stdout
+    finally:
+        hook.close()
+
+
 def test_up_is_idempotent_and_down_stops_everything(home, stack):
     # Last in this module: it stops the stack the other tests share.
     again = cli(home, "up", timeout=60)
@@ -274,3 +300,4 @@ def test_up_is_idempotent_and_down_stops_everything(home, stack):
     assert LocalStack(home).running() is None
     assert all(not process_alive(pid) for pid in stack.pids.values())
     assert cli(home, "status", timeout=60).returncode == 1
+

@@ -379,3 +379,14 @@ def test_generate_metadata_records_its_artifacts_with_the_document(conn):
     rows = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
     assert set(rows) == {"proxy", "captions_vtt"} and rows["captions_vtt"]["details"] == {"cues": 3}
     assert rows["captions_vtt"]["owner_id"] is not None
+
+
+def test_jobs_join_the_realtime_publication_where_supabase_has_one(db_url, conn):
+    tenancy = next(p for p in migration_files() if p.name.endswith("_endpoints_and_tenancy.sql"))
+    members = "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
+    assert conn.execute("select count(*) as n from pg_publication where pubname = 'supabase_realtime'"
+                        ).fetchone()["n"] == 0  # applied without it: a plain Postgres has none
+    conn.execute("create publication supabase_realtime")
+    for _ in range(2):  # and again, once it exists: added once
+        apply_sql_file(db_url, tenancy)
+    assert [r["tablename"] for r in conn.execute(members)] == ["processing_jobs"]

@@ -1,0 +1,148 @@
+-- Tenant isolation, as API users meet it (PostgREST: a role plus JWT claims). Two owners, Alice
+-- and Bob, each with a video that went through the pipeline, an endpoint and a delivery:
+--   anon reads nothing; an authenticated owner reads only their own rows and writes nothing the
+--   pipeline owns; the service role does the pipeline's work; no upload can claim another
+--   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
+begin;
+select plan(66);
+
+-- Fixtures, as the pipeline would leave them ---------------------------------------------------
+insert into auth.users (id) values
+  ('00000000-0000-4000-8000-00000000000a'), ('00000000-0000-4000-8000-00000000000b');
+insert into storage.buckets (id, name) values ('uploads', 'uploads'), ('derived', 'derived') on conflict do nothing;
+insert into public.ingest_buckets (bucket_id) values ('uploads') on conflict do nothing;
+
+create temporary table fixture (owner_id uuid, job_id uuid, endpoint_id uuid) on commit drop;
+grant select on fixture to anon, authenticated, service_role;
+do $$
+declare
+  u uuid;
+  o uuid;
+  j public.processing_jobs;
+  e uuid;
+begin
+  foreach u in array array['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']::uuid[] loop
+    insert into storage.objects (bucket_id, name, owner) values ('uploads', u || '/v.mp4', u) returning id into o;
+    j := public.register_upload(o, u, 'uploads', u || '/v.mp4', 1, 'video/mp4');
+    perform public.claim_step(j.id, 'process', 'w', 60);
+    perform public.complete_process(j.id, 'w', '{}', jsonb_build_array(jsonb_build_object(
+      'kind', 'poster', 'bucket', 'derived', 'path', u || '/p.jpg', 'bytes', 1, 'content_type', 'image/jpeg')), '{}');
+    perform public.claim_step(j.id, 'generate_metadata', 'w', 60);
+    perform public.complete_generate_metadata(j.id, 'w', 3, '{}');
+    select c.id into e from public.create_webhook_endpoint('https://example.com/hooks', null, null, u) c;
+    insert into public.webhook_deliveries (endpoint_id, job_id, owner_id, event_type, message_id, status_code)
+    values (e, j.id, u, 'video.ready', 'msg_' || j.id, 204);
+    insert into fixture values (u, j.id, e);
+  end loop;
+end
+$$;
+
+create function pg_temp.act_as(p_role text, p_user uuid default null) returns void
+language plpgsql as $$
+begin
+  execute format('set local role %I', p_role);
+  perform set_config('request.jwt.claims',
+                     jsonb_build_object('role', p_role, 'sub', p_user)::text, true);
+end
+$$;
+
+-- anon: nothing at all -------------------------------------------------------------------------
+select pg_temp.act_as('anon');
+select throws_ok(format('select * from public.%I', t), '42501', null, format('anon cannot read %s', t))
+  from unnest(array['videos', 'processing_jobs', 'job_events', 'video_artifacts', 'video_metadata',
+                    'webhook_endpoints', 'webhook_deliveries', 'event_outbox', 'ingest_buckets',
+                    'event_receipts']) t;
+select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x')$$, '42501', null,
+                 'anon cannot register an endpoint');
+reset role;
+
+-- An owner: their own rows only -------------------------------------------------------------------
+select pg_temp.act_as('authenticated', '00000000-0000-4000-8000-00000000000a');
+select results_eq(format('select count(*)::int, count(*) filter (where owner_id = auth.uid())::int from public.%I', t),
+                  $$values (1, 1)$$, format('Alice reads exactly her own row of %s', t))
+  from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata',
+                    'webhook_endpoints', 'webhook_deliveries']) t;
+select ok((select count(*) > 0 and bool_and(owner_id = auth.uid()) from public.job_events),
+          'Alice reads only her own job history');
+select throws_ok(format('select * from public.%I', t), '42501', null, format('Alice cannot read %s', t))
+  from unnest(array['event_outbox', 'ingest_buckets', 'event_receipts']) t;
+select throws_ok('select secret from public.webhook_endpoints', '42501', null,
+                 'an owner cannot read a signing secret back');
+
+-- … and writes nothing the pipeline owns.
+select throws_ok(format('delete from public.%I', t), '42501', null, format('Alice cannot delete from %s', t))
+  from unnest(array['videos', 'processing_jobs', 'job_events', 'video_artifacts', 'video_metadata',
+                    'webhook_endpoints', 'webhook_deliveries']) t;
+select throws_ok(format('update public.%I set owner_id = auth.uid()', t), '42501', null,
+                 format('Alice cannot update %s', t))
+  from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata', 'webhook_deliveries']) t;
+select throws_ok($$insert into public.webhook_endpoints (owner_id, url)
+                   values ('00000000-0000-4000-8000-00000000000a', 'https://e.com/x')$$, '42501', null,
+                 'Alice cannot insert endpoints directly (only through create_webhook_endpoint)');
+select throws_ok(format('select public.%s', f), '42501', null, format('Alice cannot call %s', split_part(f, '(', 1)))
+  from unnest(array[
+    $$claim_step((select job_id from fixture limit 1), 'process', 'x', 60)$$,
+    $$complete_notify((select job_id from fixture limit 1), 'x')$$,
+    $$requeue_job((select job_id from fixture limit 1))$$,
+    $$sweep()$$,
+    $$renew_lease((select job_id from fixture limit 1), 'x', 60)$$,
+    $$record_artifacts((select job_id from fixture limit 1), auth.uid(), '[]', now())$$]) f;
+
+-- Endpoints through the API: her own, never Bob's.
+select isnt((select secret from public.create_webhook_endpoint('https://example.com/alice')), null,
+            'Alice registers an endpoint and gets its secret once');
+select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x', null, null,
+                                                                 '00000000-0000-4000-8000-00000000000b')$$,
+                 '42501', null, 'Alice cannot register an endpoint for Bob');
+select is((select public.delete_webhook_endpoint(
+             (select endpoint_id from fixture where owner_id = '00000000-0000-4000-8000-00000000000b'))),
+          false, 'Alice cannot delete Bob''s endpoint');
+select is((select public.set_webhook_endpoint_enabled(
+             (select endpoint_id from fixture where owner_id = '00000000-0000-4000-8000-00000000000b'), false)),
+          false, 'Alice cannot turn Bob''s endpoint off');
+select throws_ok($$select * from public.create_webhook_endpoint('ftp://example.com/x')$$, '23514', null,
+                 'only http(s) URLs are registered');
+select throws_ok($$select * from public.create_webhook_endpoint('https://user:pw@example.com/x')$$, '23514',
+                 null, 'URLs with credentials are refused');
+select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x', array['video.deleted'])$$,
+                 '23514', null, 'unknown event types are refused');
+
+-- Storage: uploads only under her own folder.
+select lives_ok($$insert into storage.objects (bucket_id, name, owner)
+                  values ('uploads', '00000000-0000-4000-8000-00000000000a/new.mp4', auth.uid())$$,
+                'Alice uploads into her own folder');
+select throws_ok($$insert into storage.objects (bucket_id, name, owner)
+                   values ('uploads', '00000000-0000-4000-8000-00000000000b/claimed.mp4', auth.uid())$$,
+                 '42501', null, 'Alice cannot upload into Bob''s folder');
+select throws_ok($$insert into storage.objects (bucket_id, name, owner) values ('uploads', 'loose.mp4', auth.uid())$$,
+                 '42501', null, 'an upload outside any owner folder is refused');
+select is((select count(*)::int from storage.objects where bucket_id = 'uploads'
+            and split_part(name, '/', 1) <> auth.uid()::text), 0, 'Alice sees no other owner''s uploads');
+reset role;
+
+-- The service role: the pipeline's work ---------------------------------------------------------
+select pg_temp.act_as('service_role');
+select results_eq(format('select count(distinct owner_id)::int from public.%I', t), $$values (2)$$,
+                  format('the service role reads every owner''s %s', t))
+  from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata', 'webhook_endpoints',
+                    'webhook_deliveries']) t;
+select is((select count(*)::int from public.webhook_endpoints where secret like 'whsec_%'), 3,
+          'the service role reads the signing secrets');
+select lives_ok($$select public.complete_notify(job_id, 'w') from fixture where false$$,
+                'the service role may call the state machine');
+select lives_ok($$select public.sweep()$$, 'the service role runs the sweeper');
+select lives_ok($$select * from public.create_webhook_endpoint('https://example.com/ops', array['video.failed'],
+                                                                'operator', '00000000-0000-4000-8000-00000000000b')$$,
+                'the service role registers an endpoint for a named owner');
+select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/ops')$$, '22023', null,
+                 'the service role must name the owner');
+select lives_ok($$insert into public.event_outbox (target, payload) values ('notify', '{}')$$,
+                'the service role writes the outbox');
+reset role;
+
+-- Which buckets feed the pipeline ------------------------------------------------------------------
+select is((select public.is_ingest_bucket('uploads')), true, 'uploads is an ingest bucket');
+select is((select public.is_ingest_bucket('derived')), false, 'derived is not');
+
+select * from finish();
+rollback;
