@@ -74,10 +74,10 @@ def list_endpoints(owner: Owner = LOCAL_USER_ID) -> None:
         rows = conn.execute(
             "select e.id, e.url, e.event_types, e.enabled, e.disabled_reason, e.description, "
             "(select count(*) from public.webhook_deliveries d where d.endpoint_id = e.id) as deliveries, "
-            "(select coalesce(d.status_code::text, d.error) from public.webhook_deliveries d "
-            "  where d.endpoint_id = e.id order by d.created_at desc, d.id desc limit 1) as last "
+            "(select coalesce(a.status_code::text, a.error) from public.webhook_attempts a "
+            "  where a.endpoint_id = e.id order by a.created_at desc, a.id desc limit 1) as last "
             "from public.webhook_endpoints e where e.owner_id = %s order by e.created_at", (owner,)).fetchall()
-    table = Table("endpoint", "url", "events", "enabled", "deliveries", "last", "note")
+    table = Table("endpoint", "url", "events", "enabled", "deliveries", "last answer", "note")
     for r in rows:
         table.add_row(str(r["id"]), r["url"], ", ".join(r["event_types"]),
                       "yes" if r["enabled"] else f"no ({r['disabled_reason'] or 'turned off'})",
@@ -115,3 +115,44 @@ def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner
     out.print(f"{message_id}: {answer} in {sent.latency_ms} ms" + (f"\n{sent.body}" if sent.body else ""))
     if not sent.ok:
         raise typer.Exit(1)
+
+
+@webhooks.command()
+def deliveries(
+    endpoint: Annotated[UUID | None, typer.Option(help="only this endpoint's")] = None,
+    owner: Owner = LOCAL_USER_ID,
+    limit: Annotated[int, typer.Option(help="the newest N")] = 20,
+) -> None:
+    """Recent deliveries: message, endpoint, status, attempts, next attempt, last error."""
+    with _connect() as conn:
+        rows = conn.execute(
+            "select d.id, d.message_id, m.event_type, d.endpoint_id, d.status, d.attempts, d.replays, "
+            "d.next_attempt_at, coalesce(d.last_status_code::text, '') as code, d.last_error "
+            "from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id "
+            "where d.owner_id = %s and (%s::uuid is null or d.endpoint_id = %s) "
+            "order by d.created_at desc limit %s", (owner, endpoint, endpoint, limit)).fetchall()
+    table = Table("delivery", "event", "message", "endpoint", "status", "attempts", "next / last")
+    for r in rows:
+        when = f"next {r['next_attempt_at']:%H:%M:%S}" if r["status"] == "pending" else (
+            f"{r['code']} {r['last_error'] or ''}".strip() or "-")
+        table.add_row(str(r["id"]), r["event_type"], r["message_id"], str(r["endpoint_id"])[:8], r["status"],
+                      f"{r['attempts']}" + (f" (replayed {r['replays']}x)" if r["replays"] else ""), when)
+    out.print(table)
+
+
+@webhooks.command()
+def replay(delivery: Annotated[UUID, typer.Argument(help="a delivery id (see `vidpipe webhooks deliveries`)")],
+           owner: Owner = LOCAL_USER_ID) -> None:
+    """Send a delivery again from the start of its schedule, with the same webhook-id."""
+    with _connect() as conn:
+        mine = conn.execute("select 1 from public.webhook_deliveries where id = %s and owner_id = %s",
+                            (delivery, owner)).fetchone()
+        if mine is None:
+            err.print(f"[red]no delivery {delivery} for owner {owner}[/red]")
+            raise typer.Exit(1)
+        try:
+            conn.execute("select public.replay_delivery(%s)", (delivery,))
+        except psycopg.Error as exc:
+            err.print(f"[red]{exc.diag.message_primary}[/red]")
+            raise typer.Exit(1) from None
+    err.print(f"replaying {delivery}")

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 15.0
     # Local development only: let endpoints resolve to loopback or private addresses.
     webhook_allow_private_urls: bool = False
+    # Seconds to wait before each retry of a failed delivery (Svix's schedule: 5 s, 5 min, 30 min,
+    # 2 h, 5 h, 10 h, 10 h), each ± the jitter fraction; the first attempt is immediate.
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0])
+    webhook_retry_jitter: float = 0.1
 
     # Dispatcher: function name -> URL, and how it polls and retries.
     function_urls: dict[str, str] = Field(default_factory=dict)

@@ -45,6 +45,21 @@ class JobRecord(BaseModel):
     status: JobStatus
 
 
+class DeliveryRecord(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: UUID
+    message_id: str
+
+
+def envelope_table(body: bytes) -> str:
+    """The table an event is about, for a function that handles more than one kind."""
+    try:
+        return Envelope.model_validate_json(body).table
+    except ValidationError as exc:
+        raise InvalidEvent(_first_error(exc)) from None
+
+
 def _parse(body: bytes, schema: str, table: str) -> dict[str, Any]:
     try:
         envelope = Envelope.model_validate_json(body)
@@ -75,5 +90,13 @@ def parse_job_event(body: bytes) -> JobRecord:
     record = _parse(body, "public", "processing_jobs")
     try:
         return JobRecord.model_validate(record)
+    except ValidationError as exc:
+        raise InvalidEvent("record." + _first_error(exc)) from None
+
+
+def parse_delivery_event(body: bytes) -> DeliveryRecord:
+    record = _parse(body, "public", "webhook_deliveries")
+    try:
+        return DeliveryRecord.model_validate(record)
     except ValidationError as exc:
         raise InvalidEvent("record." + _first_error(exc)) from None

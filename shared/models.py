@@ -81,13 +81,23 @@ class Artifact(Row):
     details: dict[str, Any] = {}
 
 
-class Endpoint(Row):
-    id: UUID
-    owner_id: UUID
+class DeliveryTask(Row):
+    """One delivery claimed for one attempt: where to, signed with what, and the body."""
+    delivery_id: UUID
+    message_id: str
     url: str
     secret: str
-    event_types: list[str]
-    enabled: bool
+    body: dict[str, Any]
+    attempt: int                      # this attempt's number, from 1
+
+
+class DeliveryState(Row):
+    id: UUID
+    status: str                       # pending | sending | delivered | failed | cancelled
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None = None
+    last_error: str | None = None
 
 
 class UploadInfo(Row):

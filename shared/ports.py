@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
 from shared.domain import JobStep
-from shared.models import Artifact, Endpoint, Job, StorageObject, UploadInfo, Video
+from shared.models import Artifact, DeliveryState, DeliveryTask, Job, StorageObject, UploadInfo, Video
 
 
 class Database(Protocol):
@@ -37,11 +38,9 @@ class Database(Protocol):
 
     def get_video(self, video_id: UUID) -> Video: ...
     def list_artifacts(self, video_id: UUID) -> list[Artifact]: ...
-    def list_endpoints(self, owner_id: UUID) -> list[Endpoint]: ...
-    def endpoints_delivered(self, message_id: str) -> set[UUID]: ...
-    def record_delivery(self, endpoint_id: UUID, job_id: UUID, owner_id: UUID, event_type: str,
-                        message_id: str, status_code: int | None, error: str | None,
-                        latency_ms: int) -> None: ...
+    def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int) -> DeliveryTask: ...
+    def record_attempt(self, delivery_id: UUID, worker: str, status_code: int | None, error: str | None,
+                       latency_ms: int, response_body: str, retry_at: datetime | None) -> DeliveryState: ...
 
 
 class Storage(Protocol):

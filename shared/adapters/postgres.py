@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from shared.domain import (
     StepNotApplicable,
     TransientError,
 )
-from shared.models import Artifact, Endpoint, Job, StorageObject, UploadInfo, Video
+from shared.models import Artifact, DeliveryState, DeliveryTask, Job, StorageObject, UploadInfo, Video
 
 SQLSTATE_ERRORS: dict[str, type[Exception]] = {
     "VP404": JobNotFound,
@@ -174,24 +175,15 @@ class PostgresDatabase:
                          "from public.video_artifacts where video_id = %s order by kind", (video_id,))
         return [Artifact.model_validate(r) for r in rows]
 
-    def list_endpoints(self, owner_id: UUID) -> list[Endpoint]:
-        rows = self._all("select id, owner_id, url, secret, event_types, enabled "
-                         "from public.webhook_endpoints where owner_id = %s and enabled "
-                         "order by created_at", (owner_id,))
-        return [Endpoint.model_validate(r) for r in rows]
+    def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int) -> DeliveryTask:
+        row = self._one("select * from public.claim_delivery(%s, %s, %s)", (delivery_id, worker, lease_seconds))
+        if row is None:
+            raise StepNotApplicable(f"delivery {delivery_id} was cancelled: its endpoint is turned off")
+        return DeliveryTask.model_validate(row)
 
-    def endpoints_delivered(self, message_id: str) -> set[UUID]:
-        """Endpoints that acknowledged (2xx) this message already."""
-        rows = self._all("select distinct endpoint_id from public.webhook_deliveries "
-                         "where message_id = %s and status_code between 200 and 299", (message_id,))
-        return {r["endpoint_id"] for r in rows}
-
-    def record_delivery(self, endpoint_id: UUID, job_id: UUID, owner_id: UUID, event_type: str,
-                        message_id: str, status_code: int | None, error: str | None,
-                        latency_ms: int) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                "insert into public.webhook_deliveries (endpoint_id, job_id, owner_id, event_type, "
-                "message_id, status_code, error, latency_ms) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (endpoint_id, job_id, owner_id, event_type, message_id, status_code,
-                 error[:2000] if error else None, latency_ms))
+    def record_attempt(self, delivery_id: UUID, worker: str, status_code: int | None, error: str | None,
+                       latency_ms: int, response_body: str, retry_at: datetime | None) -> DeliveryState:
+        row = self._one("select * from public.record_attempt(%s, %s, %s, %s, %s, %s, %s)",
+                        (delivery_id, worker, status_code, error[:2000] if error else None, latency_ms,
+                         response_body, retry_at))
+        return DeliveryState.model_validate(row)

@@ -1,67 +1,92 @@
-"""notify: tell the owner's registered endpoints that their video is ready or failed."""
+"""notify: deliver job events to their owner's webhook endpoints, one attempt per event.
+
+The database writes a message for each job event (video.ingested, video.processed, video.ready,
+video.failed) and one delivery per subscribed endpoint, each with an outbox event, in the
+transaction of the status change. This function takes one delivery, sends one signed attempt,
+and records it together with what follows: done, the next attempt on the retry schedule
+(Retry-After honoured, jitter added), or failed once the schedule is spent. Each attempt is its
+own event, so a slow endpoint holds up only its own deliveries.
+
+A job's own notify step (run when it ends ready or failed) only records that the job was
+announced: its messages were written with the status change itself.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any
+import random
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from uuid import UUID
 
-from shared.domain import JobStatus, JobStep
-from shared.events import parse_job_event
+from shared.config import Settings
+from shared.domain import JobStep, StepBusy, TransientError
+from shared.events import envelope_table, parse_delivery_event, parse_job_event
 from shared.logs import get_logger
-from shared.models import Job
 from shared.services import Services, get_services
 from shared.usecases.leased_step import run_leased_step
-from shared.usecases.outcome import Outcome
-from shared.webhooks import post_to_endpoint
+from shared.usecases.outcome import Outcome, Result
+from shared.webhooks import Delivery, post_to_endpoint
 
 log = get_logger("notify")
 
 
-def event_type_of(job: Job) -> str:
-    return "video.ready" if job.status == JobStatus.READY else "video.failed"
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - now).total_seconds()) if when.tzinfo else None
 
 
-def message_id(job: Job, event_type: str) -> str:
-    """Stable for one announcement, so a receiver can drop repeats; a requeued job's next
-    announcement is a new message."""
-    base = f"msg_{job.id.hex}_{event_type.replace('.', '_')}"
-    return f"{base}_r{job.retries}" if job.retries else base
+def next_attempt_at(settings: Settings, attempt: int, delivery: Delivery, now: datetime,
+                    rng: random.Random | None = None) -> datetime | None:
+    """When to try again after failed attempt number `attempt`, or None when the schedule is
+    spent or the failure is final (410 Gone, or an address we refuse to call)."""
+    schedule = settings.webhook_retry_schedule
+    if attempt > len(schedule) or delivery.status_code == 410 or (delivery.error or "").startswith("refused:"):
+        return None
+    jitter = settings.webhook_retry_jitter
+    delay = schedule[attempt - 1] * (1 + (rng or random).uniform(-jitter, jitter))
+    asked = retry_after_seconds(delivery.retry_after, now)
+    if asked is not None:  # the endpoint knows when it can take it; within the schedule's longest wait
+        delay = max(delay, min(asked, max(schedule)))
+    return now + timedelta(seconds=delay)
 
 
-def payload_for(job: Job, event_type: str, now: datetime) -> dict[str, Any]:
-    data: dict[str, Any] = {"job_id": str(job.id), "video_id": str(job.video_id), "status": job.status.value}
-    if job.status == JobStatus.FAILED:
-        data.update(reason=job.reason_code, message=job.last_error,
-                    failed_step=job.failed_step.value if job.failed_step else None)
-    return {"type": event_type, "timestamp": now.isoformat(), "data": data}
+def deliver(svc: Services, delivery_id: UUID) -> Outcome:
+    settings = svc.settings
+    try:
+        task = svc.db.claim_delivery(delivery_id, svc.worker, int(settings.webhook_timeout_seconds) + 30)
+    except StepBusy as exc:  # another worker is sending it: ask for the event again later, not drop it
+        raise TransientError(str(exc)) from None
+    body = json.dumps(task.body, separators=(",", ":"))
+    sent = post_to_endpoint(task.url, task.secret, task.message_id, body, settings.webhook_timeout_seconds,
+                            settings.webhook_allow_private_urls)
+    now = datetime.now(tz=UTC)
+    retry_at = None if sent.ok else next_attempt_at(settings, task.attempt, sent, now)
+    state = svc.db.record_attempt(task.delivery_id, svc.worker, sent.status_code, sent.error, sent.latency_ms,
+                                  sent.body, retry_at)
+    log.info("webhook %s", state.status, extra={"event_id": task.message_id, "status_code": sent.status_code,
+                                                "attempt": task.attempt, "duration_ms": sent.latency_ms,
+                                                "outcome": state.status})
+    result: Result = "done" if sent.ok else "retrying" if state.status == "pending" else "failed"
+    return Outcome(result, None, sent.error or "")
 
 
-def notify_job(svc: Services, job: Job) -> Job:
-    event_type = event_type_of(job)
-    endpoints = svc.db.list_endpoints(job.owner_id) if job.owner_id else []
-    body = json.dumps(payload_for(job, event_type, datetime.now(tz=UTC)), separators=(",", ":"))
-    msg_id = message_id(job, event_type)
-    # A notify that died after some deliveries is run again: those endpoints have the message.
-    done = svc.db.endpoints_delivered(msg_id)
-    for endpoint in endpoints:
-        if event_type not in endpoint.event_types or endpoint.id in done:
-            continue
-        delivery = post_to_endpoint(endpoint.url, endpoint.secret, msg_id, body, svc.settings.webhook_timeout_seconds,
-                                    svc.settings.webhook_allow_private_urls)
-        svc.db.record_delivery(endpoint.id, job.id, endpoint.owner_id, event_type, msg_id,
-                               delivery.status_code, delivery.error, delivery.latency_ms)
-        log.info("webhook delivered" if delivery.ok else "webhook failed",
-                 extra={"job_id": str(job.id), "status_code": delivery.status_code,
-                        "outcome": "done" if delivery.ok else "failed", "duration_ms": delivery.latency_ms})
-    return svc.db.complete_notify(job.id, svc.worker)
-
-
-def notify(svc: Services, job_id: UUID) -> Outcome:
+def complete_announcement(svc: Services, job_id: UUID) -> Outcome:
     return run_leased_step(svc, job_id, JobStep.NOTIFY, svc.settings.notify_lease_seconds,
-                           lambda job: notify_job(svc, job))
+                           lambda job: svc.db.complete_notify(job.id, svc.worker))
 
 
 def handle_event(body: bytes) -> Outcome:
-    return notify(get_services(), parse_job_event(body).id)
+    if envelope_table(body) == "webhook_deliveries":
+        return deliver(get_services(), parse_delivery_event(body).id)
+    return complete_announcement(get_services(), parse_job_event(body).id)

@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(66);
+select plan(82);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -20,8 +20,10 @@ declare
   o uuid;
   j public.processing_jobs;
   e uuid;
+  dl uuid;
 begin
   foreach u in array array['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']::uuid[] loop
+    select c.id into e from public.create_webhook_endpoint('https://example.com/hooks', null, null, u) c;
     insert into storage.objects (bucket_id, name, owner) values ('uploads', u || '/v.mp4', u) returning id into o;
     j := public.register_upload(o, u, 'uploads', u || '/v.mp4', 1, 'video/mp4');
     perform public.claim_step(j.id, 'process', 'w', 60);
@@ -29,9 +31,11 @@ begin
       'kind', 'poster', 'bucket', 'derived', 'path', u || '/p.jpg', 'bytes', 1, 'content_type', 'image/jpeg')), '{}');
     perform public.claim_step(j.id, 'generate_metadata', 'w', 60);
     perform public.complete_generate_metadata(j.id, 'w', 3, '{}');
-    select c.id into e from public.create_webhook_endpoint('https://example.com/hooks', null, null, u) c;
-    insert into public.webhook_deliveries (endpoint_id, job_id, owner_id, event_type, message_id, status_code)
-    values (e, j.id, u, 'video.ready', 'msg_' || j.id, 204);
+    -- the announcement of video.ready, sent once and acknowledged
+    select d.id into dl from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id
+     where d.endpoint_id = e and m.event_type = 'video.ready';
+    perform public.claim_delivery(dl, 'w', 60);
+    perform public.record_attempt(dl, 'w', 204, null, 12, '', null);
     insert into fixture values (u, j.id, e);
   end loop;
 end
@@ -50,8 +54,8 @@ $$;
 select pg_temp.act_as('anon');
 select throws_ok(format('select * from public.%I', t), '42501', null, format('anon cannot read %s', t))
   from unnest(array['videos', 'processing_jobs', 'job_events', 'video_artifacts', 'video_metadata',
-                    'webhook_endpoints', 'webhook_deliveries', 'event_outbox', 'ingest_buckets',
-                    'event_receipts']) t;
+                    'webhook_endpoints', 'webhook_messages', 'webhook_deliveries', 'webhook_attempts',
+                    'event_outbox', 'ingest_buckets', 'event_receipts']) t;
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x')$$, '42501', null,
                  'anon cannot register an endpoint');
 reset role;
@@ -61,9 +65,10 @@ select pg_temp.act_as('authenticated', '00000000-0000-4000-8000-00000000000a');
 select results_eq(format('select count(*)::int, count(*) filter (where owner_id = auth.uid())::int from public.%I', t),
                   $$values (1, 1)$$, format('Alice reads exactly her own row of %s', t))
   from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata',
-                    'webhook_endpoints', 'webhook_deliveries']) t;
-select ok((select count(*) > 0 and bool_and(owner_id = auth.uid()) from public.job_events),
-          'Alice reads only her own job history');
+                    'webhook_endpoints', 'webhook_attempts']) t;
+select results_eq(format('select count(*) > 0 and bool_and(owner_id = auth.uid()) from public.%I', t),
+                  $$values (true)$$, format('Alice reads only her own %s', t))
+  from unnest(array['job_events', 'webhook_messages', 'webhook_deliveries']) t;
 select throws_ok(format('select * from public.%I', t), '42501', null, format('Alice cannot read %s', t))
   from unnest(array['event_outbox', 'ingest_buckets', 'event_receipts']) t;
 select throws_ok('select secret from public.webhook_endpoints', '42501', null,
@@ -72,10 +77,11 @@ select throws_ok('select secret from public.webhook_endpoints', '42501', null,
 -- … and writes nothing the pipeline owns.
 select throws_ok(format('delete from public.%I', t), '42501', null, format('Alice cannot delete from %s', t))
   from unnest(array['videos', 'processing_jobs', 'job_events', 'video_artifacts', 'video_metadata',
-                    'webhook_endpoints', 'webhook_deliveries']) t;
+                    'webhook_endpoints', 'webhook_messages', 'webhook_deliveries', 'webhook_attempts']) t;
 select throws_ok(format('update public.%I set owner_id = auth.uid()', t), '42501', null,
                  format('Alice cannot update %s', t))
-  from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata', 'webhook_deliveries']) t;
+  from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata', 'webhook_endpoints',
+                    'webhook_messages', 'webhook_deliveries', 'webhook_attempts']) t;
 select throws_ok($$insert into public.webhook_endpoints (owner_id, url)
                    values ('00000000-0000-4000-8000-00000000000a', 'https://e.com/x')$$, '42501', null,
                  'Alice cannot insert endpoints directly (only through create_webhook_endpoint)');
@@ -86,7 +92,12 @@ select throws_ok(format('select public.%s', f), '42501', null, format('Alice can
     $$requeue_job((select job_id from fixture limit 1))$$,
     $$sweep()$$,
     $$renew_lease((select job_id from fixture limit 1), 'x', 60)$$,
-    $$record_artifacts((select job_id from fixture limit 1), auth.uid(), '[]', now())$$]) f;
+    $$record_artifacts((select job_id from fixture limit 1), auth.uid(), '[]', now())$$,
+    $$claim_outbox(1, 1)$$,
+    $$finish_reingest((select job_id from fixture limit 1), null, 1, null, null)$$,
+    $$claim_delivery(gen_random_uuid(), 'x', 60)$$,
+    $$replay_delivery(gen_random_uuid())$$,
+    $$announce((select j from public.processing_jobs j limit 1), 'video.ready')$$]) f;
 
 -- Endpoints through the API: her own, never Bob's.
 select isnt((select secret from public.create_webhook_endpoint('https://example.com/alice')), null,
@@ -125,7 +136,7 @@ select pg_temp.act_as('service_role');
 select results_eq(format('select count(distinct owner_id)::int from public.%I', t), $$values (2)$$,
                   format('the service role reads every owner''s %s', t))
   from unnest(array['videos', 'processing_jobs', 'video_artifacts', 'video_metadata', 'webhook_endpoints',
-                    'webhook_deliveries']) t;
+                    'webhook_messages', 'webhook_deliveries', 'webhook_attempts']) t;
 select is((select count(*)::int from public.webhook_endpoints where secret like 'whsec_%'), 3,
           'the service role reads the signing secrets');
 select lives_ok($$select public.complete_notify(job_id, 'w') from fixture where false$$,

@@ -121,16 +121,22 @@ def test_jobs_survive_killed_functions_and_dispatcher_exactly_once(chaos_stack, 
                 assert_one_set_of_artifacts(conn, stack, job)
             else:
                 assert (job["status"], job["reason_code"], ends, meta) == ("failed", reason, ["failed"], 0), job
-            event_type = "video.ready" if reason is None else "video.failed"
-            message = f"msg_{job['id'].hex}_{event_type.replace('.', '_')}"
-            delivered = conn.execute(
-                "select count(*) as n from webhook_deliveries where job_id = %s and endpoint_id = %s "
-                "and status_code between 200 and 299", (job["id"], endpoint["id"])).fetchone()["n"]
-            assert delivered == 1, job
+            messages = {r["event_type"]: r["id"] for r in conn.execute(
+                "select id, event_type from webhook_messages where job_id = %s", (job["id"],))}
+            if reason is None:
+                assert set(messages) == {"video.ingested", "video.processed", "video.ready"}, job
+            else:
+                assert "video.failed" in messages and "video.ready" not in messages, job
+            for delivery in conn.execute("select * from webhook_deliveries where job_id = %s and endpoint_id = %s",
+                                         (job["id"], endpoint["id"])).fetchall():
+                acknowledged = conn.execute(
+                    "select count(*) as n from webhook_attempts where delivery_id = %s "
+                    "and status_code between 200 and 299", (delivery["id"],)).fetchone()["n"]
+                assert (delivery["status"], acknowledged) == ("delivered", 1), delivery
             received = [e for e in hook.events(endpoint["secret"]) if e["data"]["job_id"] == str(job["id"])]
-            assert {e["type"] for e in received} == {event_type}
+            assert {e["type"] for e in received} == set(messages)
             ids = {h["webhook-id"] for h, _ in hook.requests if h["webhook-id"].startswith(f"msg_{job['id'].hex}")}
-            assert ids == {message}  # repeats, if any, carry the same id for the receiver to drop
+            assert ids == set(messages.values())  # repeats, if any, carry the same id for the receiver to drop
         rescued = conn.execute("select count(*) as n from job_events where message like '%lease expired%'"
                                ).fetchone()["n"]
     print(f"{len(hook.requests)} webhook requests for {len(expected)} jobs; {rescued} steps rescued by the sweeper")
@@ -145,7 +151,12 @@ def wait_until_all_announced(stack: StackState, object_ids: list, timeout: float
                 "select v.object_id, j.* from processing_jobs j join videos v on v.id = j.video_id "
                 "where v.object_id = any(%s)", (object_ids,)).fetchall()
             jobs = {r["object_id"]: r for r in rows}
-            if len(jobs) == len(object_ids) and all(r["notified_at"] is not None for r in rows):
+            open_deliveries = conn.execute(
+                "select count(*) as n from webhook_deliveries d join videos v on v.id = (select video_id "
+                "from processing_jobs where id = d.job_id) where v.object_id = any(%s) and d.finished_at is null",
+                (object_ids,)).fetchone()["n"]
+            if len(jobs) == len(object_ids) and all(r["notified_at"] is not None for r in rows) \
+                    and open_deliveries == 0:
                 return jobs
             if time.monotonic() > deadline:
                 waiting = [(str(r["id"]), r["status"], r["attempts"], r["last_error"]) for r in rows

@@ -72,8 +72,20 @@ def wait_until_ready_and_notified(stack: StackState, job_id: object, timeout: fl
             time.sleep(0.2)
 
 
-def deliveries_for(hook: Receiver, secret: str, job_id: str) -> list[dict]:
-    return [e for e in hook.events(secret) if e["data"]["job_id"] == job_id]
+def deliveries_for(hook: Receiver, secret: str, job_id: str, count: int = 0, timeout: float = 15) -> list[dict]:
+    """The job's events at the receiver, verified with the customer's library, in the order they
+    happened; waits (webhooks are sent after the job moves on) until there are `count` of them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = sorted((e for e in hook.events(secret) if e["data"].get("job_id") == job_id),
+                        key=lambda e: e["timestamp"])
+        if len(events) >= count or time.monotonic() > deadline:
+            return events
+        time.sleep(0.1)
+
+
+def types(events: list[dict]) -> list[str]:
+    return [e["type"] for e in events]
 
 
 def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, receiver, clips):
@@ -115,9 +127,9 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     for stage in ("queued", "ready", "notified"):
         assert stage in result.stderr
 
-    events = deliveries_for(hook, secret, doc["job_id"])
-    assert [e["type"] for e in events] == ["video.ready"]  # signature verified by the library
-    assert events[0]["data"]["video_id"] == doc["video_id"]
+    events = deliveries_for(hook, secret, doc["job_id"], 3)
+    assert types(events) == ["video.ingested", "video.processed", "video.ready"]
+    assert events[2]["data"]["video_id"] == doc["video_id"]
 
 
 def test_a_spoken_video_is_described_and_the_cli_prints_what_it_says(home, stack, tmp_path):
@@ -145,8 +157,8 @@ def test_a_non_video_fails_with_a_reason_and_is_announced(home, stack, receiver,
         job = conn.execute("select j.* from processing_jobs j join videos v on v.id = j.video_id "
                            "where v.path like %s", ("%notes.mp4",)).fetchone()
     assert job is not None and (job["status"], job["reason_code"]) == ("failed", "not_a_video")
-    events = deliveries_for(hook, secret, str(job["id"]))
-    assert [e["type"] for e in events] == ["video.failed"]
+    events = deliveries_for(hook, secret, str(job["id"]), 1)
+    assert types(events) == ["video.failed"]
     assert events[0]["data"]["reason"] == "not_a_video"
     stored = next((stack.storage_root / "uploads").rglob("*notes.mp4"))
     assert stored.read_bytes() == junk.read_bytes()  # the original is untouched
@@ -171,10 +183,10 @@ def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver
         job = jobs[object_id]
         assert job is not None and (job["status"], job["reason_code"]) == ("failed", reason), (source, job)
         assert (stack.storage_root / "uploads" / job["path"]).read_bytes() == source.read_bytes()  # untouched
-        events = deliveries_for(hook, secret, str(job["id"]))
         if job["owner_id"] is None:
-            assert events == []  # nobody to tell
+            assert deliveries_for(hook, secret, str(job["id"]), timeout=0) == []  # nobody to tell
             continue
+        events = deliveries_for(hook, secret, str(job["id"]), 1)
         assert [(e["type"], e["data"]["reason"]) for e in events] == [("video.failed", reason)]
         assert "Traceback" not in events[0]["data"]["message"]
     logs = "".join(p.read_text(errors="replace") for p in (Path(stack.home) / "logs").glob("*.log"))
@@ -193,7 +205,10 @@ def test_a_failed_upload_retried_after_it_is_fixed_becomes_ready(home, stack, re
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 1  # already asked
     row = wait_until_ready_and_notified(stack, job["id"], 60)
     assert row is not None and (row["status"], row["retries"]) == ("ready", 1)
-    assert [e["type"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["video.failed", "video.ready"]
+    # the retried job is a new run: its announcements carry new webhook-ids (…_r1)
+    events = deliveries_for(hook, secret, str(job["id"]), 4)
+    assert types(events) == ["video.failed", "video.ingested", "video.processed", "video.ready"]
+    assert len({e["timestamp"] for e in events}) == 4
     shown = cli(home, "status", str(job["id"]), timeout=60)
     assert "retry requested" in shown.stdout and "truncated" in shown.stdout  # the history is kept
 
@@ -215,7 +230,8 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
                 "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],))}
             every = {"audio", "hls", "poster", "proxy", "scene_scores", "storyboard", "thumbnails"}
             assert kinds == (every - {"audio"} if job["path"].endswith("silent.mp4") else every)
-            assert len(deliveries_for(hook, secret, str(job["id"]))) == 1
+            assert types(deliveries_for(hook, secret, str(job["id"]), 3)) == [
+                "video.ingested", "video.processed", "video.ready"]
 
 
 def test_status_lists_jobs_and_usage_errors_exit_2(home, stack):
@@ -248,11 +264,14 @@ def test_a_step_whose_function_is_down_fails_announced_and_retries_once_it_is_ba
     assert job is not None and (job["status"], job["reason_code"], job["failed_step"]) == \
         ("failed", "retries_exhausted", "process")
     assert "could not be reached after 3 deliveries" in job["last_error"]
-    assert [e["data"]["reason"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["retries_exhausted"]
+    events = deliveries_for(hook, secret, str(job["id"]), 2)
+    assert [(e["type"], e["data"].get("reason")) for e in events] == [
+        ("video.ingested", None), ("video.failed", "retries_exhausted")]
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 0
     row = wait_until_ready_and_notified(stack, job["id"], 60)
     assert row is not None and row["status"] == "ready"
-    assert [e["type"] for e in deliveries_for(hook, secret, str(job["id"]))] == ["video.failed", "video.ready"]
+    assert types(deliveries_for(hook, secret, str(job["id"]), 5)) == [
+        "video.ingested", "video.failed", "video.ingested", "video.processed", "video.ready"]
 
 
 def test_status_of_one_job_shows_its_history(home, stack):
@@ -266,7 +285,7 @@ def test_status_of_one_job_shows_its_history(home, stack):
     assert cli(home, "status", "not-a-job", timeout=60).returncode == 2
 
 
-def test_webhook_endpoints_are_added_listed_tested_and_removed(home, stack):
+def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, stack, clips):
     hook = Receiver()
     try:
         refused = cli(home, "webhooks", "add", hook.url)
@@ -285,6 +304,18 @@ def test_webhook_endpoints_are_added_listed_tested_and_removed(home, stack):
         assert tested.returncode == 0 and "HTTP 204" in tested.stdout, tested.stdout + tested.stderr
         (event,) = hook.events(secret)  # verified as the customer's library verifies it
         assert event["type"] == "webhook.test" and event["data"] == {"endpoint_id": endpoint}
+
+        job = wait_for_job(stack, upload(stack, clips["silent"]), 120)
+        assert job is not None and job["status"] == "ready"
+        (ready,) = deliveries_for(hook, secret, str(job["id"]), 1)  # subscribed to video.ready only
+        assert ready["type"] == "video.ready"
+        listed = cli(home, "webhooks", "deliveries", "--endpoint", endpoint)
+        delivery = next(line.split()[1] for line in listed.stdout.splitlines() if "video.ready" in line)
+        assert "delivered" in listed.stdout and "204" in listed.stdout
+        assert cli(home, "webhooks", "replay", delivery).returncode == 0
+        again = deliveries_for(hook, secret, str(job["id"]), 2)
+        assert len(again) == 2 and len({h["webhook-id"] for h, _ in hook.requests[1:]}) == 1  # same id
+        assert cli(home, "webhooks", "replay", "00000000-0000-4000-8000-000000000000").returncode == 1
         assert cli(home, "webhooks", "remove", endpoint).returncode == 0
         assert cli(home, "webhooks", "remove", endpoint).returncode == 1
         assert endpoint not in cli(home, "webhooks", "list").stdout

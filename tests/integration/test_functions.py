@@ -161,33 +161,6 @@ def test_a_requeued_upload_is_checked_again_and_goes_through(env, conn, clips, m
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
 
 
-def test_notify_run_again_skips_endpoints_that_have_the_message(env, conn, clips, monkeypatch):
-    from tests.receiver import Receiver
-
-    monkeypatch.setenv("VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS", "true")  # the receiver listens on 127.0.0.1
-    reload_settings()
-    hook = Receiver()
-    try:
-        first, second = (conn.execute("insert into webhook_endpoints (owner_id, url) values (%s, %s) returning *",
-                                      (USER, f"{hook.url}/{n}")).fetchone() for n in (1, 2))
-        upload(conn, env, clips["silent"])
-        post("ingest", event_for(conn, "ingest"))
-        post("process", event_for(conn, "process"))
-        post("generate_metadata", event_for(conn, "generate_metadata"))
-        job = job_row(conn)
-        message = f"msg_{job['id'].hex}_video_ready"
-        # A notify that reached the first endpoint, recorded it, and died before finishing.
-        conn.execute("insert into webhook_deliveries (endpoint_id, job_id, owner_id, event_type, message_id, "
-                     "status_code, latency_ms) values (%s, %s, %s, 'video.ready', %s, 204, 3)",
-                     (first["id"], job["id"], USER, message))
-        assert post("notify", event_for(conn, "notify")).get_json()["outcome"] == "done"
-        assert [h["webhook-id"] for h, _ in hook.requests] == [message]
-        assert [e["type"] for e in hook.events(second["secret"])] == ["video.ready"]  # only the second
-        assert job_row(conn)["notified_at"] is not None
-    finally:
-        hook.close()
-
-
 @pytest.mark.parametrize("source_survives", [True, False])
 def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(env, conn, clips, tmp_path, monkeypatch,
                                                                      source_survives):

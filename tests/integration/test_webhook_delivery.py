@@ -1,0 +1,248 @@
+"""Customer webhooks through the real notify function: every job event becomes a message, each
+endpoint gets its own delivery with its own retry schedule, every attempt is logged, 410 turns
+an endpoint off, Retry-After is honoured, exhaustion and replays are recorded, unsafe URLs are
+refused before any connection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from tests.integration.doors import USER, event_for, job_row, post, reload_settings, upload
+
+pytestmark = pytest.mark.integration
+
+
+class Endpoint:
+    """A customer's endpoint answering from a script (then 204), keeping every request."""
+
+    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
+        self.answers = list(answers)
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        me = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                me.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                code, headers = me.answers.pop(0) if me.answers else (204, {})
+                self.send_response(code)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(b"" if code == 204 else f"answer {code}".encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+
+    def verified(self, secret: str) -> list[dict[str, Any]]:
+        return [Webhook(secret).verify(body, headers) for headers, body in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def local_urls(env, monkeypatch) -> Iterator[None]:
+    monkeypatch.setenv("VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS", "true")  # endpoints listen on 127.0.0.1
+    reload_settings()
+    yield
+
+
+def register(conn: Any, url: str, events: list[str] | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = conn.execute("select * from create_webhook_endpoint(%s, %s, null, %s)",
+                                       (url, events, USER)).fetchone()
+    return row
+
+
+def pipeline(conn: Any, env: Any, clip: Any) -> dict[str, Any]:
+    upload(conn, env, clip)
+    for step in ("ingest", "process", "generate_metadata"):
+        post(step, event_for(conn, step))
+    job = job_row(conn)
+    assert job is not None and job["status"] == "ready"
+    return job
+
+
+def due_deliveries(conn: Any) -> list[dict[str, Any]]:
+    """Delivery events in the outbox, oldest first (the dispatcher's part, done by hand here)."""
+    rows = conn.execute("select id, payload from event_outbox where target = 'notify' and delivered_at is null "
+                        "and payload ->> 'table' = 'webhook_deliveries' order by id").fetchall()
+    conn.execute("update event_outbox set delivered_at = now() where id = any(%s)", ([r["id"] for r in rows],))
+    return [r["payload"] for r in rows]
+
+
+def deliver_all(conn: Any) -> list[Any]:
+    return [post("notify", payload) for payload in due_deliveries(conn)]
+
+
+def deliveries(conn: Any, endpoint_id: Any) -> list[dict[str, Any]]:
+    return conn.execute("select d.*, m.event_type from webhook_deliveries d join webhook_messages m "
+                        "on m.id = d.message_id where d.endpoint_id = %s order by d.created_at, m.event_type",
+                        (endpoint_id,)).fetchall()
+
+
+def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, clips, local_urls):
+    healthy, picky = Endpoint(), Endpoint()
+    try:
+        every = register(conn, healthy.url)
+        ready_only = register(conn, picky.url, ["video.ready"])
+        job = pipeline(conn, env, clips["plain"])
+        answers = deliver_all(conn)
+        assert [a.status_code for a in answers] == [200] * 4 and all(a.get_json()["outcome"] == "done"
+                                                                   for a in answers)
+        events = healthy.verified(every["secret"])  # as the customer's library verifies them
+        assert [e["type"] for e in events] == ["video.ingested", "video.processed", "video.ready"]
+        assert [e["type"] for e in picky.verified(ready_only["secret"])] == ["video.ready"]
+        ready = events[2]["data"]
+        assert ready == {"job_id": str(job["id"]), "video_id": str(job["video_id"]), "status": "ready",
+                         "links": {"job": f"/rest/v1/processing_jobs?id=eq.{job['id']}",
+                                   "metadata": f"/rest/v1/video_metadata?video_id=eq.{job['video_id']}",
+                                   "artifacts": f"/rest/v1/video_artifacts?video_id=eq.{job['video_id']}"}}
+        ids = [h["webhook-id"] for h, _ in healthy.requests]
+        assert ids[2] == f"msg_{job['id'].hex}_video_ready" and len(set(ids)) == 3
+        assert picky.requests[0][0]["webhook-id"] == ids[2]  # one message, the same id everywhere
+        assert {d["status"] for d in deliveries(conn, every["id"])} == {"delivered"}
+        attempts = conn.execute("select * from webhook_attempts order by id").fetchall()
+        assert len(attempts) == 4 and all(a["status_code"] == 204 and a["attempt"] == 1 for a in attempts)
+        assert all(a["latency_ms"] >= 0 and a["delivery_id"] is not None for a in attempts)
+        # the same event again is a duplicate: nothing sent
+        payload = conn.execute("select payload from event_outbox where payload ->> 'table' = 'webhook_deliveries' "
+                               "order by id limit 1").fetchone()["payload"]
+        assert post("notify", payload).get_json()["outcome"] == "duplicate" and len(healthy.requests) == 3
+    finally:
+        healthy.close()
+        picky.close()
+
+
+def test_a_failing_endpoint_is_retried_on_schedule_without_holding_up_the_other(env, conn, clips, local_urls):
+    healthy, flaky = Endpoint(), Endpoint((500, {}), (503, {}))
+    try:
+        ok = register(conn, healthy.url, ["video.ready"])
+        bad = register(conn, flaky.url, ["video.ready"])
+        pipeline(conn, env, clips["plain"])
+        before = datetime.now().astimezone()
+        deliver_all(conn)
+        assert len(healthy.requests) == 1  # delivered at once, whatever the other does
+        assert [d["status"] for d in deliveries(conn, ok["id"])] == ["delivered"]
+        (d,) = deliveries(conn, bad["id"])
+        assert (d["status"], d["attempts"], d["last_status_code"]) == ("pending", 1, 500)
+        wait = (d["next_attempt_at"] - before).total_seconds()
+        assert 5 * 0.9 - 0.1 <= wait <= 5 * 1.1 + 1.0  # the schedule's first step, 5 s ± 10 %
+        (retry,) = conn.execute("select available_at from event_outbox where delivered_at is null "
+                                "and payload ->> 'table' = 'webhook_deliveries'").fetchall()
+        assert retry["available_at"] == d["next_attempt_at"]
+        deliver_all(conn)  # 503: the second step, 5 min
+        (d,) = deliveries(conn, bad["id"])
+        assert d["attempts"] == 2 and 270 <= (d["next_attempt_at"] - before).total_seconds() <= 335
+        deliver_all(conn)  # recovered
+        (d,) = deliveries(conn, bad["id"])
+        assert (d["status"], d["attempts"], d["last_error"]) == ("delivered", 3, None)
+        assert len({h["webhook-id"] for h, _ in flaky.requests}) == 1 and len(flaky.requests) == 3
+        log = conn.execute("select attempt, status_code, response_body from webhook_attempts "
+                           "where endpoint_id = %s order by id", (bad["id"],)).fetchall()
+        assert [(a["attempt"], a["status_code"], a["response_body"]) for a in log] == [
+            (1, 500, "answer 500"), (2, 503, "answer 503"), (3, 204, "")]
+    finally:
+        healthy.close()
+        flaky.close()
+
+
+def test_retry_after_is_honoured(env, conn, clips, local_urls):
+    busy = Endpoint((429, {"Retry-After": "120"}))
+    try:
+        ep = register(conn, busy.url, ["video.ready"])
+        pipeline(conn, env, clips["plain"])
+        before = datetime.now().astimezone()
+        deliver_all(conn)
+        (d,) = deliveries(conn, ep["id"])
+        assert d["status"] == "pending" and 119 <= (d["next_attempt_at"] - before).total_seconds() <= 122
+    finally:
+        busy.close()
+
+
+def test_410_turns_the_endpoint_off_and_cancels_what_it_still_had(env, conn, clips, local_urls):
+    gone = Endpoint((410, {}))
+    try:
+        ep = register(conn, gone.url)
+        pipeline(conn, env, clips["plain"])
+        answers = deliver_all(conn)  # video.ingested gets 410; the other two are then cancelled
+        assert len(gone.requests) == 1 and [a.get_json()["outcome"] for a in answers] == [
+            "failed", "duplicate", "duplicate"]
+        endpoint = conn.execute("select * from webhook_endpoints where id = %s", (ep["id"],)).fetchone()
+        assert not endpoint["enabled"] and endpoint["disabled_reason"].startswith("HTTP 410 Gone")
+        assert [d["status"] for d in deliveries(conn, ep["id"])] == ["failed", "cancelled", "cancelled"]
+    finally:
+        gone.close()
+
+
+def test_an_exhausted_schedule_fails_the_delivery_and_a_replay_sends_it_again(env, conn, clips, local_urls,
+                                                                               monkeypatch):
+    monkeypatch.setenv("VIDPIPE_WEBHOOK_RETRY_SCHEDULE", "[0, 0]")
+    reload_settings()
+    down = Endpoint((500, {}), (502, {}), (500, {}))
+    try:
+        ep = register(conn, down.url, ["video.ready"])
+        pipeline(conn, env, clips["plain"])
+        for _ in range(3):
+            deliver_all(conn)
+        (d,) = deliveries(conn, ep["id"])
+        assert (d["status"], d["attempts"], d["last_error"]) == ("failed", 3, "HTTP 500")
+        assert d["finished_at"] is not None and due_deliveries(conn) == []
+        conn.execute("select replay_delivery(%s)", (d["id"],))
+        deliver_all(conn)
+        (d,) = deliveries(conn, ep["id"])
+        assert (d["status"], d["replays"]) == ("delivered", 1)
+        assert len({h["webhook-id"] for h, _ in down.requests}) == 1 and len(down.requests) == 4
+    finally:
+        down.close()
+
+
+def test_unsafe_urls_are_refused_at_send_time_and_recorded(env, conn, clips):
+    """Without the local-development setting: loopback, metadata and private names are never called."""
+    listener = Endpoint()
+    try:
+        eps = [register(conn, url, ["video.ready"]) for url in (
+            listener.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/hooks")]
+        pipeline(conn, env, clips["plain"])
+        deliver_all(conn)
+        assert listener.requests == []
+        for ep, address in zip(eps, ("127.0.0.1", "169.254.169.254", "10.0.0.8"), strict=True):
+            (d,) = deliveries(conn, ep["id"])
+            assert d["status"] == "failed" and d["last_status_code"] is None
+            assert d["last_error"].startswith(f"refused: {address} resolves to {address}")
+    finally:
+        listener.close()
+
+
+def test_a_delivery_being_sent_elsewhere_is_asked_for_again_later(env, conn, clips, local_urls):
+    ep_server = Endpoint()
+    try:
+        register(conn, ep_server.url, ["video.ready"])
+        pipeline(conn, env, clips["plain"])
+        (payload,) = due_deliveries(conn)
+        conn.execute("select claim_delivery(%s, 'someone-else', 60)", (payload["record"]["id"],))
+        assert post("notify", payload).status_code == 503  # the dispatcher retries; nothing is dropped
+        conn.execute("update webhook_deliveries set lease_expires_at = now() - interval '1 s'")
+        assert post("notify", payload).get_json()["outcome"] == "done"  # the dead sender's lease ran out
+        assert len(ep_server.requests) == 1
+    finally:
+        ep_server.close()
+
+
+def test_the_jobs_own_notify_step_marks_it_announced(env, conn, clips):
+    pipeline(conn, env, clips["plain"])
+    assert post("notify", event_for(conn, "notify")).get_json()["outcome"] == "done"
+    assert job_row(conn)["notified_at"] is not None
+    assert timedelta(0) <= datetime.now().astimezone() - job_row(conn)["notified_at"] < timedelta(minutes=1)
