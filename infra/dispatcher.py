@@ -105,6 +105,16 @@ class Dispatcher:
         finally:
             self.wake.set()
 
+    def next_due_in(self) -> float:
+        """Seconds until the earliest waiting event is due, so a scheduled retry goes out on time
+        rather than at the next poll; at most the poll interval."""
+        poll = self.settings.dispatch_poll_seconds
+        with self.pool.connection() as conn:
+            row = conn.execute("select extract(epoch from min(available_at) - now()) as due "
+                               "from public.event_outbox where delivered_at is null and dead_at is null").fetchone()
+        due = row["due"] if row is not None and row["due"] is not None else poll
+        return min(poll, max(0.01, float(due)))
+
     def sweep(self) -> None:
         with self.pool.connection() as conn:
             rows = conn.execute("select * from public.sweep(now(), %s)",
@@ -131,16 +141,18 @@ class Dispatcher:
         last_sweep = 0.0
         log.info("dispatcher started", extra={"worker": ",".join(sorted(self.settings.function_urls))})
         while not self.stopping.is_set():
-            claimed = 0
+            claimed, wait = 0, self.settings.dispatch_poll_seconds
             try:
                 if time.monotonic() - last_sweep >= self.settings.sweep_every_seconds:
                     self.sweep()
                     last_sweep = time.monotonic()
                 claimed = self.dispatch_once()
+                if claimed == 0 and len(self.in_flight) < self.workers:  # busy workers wake us when done
+                    wait = self.next_due_in()
             except psycopg.Error as exc:
                 log.warning("database unavailable: %s", exc)
             if claimed == 0:
-                self.wake.wait(self.settings.dispatch_poll_seconds)
+                self.wake.wait(wait)
                 self.wake.clear()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
