@@ -96,6 +96,28 @@ def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], own
     err.print(f"removed {endpoint}")
 
 
+def _set_enabled(endpoint: UUID, owner: UUID, enabled: bool) -> None:
+    with _connect() as conn:
+        row = conn.execute("select public.set_webhook_endpoint_enabled(%s, %s, %s) as done",
+                           (endpoint, enabled, owner)).fetchone()
+    if not (row and row["done"]):
+        err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
+        raise typer.Exit(1)
+    err.print(f"{endpoint} {'enabled' if enabled else 'disabled'}")
+
+
+@webhooks.command()
+def enable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+    """Turn an endpoint back on (after a 410, say); new events reach it again."""
+    _set_enabled(endpoint, owner, True)
+
+
+@webhooks.command()
+def disable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+    """Turn an endpoint off: its waiting deliveries are cancelled when their turn comes."""
+    _set_enabled(endpoint, owner, False)
+
+
 @webhooks.command()
 def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
     """Send a signed `webhook.test` event now; exit 0 when the endpoint answers 2xx."""

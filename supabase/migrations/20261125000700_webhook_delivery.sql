@@ -274,6 +274,9 @@ begin
 end
 $$;
 
+-- Anonymous callers read nothing at all, the transition table included.
+revoke select on public.job_transitions from anon;
+
 -- Row level security: owners read their messages and deliveries; only the pipeline writes.
 do $$
 declare

@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(82);
+select plan(83);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -55,7 +55,7 @@ select pg_temp.act_as('anon');
 select throws_ok(format('select * from public.%I', t), '42501', null, format('anon cannot read %s', t))
   from unnest(array['videos', 'processing_jobs', 'job_events', 'video_artifacts', 'video_metadata',
                     'webhook_endpoints', 'webhook_messages', 'webhook_deliveries', 'webhook_attempts',
-                    'event_outbox', 'ingest_buckets', 'event_receipts']) t;
+                    'event_outbox', 'ingest_buckets', 'event_receipts', 'job_transitions']) t;
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x')$$, '42501', null,
                  'anon cannot register an endpoint');
 reset role;

@@ -316,6 +316,9 @@ def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, st
         again = deliveries_for(hook, secret, str(job["id"]), 2)
         assert len(again) == 2 and len({h["webhook-id"] for h, _ in hook.requests[1:]}) == 1  # same id
         assert cli(home, "webhooks", "replay", "00000000-0000-4000-8000-000000000000").returncode == 1
+        assert cli(home, "webhooks", "disable", endpoint).returncode == 0
+        assert "no (turned off)" in cli(home, "webhooks", "list").stdout
+        assert cli(home, "webhooks", "enable", endpoint).returncode == 0
         assert cli(home, "webhooks", "remove", endpoint).returncode == 0
         assert cli(home, "webhooks", "remove", endpoint).returncode == 1
         assert endpoint not in cli(home, "webhooks", "list").stdout

@@ -30,7 +30,7 @@ TOLERANCE = 1.0   # the dispatcher wakes when a retry is due; a loaded machine i
 class Endpoint:
     """Answers 503 to the first `failures` requests of each message, then 204; keeps arrival times."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int = 0, delay: float = 0.0) -> None:
         self.requests: list[tuple[float, dict[str, str], bytes, int]] = []
         seen: dict[str, int] = defaultdict(int)
         me = self
@@ -41,6 +41,7 @@ class Endpoint:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 seen[headers["webhook-id"]] += 1
                 code = 503 if seen[headers["webhook-id"]] <= failures else 204
+                time.sleep(delay)
                 me.requests.append((time.monotonic(), headers, body, code))
                 self.send_response(code)
                 self.end_headers()
@@ -136,3 +137,27 @@ def test_two_endpoints_one_failing_then_recovering(stack, clips):
     finally:
         healthy.close()
         flaky.close()
+
+
+def test_a_slow_endpoint_does_not_hold_up_another(stack, clips):
+    """Each attempt is its own event on its own worker: while one endpoint takes 4 s to answer
+    each request, the other has every event as soon as it happens."""
+    slow, fast = Endpoint(delay=4.0), Endpoint()
+    try:
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            conn.execute("delete from webhook_endpoints")
+        secret = register(stack, fast.url)
+        register(stack, slow.url)
+        job = wait_for_job(stack, upload(stack, clips["plain"]), 120)
+        assert job is not None and job["status"] == "ready"
+        ready_at = time.monotonic()
+        deadline = ready_at + 10
+        while len(fast.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [Webhook(secret).verify(b, h)["type"] for _, h, b, _ in sorted(fast.requests)] == [
+            "video.ingested", "video.processed", "video.ready"]
+        assert fast.requests[-1][0] - ready_at < 2.0  # not queued behind the slow endpoint's 4 s answers
+        assert len(slow.requests) < 3 or slow.requests[-1][0] > fast.requests[-1][0]
+    finally:
+        slow.close()
+        fast.close()
