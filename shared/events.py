@@ -7,12 +7,14 @@ for state.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.domain import JobStatus
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
 
 
 class InvalidEvent(ValueError):
@@ -78,25 +80,21 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def parse_storage_object_event(body: bytes) -> StorageObjectRecord:
-    record = _parse(body, "storage", "objects")
+def _parse_as(body: bytes, schema: str, table: str, model: type[RecordT]) -> RecordT:
+    record = _parse(body, schema, table)
     try:
-        return StorageObjectRecord.model_validate(record)
+        return model.model_validate(record)
     except ValidationError as exc:
         raise InvalidEvent("record." + _first_error(exc)) from None
+
+
+def parse_storage_object_event(body: bytes) -> StorageObjectRecord:
+    return _parse_as(body, "storage", "objects", StorageObjectRecord)
 
 
 def parse_job_event(body: bytes) -> JobRecord:
-    record = _parse(body, "public", "processing_jobs")
-    try:
-        return JobRecord.model_validate(record)
-    except ValidationError as exc:
-        raise InvalidEvent("record." + _first_error(exc)) from None
+    return _parse_as(body, "public", "processing_jobs", JobRecord)
 
 
 def parse_delivery_event(body: bytes) -> DeliveryRecord:
-    record = _parse(body, "public", "webhook_deliveries")
-    try:
-        return DeliveryRecord.model_validate(record)
-    except ValidationError as exc:
-        raise InvalidEvent("record." + _first_error(exc)) from None
+    return _parse_as(body, "public", "webhook_deliveries", DeliveryRecord)

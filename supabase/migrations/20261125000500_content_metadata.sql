@@ -75,17 +75,22 @@ begin
 end
 $$;
 
-do $$
+-- One way for the migrations from here on to say who may call a function: revoked from the API
+-- roles (Postgres grants every function to PUBLIC), granted to p_roles. Every overload.
+create or replace function public.grant_execute_only(p_functions text[], p_roles text) returns void
+language plpgsql set search_path = '' as $$
 declare
   f regprocedure;
 begin
   for f in select p.oid::regprocedure from pg_proc p
-            where p.pronamespace = 'public'::regnamespace
-              and p.proname = any (array['record_artifacts', 'complete_process', 'complete_generate_metadata',
-                                         'renew_lease'])
+            where p.pronamespace = 'public'::regnamespace and p.proname = any (p_functions)
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
+    execute format('grant execute on function %s to %s', f, p_roles);
   end loop;
 end
 $$;
+revoke execute on function public.grant_execute_only(text[], text) from public, anon, authenticated;
+
+select public.grant_execute_only(array['record_artifacts', 'complete_process', 'complete_generate_metadata',
+                                       'renew_lease'], 'service_role');

@@ -81,21 +81,8 @@ begin
 end
 $$;
 
-revoke execute on function public.acting_owner(uuid) from public, anon;
-do $$
-declare
-  f regprocedure;
-begin
-  for f in select p.oid::regprocedure from pg_proc p
-            where p.pronamespace = 'public'::regnamespace
-              and p.proname = any (array['acting_owner', 'create_webhook_endpoint', 'delete_webhook_endpoint',
-                                         'set_webhook_endpoint_enabled'])
-  loop
-    execute format('revoke execute on function %s from public, anon', f);
-    execute format('grant execute on function %s to authenticated, service_role', f);
-  end loop;
-end
-$$;
+select public.grant_execute_only(array['acting_owner', 'create_webhook_endpoint', 'delete_webhook_endpoint',
+                                       'set_webhook_endpoint_enabled'], 'authenticated, service_role');
 
 -- Uploads ------------------------------------------------------------------------------------
 -- A signed-in user writes into an ingest bucket only under their own folder (<user id>/…), so no
@@ -104,8 +91,7 @@ create or replace function public.is_ingest_bucket(p_bucket text) returns boolea
 language sql stable security definer set search_path = '' as $$
   select exists (select 1 from public.ingest_buckets where bucket_id = p_bucket)
 $$;
-revoke execute on function public.is_ingest_bucket(text) from public, anon;
-grant execute on function public.is_ingest_bucket(text) to authenticated, service_role;
+select public.grant_execute_only(array['is_ingest_bucket'], 'authenticated, service_role');
 
 drop policy if exists vidpipe_owner_uploads on storage.objects;
 create policy vidpipe_owner_uploads on storage.objects for insert to authenticated

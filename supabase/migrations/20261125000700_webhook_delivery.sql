@@ -294,18 +294,6 @@ begin
 end
 $$;
 
-do $$
-declare
-  f regprocedure;
-begin
-  for f in select p.oid::regprocedure from pg_proc p
-            where p.pronamespace = 'public'::regnamespace
-              and p.proname = any (array['webhook_payload', 'announce', 'on_job_announce', 'claim_delivery',
-                                         'record_attempt', 'replay_delivery', 'settle_dead_delivery',
-                                         'retry_outbox'])
-  loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
-  end loop;
-end
-$$;
+select public.grant_execute_only(array['webhook_payload', 'announce', 'on_job_announce', 'claim_delivery',
+                                       'record_attempt', 'replay_delivery', 'settle_dead_delivery', 'retry_outbox'],
+                                 'service_role');
