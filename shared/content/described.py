@@ -23,4 +23,3 @@ class Content:
     suggestions: Suggestions
     files: list[tuple[Rendition, MadeBy]]            # to store: the transcript's words, the captions
     absent: dict[str, str] = field(default_factory=dict)   # why a part is missing, by part name
-    timings_ms: dict[str, int] = field(default_factory=dict)

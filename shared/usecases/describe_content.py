@@ -98,7 +98,7 @@ def describe_content(svc: Services, job: Job, video: Video, technical: Technical
     log.info("content described", extra={"job_id": str(job.id), "timings_ms": timings})
     return Content(transcript=transcript, captions=cues, chapters=parts, chapter_min_seconds=rules.min_seconds,
                    keywords=ranked, suggestions=suggestions,
-                   files=files, absent=absent, timings_ms=timings)
+                   files=files, absent=absent)
 
 
 def write_files(workdir: Path, transcript: Transcript, cues: list[cc.Cue]) -> list[tuple[Rendition, MadeBy]]:

@@ -327,3 +327,4 @@ def test_the_lease_is_renewed_a_third_of_the_way_through_it(monkeypatch):
         clock[0] = t
         keep(0.0)
     assert renewals == [(job.id, "w", 300), (job.id, "w", 300)]  # at 201 and at 302
+
