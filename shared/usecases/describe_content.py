@@ -46,9 +46,9 @@ def lease_keeper(svc: Services, job: Job, seconds: int) -> Callable[[float], Non
 def listen(svc: Services, job: Job, technical: Technical, analysis: MediaAnalysis | None,
            audio: Artifact | None) -> tuple[Transcript | None, str | None]:
     """The transcript, or None and why there is none."""
-    transcriber = get_transcriber()
     if technical.audio is None:
         return None, "the source has no audio stream"
+    transcriber = get_transcriber()  # the model loads on first use, not for silent videos
     if transcriber is None:
         return None, "transcription is off (VIDPIPE_TRANSCRIBER=none)"
     if audio is None or analysis is None:
