@@ -85,37 +85,33 @@ def list_endpoints(owner: Owner = LOCAL_USER_ID) -> None:
     out.print(table)
 
 
-@webhooks.command()
-def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
-    """Delete an endpoint (and its delivery log)."""
+def _owner_call(sql: str, params: tuple[Any, ...], endpoint: UUID, owner: UUID, done: str) -> None:
+    """Run an endpoint function that answers whether the owner's endpoint was there."""
     with _connect() as conn:
-        row = conn.execute("select public.delete_webhook_endpoint(%s, %s) as gone", (endpoint, owner)).fetchone()
-    if not (row and row["gone"]):
-        err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
-        raise typer.Exit(1)
-    err.print(f"removed {endpoint}")
-
-
-def _set_enabled(endpoint: UUID, owner: UUID, enabled: bool) -> None:
-    with _connect() as conn:
-        row = conn.execute("select public.set_webhook_endpoint_enabled(%s, %s, %s) as done",
-                           (endpoint, enabled, owner)).fetchone()
+        row = conn.execute(f"select {sql} as done", params).fetchone()
     if not (row and row["done"]):
         err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
         raise typer.Exit(1)
-    err.print(f"{endpoint} {'enabled' if enabled else 'disabled'}")
+    err.print(f"{endpoint} {done}")
+
+
+@webhooks.command()
+def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+    """Delete an endpoint (and its delivery log)."""
+    _owner_call("public.delete_webhook_endpoint(%s, %s)", (endpoint, owner), endpoint, owner, "removed")
 
 
 @webhooks.command()
 def enable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
     """Turn an endpoint back on (after a 410, say); new events reach it again."""
-    _set_enabled(endpoint, owner, True)
+    _owner_call("public.set_webhook_endpoint_enabled(%s, true, %s)", (endpoint, owner), endpoint, owner, "enabled")
 
 
 @webhooks.command()
 def disable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
     """Turn an endpoint off: its waiting deliveries are cancelled when their turn comes."""
-    _set_enabled(endpoint, owner, False)
+    _owner_call("public.set_webhook_endpoint_enabled(%s, false, %s)", (endpoint, owner), endpoint, owner,
+                "disabled")
 
 
 @webhooks.command()
