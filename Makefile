@@ -9,15 +9,21 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so espeak-ng:/usr/bin/espeak-ng \
   postgresql-15-pgtap:/usr/share/postgresql/15/extension/pgtap.control \
-  libtap-parser-sourcehandler-pgtap-perl:/usr/bin/pg_prove
+  libtap-parser-sourcehandler-pgtap-perl:/usr/bin/pg_prove nodejs:/usr/bin/node npm:/usr/bin/npm
+# The real Supabase CLI, from the npm registry (the `supabase` package's installer downloads from
+# elsewhere; the platform package carries the binary itself).
+SUPABASE_CLI_VERSION := 3.1.0
+SUPABASE_CLI_PKG := @supabase/cli-linux-$(shell case "$$(uname -m)" in aarch64|arm64) echo arm64;; *) echo x64;; esac)
+SUPABASE := .tools/node_modules/$(SUPABASE_CLI_PKG)/bin/supabase
 
 .PHONY: setup system-packages run test lint down clean
 
-setup: system-packages $(VENV)/.installed
+setup: system-packages $(VENV)/.installed $(SUPABASE)
 
 system-packages:
 	@missing=""; for pair in $(APT_NEEDS); do \
-	  pkg=$${pair%%:*}; bin=$${pair#*:}; [ -e "$$bin" ] || missing="$$missing $$pkg"; \
+	  pkg=$${pair%%:*}; bin=$${pair#*:}; [ -e "$$bin" ] || command -v "$${bin##*/}" >/dev/null || \
+	    missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
@@ -29,6 +35,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
+
+$(SUPABASE):
+	mkdir -p .tools
+	npm install --prefix .tools --no-audit --no-fund --silent $(SUPABASE_CLI_PKG)@$(SUPABASE_CLI_VERSION)
+	$(SUPABASE) --version
 
 run: setup
 	$(BIN)/vidpipe sample .vidpipe/sample.mp4

@@ -3,8 +3,8 @@
     .venv/bin/python bench/pipeline.py [--runs 5]
 
 For the `make run` sample (36 s of 1280x720 30 fps H.264/AAC in three scenes, a sentence spoken
-in each) it reports, per run, the time from the storage insert to `ready` and to `notified`
-(database timestamps), and the media time: the same work the steps do (ingest's probe and
+in each) it reports, per run, the time from the storage insert to `ready` (database
+timestamps), and the media time: the same work the steps do (ingest's probe and
 first-frame decode, process's probe and one-run render, generate_metadata's transcription with
 a loaded model), timed on its own. Overhead = ready - media.
 Not part of `make test`: figures on a shared machine are for reading, not asserting.
@@ -64,20 +64,19 @@ def main() -> None:
             with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
                 t = conn.execute(
                     "select extract(epoch from (select max(e.created_at) from job_events e "
-                    "where e.job_id = j.id and e.to_status = 'ready') - o.created_at) as ready, "
-                    "extract(epoch from j.notified_at - o.created_at) as notified "
+                    "where e.job_id = j.id and e.to_status = 'ready') - o.created_at) as ready "
                     "from processing_jobs j join videos v on v.id = j.video_id "
                     "join storage.objects o on o.id = v.object_id where j.id = %s", (job["id"],)).fetchone()
             assert t is not None
             media = media_seconds(clip)
-            rows.append((float(t["ready"]), float(t["notified"]), media))
+            rows.append((float(t["ready"]), media))
     finally:
         stack.down()
-    print(f"{'run':>3} {'ready s':>8} {'notified s':>10} {'media s':>8} {'overhead s':>10}")
-    for i, (ready, notified, media) in enumerate(rows, 1):
-        print(f"{i:>3} {ready:8.2f} {notified:10.2f} {media:8.2f} {ready - media:10.2f}")
+    print(f"{'run':>3} {'ready s':>8} {'media s':>8} {'overhead s':>10}")
+    for i, (ready, media) in enumerate(rows, 1):
+        print(f"{i:>3} {ready:8.2f} {media:8.2f} {ready - media:10.2f}")
     med = [statistics.median(col) for col in zip(*rows, strict=True)]
-    print(f"med {med[0]:8.2f} {med[1]:10.2f} {med[2]:8.2f} {med[0] - med[2]:10.2f}")
+    print(f"med {med[0]:8.2f} {med[1]:8.2f} {med[0] - med[1]:10.2f}")
 
 
 if __name__ == "__main__":

@@ -93,9 +93,32 @@ def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) ->
         "where v.object_id = %s", (object_id,)).fetchone()
 
 
+def announcement(conn: psycopg.Connection[dict[str, Any]], job: dict[str, Any]) -> tuple[Any, str] | None:
+    """When and how the job's final event reached its owner's endpoints, or None while a first
+    attempt is still on its way."""
+    if job["owner_id"] is None:
+        return job["finished_at"], "not announced: the upload names no known owner"
+    row = conn.execute(
+        "select m.event_type, m.created_at, count(d.id) as endpoints, "
+        "count(*) filter (where d.status = 'delivered') as delivered, "
+        "count(*) filter (where d.attempts = 0 and d.finished_at is null) as unsent, "
+        "max(greatest(d.delivered_at, d.finished_at)) as last_at, string_agg(distinct d.last_error, '; ') as errors "
+        "from public.webhook_messages m left join public.webhook_deliveries d on d.message_id = m.id "
+        "where m.job_id = %s and m.event_type = %s group by m.id order by m.created_at desc limit 1",
+        (job["id"], "video.ready" if job["status"] == "ready" else "video.failed")).fetchone()
+    if row is None or row["unsent"]:
+        return None
+    if not row["endpoints"]:
+        return row["created_at"], f"announced {row['event_type']} (no endpoint subscribed)"
+    text = f"announced {row['event_type']}: delivered to {row['delivered']} of {row['endpoints']} endpoint(s)"
+    if row["errors"]:
+        text += f"; {row['errors']}"
+    return row["last_at"] or row["created_at"], text
+
+
 def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str, Any] | None:
-    """Follow the job until it is announced, printing on stderr every stage from its history,
-    timed by the database from the upload."""
+    """Follow the job until it ends and its end is announced, printing on stderr every stage from
+    its history, timed by the database from the upload."""
     deadline = time.monotonic() + timeout
     last_event = 0
     with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
@@ -103,7 +126,7 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
         assert uploaded is not None
 
         def stage(at: Any, text: str) -> None:
-            err.print(f"[cyan]{(at - uploaded['created_at']).total_seconds():6.2f}s[/cyan]  {text}")
+            err.print(f"[cyan]{(at - uploaded['created_at']).total_seconds():6.2f}s[/cyan]  {text}", highlight=False)
 
         stage(uploaded["created_at"], "uploaded")
         while time.monotonic() < deadline:
@@ -114,8 +137,8 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
                     last_event = event["id"]
                     note = f"  ({event['reason_code'] or ''} {event['message'] or ''})" if event["message"] else ""
                     stage(event["created_at"], f"{event['to_status']}{note}")
-                if job["notified_at"] is not None:
-                    stage(job["notified_at"], "notified")
+                if job["status"] in ("ready", "failed") and (told := announcement(conn, job)) is not None:
+                    stage(*told)
                     return job
             time.sleep(0.1)
     return None

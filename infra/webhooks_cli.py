@@ -19,10 +19,11 @@ from rich.table import Table
 
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState
 from shared.config import get_settings
+from shared.domain import WebhookEventType
 from shared.net_guard import UnsafeUrl, resolve
 from shared.webhooks import post_to_endpoint
 
-EVENT_TYPES = ("video.ingested", "video.processed", "video.ready", "video.failed")
+EVENT_TYPES = tuple(t.value for t in WebhookEventType)
 webhooks = typer.Typer(no_args_is_help=True, help="Manage the local user's webhook endpoints.")
 err = Console(stderr=True)
 out = Console()
@@ -72,7 +73,7 @@ def list_endpoints(owner: Owner = LOCAL_USER_ID) -> None:
     """The owner's endpoints with their last delivery."""
     with _connect() as conn:
         rows = conn.execute(
-            "select e.id, e.url, e.event_types, e.enabled, e.disabled_reason, e.description, "
+            "select e.id, e.url, e.event_types::text[] as event_types, e.enabled, e.disabled_reason, e.description, "
             "(select count(*) from public.webhook_deliveries d where d.endpoint_id = e.id) as deliveries, "
             "(select coalesce(a.status_code::text, a.error) from public.webhook_attempts a "
             "  where a.endpoint_id = e.id order by a.created_at desc, a.id desc limit 1) as last "

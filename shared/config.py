@@ -38,7 +38,6 @@ class Settings(BaseSettings):
     # Leases: a step's lease outlives its slowest honest run.
     process_lease_seconds: int = 1800
     describe_lease_seconds: int = 300
-    notify_lease_seconds: int = 120
 
     # Renditions (all from one ffmpeg run; see shared/media/renditions.py).
     proxy_max_height: int = 720                       # short side of the proxy and the thumbnails

@@ -22,11 +22,39 @@ class JobStep(StrEnum):
     INGEST = "ingest"
     PROCESS = "process"
     GENERATE_METADATA = "generate_metadata"
+
+
+class PipelineFunction(StrEnum):
+    """The functions events are delivered to. Must equal Postgres' public.pipeline_function (tested)."""
+
+    INGEST = "ingest"
+    PROCESS = "process"
+    GENERATE_METADATA = "generate_metadata"
     NOTIFY = "notify"
 
 
+class WebhookEventType(StrEnum):
+    """What customers' endpoints hear. Must equal Postgres' public.webhook_event_type (tested)."""
+
+    INGESTED = "video.ingested"
+    PROCESSED = "video.processed"
+    READY = "video.ready"
+    FAILED = "video.failed"
+
+
+class DeliveryStatus(StrEnum):
+    """One message on its way to one endpoint. Must equal Postgres' public.delivery_status (tested)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 class Reason(StrEnum):
-    """Stable reason codes a failed job can carry. Documented in README.md."""
+    """Stable reason codes a failed job can carry. Documented in README.md. Must equal Postgres'
+    public.failure_reason (tested)."""
 
     BAD_PATH = "bad_path"                    # not <owner_id>/<file>, or unsafe characters
     PATH_NOT_OWNED = "path_not_owned"        # the uploader is not the owner the path names

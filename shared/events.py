@@ -54,14 +54,6 @@ class DeliveryRecord(BaseModel):
     message_id: str
 
 
-def envelope_table(body: bytes) -> str:
-    """The table an event is about, for a function that handles more than one kind."""
-    try:
-        return Envelope.model_validate_json(body).table
-    except ValidationError as exc:
-        raise InvalidEvent(_first_error(exc)) from None
-
-
 def _parse(body: bytes, schema: str, table: str) -> dict[str, Any]:
     try:
         envelope = Envelope.model_validate_json(body)

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.domain import JobStatus, JobStep
+from shared.domain import DeliveryStatus, JobStatus, JobStep, Reason
 
 
 class Row(BaseModel):
@@ -43,10 +43,9 @@ class Job(Row):
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     run_after: datetime
-    reason_code: str | None = None
+    reason_code: Reason | None = None
     last_error: str | None = None
     failed_step: JobStep | None = None
-    notified_at: datetime | None = None
     retries: int = 0
     retry_requested_at: datetime | None = None
     created_at: datetime
@@ -93,7 +92,7 @@ class DeliveryTask(Row):
 
 class DeliveryState(Row):
     id: UUID
-    status: str                       # pending | sending | delivered | failed | cancelled
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime
     last_status_code: int | None = None

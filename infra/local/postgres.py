@@ -19,11 +19,12 @@ from pathlib import Path
 
 import psycopg
 
+from infra.local.supabase_cli import REPO_ROOT, SupabaseCliError, db_push
+
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
 SHIM_SQL = Path(__file__).with_name("supabase_shim.sql")
-MIGRATIONS_DIR = REPO_ROOT / "supabase" / "migrations"
-SEED_SQL = REPO_ROOT / "supabase" / "seed.sql"
+SCHEMAS_DIR = REPO_ROOT / "supabase" / "schemas"
 
 
 class PostgresError(RuntimeError):
@@ -144,8 +145,9 @@ class PostgresCluster:
         return self.url(name)
 
 
-def migration_files() -> list[Path]:
-    return sorted(MIGRATIONS_DIR.glob("*.sql"))
+def schema_files() -> list[Path]:
+    """supabase/schemas/ in the order config.toml gives (the names sort that way too)."""
+    return sorted(SCHEMAS_DIR.glob("*.sql"))
 
 
 def apply_sql_file(url: str, path: Path) -> None:
@@ -153,9 +155,28 @@ def apply_sql_file(url: str, path: Path) -> None:
         conn.execute(path.read_text())  # type: ignore[arg-type]  # our own SQL files
 
 
+def apply_shim(url: str) -> None:
+    """What a hosted project already has (auth, storage, the API roles): local databases only."""
+    try:
+        apply_sql_file(url, SHIM_SQL)
+    except psycopg.Error as exc:
+        raise PostgresError(f"{SHIM_SQL.name}: {exc}") from exc
+
+
 def prepare_database(url: str, seed: bool = True) -> None:
-    """Local Supabase imitation, then every migration in order, then the seed."""
-    for path in [SHIM_SQL, *migration_files(), *([SEED_SQL] if seed else [])]:
+    """The local Supabase imitation, then the migrations through the real Supabase CLI's
+    `db push` (each once, recorded), then the seed."""
+    apply_shim(url)
+    try:
+        db_push(url, include_seed=seed)
+    except SupabaseCliError as exc:
+        raise PostgresError(str(exc)) from exc
+
+
+def build_from_schemas(url: str) -> None:
+    """The schema as supabase/schemas/ declares it, file by file (what a schema diff starts from)."""
+    apply_shim(url)
+    for path in schema_files():
         try:
             apply_sql_file(url, path)
         except psycopg.Error as exc:

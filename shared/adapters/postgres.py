@@ -22,6 +22,7 @@ from shared.domain import (
     JobNotFound,
     JobStep,
     LeaseLost,
+    Reason,
     StepBusy,
     StepNotApplicable,
     TransientError,
@@ -107,17 +108,13 @@ class PostgresDatabase:
                         "where v.object_id = %s", (object_id,))
         return Job.model_validate(row) if row else None
 
-    def register_upload(self, upload: UploadInfo, max_attempts: int) -> Job:
-        return self._job("select * from public.register_upload(%s, %s, %s, %s, %s, %s, %s)",
-                         (upload.object_id, upload.owner_id, upload.bucket, upload.path,
-                          upload.size_bytes, upload.content_type, max_attempts))
+    def create_job(self, upload: UploadInfo, max_attempts: int, reason: Reason | None = None,
+                   message: str | None = None) -> Job:
+        return self._job("select * from public.create_job(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                         (upload.object_id, upload.owner_id, upload.bucket, upload.path, upload.size_bytes,
+                          upload.content_type, max_attempts, reason, message))
 
-    def reject_upload(self, upload: UploadInfo, reason: str, message: str) -> Job:
-        return self._job("select * from public.reject_upload(%s, %s, %s, %s, %s, %s, %s, %s)",
-                         (upload.object_id, upload.owner_id, upload.bucket, upload.path,
-                          upload.size_bytes, upload.content_type, reason, message))
-
-    def finish_reingest(self, job_id: UUID, owner_id: UUID | None, size: int | None, reason: str | None,
+    def finish_reingest(self, job_id: UUID, owner_id: UUID | None, size: int | None, reason: Reason | None,
                         message: str | None) -> Job:
         return self._job("select * from public.finish_reingest(%s, %s, %s, %s, %s)",
                          (job_id, owner_id, size, reason, message))
@@ -140,7 +137,7 @@ class PostgresDatabase:
         return self._job("select * from public.claim_step(%s, %s, %s, %s)",
                          (job_id, step.value, worker, lease_seconds))
 
-    def fail_step(self, job_id: UUID, step: JobStep, worker: str, reason: str, message: str,
+    def fail_step(self, job_id: UUID, step: JobStep, worker: str, reason: Reason, message: str,
                   retryable: bool) -> Job:
         return self._job("select * from public.fail_step(%s, %s, %s, %s, %s, %s)",
                          (job_id, step.value, worker, reason, message, retryable))
@@ -159,9 +156,6 @@ class PostgresDatabase:
 
     def renew_lease(self, job_id: UUID, worker: str, lease_seconds: int) -> Job:
         return self._job("select * from public.renew_lease(%s, %s, %s)", (job_id, worker, lease_seconds))
-
-    def complete_notify(self, job_id: UUID, worker: str) -> Job:
-        return self._job("select * from public.complete_notify(%s, %s)", (job_id, worker))
 
     # Reads ----------------------------------------------------------------------------------
     def get_video(self, video_id: UUID) -> Video:

@@ -124,12 +124,12 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
         if exc.retryable:  # no job exists yet: the event itself is what gets retried
             raise TransientError(exc.message) from exc
         if existing is not None:  # a requeued upload that still fails
-            job = svc.db.finish_reingest(existing.id, None, None, exc.reason.value, exc.message)
+            job = svc.db.finish_reingest(existing.id, None, None, exc.reason, exc.message)
         else:
             # Record who we can: the uploader if they are a known user.
             known = obj.owner if obj.owner is not None and svc.db.user_exists(obj.owner) else None
-            job = svc.db.reject_upload(record.model_copy(update={"owner_id": known}), exc.reason.value,
-                                       exc.message)
+            job = svc.db.create_job(record.model_copy(update={"owner_id": known}), svc.settings.max_attempts,
+                                    exc.reason, exc.message)
         log.info("upload rejected: %s", exc.message,
                  extra={"job_id": str(job.id), "outcome": "rejected", "reason": exc.reason.value,
                         "duration_ms": int((time.monotonic() - started) * 1000)})
@@ -137,8 +137,8 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     if existing is not None:
         job = svc.db.finish_reingest(existing.id, owner, size, None, None)
     else:
-        job = svc.db.register_upload(record.model_copy(update={"owner_id": owner, "size_bytes": size}),
-                                     svc.settings.max_attempts)
+        job = svc.db.create_job(record.model_copy(update={"owner_id": owner, "size_bytes": size}),
+                                svc.settings.max_attempts)
     log.info("upload accepted", extra={"job_id": str(job.id), "video_id": str(job.video_id),
                                        "outcome": "done", "duration_ms": int((time.monotonic() - started) * 1000)})
     return Outcome("done", job.id)

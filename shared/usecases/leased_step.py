@@ -49,9 +49,8 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, lease_seconds: i
 
 def _record_failure(svc: Services, job: Job, step: JobStep, exc: PipelineError,
                     context: Mapping[str, object], started: float) -> Outcome:
-    after = svc.db.fail_step(job.id, step, svc.worker, exc.reason.value, exc.message, exc.retryable)
-    gave_up = after.status == JobStatus.FAILED if step != JobStep.NOTIFY else after.notified_at is not None
-    outcome: Result = "failed" if gave_up else "retrying"
+    after = svc.db.fail_step(job.id, step, svc.worker, exc.reason, exc.message, exc.retryable)
+    outcome: Result = "failed" if after.status == JobStatus.FAILED else "retrying"
     log.warning("step %s: %s", outcome, exc.message,
                 extra={**context, "outcome": outcome, "reason": exc.reason.value, "duration_ms": _ms(started)})
     return Outcome(outcome, job.id, exc.message)

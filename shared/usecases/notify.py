@@ -6,9 +6,6 @@ transaction of the status change. This function takes one delivery, sends one si
 and records it together with what follows: done, the next attempt on the retry schedule
 (Retry-After honoured, jitter added), or failed once the schedule is spent. Each attempt is its
 own event, so a slow endpoint holds up only its own deliveries.
-
-A job's own notify step (run when it ends ready or failed) only records that the job was
-announced: its messages were written with the status change itself.
 """
 
 from __future__ import annotations
@@ -20,11 +17,10 @@ from email.utils import parsedate_to_datetime
 from uuid import UUID
 
 from shared.config import Settings
-from shared.domain import JobStep, StepBusy, TransientError
-from shared.events import envelope_table, parse_delivery_event, parse_job_event
+from shared.domain import DeliveryStatus, StepBusy, TransientError
+from shared.events import parse_delivery_event
 from shared.logs import get_logger
 from shared.services import Services, get_services
-from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome, Result
 from shared.webhooks import Delivery, post_to_endpoint
 
@@ -77,16 +73,9 @@ def deliver(svc: Services, delivery_id: UUID) -> Outcome:
     log.info("webhook %s", state.status, extra={"event_id": task.message_id, "status_code": sent.status_code,
                                                 "attempt": task.attempt, "duration_ms": sent.latency_ms,
                                                 "outcome": state.status})
-    result: Result = "done" if sent.ok else "retrying" if state.status == "pending" else "failed"
+    result: Result = "done" if sent.ok else "retrying" if state.status == DeliveryStatus.PENDING else "failed"
     return Outcome(result, None, sent.error or "")
 
 
-def complete_announcement(svc: Services, job_id: UUID) -> Outcome:
-    return run_leased_step(svc, job_id, JobStep.NOTIFY, svc.settings.notify_lease_seconds,
-                           lambda job: svc.db.complete_notify(job.id, svc.worker))
-
-
 def handle_event(body: bytes) -> Outcome:
-    if envelope_table(body) == "webhook_deliveries":
-        return deliver(get_services(), parse_delivery_event(body).id)
-    return complete_announcement(get_services(), parse_job_event(body).id)
+    return deliver(get_services(), parse_delivery_event(body).id)

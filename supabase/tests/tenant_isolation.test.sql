@@ -25,7 +25,7 @@ begin
   foreach u in array array['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']::uuid[] loop
     select c.id into e from public.create_webhook_endpoint('https://example.com/hooks', null, null, u) c;
     insert into storage.objects (bucket_id, name, owner) values ('uploads', u || '/v.mp4', u) returning id into o;
-    j := public.register_upload(o, u, 'uploads', u || '/v.mp4', 1, 'video/mp4');
+    j := public.create_job(o, u, 'uploads', u || '/v.mp4', 1, 'video/mp4');
     perform public.claim_step(j.id, 'process', 'w', 60);
     perform public.complete_process(j.id, 'w', '{}', jsonb_build_array(jsonb_build_object(
       'kind', 'poster', 'bucket', 'derived', 'path', u || '/p.jpg', 'bytes', 1, 'content_type', 'image/jpeg')), '{}');
@@ -88,7 +88,7 @@ select throws_ok($$insert into public.webhook_endpoints (owner_id, url)
 select throws_ok(format('select public.%s', f), '42501', null, format('Alice cannot call %s', split_part(f, '(', 1)))
   from unnest(array[
     $$claim_step((select job_id from fixture limit 1), 'process', 'x', 60)$$,
-    $$complete_notify((select job_id from fixture limit 1), 'x')$$,
+    $$fail_step((select job_id from fixture limit 1), 'process', 'x', 'media_error', 'm', false)$$,
     $$requeue_job((select job_id from fixture limit 1))$$,
     $$sweep()$$,
     $$renew_lease((select job_id from fixture limit 1), 'x', 60)$$,
@@ -97,7 +97,7 @@ select throws_ok(format('select public.%s', f), '42501', null, format('Alice can
     $$finish_reingest((select job_id from fixture limit 1), null, 1, null, null)$$,
     $$claim_delivery(gen_random_uuid(), 'x', 60)$$,
     $$replay_delivery(gen_random_uuid())$$,
-    $$announce((select j from public.processing_jobs j limit 1), 'video.ready')$$]) f;
+    $$announce((select j from public.processing_jobs j limit 1), 'video.ready', now())$$]) f;
 
 -- Endpoints through the API: her own, never Bob's.
 select isnt((select secret from public.create_webhook_endpoint('https://example.com/alice')), null,
@@ -116,7 +116,7 @@ select throws_ok($$select * from public.create_webhook_endpoint('ftp://example.c
 select throws_ok($$select * from public.create_webhook_endpoint('https://user:pw@example.com/x')$$, '23514',
                  null, 'URLs with credentials are refused');
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x', array['video.deleted'])$$,
-                 '23514', null, 'unknown event types are refused');
+                 '22P02', null, 'unknown event types are refused');
 
 -- Storage: uploads only under her own folder.
 select lives_ok($$insert into storage.objects (bucket_id, name, owner)
@@ -139,7 +139,7 @@ select results_eq(format('select count(distinct owner_id)::int from public.%I', 
                     'webhook_messages', 'webhook_deliveries', 'webhook_attempts']) t;
 select is((select count(*)::int from public.webhook_endpoints where secret like 'whsec_%'), 3,
           'the service role reads the signing secrets');
-select lives_ok($$select public.complete_notify(job_id, 'w') from fixture where false$$,
+select lives_ok($$select public.fail_step(job_id, 'process', 'w', 'media_error', 'm', false) from fixture where false$$,
                 'the service role may call the state machine');
 select lives_ok($$select public.sweep()$$, 'the service role runs the sweeper');
 select lives_ok($$select * from public.create_webhook_endpoint('https://example.com/ops', array['video.failed'],

@@ -155,13 +155,14 @@ def wait_until_all_announced(stack: StackState, object_ids: list, timeout: float
                 "select count(*) as n from webhook_deliveries d join videos v on v.id = (select video_id "
                 "from processing_jobs where id = d.job_id) where v.object_id = any(%s) and d.finished_at is null",
                 (object_ids,)).fetchone()["n"]
-            if len(jobs) == len(object_ids) and all(r["notified_at"] is not None for r in rows) \
+            if len(jobs) == len(object_ids) and all(r["finished_at"] is not None for r in rows) \
                     and open_deliveries == 0:
                 return jobs
             if time.monotonic() > deadline:
                 waiting = [(str(r["id"]), r["status"], r["attempts"], r["last_error"]) for r in rows
-                           if r["notified_at"] is None]
-                pytest.fail(f"{len(object_ids) - len(jobs)} uploads without a job; not announced: {waiting}")
+                           if r["finished_at"] is None]
+                pytest.fail(f"{len(object_ids) - len(jobs)} uploads without a job; unfinished: {waiting}; "
+                            f"{open_deliveries} deliveries open")
             time.sleep(0.5)
 
 

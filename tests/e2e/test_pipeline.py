@@ -60,14 +60,13 @@ def cli(home: Path, *args: str, timeout: float = 180, **extra_env: str) -> subpr
                           timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
 
 
-def wait_until_ready_and_notified(stack: StackState, job_id: object, timeout: float) -> dict | None:
-    """A retried job, followed until it is ready and announced; its last row if time runs out."""
+def wait_until_ready(stack: StackState, job_id: object, timeout: float) -> dict | None:
+    """A retried job, followed until it is ready (and so announced); its last row if time runs out."""
     deadline = time.monotonic() + timeout
     with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
         while True:
             row = conn.execute("select * from processing_jobs where id = %s", (job_id,)).fetchone()
-            if (row is not None and row["status"] == "ready" and row["notified_at"] is not None) \
-                    or time.monotonic() > deadline:
+            if (row is not None and row["status"] == "ready") or time.monotonic() > deadline:
                 return row
             time.sleep(0.2)
 
@@ -124,7 +123,7 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     assert cues[-1][1] == pytest.approx(float(fmt["duration"]), abs=0.05)
     assert decodes(stored(doc["poster"])) and doc["poster_choice"]["rule"] == "sharpest_of_usable"
     assert doc["loudness"]["integrated_lufs"] < 0 and doc["scenes"]["frames_scored"] > 0
-    for stage in ("queued", "ready", "notified"):
+    for stage in ("queued", "ready", "announced video.ready"):
         assert stage in result.stderr
 
     events = deliveries_for(hook, secret, doc["job_id"], 3)
@@ -203,7 +202,7 @@ def test_a_failed_upload_retried_after_it_is_fixed_becomes_ready(home, stack, re
     retried = cli(home, "retry", str(job["id"]), timeout=60)
     assert retried.returncode == 0, retried.stderr
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 1  # already asked
-    row = wait_until_ready_and_notified(stack, job["id"], 60)
+    row = wait_until_ready(stack, job["id"], 60)
     assert row is not None and (row["status"], row["retries"]) == ("ready", 1)
     # the retried job is a new run: its announcements carry new webhook-ids (…_r1)
     events = deliveries_for(hook, secret, str(job["id"]), 4)
@@ -268,7 +267,7 @@ def test_a_step_whose_function_is_down_fails_announced_and_retries_once_it_is_ba
     assert [(e["type"], e["data"].get("reason")) for e in events] == [
         ("video.ingested", None), ("video.failed", "retries_exhausted")]
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 0
-    row = wait_until_ready_and_notified(stack, job["id"], 60)
+    row = wait_until_ready(stack, job["id"], 60)
     assert row is not None and row["status"] == "ready"
     assert types(deliveries_for(hook, secret, str(job["id"]), 5)) == [
         "video.ingested", "video.failed", "video.ingested", "video.processed", "video.ready"]

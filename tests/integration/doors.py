@@ -78,6 +78,12 @@ def event_for(conn: Any, target: str) -> dict[str, Any]:
     return payload
 
 
+def announced(conn: Any, job_id: Any) -> list[str]:
+    """The event types announced to the job's owner, oldest first."""
+    return [r["event_type"] for r in conn.execute(
+        "select event_type::text from webhook_messages where job_id = %s order by created_at, id", (job_id,))]
+
+
 def job_row(conn: Any) -> dict[str, Any] | None:
     row: dict[str, Any] | None = conn.execute("select * from processing_jobs").fetchone()
     return row

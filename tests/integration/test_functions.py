@@ -8,7 +8,7 @@ from jsonschema import Draft202012Validator
 
 from shared.metadata.document import SCHEMA_FILE, MetadataDocument
 from shared.signing import new_secret, sign_headers
-from tests.integration.doors import SECRET, USER, client, event_for, job_row, post, reload_settings, upload
+from tests.integration.doors import SECRET, USER, announced, client, event_for, job_row, post, reload_settings, upload
 
 
 def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):
@@ -105,7 +105,7 @@ def test_bad_uploads_end_failed_with_a_reason(env, conn, clips, clip, name, reas
     job = job_row(conn)
     assert (job["status"], job["reason_code"]) == ("failed", reason)
     assert "Traceback" not in job["last_error"]
-    assert event_for(conn, "notify")["record"]["status"] == "failed"
+    assert announced(conn, job["id"]) == ["video.failed"]
 
 
 def test_missing_file_is_object_missing(env, conn):

@@ -148,7 +148,13 @@ def test_receipts_expire_with_the_signatures_that_could_replay_them(queued, conn
 
 def test_an_event_for_a_later_step_arriving_early_is_acknowledged_and_does_nothing(queued, conn):
     before = snapshot(conn)
-    for function in ("generate_metadata", "notify"):  # the job is still queued for process
-        early = post(function, queued)
-        assert early.status_code == 200 and early.get_json()["outcome"] == "duplicate", function
+    early = post("generate_metadata", queued)  # the job is still queued for process
+    assert early.status_code == 200 and early.get_json()["outcome"] == "duplicate"
+    assert snapshot(conn) == before
+
+
+def test_notify_refuses_a_job_event_it_has_no_use_for(queued, conn):
+    before = snapshot(conn)
+    refused = post("notify", queued)
+    assert refused.status_code == 400 and "webhook_deliveries" in refused.get_json()["detail"]
     assert snapshot(conn) == before

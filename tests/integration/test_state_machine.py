@@ -6,8 +6,8 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from infra.local.postgres import apply_sql_file, migration_files
-from shared.domain import JobStatus, JobStep
+from infra.local.postgres import prepare_database
+from shared.domain import DeliveryStatus, JobStatus, JobStep, PipelineFunction, Reason, WebhookEventType
 
 USER = "00000000-0000-4000-8000-000000000001"
 
@@ -21,8 +21,13 @@ def new_object(conn, bucket="uploads", name=None):
 
 def new_job(conn, max_attempts=3):
     oid = new_object(conn)
-    return conn.execute("select * from register_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', %s)",
+    return conn.execute("select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', %s)",
                         (oid, USER, max_attempts)).fetchone()
+
+
+def reject(conn, reason="too_large", message="big"):
+    return conn.execute("select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', 3, %s, %s)",
+                        (new_object(conn), USER, reason, message)).fetchone()
 
 
 def sqlstate_of(conn, sql, params=()):
@@ -36,20 +41,23 @@ def outbox(conn):
             conn.execute("select * from event_outbox order by id")]
 
 
-def test_migrations_apply_twice(db_url, conn):
-    for path in migration_files():
-        apply_sql_file(db_url, path)
+def announced(conn, job):
+    return [r["id"].split("_", 2)[2] for r in
+            conn.execute("select id from webhook_messages where job_id = %s order by created_at, id", (job,))]
+
+
+def test_one_storage_trigger_and_twelve_legal_transitions(conn):
     new_object(conn)
-    assert outbox(conn) == [("ingest", None)]  # still exactly one trigger per upload
-    transitions = conn.execute("select count(*) as n from job_transitions").fetchone()["n"]
-    assert transitions == 12
+    assert outbox(conn) == [("ingest", None)]
+    assert conn.execute("select count(*) as n from job_transitions").fetchone()["n"] == 12
 
 
-def test_python_enums_equal_postgres_enums(conn):
-    def labels(t):
-        return [r["l"] for r in conn.execute(f"select unnest(enum_range(null::{t}))::text as l")]
-    assert labels("job_status") == [s.value for s in JobStatus]
-    assert labels("job_step") == [s.value for s in JobStep]
+@pytest.mark.parametrize(("pg_type", "python"), [
+    ("job_status", JobStatus), ("job_step", JobStep), ("pipeline_function", PipelineFunction),
+    ("failure_reason", Reason), ("webhook_event_type", WebhookEventType), ("delivery_status", DeliveryStatus)])
+def test_python_enums_equal_postgres_enums(conn, pg_type, python):
+    labels = [r["l"] for r in conn.execute(f"select unnest(enum_range(null::{pg_type}))::text as l")]
+    assert labels == [member.value for member in python]
 
 
 def test_upload_to_ingest_bucket_emits_ingest_event_and_others_do_not(conn):
@@ -65,20 +73,19 @@ def test_upload_to_ingest_bucket_emits_ingest_event_and_others_do_not(conn):
 
 def test_register_upload_is_idempotent_and_queues_process(conn):
     oid = new_object(conn)
-    first = conn.execute("select * from register_upload(%s, %s, 'uploads', 'p', 10, null)", (oid, USER)).fetchone()
-    again = conn.execute("select * from register_upload(%s, %s, 'uploads', 'p', 10, null)", (oid, USER)).fetchone()
+    first = conn.execute("select * from create_job(%s, %s, 'uploads', 'p', 10, null)", (oid, USER)).fetchone()
+    again = conn.execute("select * from create_job(%s, %s, 'uploads', 'p', 10, null)", (oid, USER)).fetchone()
     assert first["id"] == again["id"] and first["status"] == "queued"
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
     assert outbox(conn) == [("ingest", None), ("process", "queued")]
 
 
 def test_rejected_upload_is_born_failed_and_announced(conn):
-    oid = new_object(conn)
-    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 0, null, 'empty_file', 'empty')",
-                       (oid, USER)).fetchone()
+    job = reject(conn, "empty_file", "empty")
     assert (job["status"], job["reason_code"], job["failed_step"]) == ("failed", "empty_file", "ingest")
-    assert job["finished_at"] is not None
-    assert outbox(conn)[-1] == ("notify", "failed")
+    assert job["finished_at"] == job["updated_at"]
+    assert outbox(conn) == [("ingest", None)]  # nothing waits for a function
+    assert announced(conn, job["id"]) == ["video_failed"]
 
 
 def test_happy_path_chains_every_step(conn):
@@ -88,10 +95,10 @@ def test_happy_path_chains_every_step(conn):
         {"kind": "poster", "bucket": "derived", "path": "a/poster.jpg", "bytes": 5, "content_type": "image/jpeg"}])))
     conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job,))
     conn.execute("select complete_generate_metadata(%s, 'w', 1, %s)", (job, Jsonb({"schema_version": 1})))
-    conn.execute("select claim_step(%s, 'notify', 'w', 60)", (job,))
-    done = conn.execute("select * from complete_notify(%s, 'w')", (job,)).fetchone()
-    assert done["status"] == "ready" and done["notified_at"] is not None and done["lease_owner"] is None
-    assert [t for t, _ in outbox(conn)] == ["ingest", "process", "generate_metadata", "notify"]
+    done = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
+    assert done["status"] == "ready" and done["lease_owner"] is None and done["finished_at"] is not None
+    assert [t for t, _ in outbox(conn)] == ["ingest", "process", "generate_metadata"]
+    assert announced(conn, job) == ["video_ingested", "video_processed", "video_ready"]
     history = [(r["from_status"], r["to_status"]) for r in
                conn.execute("select * from job_events where job_id = %s order by id", (job,))]
     assert history == [(None, "queued"), ("queued", "processing"), ("processing", "processed"),
@@ -106,6 +113,26 @@ def test_illegal_transition_raises(conn):
                              "from processing_jobs") == "VP422"
 
 
+def test_only_a_running_step_holds_a_lease(conn):
+    job = new_job(conn)["id"]
+    assert sqlstate_of(conn, "update processing_jobs set lease_owner = 'x', lease_expires_at = now() "
+                             "where id = %s", (job,)) == "23514"
+
+
+def test_every_change_is_stamped_with_the_callers_clock(conn):
+    job = new_job(conn)["id"]
+    at = conn.execute("select now() + interval '1 hour' as t").fetchone()["t"]
+    claimed = conn.execute("select * from claim_step(%s, 'process', 'w', 60, %s)", (job, at)).fetchone()
+    assert claimed["updated_at"] == at and claimed["lease_expires_at"] == at + timedelta(seconds=60)
+    failed = conn.execute("select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no', false, %s)",
+                          (job, at)).fetchone()
+    assert failed["finished_at"] == at
+    assert {r["created_at"] for r in conn.execute("select created_at from job_events where to_status <> 'queued'")} \
+        == {at}
+    assert conn.execute("select created_at from webhook_messages where event_type = 'video.failed'"
+                        ).fetchone()["created_at"] == at
+
+
 def test_claim_is_compare_and_set(conn):
     job = new_job(conn)["id"]
     claimed = conn.execute("select * from claim_step(%s, 'process', 'a', 60)", (job,)).fetchone()
@@ -113,7 +140,7 @@ def test_claim_is_compare_and_set(conn):
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'b', 60)", (job,)) == "VP409"
     # Only the holder may finish or fail the step.
     assert sqlstate_of(conn, "select complete_process(%s, 'b', '{}', '[]', '{}')", (job,)) == "VP412"
-    assert sqlstate_of(conn, "select fail_step(%s, 'process', 'b', 'x', 'y', false)", (job,)) == "VP412"
+    assert sqlstate_of(conn, "select fail_step(%s, 'process', 'b', 'media_error', 'y', false)", (job,)) == "VP412"
     conn.execute("select complete_process(%s, 'a', '{}', '[]', '{}')", (job,))
     # A late duplicate of the process event finds the job moved on.
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'c', 60)", (job,)) == "VP410"
@@ -135,7 +162,7 @@ def test_transient_failures_retry_with_backoff_then_exhaust(conn):
                           (job,)).fetchone()
     assert (failed["status"], failed["reason_code"], failed["failed_step"]) == \
         ("failed", "retries_exhausted", "process")
-    assert outbox(conn)[-1] == ("notify", "failed")
+    assert announced(conn, job)[-1] == "video_failed"
 
 
 def test_permanent_failure_keeps_its_reason(conn):
@@ -182,8 +209,7 @@ def test_outbox_claim_hides_events_and_retry_backs_off_until_dead(conn):
     assert [r["id"] for r in again] == [process["id"]]
     dead = conn.execute("select * from retry_outbox(%s, 'HTTP 503', 2)", (process["id"],)).fetchone()
     assert dead["dead_at"] is not None
-    later = conn.execute("select * from claim_outbox(10, 60, now() + interval '1 day')").fetchall()
-    assert [r["target"] for r in later] == ["notify"]  # the dead event failed its job, which is announced
+    assert conn.execute("select status from processing_jobs").fetchone()["status"] == "failed"  # settled
 
 
 def kill_event(conn, target, permanent=False, error="connection refused"):
@@ -200,7 +226,7 @@ def test_a_step_whose_function_stays_unreachable_fails_its_job_and_is_announced(
     row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
     assert (row["status"], row["reason_code"], row["failed_step"]) == ("failed", "retries_exhausted", "process")
     assert "could not be reached after 5 deliveries: connection refused" in row["last_error"]
-    assert outbox(conn)[-1] == ("notify", "failed")
+    assert announced(conn, job)[-1] == "video_failed"
 
 
 def test_a_step_whose_event_is_refused_fails_with_event_rejected(conn):
@@ -225,17 +251,7 @@ def test_an_upload_whose_ingest_stays_unreachable_becomes_a_failed_job(conn):
                        "where v.object_id = %s", (oid,)).fetchone()
     assert (row["status"], row["reason_code"], row["failed_step"]) == ("failed", "retries_exhausted", "ingest")
     assert str(row["owner_id"]) == USER
-    assert outbox(conn)[-1] == ("notify", "failed")
-
-
-def test_an_undeliverable_notify_is_recorded_as_abandoned(conn):
-    job = new_job(conn)["id"]
-    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    conn.execute("select fail_step(%s, 'process', 'w', 'not_a_video', 'no video', false)", (job,))
-    kill_event(conn, "notify")
-    row = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
-    assert row["notified_at"] is not None and "notify function could not be reached" in row["last_error"]
-    assert row["reason_code"] == "not_a_video"  # the job's own reason stays
+    assert announced(conn, row["id"]) == ["video_failed"]
 
 
 def test_sweeper_ingests_an_upload_whose_event_was_lost(conn):
@@ -290,9 +306,8 @@ def history(conn, job):
 def test_requeue_puts_a_failed_job_back_at_the_failed_step_and_keeps_its_history(conn):
     job = new_job(conn)["id"]
     fail_at(conn, job, "process")
-    conn.execute("update processing_jobs set notified_at = now() where id = %s", (job,))
     row = conn.execute("select * from requeue_job(%s)", (job,)).fetchone()
-    assert (row["status"], row["attempts"], row["retries"], row["reason_code"], row["notified_at"]) == \
+    assert (row["status"], row["attempts"], row["retries"], row["reason_code"], row["finished_at"]) == \
         ("queued", 0, 1, None, None)
     assert history(conn, job) == [
         (None, "queued", None, None),
@@ -301,6 +316,7 @@ def test_requeue_puts_a_failed_job_back_at_the_failed_step_and_keeps_its_history
         ("failed", "queued", None, "retry requested at step process"),
     ]
     assert outbox(conn)[-1] == ("process", "queued")
+    assert announced(conn, job) == ["video_ingested", "video_failed", "video_ingested_r1"]  # a new webhook-id
     conn.execute("select claim_step(%s, 'process', 'w2', 60)", (job,))  # claimable again
 
 
@@ -319,9 +335,7 @@ def test_only_failed_jobs_can_be_requeued(conn):
 
 
 def test_requeue_of_an_ingest_failure_asks_ingest_to_check_the_upload_again(conn):
-    oid = new_object(conn)
-    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', 'too_large', 'big')",
-                       (oid, USER)).fetchone()["id"]
+    job = reject(conn)["id"]
     row = conn.execute("select * from requeue_job(%s)", (job,)).fetchone()
     assert (row["status"], row["retries"]) == ("failed", 1) and row["retry_requested_at"] is not None
     assert outbox(conn)[-1] == ("ingest", None)
@@ -336,21 +350,18 @@ def test_requeue_of_an_ingest_failure_asks_ingest_to_check_the_upload_again(conn
 
 
 def test_a_reingest_that_fails_again_is_announced_again(conn):
-    oid = new_object(conn)
-    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', 'too_large', 'big')",
-                       (oid, USER)).fetchone()["id"]
-    conn.execute("update processing_jobs set notified_at = now()")
+    job = reject(conn)["id"]
     conn.execute("select requeue_job(%s)", (job,))
     row = conn.execute("select * from finish_reingest(%s, null, null, 'too_long', 'long')", (job,)).fetchone()
-    assert (row["status"], row["reason_code"], row["notified_at"]) == ("failed", "too_long", None)
-    assert outbox(conn)[-1] == ("notify", "failed")
+    assert (row["status"], row["reason_code"], row["retry_requested_at"]) == ("failed", "too_long", None)
+    assert announced(conn, job) == ["video_failed", "video_failed_r1"]
 
 
 def test_requeue_of_an_ingest_failure_whose_upload_is_gone_is_refused(conn):
-    oid = new_object(conn)
-    job = conn.execute("select * from reject_upload(%s, %s, 'uploads', 'p', 10, 'video/mp4', 'too_large', 'big')",
-                       (oid, USER)).fetchone()["id"]
-    conn.execute("delete from storage.objects where id = %s", (oid,))
+    job = reject(conn)
+    conn.execute("delete from storage.objects where id = (select object_id from videos where id = %s)",
+                 (job["video_id"],))
+    job = job["id"]
     assert sqlstate_of(conn, "select requeue_job(%s)", (job,)) == "VP404"
 
 
@@ -381,12 +392,16 @@ def test_generate_metadata_records_its_artifacts_with_the_document(conn):
     assert rows["captions_vtt"]["owner_id"] is not None
 
 
-def test_jobs_join_the_realtime_publication_where_supabase_has_one(db_url, conn):
-    tenancy = next(p for p in migration_files() if p.name.endswith("_endpoints_and_tenancy.sql"))
+def test_jobs_join_the_realtime_publication_where_supabase_has_one(pg_cluster, conn):
     members = "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
     assert conn.execute("select count(*) as n from pg_publication where pubname = 'supabase_realtime'"
                         ).fetchone()["n"] == 0  # applied without it: a plain Postgres has none
-    conn.execute("create publication supabase_realtime")
-    for _ in range(2):  # and again, once it exists: added once
-        apply_sql_file(db_url, tenancy)
-    assert [r["tablename"] for r in conn.execute(members)] == ["processing_jobs"]
+    url = pg_cluster.create_database("vidpipe_realtime")
+    try:
+        with psycopg.connect(url, autocommit=True) as realtime:
+            realtime.execute("create publication supabase_realtime")
+            prepare_database(url, seed=False)
+            assert [r[0] for r in realtime.execute(members)] == ["processing_jobs"]
+    finally:
+        with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+            admin.execute("drop database vidpipe_realtime with (force)")

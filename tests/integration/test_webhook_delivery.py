@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -240,9 +240,3 @@ def test_a_delivery_being_sent_elsewhere_is_asked_for_again_later(env, conn, cli
     finally:
         ep_server.close()
 
-
-def test_the_jobs_own_notify_step_marks_it_announced(env, conn, clips):
-    pipeline(conn, env, clips["plain"])
-    assert post("notify", event_for(conn, "notify")).get_json()["outcome"] == "done"
-    assert job_row(conn)["notified_at"] is not None
-    assert timedelta(0) <= datetime.now().astimezone() - job_row(conn)["notified_at"] < timedelta(minutes=1)

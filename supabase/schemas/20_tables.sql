@@ -1,0 +1,200 @@
+-- vidpipe schema, part 2 of 7: tables and their constraints. Only the functions of the state
+-- machine (30_state_machine.sql) write jobs; owners read their own rows (70_security.sql).
+
+-- Uploads and jobs ----------------------------------------------------------------------------
+create table public.ingest_buckets (
+  bucket_id text primary key,
+  created_at timestamptz not null default now()  -- older objects are not rescued by the sweeper
+);
+comment on table public.ingest_buckets is 'Storage buckets whose uploads enter the pipeline. Uploads elsewhere are ignored.';
+
+create table public.videos (
+  id uuid primary key default gen_random_uuid(),
+  object_id uuid not null unique,   -- storage.objects.id: one video per uploaded object
+  owner_id uuid references auth.users (id) on delete cascade,
+  bucket text not null,
+  path text not null,
+  size_bytes bigint,
+  content_type text,
+  probe jsonb,                      -- ffprobe's JSON for the source, recorded by process
+  analysis jsonb,                   -- what process measured: loudness, scenes, black, silence, poster
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.videos is 'One row per uploaded object that reached the pipeline.';
+create index videos_owner on public.videos (owner_id);
+
+create table public.processing_jobs (
+  id uuid primary key default gen_random_uuid(),
+  video_id uuid not null unique references public.videos (id) on delete cascade,
+  owner_id uuid references auth.users (id) on delete cascade,
+  status public.job_status not null default 'queued',
+  attempts integer not null default 0,           -- attempts of the current step, counted at claim
+  max_attempts integer not null default 3,
+  lease_owner text,                              -- the worker holding the step
+  lease_expires_at timestamptz,
+  run_after timestamptz not null default now(),  -- a retried step is not claimable before this
+  reason_code public.failure_reason,             -- why it failed
+  last_error text,                               -- a sentence about the last failure
+  failed_step public.job_step,
+  retries integer not null default 0,            -- times requeued; part of each announcement's webhook-id
+  retry_requested_at timestamptz,                -- a requeued ingest awaiting its verdict
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  finished_at timestamptz,
+  constraint lease_complete check ((lease_owner is null) = (lease_expires_at is null)),
+  constraint leased_iff_running check ((lease_owner is not null) = (status in ('processing', 'describing'))),
+  constraint failed_has_reason check ((status = 'failed') = (reason_code is not null)),
+  constraint finished_iff_terminal check ((finished_at is not null) = (status in ('ready', 'failed'))),
+  constraint attempts_in_range check (attempts >= 0 and max_attempts >= 1)
+);
+comment on table public.processing_jobs is
+  'The state machine of one video. Every status change goes through public.transition_job.';
+create index processing_jobs_status on public.processing_jobs (status);
+create index processing_jobs_owner on public.processing_jobs (owner_id);
+create index processing_jobs_lease on public.processing_jobs (lease_expires_at) where lease_expires_at is not null;
+
+create table public.job_events (
+  id bigint generated always as identity primary key,
+  job_id uuid not null references public.processing_jobs (id) on delete cascade,
+  owner_id uuid,
+  from_status public.job_status,
+  to_status public.job_status not null,
+  attempt integer not null,
+  reason_code public.failure_reason,
+  message text,
+  created_at timestamptz not null default now()
+);
+comment on table public.job_events is 'History of every status change of every job.';
+create index job_events_job on public.job_events (job_id);
+
+-- Results -------------------------------------------------------------------------------------
+create table public.video_artifacts (
+  id uuid primary key default gen_random_uuid(),
+  video_id uuid not null references public.videos (id) on delete cascade,
+  owner_id uuid references auth.users (id) on delete cascade,
+  kind text not null,               -- poster | proxy | audio | captions_vtt | …
+  bucket text not null,
+  path text not null,
+  bytes bigint not null check (bytes >= 0),
+  content_type text not null,
+  details jsonb not null default '{}'::jsonb,   -- width, height, duration, tool and version
+  created_at timestamptz not null default now(),
+  unique (video_id, kind)
+);
+comment on table public.video_artifacts is
+  'Files derived from a video: renditions by the process step, captions and transcript by generate_metadata.';
+create index video_artifacts_owner on public.video_artifacts (owner_id);
+
+create table public.video_metadata (
+  video_id uuid primary key references public.videos (id) on delete cascade,
+  owner_id uuid references auth.users (id) on delete cascade,
+  schema_version integer not null,
+  document jsonb not null,
+  created_at timestamptz not null default now()
+);
+comment on table public.video_metadata is 'The metadata document of a video, validated by a pydantic model.';
+
+-- Events between the functions ----------------------------------------------------------------
+create table public.event_outbox (
+  id bigint generated always as identity primary key,
+  target public.pipeline_function not null,
+  payload jsonb not null,           -- Supabase Database Webhook shape {type, table, schema, record, old_record}
+  created_at timestamptz not null default now(),
+  available_at timestamptz not null default now(),  -- not delivered before; also the claim's visibility
+  attempts integer not null default 0,
+  delivered_at timestamptz,
+  dead_at timestamptz,              -- delivery gave up; its work was settled (settle_dead_event)
+  last_error text
+);
+comment on table public.event_outbox is
+  'Events written in the transaction of the change that caused them; a dispatcher delivers them.';
+create index event_outbox_due on public.event_outbox (available_at) where delivered_at is null and dead_at is null;
+create index event_outbox_pending_record on public.event_outbox ((payload -> 'record' ->> 'id'))
+  where delivered_at is null and dead_at is null;
+
+create table public.event_receipts (
+  message_id text primary key,      -- the webhook-id of an event a function handled
+  function public.pipeline_function not null,
+  received_at timestamptz not null default now()
+);
+comment on table public.event_receipts is
+  'Events the functions handled in the last ten minutes, to refuse replays; older signatures no longer verify.';
+create index event_receipts_received_at on public.event_receipts (received_at);
+
+-- Customer webhooks ---------------------------------------------------------------------------
+create table public.webhook_endpoints (
+  id uuid primary key default gen_random_uuid(),
+  owner_id uuid not null references auth.users (id) on delete cascade,
+  -- http(s) only, a host, no credentials; where the host resolves is checked at send time.
+  url text not null constraint webhook_endpoints_url_plain
+    check (url ~ '^https?://[^/@\s]+(/\S*)?$' and length(url) <= 2048),
+  -- 32 bytes from two v4 UUIDs (244 random bits) without needing pgcrypto.
+  secret text not null default ('whsec_' || encode(decode(
+    replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'), 'base64')),
+  event_types public.webhook_event_type[] not null default enum_range(null::public.webhook_event_type)
+    constraint webhook_endpoints_event_types_given check (cardinality(event_types) > 0),
+  enabled boolean not null default true,
+  description text,
+  disabled_reason text,             -- why the pipeline turned it off, e.g. HTTP 410
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+comment on table public.webhook_endpoints is 'Where an owner wants to hear about their videos.';
+comment on column public.webhook_endpoints.secret is 'Standard Webhooks signing secret; service role only.';
+create index webhook_endpoints_owner on public.webhook_endpoints (owner_id);
+
+create table public.webhook_messages (
+  id text primary key,              -- the webhook-id header: msg_<job>_<type>[_r<retries>]
+  owner_id uuid references auth.users (id) on delete cascade,
+  job_id uuid not null references public.processing_jobs (id) on delete cascade,
+  event_type public.webhook_event_type not null,
+  payload jsonb not null,           -- {type, timestamp, data}: the body every endpoint receives
+  created_at timestamptz not null default now()
+);
+comment on table public.webhook_messages is 'One per job event announced to its owner; the webhook body.';
+create index webhook_messages_job on public.webhook_messages (job_id);
+
+create table public.webhook_deliveries (
+  id uuid primary key default gen_random_uuid(),
+  message_id text not null references public.webhook_messages (id) on delete cascade,
+  endpoint_id uuid not null references public.webhook_endpoints (id) on delete cascade,
+  job_id uuid not null references public.processing_jobs (id) on delete cascade,
+  owner_id uuid references auth.users (id) on delete cascade,
+  status public.delivery_status not null default 'pending',
+  attempts integer not null default 0,  -- HTTP attempts made, replays included
+  next_attempt_at timestamptz not null default now(),
+  lease_owner text,
+  lease_expires_at timestamptz,
+  last_status_code integer,
+  last_error text,
+  replays integer not null default 0,
+  delivered_at timestamptz,
+  finished_at timestamptz,              -- delivered, failed for good, or cancelled
+  created_at timestamptz not null default now(),
+  unique (message_id, endpoint_id)
+);
+comment on table public.webhook_deliveries is 'One message on its way to one endpoint, with its retry state.';
+create index webhook_deliveries_endpoint on public.webhook_deliveries (endpoint_id);
+create index webhook_deliveries_job on public.webhook_deliveries (job_id);
+create index webhook_deliveries_open on public.webhook_deliveries (next_attempt_at) where finished_at is null;
+
+create table public.webhook_attempts (
+  id bigint generated always as identity primary key,
+  delivery_id uuid not null references public.webhook_deliveries (id) on delete cascade,
+  endpoint_id uuid not null references public.webhook_endpoints (id) on delete cascade,
+  job_id uuid not null references public.processing_jobs (id) on delete cascade,
+  owner_id uuid,
+  event_type public.webhook_event_type not null,
+  message_id text not null,
+  attempt integer not null,
+  status_code integer,
+  error text,
+  latency_ms integer,
+  response_body text,               -- the first 500 characters
+  created_at timestamptz not null default now()
+);
+comment on table public.webhook_attempts is 'Every HTTP attempt to deliver a message to an endpoint.';
+create index webhook_attempts_delivery on public.webhook_attempts (delivery_id);
+create index webhook_attempts_endpoint on public.webhook_attempts (endpoint_id, created_at);
+create index webhook_attempts_job on public.webhook_attempts (job_id);

@@ -1,0 +1,243 @@
+-- vidpipe schema, part 5 of 7: customer webhooks, delivered like Svix and Stripe do. Each job
+-- event becomes one message (its id is the webhook-id, stable across retries); each message goes
+-- to every enabled endpoint of the owner that wants its type as one delivery with its own retry
+-- schedule; every HTTP attempt is logged. It is all written in the transaction of the status
+-- change, and every attempt is an outbox event for `notify`, so nothing is lost when a process dies.
+
+-- Endpoints, managed by owners over the API and by operators with the service role -------------
+-- Who is calling: an owner signed in through the API (auth.uid()), or the service role acting for
+-- p_owner. An owner may act only for themself.
+create function public.acting_owner(p_owner uuid) returns uuid
+language plpgsql stable set search_path = '' as $$
+declare
+  v_uid uuid := auth.uid();
+begin
+  if v_uid is not null and p_owner is not null and p_owner <> v_uid then
+    raise exception 'an owner may manage only their own endpoints' using errcode = '42501';
+  end if;
+  if coalesce(v_uid, p_owner) is null then
+    raise exception 'no owner: sign in, or name the owner as the service role' using errcode = '22023';
+  end if;
+  return coalesce(v_uid, p_owner);
+end
+$$;
+
+-- Registers an endpoint and returns its signing secret: the only time an owner sees it (the
+-- column is readable by the service role alone). Event types: all of them unless named; an
+-- unknown one raises 22P02.
+create function public.create_webhook_endpoint(
+  p_url text, p_event_types text[] default null, p_description text default null,
+  p_owner uuid default null
+) returns table (id uuid, secret text)
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_owner uuid := public.acting_owner(p_owner);
+begin
+  return query
+    insert into public.webhook_endpoints as e (owner_id, url, event_types, description)
+    values (v_owner, p_url, coalesce(p_event_types::public.webhook_event_type[], enum_range(null::public.webhook_event_type)),
+            p_description)
+    returning e.id, e.secret;
+end
+$$;
+
+create function public.delete_webhook_endpoint(p_id uuid, p_owner uuid default null)
+returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  delete from public.webhook_endpoints where id = p_id and owner_id = public.acting_owner(p_owner);
+  return found;
+end
+$$;
+
+-- Turning an endpoint back on clears the reason the pipeline turned it off.
+create function public.set_webhook_endpoint_enabled(
+  p_id uuid, p_enabled boolean, p_owner uuid default null, p_now timestamptz default now()
+) returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  update public.webhook_endpoints
+     set enabled = p_enabled, disabled_reason = case when p_enabled then null else disabled_reason end,
+         updated_at = p_now
+   where id = p_id and owner_id = public.acting_owner(p_owner);
+  return found;
+end
+$$;
+
+-- Announcing ----------------------------------------------------------------------------------
+-- The event a job entering a status is: accepted by ingest (queued), processed, ready or failed.
+create function public.announcement_type(p_status public.job_status)
+returns public.webhook_event_type language sql immutable set search_path = '' as $$
+  select case p_status when 'queued' then 'video.ingested'::public.webhook_event_type
+                       when 'processed' then 'video.processed'::public.webhook_event_type
+                       when 'ready' then 'video.ready'::public.webhook_event_type
+                       when 'failed' then 'video.failed'::public.webhook_event_type end
+$$;
+
+-- The body: thin, with where the owner can read more (PostgREST paths under the project's URL).
+create function public.webhook_payload(j public.processing_jobs, p_type public.webhook_event_type, p_now timestamptz)
+returns jsonb
+language sql stable set search_path = '' as $$
+  select jsonb_build_object(
+    'type', p_type,
+    'timestamp', to_char(p_now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'data', jsonb_strip_nulls(jsonb_build_object(
+      'job_id', j.id, 'video_id', j.video_id, 'status', j.status,
+      'reason', j.reason_code, 'message', case when j.status = 'failed' then j.last_error end,
+      'failed_step', j.failed_step,
+      'links', jsonb_build_object(
+        'job', '/rest/v1/processing_jobs?id=eq.' || j.id,
+        'metadata', '/rest/v1/video_metadata?video_id=eq.' || j.video_id,
+        'artifacts', '/rest/v1/video_artifacts?video_id=eq.' || j.video_id))))
+$$;
+
+-- One message per event (the same event again in the same run of the job adds nothing), one
+-- delivery per enabled endpoint that wants it, one outbox event per delivery.
+create function public.announce(j public.processing_jobs, p_type public.webhook_event_type, p_now timestamptz)
+returns text
+language plpgsql set search_path = '' as $$
+declare
+  v_id text := 'msg_' || replace(j.id::text, '-', '') || '_' || replace(p_type::text, '.', '_')
+               || case when j.retries > 0 then '_r' || j.retries else '' end;
+  d public.webhook_deliveries;
+begin
+  if j.owner_id is null then
+    return null;
+  end if;
+  insert into public.webhook_messages (id, owner_id, job_id, event_type, payload, created_at)
+  values (v_id, j.owner_id, j.id, p_type, public.webhook_payload(j, p_type, p_now), p_now)
+  on conflict (id) do nothing;
+  if not found then
+    return v_id;
+  end if;
+  for d in insert into public.webhook_deliveries (message_id, endpoint_id, job_id, owner_id, next_attempt_at,
+                                                  created_at)
+           select v_id, e.id, j.id, e.owner_id, p_now, p_now from public.webhook_endpoints e
+            where e.owner_id = j.owner_id and e.enabled and p_type = any (e.event_types)
+           returning * loop
+    perform public.enqueue_event('notify', 'INSERT', 'public', 'webhook_deliveries', to_jsonb(d), null, p_now, p_now);
+  end loop;
+  return v_id;
+end
+$$;
+
+-- Delivering ----------------------------------------------------------------------------------
+-- Takes one delivery for one attempt: VP410 when it is finished (a duplicate event), VP409 while
+-- another worker's lease is live, no row when its endpoint is turned off (it is cancelled).
+-- Returns what the sender needs: the endpoint and the body.
+create function public.claim_delivery(
+  p_id uuid, p_worker text, p_lease_seconds integer, p_now timestamptz default now()
+) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer)
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries;
+begin
+  select * into d from public.webhook_deliveries w where w.id = p_id for update;
+  if not found then
+    raise exception 'delivery % not found', p_id using errcode = 'VP404';
+  end if;
+  if d.finished_at is not null then
+    raise exception 'delivery % is %', p_id, d.status using errcode = 'VP410';
+  end if;
+  if d.lease_owner is not null and d.lease_expires_at > p_now then
+    raise exception 'delivery % is being sent by %', p_id, d.lease_owner using errcode = 'VP409';
+  end if;
+  if not exists (select 1 from public.webhook_endpoints e where e.id = d.endpoint_id and e.enabled) then
+    update public.webhook_deliveries w
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint is turned off'
+     where w.id = p_id;
+    return;  -- no row: nothing to send
+  end if;
+  update public.webhook_deliveries w
+     set status = 'sending', lease_owner = p_worker, lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+   where w.id = p_id;
+  return query
+    select d.id, d.message_id, e.url, e.secret, m.payload, d.attempts + 1
+      from public.webhook_endpoints e, public.webhook_messages m
+     where e.id = d.endpoint_id and m.id = d.message_id;
+end
+$$;
+
+-- Records one attempt and decides what follows, in one transaction: delivered on 2xx; on 410 the
+-- endpoint is turned off and its open deliveries cancelled; otherwise the next attempt at
+-- p_retry_at (the caller's schedule, Retry-After honoured), or failed when p_retry_at is null.
+create function public.record_attempt(
+  p_id uuid, p_worker text, p_status_code integer, p_error text, p_latency_ms integer, p_response_body text,
+  p_retry_at timestamptz, p_now timestamptz default now()
+) returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries;
+  m public.webhook_messages;
+  v_ok boolean := coalesce(p_status_code between 200 and 299, false);
+  v_final boolean := v_ok or p_status_code = 410 or p_retry_at is null;
+begin
+  select * into d from public.webhook_deliveries w where w.id = p_id for update;
+  if not found or d.lease_owner is distinct from p_worker then
+    raise exception 'worker % no longer holds delivery %', p_worker, p_id using errcode = 'VP412';
+  end if;
+  select * into m from public.webhook_messages where id = d.message_id;
+  insert into public.webhook_attempts (delivery_id, endpoint_id, job_id, owner_id, event_type, message_id, attempt,
+                                       status_code, error, latency_ms, response_body, created_at)
+  values (d.id, d.endpoint_id, m.job_id, d.owner_id, m.event_type, m.id, d.attempts + 1, p_status_code, p_error,
+          p_latency_ms, left(p_response_body, 500), p_now);
+  if p_status_code = 410 then
+    update public.webhook_endpoints
+       set enabled = false, disabled_reason = format('HTTP 410 Gone at %s', p_now), updated_at = p_now
+     where id = d.endpoint_id;
+    update public.webhook_deliveries
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone'
+     where endpoint_id = d.endpoint_id and finished_at is null and id <> d.id;
+  end if;
+  update public.webhook_deliveries w
+     set attempts = w.attempts + 1, lease_owner = null, lease_expires_at = null,
+         last_status_code = p_status_code, last_error = case when v_ok then null else p_error end,
+         status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end::public.delivery_status,
+         delivered_at = case when v_ok then p_now end,
+         finished_at = case when v_final then p_now end,
+         next_attempt_at = case when v_final then w.next_attempt_at else p_retry_at end
+   where w.id = p_id
+  returning * into d;
+  if d.status = 'pending' then
+    perform public.enqueue_event('notify', 'UPDATE', 'public', 'webhook_deliveries', to_jsonb(d), null, p_retry_at,
+                                 p_now);
+  end if;
+  return d;
+end
+$$;
+
+-- Sends a delivery again from the start of its schedule (the same webhook-id: receivers that
+-- already have it drop it). Any state but sending; the attempt log keeps the earlier attempts.
+create function public.replay_delivery(p_id uuid, p_now timestamptz default now())
+returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries;
+begin
+  select * into d from public.webhook_deliveries where id = p_id for update;
+  if not found then
+    raise exception 'delivery % not found', p_id using errcode = 'VP404';
+  end if;
+  if d.lease_owner is not null and d.lease_expires_at > p_now then
+    raise exception 'delivery % is being sent right now', p_id using errcode = 'VP409';
+  end if;
+  update public.webhook_deliveries
+     set status = 'pending', replays = replays + 1, attempts = 0, next_attempt_at = p_now, finished_at = null,
+         delivered_at = null, lease_owner = null, lease_expires_at = null
+   where id = p_id
+  returning * into d;
+  perform public.enqueue_event('notify', 'UPDATE', 'public', 'webhook_deliveries', to_jsonb(d), null, p_now, p_now);
+  return d;
+end
+$$;
+
+-- A delivery whose outbox event died (notify unreachable or refusing it) fails with that reason
+-- instead of waiting for ever.
+create function public.settle_dead_delivery(p_id uuid, p_message text, p_now timestamptz)
+returns void
+language sql set search_path = '' as $$
+  update public.webhook_deliveries
+     set status = 'failed', finished_at = p_now, lease_owner = null, lease_expires_at = null,
+         last_error = format('the notify function could not take the delivery: %s', p_message)
+   where id = p_id and finished_at is null
+$$;
