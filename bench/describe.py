@@ -28,9 +28,11 @@ from shared.content.chapters import chapters
 from shared.content.keywords import keywords
 from shared.content.suggestions import VideoFacts, suggest
 from shared.content.transcript import transcribe
+from shared.media.models import MadeBy
+from shared.media.plan import RenditionOptions
 from shared.media.probe import probe
-from shared.media.renditions import RenditionOptions, render
-from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.media.renditions import render
+from shared.metadata.technical import technical_from_probe
 
 T = TypeVar("T")
 

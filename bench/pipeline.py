@@ -26,9 +26,11 @@ from infra.clips import make_sample
 from infra.local.stack import LocalStack
 from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
 from shared.content.transcript import transcribe
+from shared.media.models import MadeBy
+from shared.media.plan import RenditionOptions
 from shared.media.probe import check_decodes, probe, video_streams
-from shared.media.renditions import RenditionOptions, render
-from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.media.renditions import render
+from shared.metadata.technical import technical_from_probe
 
 ENGINE = PocketSphinxTranscriber()  # loaded once, as in a warm function
 

@@ -29,9 +29,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from infra.clips import make_clip  # noqa: E402
+from shared.media.models import MadeBy  # noqa: E402
+from shared.media.plan import RenditionOptions, plan_for  # noqa: E402
 from shared.media.probe import probe  # noqa: E402
-from shared.media.renditions import RenditionOptions, plan_for, render  # noqa: E402
-from shared.metadata.technical import MadeBy, technical_from_probe  # noqa: E402
+from shared.media.renditions import render  # noqa: E402
+from shared.metadata.technical import technical_from_probe  # noqa: E402
 
 
 @dataclass

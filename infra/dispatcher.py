@@ -23,7 +23,8 @@ from psycopg_pool import ConnectionPool
 
 from shared.config import Settings, get_settings
 from shared.logs import get_logger
-from shared.webhooks import Delivery, post_signed
+from shared.models import Delivery
+from shared.webhooks import post_signed
 
 log = get_logger("dispatcher")
 

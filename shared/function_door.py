@@ -1,5 +1,6 @@
 """The HTTP door every function shares: size limit, signature (401), replay (409), envelope
-(400), one use case, and a status code that tells the sender whether to retry (4xx: no, 5xx: yes).
+(400), one use case with the function's dependencies passed in, and a status code that tells the
+sender whether to retry (4xx: no, 5xx: yes).
 
 A replay is a signed message whose webhook-id was handled already. The dispatcher resending an
 event after a lost acknowledgement looks the same and gets the same 409, which it takes as done."""
@@ -16,16 +17,18 @@ from shared.config import get_settings
 from shared.domain import JobNotFound, LeaseLost, StepBusy, StepNotApplicable, TransientError
 from shared.events import InvalidEvent
 from shared.logs import get_logger
-from shared.services import get_services
+from shared.ports import Services
+from shared.services import services_for
 from shared.signing import InvalidSignature, verify
 from shared.usecases.outcome import Outcome
 
 log = get_logger("door")
 
 Reply = tuple[dict[str, Any], int]
+Handler = Callable[[Services, bytes], Outcome]
 
 
-def serve(request: flask.Request, function: str, handle: Callable[[bytes], Outcome]) -> Reply:
+def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
     started = time.monotonic()
     reply = _serve(request, function, handle)
     body, status = reply
@@ -36,7 +39,7 @@ def serve(request: flask.Request, function: str, handle: Callable[[bytes], Outco
     return reply
 
 
-def _serve(request: flask.Request, function: str, handle: Callable[[bytes], Outcome]) -> Reply:
+def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
     settings = get_settings()
     if request.method != "POST":
         return {"error": "method_not_allowed"}, 405
@@ -58,11 +61,11 @@ def _serve(request: flask.Request, function: str, handle: Callable[[bytes], Outc
         return {"error": "invalid_signature", "detail": str(exc)}, 401
     message_id = request.headers.get("webhook-id", "")
     try:
-        db = get_services().db
-        if db.receipt_exists(message_id):
+        svc = services_for(function)
+        if svc.db.receipt_exists(message_id):
             return {"error": "replayed", "detail": f"event {message_id} was handled already"}, 409
-        outcome = handle(body)
-        db.record_receipt(message_id, function)
+        outcome = handle(svc, body)
+        svc.db.record_receipt(message_id, function)
     except InvalidEvent as exc:
         return {"error": "invalid_event", "detail": str(exc)}, 400
     except StepNotApplicable as exc:

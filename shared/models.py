@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -108,3 +109,18 @@ class UploadInfo(Row):
     path: str
     size_bytes: int | None
     content_type: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The answer to one signed POST: status and body, or the error that stood for them."""
+
+    status_code: int | None
+    error: str | None
+    latency_ms: int
+    body: str = ""
+    retry_after: str | None = None    # the endpoint's Retry-After header, as sent
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -1,15 +1,25 @@
-"""The ports the use cases depend on; adapters live in shared/adapters."""
+"""The ports the use cases depend on, and Services: what a function hands its use case.
+Adapters live in shared/adapters (and shared/webhooks.py, shared/media/probe.py); the
+composition root that builds them from the settings is shared/services.py. The Transcriber and
+TextGenerator ports sit beside their use in shared/content/."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
+from shared.config import Settings
 from shared.domain import JobStep, Reason
-from shared.models import Artifact, DeliveryState, DeliveryTask, Job, StorageObject, UploadInfo, Video
+from shared.models import Artifact, Delivery, DeliveryState, DeliveryTask, Job, StorageObject, UploadInfo, Video
+
+if TYPE_CHECKING:  # only generate_metadata loads the speech and text stack (numpy, the model)
+    from shared.content.suggestions import TextGenerator
+    from shared.content.transcript import Transcriber
 
 
 class Database(Protocol):
@@ -54,3 +64,39 @@ class Storage(Protocol):
         ...
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None: ...
+
+
+class MediaProbe(Protocol):
+    """What ingest and process learn of a file before any real work (ffprobe and ffmpeg)."""
+
+    def probe(self, path: Path) -> dict[str, Any]:
+        """ffprobe's JSON for the file, or PipelineError with the reason it is unusable."""
+        ...
+
+    def check_decodes(self, path: Path, stream_index: int) -> None:
+        """PipelineError unless the stream's first frame decodes."""
+        ...
+
+
+class WebhookSender(Protocol):
+    def send(self, url: str, secret: str, message_id: str, body: str) -> Delivery:
+        """POST body signed with secret; never raises for network trouble."""
+        ...
+
+
+def no_transcriber() -> Transcriber | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Services:
+    """Everything a use case needs, passed in by its function's door (or a test)."""
+
+    settings: Settings
+    db: Database
+    storage: Storage
+    media: MediaProbe
+    webhooks: WebhookSender
+    worker: str                                           # who holds leases, in leases and logs
+    transcriber: Callable[[], Transcriber | None] = no_transcriber  # loads its model on first call
+    text_generator: TextGenerator | None = None           # None: the extractive default

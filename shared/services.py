@@ -1,10 +1,12 @@
-"""The dependencies of a function process, built once from the settings on first use."""
+"""The composition root: the adapters each function needs, built once per process from the
+settings. Only the doors (shared/function_door.py) and the CLI call it; use cases receive what
+it builds."""
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -14,20 +16,15 @@ from shared.adapters.local_storage import LocalStorage
 from shared.adapters.postgres import PostgresDatabase
 from shared.adapters.s3_storage import S3Storage
 from shared.config import Settings, get_settings
-from shared.ports import Database, Storage
+from shared.media.probe import FfmpegProbe
+from shared.ports import Services, Storage, no_transcriber
+from shared.webhooks import EndpointSender
 
-if TYPE_CHECKING:  # only generate_metadata loads the speech and text stack (numpy, the model)
+if TYPE_CHECKING:
     from shared.content.suggestions import TextGenerator
     from shared.content.transcript import Transcriber
 
-
-@dataclass(frozen=True)
-class Services:
-    settings: Settings
-    db: Database
-    storage: Storage
-    worker: str
-    http: requests.Session
+_built: dict[str, Services] = {}
 
 
 def storage_from(settings: Settings) -> Storage:
@@ -41,35 +38,57 @@ def storage_from(settings: Settings) -> Storage:
     return LocalStorage(settings.storage_root)
 
 
-@lru_cache(maxsize=1)
-def get_services() -> Services:
-    settings = get_settings()
+def build_services(settings: Settings, function: str) -> Services:
+    """The dependencies of one function; only generate_metadata gets the speech and text stack."""
+    describes = function == "generate_metadata"
     return Services(
         settings=settings,
         db=PostgresDatabase(settings.database_url.get_secret_value()),
         storage=storage_from(settings),
+        media=FfmpegProbe(),
+        webhooks=EndpointSender(settings.webhook_timeout_seconds, settings.webhook_allow_private_urls),
         worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
-        http=requests.Session(),
+        transcriber=transcriber_loader(settings) if describes else no_transcriber,
+        text_generator=text_generator_from(settings) if describes else None,
     )
 
 
-@lru_cache(maxsize=1)
-def get_transcriber() -> Transcriber | None:
-    """Built on first use: only generate_metadata loads a speech model."""
-    if get_settings().transcriber == "none":
-        return None
-    from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
-
-    return PocketSphinxTranscriber()
+def services_for(function: str) -> Services:
+    """Built on the first event a function serves, then kept for the life of the process."""
+    if function not in _built:
+        _built[function] = build_services(get_settings(), function)
+    return _built[function]
 
 
-def text_generator(svc: Services) -> TextGenerator | None:
+def reset_services() -> None:
+    """Close what was built and forget it, so the next event reads the settings again."""
+    for svc in _built.values():
+        close = getattr(svc.db, "close", None)
+        if close is not None:
+            close()
+    _built.clear()
+
+
+def transcriber_loader(settings: Settings) -> Callable[[], Transcriber | None]:
+    """The model loads on first use, not for a video without audio."""
+    if settings.transcriber == "none":
+        return no_transcriber
+
+    @lru_cache(maxsize=1)
+    def load() -> Transcriber | None:
+        from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
+
+        return PocketSphinxTranscriber()
+    return load
+
+
+def text_generator_from(settings: Settings) -> TextGenerator | None:
     """None: the extractive default."""
-    s = svc.settings
+    s = settings
     if s.text_generator != "chat_completions" or not (s.text_api_base_url and s.text_model):
         return None
     from shared.adapters.chat_completions import ChatCompletionsTextGenerator
 
     return ChatCompletionsTextGenerator(
-        svc.http, s.text_api_base_url, s.text_model, s.text_api_key.get_secret_value() if s.text_api_key else None,
-        s.text_timeout_seconds, s.text_attempts)
+        requests.Session(), s.text_api_base_url, s.text_model,
+        s.text_api_key.get_secret_value() if s.text_api_key else None, s.text_timeout_seconds, s.text_attempts)

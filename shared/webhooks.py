@@ -5,29 +5,16 @@ dispatcher, to the functions' configured URLs)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import certifi
 import requests
 import urllib3
 
+from shared.models import Delivery
 from shared.net_guard import Target, UnsafeUrl, resolve
 from shared.signing import sign_headers
 
 MAX_ERROR_CHARS = 500
-
-
-@dataclass(frozen=True)
-class Delivery:
-    status_code: int | None
-    error: str | None
-    latency_ms: int
-    body: str = ""
-    retry_after: str | None = None    # the endpoint's Retry-After header, as sent
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def post_signed(session: requests.Session, url: str, secret: str, message_id: str, body: str,
@@ -80,3 +67,14 @@ def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+class EndpointSender:
+    """The WebhookSender port: customers' endpoints, public addresses only unless configured."""
+
+    def __init__(self, timeout: float, allow_private: bool) -> None:
+        self.timeout = timeout
+        self.allow_private = allow_private
+
+    def send(self, url: str, secret: str, message_id: str, body: str) -> Delivery:
+        return post_to_endpoint(url, secret, message_id, body, self.timeout, self.allow_private)

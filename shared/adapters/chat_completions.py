@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from shared.content.suggestions import MAX_TITLE, Suggestion, TextGenerationError, VideoFacts
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy
 
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 10.0

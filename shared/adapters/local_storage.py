@@ -10,17 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.domain import ObjectMissing, UnsafePath
-
-
-def safe_key(bucket: str, path: str) -> tuple[str, str]:
-    """Reject names that could leave their bucket: empty, absolute, `..`, NUL or backslash; and
-    bucket names starting with a dot, which the local layout keeps for itself."""
-    parts = path.split("/")
-    if (not bucket or "/" in bucket or bucket.startswith(".") or not path or path.startswith("/")
-            or any(p in {"", ".", ".."} for p in parts) or "\x00" in path or "\\" in path):
-        raise UnsafePath(f"unsafe storage key {bucket!r}/{path!r}")
-    return bucket, path
+from shared.domain import ObjectMissing, safe_key
 
 
 class LocalStorage:

@@ -7,7 +7,7 @@ from importlib.metadata import version
 import numpy as np
 
 from shared.content.transcript import SAMPLE_RATE, AudioChunk, Word
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy
 
 FRAMES_PER_SECOND = 100          # PocketSphinx's default frame rate
 NOT_WORDS = ("<", "[")           # <s>, </s>, <sil>, [NOISE]: the decoder's markers, not speech

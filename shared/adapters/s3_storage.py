@@ -15,8 +15,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.adapters.local_storage import safe_key
-from shared.domain import ObjectMissing, StorageUnavailable
+from shared.domain import ObjectMissing, StorageUnavailable, safe_key
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 # Ranged parts written straight to disk, at most 4 x 8 MiB in memory whatever the object's size.

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 
 from shared.content.transcript import Word
+from shared.media.models import MadeBy
 from shared.media.timecode import srt_time, vtt_time
-from shared.metadata.technical import MadeBy
 
 
 def made_by() -> MadeBy:

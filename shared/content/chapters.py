@@ -13,9 +13,8 @@ from pydantic import BaseModel
 
 from shared.content.keywords import keywords
 from shared.content.transcript import Word
-from shared.media.analysis import SceneCut, Segment
+from shared.media.models import MadeBy, SceneCut, Segment
 from shared.media.timecode import clock
-from shared.metadata.technical import MadeBy
 
 Boundary = Literal["start", "scene_cut", "pause"]
 

@@ -9,8 +9,7 @@ from shared.content.chapters import Chapter
 from shared.content.keywords import Keyword
 from shared.content.suggestions import Suggestions
 from shared.content.transcript import Transcript
-from shared.media.renditions import Rendition
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy, Rendition
 
 
 @dataclass

@@ -8,7 +8,7 @@ from importlib.metadata import version
 
 from pydantic import BaseModel
 
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy
 
 # Spoken filler that YAKE's stop-word list lets through; none of these describe a video.
 FILLER = frozenset({

@@ -13,7 +13,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.content.transcript import Utterance
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy
 
 MAX_TITLE = 100
 MAX_DESCRIPTION = 1000

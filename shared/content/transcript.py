@@ -21,8 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
-from shared.media.analysis import Segment
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy, Segment
 
 SAMPLE_RATE = 16_000
 FRAME = SAMPLE_RATE // 100       # 10 ms of 16-bit samples, the unit of energy measures

@@ -10,45 +10,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import BaseModel, computed_field
-
-# ---------------------------------------------------------------------------------------------
-# Typed results
-
-
-class Segment(BaseModel):
-    start: float
-    end: float
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def duration(self) -> float:
-        return round(self.end - self.start, 3)
-
-
-class Loudness(BaseModel):
-    integrated_lufs: float | None   # EBU R128 integrated loudness
-    range_lu: float | None          # loudness range (LRA)
-    true_peak_dbtp: float | None    # maximum true peak over all channels
-
-
-class SceneCut(BaseModel):
-    time: float
-    score: float                    # scdet's score at the cut, 0-100
-
-
-class PictureStats(BaseModel):
-    """One thumbnail: brightness and contrast from signalstats, edge density from edgedetect."""
-    time: float
-    luma_mean: float
-    luma_low: float                 # 10th percentile
-    luma_high: float                # 90th percentile
-    edge_density: float             # mean of the edge map: high for sharp, detailed frames
-
-    @property
-    def contrast(self) -> float:
-        return self.luma_high - self.luma_low
-
+from shared.media.models import Loudness, PictureStats, SceneCut, Segment
 
 # ---------------------------------------------------------------------------------------------
 # `metadata=mode=print:file=…` output: "frame:N pts:P pts_time:T" then key=value lines

@@ -3,26 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel
-
-from shared.media.analysis import PictureStats
+from shared.media.models import PictureStats, PosterChoice, PosterRule
 
 # Limited-range luma: black sits at 16, so a frame averaging under 28 is black to the eye.
 BLACK_LUMA_MEAN = 28.0
 # A frame whose 10th and 90th luma percentiles are this close is one flat colour (a slate, a fade).
 FLAT_CONTRAST = 20.0
-
-
-class PosterChoice(BaseModel):
-    index: int                      # into the interval thumbnails
-    time: float
-    score: float
-    rule: Literal["sharpest_of_usable", "least_flat_of_all"]
-    candidates: int
-    rejected_black: int
-    rejected_flat: int
 
 
 def sharpness(stats: PictureStats) -> float:
@@ -35,7 +21,7 @@ def choose_poster(thumbnails: list[PictureStats]) -> PosterChoice | None:
     black = [s.luma_mean < BLACK_LUMA_MEAN for s in thumbnails]
     flat = [not b and s.contrast < FLAT_CONTRAST for s, b in zip(thumbnails, black, strict=True)]
     usable = [i for i in range(len(thumbnails)) if not black[i] and not flat[i]]
-    rule: Literal["sharpest_of_usable", "least_flat_of_all"] = "sharpest_of_usable"
+    rule: PosterRule = "sharpest_of_usable"
     if not usable:  # every frame is black or flat: take the one with the most to see
         usable, rule = list(range(len(thumbnails))), "least_flat_of_all"
     best = max(usable, key=lambda i: (sharpness(thumbnails[i]), thumbnails[i].contrast, -i))

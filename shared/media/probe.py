@@ -75,3 +75,13 @@ def check_decodes(path: Path, stream_index: int) -> None:
     run_tool(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
               "-map", f"0:{stream_index}", "-frames:v", "1", "-f", "null", "-"],
              Reason.UNDECODABLE, "decoding the first video frame", timeout=PROBE_TIMEOUT_S, known=DECODE_DIAGNOSES)
+
+
+class FfmpegProbe:
+    """The MediaProbe port on ffprobe and ffmpeg."""
+
+    def probe(self, path: Path) -> dict[str, Any]:
+        return probe(path)
+
+    def check_decodes(self, path: Path, stream_index: int) -> None:
+        check_decodes(path, stream_index)

@@ -21,10 +21,8 @@ from shared.content.described import Content
 from shared.content.keywords import Keyword
 from shared.content.suggestions import Suggestions
 from shared.content.transcript import Utterance
-from shared.media.analysis import Loudness, SceneCut, Segment
-from shared.media.poster import PosterChoice
-from shared.media.renditions import MediaAnalysis, StoryboardGrid
-from shared.metadata.technical import MadeBy, Technical
+from shared.media.models import Loudness, MadeBy, MediaAnalysis, PosterChoice, SceneCut, Segment, StoryboardGrid
+from shared.metadata.technical import Technical
 from shared.models import Artifact, Video
 
 SCHEMA_VERSION: Literal[3] = 3

@@ -7,14 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from shared.media.models import MadeBy
 from shared.media.probe import audio_streams, video_streams
 
 HDR_TRANSFERS = {"smpte2084", "arib-std-b67"}  # PQ and HLG
-
-
-class MadeBy(BaseModel):
-    tool: str
-    version: str
 
 
 class VideoStreamInfo(BaseModel):

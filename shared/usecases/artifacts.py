@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.media.renditions import Rendition
+from shared.media.models import Rendition
 from shared.models import Artifact, Video
-from shared.services import Services
+from shared.ports import Services
 
 
 def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str]) -> Artifact:

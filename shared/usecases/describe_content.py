@@ -16,10 +16,10 @@ from shared.content.keywords import keywords
 from shared.content.suggestions import VideoFacts, suggest
 from shared.content.transcript import Transcript, transcribe
 from shared.logs import get_logger
-from shared.media.renditions import MediaAnalysis, OutputFile, Rendition
-from shared.metadata.technical import MadeBy, Technical
+from shared.media.models import MadeBy, MediaAnalysis, OutputFile, Rendition
+from shared.metadata.technical import Technical
 from shared.models import Artifact, Job, Video
-from shared.services import Services, get_transcriber, text_generator
+from shared.ports import Services
 
 log = get_logger("describe")
 
@@ -31,15 +31,16 @@ def timed(timings: dict[str, int], part: str) -> Iterator[None]:
     timings[part] = int((time.monotonic() - started) * 1000)
 
 
-def lease_keeper(svc: Services, job: Job, seconds: int) -> Callable[[float], None]:
+def lease_keeper(svc: Services, job: Job, seconds: int,
+                 clock: Callable[[], float] = time.monotonic) -> Callable[[float], None]:
     """Renews the step's lease a third of the way through it, between chunks of work."""
-    renewed = time.monotonic()
+    renewed = clock()
 
     def keep(_progress: float) -> None:
         nonlocal renewed
-        if time.monotonic() - renewed > seconds / 3:
+        if clock() - renewed > seconds / 3:
             svc.db.renew_lease(job.id, svc.worker, seconds)
-            renewed = time.monotonic()
+            renewed = clock()
     return keep
 
 
@@ -48,7 +49,7 @@ def listen(svc: Services, job: Job, technical: Technical, analysis: MediaAnalysi
     """The transcript, or None and why there is none."""
     if technical.audio is None:
         return None, "the source has no audio stream"
-    transcriber = get_transcriber()  # the model loads on first use, not for silent videos
+    transcriber = svc.transcriber()  # the model loads on first use, not for silent videos
     if transcriber is None:
         return None, "transcription is off (VIDPIPE_TRANSCRIBER=none)"
     if audio is None or analysis is None:
@@ -86,7 +87,7 @@ def describe_content(svc: Services, job: Job, video: Video, technical: Technical
             width=v.display_width if v else None, height=v.display_height if v else None,
             scenes=len(analysis.scene_cuts) + 1 if analysis else 1, utterances=utterances,
             keywords=[k.text for k in ranked], chapters=[c.label for c in parts] if len(parts) > 1 else [])
-        suggestions = suggest(facts, text_generator(svc))
+        suggestions = suggest(facts, svc.text_generator)
     if suggestions.provider_error:
         log.warning("text generator failed, extractive suggestions kept: %s", suggestions.provider_error,
                     extra={"job_id": str(job.id)})

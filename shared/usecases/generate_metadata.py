@@ -9,11 +9,11 @@ from uuid import UUID
 
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import parse_job_event
-from shared.media.renditions import MediaAnalysis
+from shared.media.models import MadeBy, MediaAnalysis
 from shared.metadata.document import SCHEMA_VERSION, build_document
-from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.metadata.technical import technical_from_probe
 from shared.models import Job
-from shared.services import Services, get_services
+from shared.ports import Services
 from shared.usecases.artifacts import store
 from shared.usecases.describe_content import describe_content
 from shared.usecases.leased_step import run_leased_step
@@ -48,5 +48,5 @@ def generate_metadata(svc: Services, job_id: UUID) -> Outcome:
                            lambda job: describe_job(svc, job))
 
 
-def handle_event(body: bytes) -> Outcome:
-    return generate_metadata(get_services(), parse_job_event(body).id)
+def handle_event(svc: Services, body: bytes) -> Outcome:
+    return generate_metadata(svc, parse_job_event(body).id)

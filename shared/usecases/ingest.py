@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from shared.adapters.local_storage import safe_key
 from shared.config import Settings
-from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath
+from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath, safe_key
 from shared.events import parse_storage_object_event
 from shared.logs import get_logger
-from shared.media.probe import audio_streams, check_decodes, probe, still_image_format, video_streams
+from shared.media.probe import audio_streams, still_image_format, video_streams
 from shared.models import StorageObject, UploadInfo
-from shared.services import Services, get_services
+from shared.ports import MediaProbe, Services
 from shared.usecases.outcome import Outcome
 
 log = get_logger("ingest")
@@ -68,9 +67,9 @@ def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
                             f"{settings.max_video_dimension} on either side")
 
 
-def check_media(local: Path, settings: Settings) -> None:
+def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
     """A real, decodable video within the limits, or PipelineError."""
-    info = probe(local)
+    info = media.probe(local)
     image = still_image_format(info)
     if image:
         raise PipelineError(Reason.NOT_A_VIDEO, f"the file is a still image ({image.removesuffix('_pipe')}), "
@@ -84,7 +83,7 @@ def check_media(local: Path, settings: Settings) -> None:
         raise PipelineError(Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is "
                             f"{settings.max_duration_seconds:.0f} s")
     check_frame_size(streams[0], settings)
-    check_decodes(local, int(streams[0]["index"]))
+    media.check_decodes(local, int(streams[0]["index"]))
 
 
 def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
@@ -99,7 +98,7 @@ def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
     size = check_limits(svc.storage.size(obj.bucket_id, obj.name), svc.settings)
     try:
         with svc.storage.local_copy(obj.bucket_id, obj.name) as local:
-            check_media(local, svc.settings)
+            check_media(svc.media, local, svc.settings)
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     return owner, size
@@ -144,5 +143,5 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     return Outcome("done", job.id)
 
 
-def handle_event(body: bytes) -> Outcome:
-    return ingest(get_services(), parse_storage_object_event(body).id)
+def handle_event(svc: Services, body: bytes) -> Outcome:
+    return ingest(svc, parse_storage_object_event(body).id)

@@ -14,7 +14,7 @@ from uuid import UUID
 from shared.domain import JobStatus, JobStep, LeaseLost, PipelineError, Reason, TransientError
 from shared.logs import get_logger
 from shared.models import Job
-from shared.services import Services
+from shared.ports import Services
 from shared.usecases.outcome import Outcome, Result
 
 log = get_logger("step")

@@ -20,9 +20,9 @@ from shared.config import Settings
 from shared.domain import DeliveryStatus, StepBusy, TransientError
 from shared.events import parse_delivery_event
 from shared.logs import get_logger
-from shared.services import Services, get_services
+from shared.models import Delivery
+from shared.ports import Services
 from shared.usecases.outcome import Outcome, Result
-from shared.webhooks import Delivery, post_to_endpoint
 
 log = get_logger("notify")
 
@@ -64,8 +64,7 @@ def deliver(svc: Services, delivery_id: UUID) -> Outcome:
     except StepBusy as exc:  # another worker is sending it: ask for the event again later, not drop it
         raise TransientError(str(exc)) from None
     body = json.dumps(task.body, separators=(",", ":"))
-    sent = post_to_endpoint(task.url, task.secret, task.message_id, body, settings.webhook_timeout_seconds,
-                            settings.webhook_allow_private_urls)
+    sent = svc.webhooks.send(task.url, task.secret, task.message_id, body)
     now = datetime.now(tz=UTC)
     retry_at = None if sent.ok else next_attempt_at(settings, task.attempt, sent, now)
     state = svc.db.record_attempt(task.delivery_id, svc.worker, sent.status_code, sent.error, sent.latency_ms,
@@ -77,5 +76,5 @@ def deliver(svc: Services, delivery_id: UUID) -> Outcome:
     return Outcome(result, None, sent.error or "")
 
 
-def handle_event(body: bytes) -> Outcome:
-    return deliver(get_services(), parse_delivery_event(body).id)
+def handle_event(svc: Services, body: bytes) -> Outcome:
+    return deliver(svc, parse_delivery_event(body).id)

@@ -11,11 +11,12 @@ from shared.config import Settings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import parse_job_event
 from shared.media.ffmpeg_tools import tool_version
-from shared.media.probe import probe
-from shared.media.renditions import RenditionOptions, render
-from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.media.models import MadeBy
+from shared.media.plan import RenditionOptions
+from shared.media.renditions import render
+from shared.metadata.technical import technical_from_probe
 from shared.models import Job
-from shared.services import Services, get_services
+from shared.ports import Services
 from shared.usecases.artifacts import store
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
@@ -36,7 +37,7 @@ def process_job(svc: Services, job: Job) -> Job:
     try:
         with tempfile.TemporaryDirectory(prefix="vidpipe-process-") as tmp, \
                 svc.storage.local_copy(video.bucket, video.path) as src:
-            info = probe(src)
+            info = svc.media.probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
             result = render(src, Path(tmp), technical, rendition_options(svc.settings))
@@ -52,5 +53,5 @@ def process(svc: Services, job_id: UUID) -> Outcome:
                            lambda job: process_job(svc, job))
 
 
-def handle_event(body: bytes) -> Outcome:
-    return process(get_services(), parse_job_event(body).id)
+def handle_event(svc: Services, body: bytes) -> Outcome:
+    return process(svc, parse_job_event(body).id)

@@ -3,6 +3,7 @@ and real local storage: the environment, signed posts, uploads and the outbox.""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from psycopg.types.json import Jsonb
 
 from infra.local.postgres import REPO_ROOT
 from shared.config import get_settings
-from shared.services import get_services
+from shared.ports import Services
+from shared.services import reset_services, services_for
 from shared.signing import new_secret, sign_headers
 
 USER = "00000000-0000-4000-8000-000000000001"
@@ -30,19 +32,20 @@ def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     monkeypatch.setenv("VIDPIPE_DATABASE_URL", db_url)
     monkeypatch.setenv("VIDPIPE_EVENT_SECRET", SECRET)
     monkeypatch.setenv("VIDPIPE_STORAGE_ROOT", str(root))
-    get_settings.cache_clear()
-    get_services.cache_clear()
+    reload_settings()
     yield root
-    get_services().db.close()  # type: ignore[attr-defined]
-    get_settings.cache_clear()
-    get_services.cache_clear()
+    reload_settings()
 
 
 def reload_settings() -> None:
     """Make the functions read the environment again, as a redeploy would."""
-    get_services().db.close()  # type: ignore[attr-defined]
+    reset_services()
     get_settings.cache_clear()
-    get_services.cache_clear()
+
+
+def services(function: str, **replaced: Any) -> Services:
+    """What the function's door passes its use case, with some dependencies replaced."""
+    return dataclasses.replace(services_for(function), **replaced)
 
 
 def client(name: str) -> Any:

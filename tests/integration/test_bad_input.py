@@ -9,8 +9,10 @@ from uuid import uuid4
 import pytest
 
 from shared.config import get_settings
+from shared.media.probe import FfmpegProbe
+from shared.usecases.ingest import ingest
 from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
-from tests.integration.doors import USER, announced, event_for, job_row, post, upload
+from tests.integration.doors import USER, announced, event_for, job_row, post, services, upload
 
 STRANGER = "00000000-0000-4000-8000-0000000000ff"  # a signed-up user other than USER
 
@@ -90,16 +92,20 @@ def test_an_event_for_a_bucket_outside_the_pipeline(env, conn, clips):
     assert (env / "derived" / obj["name"]).read_bytes() == clips["plain"].read_bytes()
 
 
-def test_the_same_upload_event_twice_makes_one_video_and_probes_once(env, conn, bad_files, monkeypatch):
-    from shared.usecases import ingest as ingest_module
+class CountingProbe(FfmpegProbe):
+    def __init__(self) -> None:
+        self.probed: list[Path] = []
 
-    probes = []
-    real = ingest_module.check_media
-    monkeypatch.setattr(ingest_module, "check_media", lambda *a: probes.append(a) or real(*a))
-    upload(conn, env, bad_files["random.mp4"], f"{USER}/random.mp4")
-    event = event_for(conn, "ingest")
-    first, second = post("ingest", event), post("ingest", event)
-    assert second.status_code == 200 and second.get_json()["outcome"] == "duplicate"
-    assert second.get_json()["job_id"] == first.get_json()["job_id"]
-    assert len(probes) == 1
+    def probe(self, path: Path) -> dict:
+        self.probed.append(path)
+        return super().probe(path)
+
+
+def test_the_same_upload_event_twice_makes_one_video_and_probes_once(env, conn, bad_files):
+    media = CountingProbe()
+    svc = services("ingest", media=media)
+    obj = upload(conn, env, bad_files["random.mp4"], f"{USER}/random.mp4")
+    first, second = ingest(svc, obj["id"]), ingest(svc, obj["id"])
+    assert (first.result, second.result) == ("rejected", "duplicate") and first.job_id == second.job_id
+    assert len(media.probed) == 1
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1

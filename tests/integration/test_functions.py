@@ -2,13 +2,28 @@
 real local storage and real ffmpeg: signature, envelope, outcome and status codes."""
 
 import json
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
+from shared.domain import PipelineError, Reason, TransientError
+from shared.media.probe import FfmpegProbe
 from shared.metadata.document import SCHEMA_FILE, MetadataDocument
 from shared.signing import new_secret, sign_headers
-from tests.integration.doors import SECRET, USER, announced, client, event_for, job_row, post, reload_settings, upload
+from shared.usecases.ingest import ingest
+from tests.integration.doors import (
+    SECRET,
+    USER,
+    announced,
+    client,
+    event_for,
+    job_row,
+    post,
+    reload_settings,
+    services,
+    upload,
+)
 
 
 def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):
@@ -130,17 +145,15 @@ def test_busy_step_answers_409(env, conn, clips):
     assert post("process", event_for(conn, "process")).status_code == 409
 
 
-def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips, monkeypatch):
-    from shared.domain import PipelineError, Reason
-    from shared.usecases import ingest as ingest_module
-
-    def slow_probe(path):
+class SlowProbe(FfmpegProbe):
+    def probe(self, path: Path) -> dict:
         raise PipelineError(Reason.MEDIA_ERROR, "reading the file took longer than 60 s", retryable=True)
 
-    monkeypatch.setattr(ingest_module, "probe", slow_probe)
-    upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
-    response = post("ingest", event_for(conn, "ingest"))
-    assert response.status_code == 503  # the dispatcher retries the event later
+
+def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips):
+    obj = upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
+    with pytest.raises(TransientError):  # the door answers 503: the dispatcher retries the event later
+        ingest(services("ingest", media=SlowProbe()), obj["id"])
     assert job_row(conn) is None
 
 

@@ -3,10 +3,17 @@ every function, nothing changed in the database, and no traceback in the answer 
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import flask
 import pytest
 
+from shared.domain import TransientError
+from shared.function_door import Handler, serve
+from shared.ports import Services
 from shared.signing import new_secret, sign_headers
+from shared.usecases.outcome import Outcome
+from shared.usecases.process import handle_event
 from tests.integration.doors import SECRET, client, event_for, post, upload
 
 FUNCTIONS = ["ingest", "process", "generate_metadata", "notify"]
@@ -120,19 +127,20 @@ def test_an_event_for_a_job_that_does_not_exist_gets_404(queued, conn):
     assert snapshot(conn) == before
 
 
-def test_a_failed_handler_leaves_no_receipt_so_the_retry_is_served(queued, conn, monkeypatch):
-    from shared.usecases import process as process_module
+def door(handle: Handler) -> Any:
+    """The process function's door in front of the given use case."""
+    app = flask.Flask("door")
+    app.add_url_rule("/", "door", lambda: serve(flask.request, "process", handle), methods=["POST"])
+    return app.test_client()
 
-    def unavailable(svc, job_id):
-        from shared.domain import TransientError
+
+def test_a_failed_handler_leaves_no_receipt_so_the_retry_is_served(queued, conn):
+    def unavailable(svc: Services, body: bytes) -> Outcome:
         raise TransientError("database unavailable")
 
     body = json.dumps(queued)
-    headers = sign_headers(SECRET, "evt_retry", body)
-    with monkeypatch.context() as patch:
-        patch.setattr(process_module, "process", unavailable)
-        assert client("process").post("/", data=body, headers=headers).status_code == 503
-    retried = client("process").post("/", data=body, headers=sign_headers(SECRET, "evt_retry", body))
+    assert door(unavailable).post("/", data=body, headers=sign_headers(SECRET, "evt_retry", body)).status_code == 503
+    retried = door(handle_event).post("/", data=body, headers=sign_headers(SECRET, "evt_retry", body))
     assert retried.status_code == 200 and retried.get_json()["outcome"] == "done"
 
 

@@ -8,9 +8,11 @@ import pytest
 
 from infra.clips import run_ffmpeg
 from shared.domain import PipelineError, Reason
+from shared.media.models import MadeBy
+from shared.media.plan import RenditionOptions
 from shared.media.probe import check_decodes, probe, video_streams
-from shared.media.renditions import RenditionOptions, render
-from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.media.renditions import render
+from shared.metadata.technical import technical_from_probe
 from tests.media_checks import decodes, vtt_cues
 from tests.media_variants import make_variants
 

@@ -1,13 +1,7 @@
 from pathlib import Path
 
-from shared.media.analysis import (
-    PictureStats,
-    black_segments,
-    frame_metadata,
-    loudness,
-    scene_scores,
-    silent_segments,
-)
+from shared.media.analysis import black_segments, frame_metadata, loudness, scene_scores, silent_segments
+from shared.media.models import PictureStats
 from shared.media.poster import choose_poster
 from shared.media.storyboard import StoryboardLayout, webvtt
 from shared.media.timecode import clock, srt_time, vtt_time

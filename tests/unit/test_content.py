@@ -33,8 +33,7 @@ from shared.content.transcript import (
     sounding_spans,
     transcribe,
 )
-from shared.media.analysis import SceneCut, Segment
-from shared.metadata.technical import MadeBy
+from shared.media.models import MadeBy, SceneCut, Segment
 
 BY = MadeBy(tool="test", version="1")
 
@@ -311,18 +310,17 @@ def test_utterances_split_at_pauses():
 
 
 
-def test_the_lease_is_renewed_a_third_of_the_way_through_it(monkeypatch):
+def test_the_lease_is_renewed_a_third_of_the_way_through_it():
     from types import SimpleNamespace
     from uuid import uuid4
 
     from shared.usecases import describe_content
 
     clock = [100.0]
-    monkeypatch.setattr(describe_content.time, "monotonic", lambda: clock[0])
     renewals: list[tuple] = []
     db = SimpleNamespace(renew_lease=lambda *args: renewals.append(args))
     svc, job = SimpleNamespace(db=db, worker="w"), SimpleNamespace(id=uuid4())
-    keep = describe_content.lease_keeper(svc, job, 300)  # type: ignore[arg-type]
+    keep = describe_content.lease_keeper(svc, job, 300, clock=lambda: clock[0])  # type: ignore[arg-type]
     for t in (150.0, 199.0, 201.0, 250.0, 302.0):
         clock[0] = t
         keep(0.0)

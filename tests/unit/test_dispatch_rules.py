@@ -2,7 +2,7 @@ import pytest
 
 from infra.cli import storage_name
 from infra.dispatcher import judge
-from shared.webhooks import Delivery
+from shared.models import Delivery
 
 
 @pytest.mark.parametrize("code, action", [

@@ -3,9 +3,10 @@ from pathlib import Path
 import pytest
 
 from shared.domain import PipelineError
-from shared.media.renditions import (
+from shared.media.filter_graph import build_command
+from shared.media.models import MadeBy
+from shared.media.plan import (
     RenditionOptions,
-    build_command,
     hls_ladder,
     plan_for,
     proxy_size,
@@ -13,7 +14,7 @@ from shared.media.renditions import (
     thumbnail_interval,
     width_size,
 )
-from shared.metadata.technical import MadeBy, technical_from_probe
+from shared.metadata.technical import technical_from_probe
 
 
 @pytest.mark.parametrize("display, expected", [

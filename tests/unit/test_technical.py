@@ -2,9 +2,9 @@ from fractions import Fraction
 
 import pytest
 
+from shared.media.models import MadeBy
 from shared.metadata.technical import (
     AudioStreamInfo,
-    MadeBy,
     OtherStreamInfo,
     VideoStreamInfo,
     display_size,

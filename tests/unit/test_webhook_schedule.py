@@ -18,8 +18,8 @@ def test_next_attempt_follows_the_schedule_with_jitter_and_stops_when_spent():
     from datetime import UTC, datetime
 
     from shared.config import Settings
+    from shared.models import Delivery
     from shared.usecases.notify import next_attempt_at
-    from shared.webhooks import Delivery
 
     settings = Settings(webhook_retry_schedule=[5, 300], webhook_retry_jitter=0.1)
     now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
