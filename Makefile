@@ -16,7 +16,7 @@ SUPABASE_CLI_VERSION := 3.1.0
 SUPABASE_CLI_PKG := @supabase/cli-linux-$(shell case "$$(uname -m)" in aarch64|arm64) echo arm64;; *) echo x64;; esac)
 SUPABASE := .tools/node_modules/$(SUPABASE_CLI_PKG)/bin/supabase
 
-.PHONY: setup system-packages run test lint down clean
+.PHONY: setup system-packages run check test lint down clean
 
 setup: system-packages $(VENV)/.installed $(SUPABASE)
 
@@ -47,8 +47,14 @@ run: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# A few minutes: lint, types, unit and integration tests (no whole-stack e2e runs).
+check: lint
+	$(BIN)/pytest -q tests/unit tests/integration
+
+# Everything CI runs.
 test: lint
 	$(BIN)/pytest -q
 

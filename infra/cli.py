@@ -1,6 +1,7 @@
 """`vidpipe`: run the pipeline on this machine.
 
-Exit codes: 0 ready · 2 usage error · 3 the job failed (reason on stderr) · 4 timed out.
+Exit codes (infra/console.py): 0 done · 1 refused (nothing to retry…) · 2 usage error · 3 the job
+failed (reason on stderr) · 4 timed out · 5 the local stack is not up.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import json
 import re
 import shutil
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -17,12 +18,25 @@ import psycopg
 import typer
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from rich.console import Console
+from rich import box
 from rich.table import Table
 
+from infra import REPO_ROOT
 from infra.clips import make_sample
-from infra.local.postgres import REPO_ROOT
+from infra.console import (
+    EXIT_FAILED,
+    EXIT_REFUSED,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    err,
+    out,
+    resolve_job,
+    running_stack,
+    short_id,
+    stop,
+)
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
+from infra.summary import summary
 from infra.webhooks_cli import webhooks
 from shared.adapters.postgres import PostgresDatabase
 from shared.domain import JobNotFound, StepBusy, StepNotApplicable
@@ -30,10 +44,6 @@ from shared.metadata.document import SCHEMA_FILE, json_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidpipe: the video ingest pipeline, locally.")
 app.add_typer(webhooks, name="webhooks")
-err = Console(stderr=True)
-out = Console()
-
-EXIT_FAILED, EXIT_TIMEOUT = 3, 4
 
 
 def _stack() -> LocalStack:
@@ -144,85 +154,26 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
     return None
 
 
-def summary(doc: dict[str, Any]) -> str:
-    tech = doc["technical"]
-    lines = [f"video {doc['video_id']}  ({doc['source']['path']})",
-             f"container {tech['container']}, {tech.get('duration_seconds')} s, {tech.get('size_bytes')} bytes, "
-             f"{tech.get('bit_rate')} b/s"]
-    for s in tech["streams"]:
-        if s["kind"] == "video":
-            lines.append(f"video #{s['index']}: {s['codec']} {s.get('profile') or ''} {s['width']}x{s['height']} "
-                         f"@ {s.get('fps')} fps, {s.get('pixel_format')}, rotation {s['rotation']}")
-        elif s["kind"] == "audio":
-            lines.append(f"audio #{s['index']}: {s['codec']} {s.get('channels')} ch @ {s.get('sample_rate')} Hz")
-    for part in ("poster", "proxy", "audio"):
-        ref = doc.get(part)
-        lines.append(f"{part}: {ref['bucket']}/{ref['path']} ({ref['bytes']} bytes)" if ref
-                     else f"{part}: absent ({doc['absent'].get(part)})")
-    if choice := doc.get("poster_choice"):
-        lines.append(f"poster chosen: frame at {choice['time']} s, {choice['rule']} of {choice['candidates']}")
-    if thumbs := doc.get("thumbnails"):
-        lines.append(f"thumbnails: {len(thumbs['items'])} (every {thumbs['interval_seconds']} s, and at scene cuts)")
-    if board := doc.get("storyboard"):
-        lines.append(f"storyboard: {board['tiles']} tiles of {board['tile_width']}x{board['tile_height']} in "
-                     f"{len(board['sprites'])} sprite(s), {board['vtt']['path']}")
-    if loud := doc.get("loudness"):
-        lines.append(f"loudness: {loud['integrated_lufs']} LUFS integrated, LRA {loud['range_lu']} LU, "
-                     f"true peak {loud['true_peak_dbtp']} dBTP")
-    if scenes := doc.get("scenes"):
-        cuts = ", ".join(f"{c['time']} s" for c in scenes["cuts"])
-        lines.append(f"scenes: cuts at {cuts}" if cuts else "scenes: one continuous shot")
-    for part, label in (("black_segments", "black"), ("silent_segments", "silent")):
-        if found := doc.get(part):
-            spans = ", ".join(f"{s['start']}-{s['end']} s" for s in found["segments"]) or "none"
-            lines.append(f"{label}: {spans}")
-    if hls := doc.get("hls"):
-        lines.append(f"hls: {hls['master']['path']} ({hls['variants']} variants)")
-    return "\n".join(lines + content_summary(doc))
-
-
-def content_summary(doc: dict[str, Any]) -> list[str]:
-    """What the video says: transcript, captions, chapters, keywords, title and description."""
-    lines = []
-    if (t := doc.get("transcript")) is None:
-        lines.append(f"transcript: absent ({doc['absent'].get('transcript')})")
-    elif not t["speech"]:
-        lines.append(f"transcript: no speech ({t['no_speech_reason']})")
-    else:
-        text = t["text"] if len(t["text"]) <= 100 else t["text"][:99] + "…"
-        lines.append(f"transcript ({t['language']}, {t['word_count']} words): {text}")
-    if c := doc.get("captions"):
-        lines.append(f"captions: {c['cues']} cues, {c['vtt']['path']} and {c['srt']['path']}")
-    if ch := doc.get("chapters"):
-        lines.append("chapters:" + "".join(f"\n  {line}" for line in ch["youtube"].splitlines()))
-    if k := doc.get("keywords"):
-        lines.append("keywords: " + ", ".join(item["text"] for item in k["items"]))
-    if s := doc.get("suggestions"):
-        lines += [f"title: {s['title']}", f"description: {s['description']}"]
-        if s.get("provider_error"):
-            lines.append(f"  (the text generator failed, so these are extractive: {s['provider_error']})")
-    return lines
-
-
 @app.command()
 def process(
     file: Annotated[Path, typer.Argument(help="a video file to upload and process")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the metadata document as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON: the metadata document, "
+                                                         "or the job's status and reason")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the job")] = 600.0,
 ) -> None:
     """Upload FILE as the local user's video, follow it through the pipeline, print the result."""
     if not file.is_file():
-        err.print(f"[red]no such file: {file}[/red]")
-        raise typer.Exit(2)
+        stop(f"[red]no such file: {file}[/red]", EXIT_USAGE)
     state = _ensure_up()
     object_id = upload(state, file)
     job = wait_for_job(state, object_id, timeout)
-    if job is None:
-        err.print(f"[red]timed out after {timeout:.0f} s; see `vidpipe status` and {state.home}/logs[/red]")
-        raise typer.Exit(EXIT_TIMEOUT)
-    if job["status"] != "ready":
-        err.print(f"[red]failed[/red] {job['reason_code']}: {job['last_error']}")
-        raise typer.Exit(EXIT_FAILED)
+    if job is None or job["status"] != "ready":
+        if as_json:
+            print(json.dumps(job_outcome(state, object_id, job), indent=2))
+        if job is None:
+            stop(f"[red]timed out after {timeout:.0f} s; see `vidpipe status` and {state.home}/logs[/red]",
+                 EXIT_TIMEOUT)
+        stop(f"[red]failed[/red] {job['reason_code']}: {job['last_error']}", EXIT_FAILED)
     with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
         row = conn.execute("select document from public.video_metadata where video_id = %s",
                            (job["video_id"],)).fetchone()
@@ -233,69 +184,91 @@ def process(
         print(summary(row["document"]))
 
 
+def job_outcome(state: StackState, object_id: UUID, job: dict[str, Any] | None) -> dict[str, Any]:
+    """What a script needs to know of a job that did not end ready."""
+    if job is None:  # timed out: where it stands now, if it exists yet
+        with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
+            job = job_for_object(conn, object_id)
+    if job is None:
+        return {"job_id": None, "object_id": str(object_id), "status": "uploaded", "timed_out": True}
+    outcome = {"job_id": str(job["id"]), "video_id": str(job["video_id"]), "status": job["status"],
+               "reason": job["reason_code"], "message": job["last_error"], "failed_step": job["failed_step"]}
+    return outcome if job["status"] == "failed" else {**outcome, "timed_out": True}
+
+
 def _clip(text: str | None, width: int) -> str:
     text = text or ""
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
 @app.command()
-def status(job: Annotated[str | None, typer.Argument(help="a job id for its full history")] = None) -> None:
-    """List jobs, or show one job and its history."""
-    state = _stack().running()
-    if state is None:
-        err.print("the stack is not up (vidpipe up)")
-        raise typer.Exit(1)
+def status(job: Annotated[str | None, typer.Argument(help="a job id, or a unique prefix of one")] = None) -> None:
+    """List the newest jobs, or show one job and its history."""
+    state = running_stack()
     with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
         if job is None:
-            table = Table("job", "status", "attempt", "retries", "reason", "last error", "path", "updated")
-            for r in conn.execute("select j.*, v.path from public.processing_jobs j "
-                                  "join public.videos v on v.id = j.video_id order by j.created_at desc limit 50"):
-                table.add_row(str(r["id"]), r["status"], f"{r['attempts']}/{r['max_attempts']}", str(r["retries"]),
-                              r["reason_code"] or "", _clip(r["last_error"], 60), r["path"],
-                              r["updated_at"].strftime("%H:%M:%S"))
-            out.print(table)
-            return
-        try:
-            job_id = UUID(job)
-        except ValueError:
-            err.print(f"not a job id: {job}")
-            raise typer.Exit(2) from None
-        row = conn.execute("select * from public.processing_jobs where id = %s", (job_id,)).fetchone()
-        if row is None:
-            err.print(f"no job {job}")
-            raise typer.Exit(1)
-        out.print(f"job {row['id']}: {row['status']}, attempt {row['attempts']}/{row['max_attempts']}, "
-                  f"retries {row['retries']}, reason {row['reason_code']}, last error {row['last_error']}",
-                  highlight=False)
-        history = Table("at", "from", "to", "attempt", "reason", "message")
-        for e in conn.execute("select * from public.job_events where job_id = %s order by id", (job_id,)):
-            history.add_row(e["created_at"].strftime("%H:%M:%S.%f")[:-3], e["from_status"] or "", e["to_status"],
-                            str(e["attempt"]), e["reason_code"] or "", e["message"] or "")
-        out.print(history)
+            list_jobs(conn)
+        else:
+            show_job(conn, resolve_job(conn, job))
+
+
+def list_jobs(conn: psycopg.Connection[dict[str, Any]]) -> None:
+    """One line a job, readable at 80 columns; the ids are prefixes `status` and `retry` take."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("job", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("try", no_wrap=True)
+    table.add_column("file", overflow="ellipsis", no_wrap=True, max_width=28)
+    table.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=17)
+    table.add_column("updated", no_wrap=True)
+    for r in conn.execute("select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id "
+                          "order by j.created_at desc limit 50"):
+        retries = f"+{r['retries']}" if r["retries"] else ""
+        table.add_row(short_id(r["id"]), r["status"], f"{r['attempts']}/{r['max_attempts']}{retries}",
+                      display_name(r["path"]), r["reason_code"] or "", r["updated_at"].strftime("%H:%M:%S"))
+    out.print(table)
+
+
+def display_name(path: str) -> str:
+    """The uploaded file's name: `<owner>/<8 hex>-clip.mp4` → `clip.mp4`."""
+    name = PurePosixPath(path).name
+    return re.sub(r"^[0-9a-f]{8}-", "", name) or name
+
+
+def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
+    row = conn.execute("select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id "
+                       "where j.id = %s", (job_id,)).fetchone()
+    assert row is not None
+    out.print(f"job {row['id']}  {display_name(row['path'])}\n"
+              f"{row['status']}, attempt {row['attempts']}/{row['max_attempts']}, retries {row['retries']}"
+              + (f"\nreason {row['reason_code']}: {row['last_error']}" if row["reason_code"] else ""))
+    history = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("at", "from", "to", "try"):
+        history.add_column(name, no_wrap=True)
+    history.add_column("reason and message", overflow="fold")
+    for e in conn.execute("select * from public.job_events where job_id = %s order by id", (job_id,)):
+        note = " ".join(part for part in (e["reason_code"], e["message"]) if part)
+        history.add_row(e["created_at"].strftime("%H:%M:%S.%f")[:-3], e["from_status"] or "", e["to_status"],
+                        str(e["attempt"]), note)
+    out.print(history)
 
 
 @app.command()
-def retry(job: Annotated[str, typer.Argument(help="the id of a failed job")]) -> None:
+def retry(job: Annotated[str, typer.Argument(help="a failed job's id, or a unique prefix of one")]) -> None:
     """Put a failed job back at the step that failed; its history is kept."""
-    state = _stack().running()
-    if state is None:
-        err.print("the stack is not up (vidpipe up)")
-        raise typer.Exit(1)
-    try:
-        job_id = UUID(job)
-    except ValueError:
-        err.print(f"not a job id: {job}")
-        raise typer.Exit(2) from None
+    state = running_stack()
+    with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
+        job_id = resolve_job(conn, job)
     db = PostgresDatabase(state.database_url)
     try:
         requeued = db.requeue_job(job_id)
     except (JobNotFound, StepNotApplicable, StepBusy) as exc:
-        err.print(f"[red]cannot retry:[/red] {exc}")
-        raise typer.Exit(1) from None
+        stop(f"[red]cannot retry:[/red] {exc}", EXIT_REFUSED)
     finally:
         db.close()
     step = "ingest" if requeued.retry_requested_at else requeued.status.value
-    err.print(f"job {job_id} requeued ({step}), retry {requeued.retries}; follow it with `vidpipe status {job_id}`")
+    err.print(f"job {short_id(job_id)} requeued ({step}), retry {requeued.retries}; "
+              f"follow it with `vidpipe status {short_id(job_id)}`")
 
 
 @app.command()
@@ -320,8 +293,7 @@ def bundle(
 ) -> None:
     """Write a deployable folder for one function: main.py, requirements.txt and shared/."""
     if name not in FUNCTIONS:
-        err.print(f"unknown function {name!r}; one of {', '.join(FUNCTIONS)}")
-        raise typer.Exit(2)
+        stop(f"unknown function {name!r}; one of {', '.join(FUNCTIONS)}", EXIT_USAGE)
     target = dest / name
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(REPO_ROOT / "functions" / name, target, ignore=shutil.ignore_patterns("__pycache__"))

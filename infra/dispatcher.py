@@ -55,8 +55,8 @@ class Dispatcher:
         self.settings = settings
         self.secret = settings.event_secret.get_secret_value()
         self.url = settings.database_url.get_secret_value()
-        self.pool = ConnectionPool(self.url, min_size=1, max_size=3, open=True,
-                                   kwargs={"autocommit": True, "row_factory": dict_row})
+        self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            self.url, min_size=1, max_size=3, open=True, kwargs={"autocommit": True, "row_factory": dict_row})
         self.session = requests.Session()
         self.workers = workers
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")

@@ -14,10 +14,10 @@ from uuid import UUID, uuid4
 import psycopg
 import typer
 from psycopg.rows import dict_row
-from rich.console import Console
 from rich.table import Table
 
-from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState
+from infra.console import EXIT_REFUSED, EXIT_USAGE, err, out, running_stack, stop
+from infra.local.stack import LOCAL_USER_ID
 from shared.config import get_settings
 from shared.domain import WebhookEventType
 from shared.net_guard import UnsafeUrl, resolve
@@ -25,17 +25,12 @@ from shared.webhooks import post_to_endpoint
 
 EVENT_TYPES = tuple(t.value for t in WebhookEventType)
 webhooks = typer.Typer(no_args_is_help=True, help="Manage the local user's webhook endpoints.")
-err = Console(stderr=True)
-out = Console()
 Owner = Annotated[UUID, typer.Option(help="whose endpoints (default: the local stack's user)")]
+LOCAL_USER = UUID(LOCAL_USER_ID)
 
 
 def _connect() -> psycopg.Connection[dict[str, Any]]:
-    state: StackState | None = LocalStack().running()
-    if state is None:
-        err.print("[red]the local stack is not running: `vidpipe up` first[/red]")
-        raise typer.Exit(2)
-    return psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row)
+    return psycopg.connect(running_stack().database_url, autocommit=True, row_factory=dict_row)
 
 
 @webhooks.command()
@@ -43,33 +38,30 @@ def add(
     url: Annotated[str, typer.Argument(help="http(s) URL that receives the events")],
     event: Annotated[list[str] | None, typer.Option(help=f"an event type to send (repeatable): {EVENT_TYPES}")] = None,
     description: Annotated[str | None, typer.Option(help="a note for yourself")] = None,
-    owner: Owner = LOCAL_USER_ID,
+    owner: Owner = LOCAL_USER,
 ) -> None:
     """Register URL; prints its id and signing secret (shown only now)."""
     unknown = sorted(set(event or ()) - set(EVENT_TYPES))
     if unknown:
-        err.print(f"[red]unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}[/red]")
-        raise typer.Exit(2)
+        stop(f"[red]unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}[/red]", EXIT_USAGE)
     try:
         resolve(url, get_settings().webhook_allow_private_urls)
     except UnsafeUrl as exc:
-        err.print(f"[red]refused: {exc}[/red] (VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS=true allows private addresses "
-                  "for local development)")
-        raise typer.Exit(2) from None
+        stop(f"[red]refused: {exc}[/red] (VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS=true allows private addresses "
+             "for local development)", EXIT_USAGE)
     with _connect() as conn:
         try:
             row = conn.execute("select * from public.create_webhook_endpoint(%s, %s, %s, %s)",
                                (url, event or None, description, owner)).fetchone()
         except psycopg.errors.CheckViolation:
-            err.print("[red]refused: the URL must be http(s) with a host and no credentials[/red]")
-            raise typer.Exit(2) from None
+            stop("[red]refused: the URL must be http(s) with a host and no credentials[/red]", EXIT_USAGE)
     assert row is not None
     out.print(f"endpoint {row['id']}\nsecret   {row['secret']}")
     err.print("[dim]keep the secret: it verifies the webhook-signature header, and is not shown again[/dim]")
 
 
 @webhooks.command("list")
-def list_endpoints(owner: Owner = LOCAL_USER_ID) -> None:
+def list_endpoints(owner: Owner = LOCAL_USER) -> None:
     """The owner's endpoints with their last delivery."""
     with _connect() as conn:
         rows = conn.execute(
@@ -91,39 +83,37 @@ def _owner_call(sql: str, params: tuple[Any, ...], endpoint: UUID, owner: UUID, 
     with _connect() as conn:
         row = conn.execute(f"select {sql} as done", params).fetchone()
     if not (row and row["done"]):
-        err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
-        raise typer.Exit(1)
+        stop(f"[red]no endpoint {endpoint} for owner {owner}[/red]", EXIT_REFUSED)
     err.print(f"{endpoint} {done}")
 
 
 @webhooks.command()
-def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Delete an endpoint (and its delivery log)."""
     _owner_call("public.delete_webhook_endpoint(%s, %s)", (endpoint, owner), endpoint, owner, "removed")
 
 
 @webhooks.command()
-def enable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+def enable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Turn an endpoint back on (after a 410, say); new events reach it again."""
     _owner_call("public.set_webhook_endpoint_enabled(%s, true, %s)", (endpoint, owner), endpoint, owner, "enabled")
 
 
 @webhooks.command()
-def disable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+def disable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Turn an endpoint off: its waiting deliveries are cancelled when their turn comes."""
     _owner_call("public.set_webhook_endpoint_enabled(%s, false, %s)", (endpoint, owner), endpoint, owner,
                 "disabled")
 
 
 @webhooks.command()
-def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER_ID) -> None:
+def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Send a signed `webhook.test` event now; exit 0 when the endpoint answers 2xx."""
     with _connect() as conn:
         row = conn.execute("select url, secret from public.webhook_endpoints where id = %s and owner_id = %s",
                            (endpoint, owner)).fetchone()
     if row is None:
-        err.print(f"[red]no endpoint {endpoint} for owner {owner}[/red]")
-        raise typer.Exit(1)
+        stop(f"[red]no endpoint {endpoint} for owner {owner}[/red]", EXIT_REFUSED)
     settings = get_settings()
     message_id = f"msg_test_{uuid4().hex}"
     body = json.dumps({"type": "webhook.test", "timestamp": datetime.now(tz=UTC).isoformat(),
@@ -133,13 +123,13 @@ def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner
     answer = f"HTTP {sent.status_code}" if sent.status_code is not None else sent.error
     out.print(f"{message_id}: {answer} in {sent.latency_ms} ms" + (f"\n{sent.body}" if sent.body else ""))
     if not sent.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_REFUSED)
 
 
 @webhooks.command()
 def deliveries(
     endpoint: Annotated[UUID | None, typer.Option(help="only this endpoint's")] = None,
-    owner: Owner = LOCAL_USER_ID,
+    owner: Owner = LOCAL_USER,
     limit: Annotated[int, typer.Option(help="the newest N")] = 20,
 ) -> None:
     """Recent deliveries: message, endpoint, status, attempts, next attempt, last error."""
@@ -161,17 +151,15 @@ def deliveries(
 
 @webhooks.command()
 def replay(delivery: Annotated[UUID, typer.Argument(help="a delivery id (see `vidpipe webhooks deliveries`)")],
-           owner: Owner = LOCAL_USER_ID) -> None:
+           owner: Owner = LOCAL_USER) -> None:
     """Send a delivery again from the start of its schedule, with the same webhook-id."""
     with _connect() as conn:
         mine = conn.execute("select 1 from public.webhook_deliveries where id = %s and owner_id = %s",
                             (delivery, owner)).fetchone()
         if mine is None:
-            err.print(f"[red]no delivery {delivery} for owner {owner}[/red]")
-            raise typer.Exit(1)
+            stop(f"[red]no delivery {delivery} for owner {owner}[/red]", EXIT_REFUSED)
         try:
             conn.execute("select public.replay_delivery(%s)", (delivery,))
         except psycopg.Error as exc:
-            err.print(f"[red]{exc.diag.message_primary}[/red]")
-            raise typer.Exit(1) from None
+            stop(f"[red]{exc.diag.message_primary}[/red]", EXIT_REFUSED)
     err.print(f"replaying {delivery}")

@@ -40,6 +40,28 @@ def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
 
 
 def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
+    body = _signed_body(request, function)
+    if isinstance(body, tuple):
+        return body
+    message_id = request.headers.get("webhook-id", "")
+    try:
+        svc = services_for(function)
+        if svc.db.receipt_exists(message_id):
+            return {"error": "replayed", "detail": f"event {message_id} was handled already"}, 409
+        outcome = handle(svc, body)
+        svc.db.record_receipt(message_id, function)
+    except Exception as exc:  # every failure becomes an answer, never a traceback
+        return _answer_to(exc, function)
+    reply: dict[str, Any] = {"outcome": outcome.result}
+    if outcome.job_id:
+        reply["job_id"] = str(outcome.job_id)
+    if outcome.detail:
+        reply["detail"] = outcome.detail
+    return reply, 200
+
+
+def _signed_body(request: flask.Request, function: str) -> bytes | Reply:
+    """The body of a POST within the size limit, UTF-8, signed with the event secret; else the refusal."""
     settings = get_settings()
     if request.method != "POST":
         return {"error": "method_not_allowed"}, 405
@@ -53,36 +75,31 @@ def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
         return {"error": "payload_too_large"}, 413
     try:
         body.decode("utf-8")
+        verify(settings.event_secret.get_secret_value(), body, dict(request.headers))
     except UnicodeDecodeError:
         return {"error": "invalid_event", "detail": "the body is not UTF-8 text"}, 400
-    try:
-        verify(settings.event_secret.get_secret_value(), body, dict(request.headers))
     except InvalidSignature as exc:
         return {"error": "invalid_signature", "detail": str(exc)}, 401
-    message_id = request.headers.get("webhook-id", "")
-    try:
-        svc = services_for(function)
-        if svc.db.receipt_exists(message_id):
-            return {"error": "replayed", "detail": f"event {message_id} was handled already"}, 409
-        outcome = handle(svc, body)
-        svc.db.record_receipt(message_id, function)
-    except InvalidEvent as exc:
-        return {"error": "invalid_event", "detail": str(exc)}, 400
-    except StepNotApplicable as exc:
-        return {"outcome": "duplicate", "detail": str(exc)}, 200
-    except JobNotFound as exc:
-        return {"error": "not_found", "detail": str(exc)}, 404
-    except (StepBusy, LeaseLost) as exc:
-        return {"error": "busy", "detail": str(exc)}, 409
-    except TransientError as exc:  # infrastructure trouble, not a bug: no traceback
+    return body
+
+
+# What the sender should do about each failure: 4xx do not resend, 409 someone else has it,
+# 503 try again later. A duplicate or late event is done already.
+ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
+    (InvalidEvent, 400, "invalid_event"),
+    (StepNotApplicable, 200, "duplicate"),
+    (JobNotFound, 404, "not_found"),
+    (StepBusy, 409, "busy"),
+    (LeaseLost, 409, "busy"),
+)
+
+
+def _answer_to(exc: Exception, function: str) -> Reply:
+    for kind, status, name in ANSWERS:
+        if isinstance(exc, kind):
+            return ({"outcome": name} if status == 200 else {"error": name}) | {"detail": str(exc)}, status
+    if isinstance(exc, TransientError):  # infrastructure trouble, not a bug: no traceback
         log.warning("transient failure: %s", exc, extra={"function": function})
         return {"error": "temporarily_unavailable"}, 503
-    except Exception:
-        log.exception("unhandled error", extra={"function": function})
-        return {"error": "internal_error"}, 500
-    reply: dict[str, Any] = {"outcome": outcome.result}
-    if outcome.job_id:
-        reply["job_id"] = str(outcome.job_id)
-    if outcome.detail:
-        reply["detail"] = outcome.detail
-    return reply, 200
+    log.error("unhandled error", exc_info=exc, extra={"function": function})
+    return {"error": "internal_error"}, 500

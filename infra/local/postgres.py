@@ -15,11 +15,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import psycopg
 
-from infra.local.supabase_cli import REPO_ROOT, SupabaseCliError, db_push
+from infra import REPO_ROOT
+from infra.local.supabase_cli import SupabaseCliError, db_push
 
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
 
@@ -146,13 +148,14 @@ class PostgresCluster:
 
 
 def schema_files() -> list[Path]:
-    """supabase/schemas/ in the order config.toml gives (the names sort that way too)."""
-    return sorted(SCHEMAS_DIR.glob("*.sql"))
+    """supabase/schemas/ in the order config.toml's `[db.migrations] schema_paths` gives."""
+    config = tomllib.loads((SCHEMAS_DIR.parent / "config.toml").read_text())
+    return [(SCHEMAS_DIR.parent / path).resolve() for path in config["db"]["migrations"]["schema_paths"]]
 
 
 def apply_sql_file(url: str, path: Path) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(path.read_text())  # type: ignore[arg-type]  # our own SQL files
+        conn.execute(path.read_text())  # our own SQL files
 
 
 def apply_shim(url: str) -> None:

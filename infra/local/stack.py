@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,10 +18,12 @@ from pathlib import Path
 
 import psycopg
 
-from infra.local.postgres import REPO_ROOT, PostgresCluster, cluster_dir_for, free_port, prepare_database
+from infra import REPO_ROOT
+from infra.local.postgres import PostgresCluster, cluster_dir_for, free_port, prepare_database
+from shared.domain import PipelineFunction
 from shared.signing import new_secret
 
-FUNCTIONS = ("ingest", "process", "generate_metadata", "notify")
+FUNCTIONS = tuple(f.value for f in PipelineFunction)
 DATABASE = "vidpipe"
 LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"  # seeded by supabase/seed.sql
 UPLOADS_BUCKET = "uploads"
@@ -186,3 +189,11 @@ class LocalStack:
         self._stop_pids(list(state.pids.values()))
         PostgresCluster(Path(state.data_dir), port=state.pg_port).stop()
         self.state_file.unlink(missing_ok=True)
+
+    def destroy(self) -> None:
+        """Down, then remove the home and the database cluster with every byte they hold."""
+        state = self.state()
+        self.down()
+        if state is not None:
+            PostgresCluster(Path(state.data_dir), port=state.pg_port).destroy()
+        shutil.rmtree(self.home, ignore_errors=True)

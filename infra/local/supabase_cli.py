@@ -8,9 +8,9 @@ import os
 import platform
 import shutil
 import subprocess
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from infra import REPO_ROOT
+
 CLI_VERSION = "3.1.0"
 NPM_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 

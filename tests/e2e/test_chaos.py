@@ -51,7 +51,7 @@ def chaos_stack() -> Iterator[tuple[LocalStack, StackState]]:
     try:
         yield local, local.up()
     finally:
-        local.down()
+        local.destroy()
 
 
 class Chaos:

@@ -17,9 +17,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from infra import REPO_ROOT
 from infra.cli import upload, wait_for_job
 from infra.clips import make_speech_clip
-from infra.local.postgres import REPO_ROOT
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
 from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 def home() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="vidpipe-e2e-"))
     yield path
-    LocalStack(path).down()
+    LocalStack(path).destroy()
 
 
 @pytest.fixture(scope="module")
@@ -162,6 +162,12 @@ def test_a_non_video_fails_with_a_reason_and_is_announced(home, stack, receiver,
     stored = next((stack.storage_root / "uploads").rglob("*notes.mp4"))
     assert stored.read_bytes() == junk.read_bytes()  # the original is untouched
 
+    as_json = cli(home, "process", str(junk), "--timeout", "60", "--json")
+    assert as_json.returncode == 3
+    told = json.loads(as_json.stdout)  # a script gets the failure as JSON too
+    assert (told["status"], told["reason"], told["failed_step"]) == ("failed", "not_a_video", "ingest")
+    assert told["message"] and told["job_id"] != str(job["id"])
+
 
 STRANGER = "00000000-0000-4000-8000-0000000000ff"
 BAD_PATHS = {f"{STRANGER}/not-mine.mp4": "path_not_owned", f"{LOCAL_USER_ID}/it's \"quoted\".mp4": "bad_path",
@@ -233,9 +239,20 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
                 "video.ingested", "video.processed", "video.ready"]
 
 
-def test_status_lists_jobs_and_usage_errors_exit_2(home, stack):
-    listing = cli(home, "status", timeout=60)
+def test_status_fits_80_columns_and_its_ids_are_prefixes_status_takes(home, stack):
+    listing = cli(home, "status", timeout=60, COLUMNS="80")
     assert listing.returncode == 0 and "ready" in listing.stdout
+    assert max(len(line) for line in listing.stdout.splitlines()) <= 80
+    with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
+        job = conn.execute("select j.id, v.path from processing_jobs j join videos v on v.id = j.video_id "
+                           "order by j.created_at desc limit 1").fetchone()
+    short = str(job["id"])[:8]
+    line = next(line for line in listing.stdout.splitlines() if line.startswith(short))
+    assert job["path"].split("/", 1)[0] not in line  # the file, not the owner's id
+    assert job["path"].rsplit("/", 1)[1].split("-", 1)[1][:20] in line
+    shown = cli(home, "status", short, timeout=60)
+    assert shown.returncode == 0 and str(job["id"]) in shown.stdout
+    assert cli(home, "status", "00000000-0000-0", timeout=60).returncode == 1  # no v4 uuid starts so
     assert cli(home, "process", "/no/such/file.mp4", timeout=60).returncode == 2
 
 
@@ -332,5 +349,6 @@ def test_up_is_idempotent_and_down_stops_everything(home, stack):
     assert cli(home, "down", timeout=60).returncode == 0
     assert LocalStack(home).running() is None
     assert all(not process_alive(pid) for pid in stack.pids.values())
-    assert cli(home, "status", timeout=60).returncode == 1
+    for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
+        assert cli(home, *command, timeout=60).returncode == 5, command
 

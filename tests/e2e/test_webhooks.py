@@ -70,7 +70,7 @@ def stack() -> Iterator[StackState]:
     local = LocalStack(home, extra_env={"VIDPIPE_WEBHOOK_RETRY_SCHEDULE": str(SCHEDULE),
                                         "VIDPIPE_WEBHOOK_RETRY_JITTER": "0.1"})
     yield local.up()
-    local.down()
+    local.destroy()
 
 
 def register(stack: StackState, url: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 from functions_framework import create_app
 from psycopg.types.json import Jsonb
 
-from infra.local.postgres import REPO_ROOT
+from infra import REPO_ROOT
 from shared.config import get_settings
 from shared.ports import Services
 from shared.services import reset_services, services_for

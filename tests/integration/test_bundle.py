@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from infra.local.postgres import REPO_ROOT
+from infra import REPO_ROOT
 
 
 @pytest.mark.parametrize("name", ["ingest", "process", "generate_metadata", "notify"])

@@ -1,8 +1,10 @@
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from infra.local.postgres import REPO_ROOT
+from infra import REPO_ROOT
 
 
 def test_cluster_dir_is_the_same_in_every_process(tmp_path):
@@ -14,3 +16,5 @@ def test_cluster_dir_is_the_same_in_every_process(tmp_path):
     runs = {subprocess.run([sys.executable, "-c", code, str(private / ".vidpipe" / "pg")], cwd=REPO_ROOT,
                            capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)}
     assert len(runs) == 1
+    (chosen,) = runs
+    shutil.rmtree(Path(chosen).parent)  # the fallback folder it made in the temp dir

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
-from infra.local.postgres import REPO_ROOT
+from infra import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

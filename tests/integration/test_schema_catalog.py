@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from infra.local.postgres import PostgresCluster, build_from_schemas, prepare_database
+from infra.local.postgres import SCHEMAS_DIR, PostgresCluster, build_from_schemas, prepare_database, schema_files
 from infra.local.supabase_cli import db_push
 
 pytestmark = pytest.mark.integration
@@ -90,6 +90,11 @@ def built(pg_cluster: PostgresCluster) -> Iterator[dict[str, str]]:
         with psycopg.connect(pg_cluster.admin_url, autocommit=True) as conn:
             for name in ("catalog_schemas", "catalog_migrations"):
                 conn.execute(f"drop database if exists {name} with (force)")
+
+
+def test_config_toml_lists_every_schema_file_in_reading_order() -> None:
+    assert sorted(schema_files()) == sorted(SCHEMAS_DIR.resolve().glob("*.sql"))
+    assert schema_files() == sorted(schema_files())  # the numbers in the names say the same order
 
 
 def test_the_migrations_build_what_the_schema_files_declare(built: dict[str, str]) -> None:
