@@ -61,9 +61,16 @@ def sample(work: Path) -> None:
     utterances = t.utterances()
     ranked = timed("keywords", lambda: keywords(". ".join(u.text for u in utterances)))
     parts = timed("chapters", lambda: chapters(tech.duration_seconds or 0, a.scene_cuts, t.words))
-    facts = VideoFacts(file_name="sample.mp4", duration_seconds=tech.duration_seconds or 0, width=1280, height=720,
-                       scenes=len(a.scene_cuts) + 1, utterances=utterances, keywords=[k.text for k in ranked],
-                       chapters=[c.label for c in parts])
+    facts = VideoFacts(
+        file_name="sample.mp4",
+        duration_seconds=tech.duration_seconds or 0,
+        width=1280,
+        height=720,
+        scenes=len(a.scene_cuts) + 1,
+        utterances=utterances,
+        keywords=[k.text for k in ranked],
+        chapters=[c.label for c in parts],
+    )
     s = timed("suggestions (extractive)", lambda: suggest(facts, None))
     print(f"  words {len(t.words)}, cues {len(cues)}, chapters {[c.label for c in parts]}, title {s.title!r}")
 
@@ -78,10 +85,29 @@ def long_recording(work: Path, minutes: float) -> None:
     round_trip = work / "round.wav"
     run_ffmpeg(["-i", str(spoken), "-af", "aresample=16000,apad=pad_dur=2", "-ac", "1", str(round_trip)])
     wav = work / "long.wav"
-    run_ffmpeg(["-stream_loop", "-1", "-i", str(round_trip), "-f", "lavfi", "-i",
-                f"anoisesrc=colour=pink:amplitude=0.002:sample_rate=16000:duration={seconds}",
-                "-filter_complex", "[0:a][1:a]amix=inputs=2:duration=shortest:normalize=0",
-                "-t", str(seconds), "-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le", str(wav)])
+    run_ffmpeg(
+        [
+            "-stream_loop",
+            "-1",
+            "-i",
+            str(round_trip),
+            "-f",
+            "lavfi",
+            "-i",
+            f"anoisesrc=colour=pink:amplitude=0.002:sample_rate=16000:duration={seconds}",
+            "-filter_complex",
+            "[0:a][1:a]amix=inputs=2:duration=shortest:normalize=0",
+            "-t",
+            str(seconds),
+            "-ar",
+            "16000",
+            "-ac",
+            "1",
+            "-c:a",
+            "pcm_s16le",
+            str(wav),
+        ]
+    )
     engine = PocketSphinxTranscriber()
     before = rss_mb()
     started = time.perf_counter()

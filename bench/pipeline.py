@@ -37,9 +37,9 @@ ENGINE = PocketSphinxTranscriber()  # loaded once, as in a warm function
 
 def media_seconds(clip: Path) -> float:
     started = time.perf_counter()
-    info = probe(clip)                                   # ingest
+    info = probe(clip)  # ingest
     check_decodes(clip, int(video_streams(info)[0]["index"]))
-    info = probe(clip)                                   # process
+    info = probe(clip)  # process
     tech = technical_from_probe(info, MadeBy(tool="ffprobe", version="bench"))
     with tempfile.TemporaryDirectory() as out:
         result = render(clip, Path(out), tech, RenditionOptions())
@@ -68,7 +68,9 @@ def main() -> None:
                     "select extract(epoch from (select max(e.created_at) from job_events e "
                     "where e.job_id = j.id and e.to_status = 'ready') - o.created_at) as ready "
                     "from processing_jobs j join videos v on v.id = j.video_id "
-                    "join storage.objects o on o.id = v.object_id where j.id = %s", (job["id"],)).fetchone()
+                    "join storage.objects o on o.id = v.object_id where j.id = %s",
+                    (job["id"],),
+                ).fetchone()
             assert t is not None
             media = media_seconds(clip)
             rows.append((float(t["ready"]), media))

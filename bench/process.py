@@ -38,8 +38,8 @@ from shared.metadata.technical import technical_from_probe  # noqa: E402
 
 @dataclass
 class Cost:
-    cpu: float      # seconds of CPU, all processes
-    wall: float     # seconds
+    cpu: float  # seconds of CPU, all processes
+    wall: float  # seconds
     maxrss_mb: float
 
 
@@ -71,12 +71,18 @@ def run_step(clip: Path) -> None:
     before, started = cpu(), time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         info = probe(clip)
-        render(clip, Path(out), technical_from_probe(info, MadeBy(tool="ffprobe", version="bench")),
-               RenditionOptions())
-    print(json.dumps({"cpu": cpu() - before, "wall": time.perf_counter() - started,
-                      "python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "ffmpeg_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}),
-          file=sys.stderr)
+        render(clip, Path(out), technical_from_probe(info, MadeBy(tool="ffprobe", version="bench")), RenditionOptions())
+    print(
+        json.dumps(
+            {
+                "cpu": cpu() - before,
+                "wall": time.perf_counter() - started,
+                "python_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "ffmpeg_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            }
+        ),
+        file=sys.stderr,
+    )
 
 
 def step(clip: Path) -> dict[str, float]:
@@ -87,15 +93,46 @@ def step(clip: Path) -> dict[str, float]:
 
 def repeat_step(clip: Path, runs: int) -> Cost:
     results = [step(clip) for _ in range(runs)]
-    return Cost(cpu=statistics.median(r["cpu"] for r in results), wall=statistics.median(r["wall"] for r in results),
-                maxrss_mb=max(r["python_mb"] for r in results))
+    return Cost(
+        cpu=statistics.median(r["cpu"] for r in results),
+        wall=statistics.median(r["wall"] for r in results),
+        maxrss_mb=max(r["python_mb"] for r in results),
+    )
 
 
 def floor_command(clip: Path, out: Path, w: int, h: int, opts: RenditionOptions) -> list[str]:
-    return ["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(clip), "-map", "0:v:0", "-map", "0:a:0",
-            "-vf", f"scale={w}:{h},setsar=1", "-c:v", "libx264", "-preset", opts.proxy_preset,
-            "-crf", str(opts.proxy_crf), "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
-            "-b:a", opts.audio_bitrate, "-movflags", "+faststart", str(out / "proxy.mp4")]
+    return [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(clip),
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0",
+        "-vf",
+        f"scale={w}:{h},setsar=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        opts.proxy_preset,
+        "-crf",
+        str(opts.proxy_crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-ac",
+        "2",
+        "-b:a",
+        opts.audio_bitrate,
+        "-movflags",
+        "+faststart",
+        str(out / "proxy.mp4"),
+    ]
 
 
 def naive_commands(clip: Path, out: Path, opts: RenditionOptions) -> dict[str, list[str]]:
@@ -110,18 +147,50 @@ def naive_commands(clip: Path, out: Path, opts: RenditionOptions) -> dict[str, l
     return {
         "proxy": floor_command(clip, out, *plan.proxy, opts),
         "wav": [*audio, "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(out / "audio.wav")],
-        "thumbnails": [*video, "-vf", f"fps=1/{plan.thumbnail_interval},scale={tw}:{th}", "-q:v", "3",
-                       str(out / "thumb_%04d.jpg")],
-        "poster stats": [*video, "-vf", f"fps=1/{plan.thumbnail_interval},scale={tw}:{th},signalstats,"
-                         f"metadata=print:file={out / 'stats.txt'},edgedetect,signalstats,"
-                         f"metadata=print:file={out / 'edges.txt'}", "-f", "null", "-"],
-        "storyboard": [*video, "-vf", f"fps=1/{sb.interval_seconds},scale={sb.tile_width}:{sb.tile_height},"
-                       f"tile={sb.columns}x{sb.rows}", "-q:v", "4", str(out / "sprite_%03d.jpg")],
-        "scene scores": [*video, "-vf", f"scale={aw}:{ah},scdet=threshold={opts.scene_threshold},"
-                         f"metadata=print:file={out / 'scores.txt'}", "-f", "null", "-"],
-        "scene thumbnails": [*video, "-vf", f"scale={aw}:{ah},scdet=threshold={opts.scene_threshold},"
-                             "metadata=mode=select:key=lavfi.scd.time", "-fps_mode", "passthrough", "-q:v", "3",
-                             str(out / "scene_%04d.jpg")],
+        "thumbnails": [
+            *video,
+            "-vf",
+            f"fps=1/{plan.thumbnail_interval},scale={tw}:{th}",
+            "-q:v",
+            "3",
+            str(out / "thumb_%04d.jpg"),
+        ],
+        "poster stats": [
+            *video,
+            "-vf",
+            f"fps=1/{plan.thumbnail_interval},scale={tw}:{th},signalstats,"
+            f"metadata=print:file={out / 'stats.txt'},edgedetect,signalstats,"
+            f"metadata=print:file={out / 'edges.txt'}",
+            "-f",
+            "null",
+            "-",
+        ],
+        "storyboard": [
+            *video,
+            "-vf",
+            f"fps=1/{sb.interval_seconds},scale={sb.tile_width}:{sb.tile_height},tile={sb.columns}x{sb.rows}",
+            "-q:v",
+            "4",
+            str(out / "sprite_%03d.jpg"),
+        ],
+        "scene scores": [
+            *video,
+            "-vf",
+            f"scale={aw}:{ah},scdet=threshold={opts.scene_threshold},metadata=print:file={out / 'scores.txt'}",
+            "-f",
+            "null",
+            "-",
+        ],
+        "scene thumbnails": [
+            *video,
+            "-vf",
+            f"scale={aw}:{ah},scdet=threshold={opts.scene_threshold},metadata=mode=select:key=lavfi.scd.time",
+            "-fps_mode",
+            "passthrough",
+            "-q:v",
+            "3",
+            str(out / "scene_%04d.jpg"),
+        ],
         "black": [*video, "-vf", f"scale={aw}:{ah},blackdetect=d=0.5:pix_th=0.10", "-f", "null", "-"],
         "loudness": [*audio, "-af", "ebur128=peak=true:framelog=verbose", "-f", "null", "-"],
         "silence": [*audio, "-af", "silencedetect=n=-50dB:d=0.5", "-f", "null", "-"],
@@ -147,15 +216,27 @@ def compare(clip: Path, seconds: int, runs: int) -> dict[str, float]:
                 naive_runs.setdefault(name, []).append(measured(cmd))
 
     def median(costs: list[Cost]) -> Cost:
-        return Cost(cpu=statistics.median(c.cpu for c in costs), wall=statistics.median(c.wall for c in costs),
-                    maxrss_mb=max(c.maxrss_mb for c in costs))
+        return Cost(
+            cpu=statistics.median(c.cpu for c in costs),
+            wall=statistics.median(c.wall for c in costs),
+            maxrss_mb=max(c.maxrss_mb for c in costs),
+        )
 
     a, b = median(a_runs), median(b_runs)
     per_artifact = {name: median(costs) for name, costs in naive_runs.items()}
-    print(f"\n{seconds} s clip: naive runs (CPU s): "
-          + ", ".join(f"{name} {cost.cpu:.1f}" for name, cost in per_artifact.items()))
-    return {"seconds": seconds, "a_cpu": a.cpu, "a_wall": a.wall, "b_cpu": b.cpu, "b_wall": b.wall,
-            "c_cpu": sum(x.cpu for x in per_artifact.values()), "c_wall": sum(x.wall for x in per_artifact.values())}
+    print(
+        f"\n{seconds} s clip: naive runs (CPU s): "
+        + ", ".join(f"{name} {cost.cpu:.1f}" for name, cost in per_artifact.items())
+    )
+    return {
+        "seconds": seconds,
+        "a_cpu": a.cpu,
+        "a_wall": a.wall,
+        "b_cpu": b.cpu,
+        "b_wall": b.wall,
+        "c_cpu": sum(x.cpu for x in per_artifact.values()),
+        "c_wall": sum(x.wall for x in per_artifact.values()),
+    }
 
 
 def peak_memory(clip: Path) -> tuple[float, float]:
@@ -174,17 +255,21 @@ def main() -> None:
         run_step(args.step)
         return
     work = Path(tempfile.mkdtemp(prefix="vidpipe-bench-process-"))
-    clips = {s: make_clip(work / f"clip_{s}s.mp4", seconds=s, width=1920, height=1080, fps=30)
-             for s in sorted({*args.lengths, *args.memory_lengths})}
+    clips = {
+        s: make_clip(work / f"clip_{s}s.mp4", seconds=s, width=1920, height=1080, fps=30)
+        for s in sorted({*args.lengths, *args.memory_lengths})
+    }
     rows = [compare(clips[s], s, args.runs) for s in args.lengths]
     print(f"\nCPU and wall seconds, median of {args.runs} (1920x1080 30 fps H.264/AAC source, 720p proxy):\n")
     print("| clip | (a) process step | (b) floor: decode + proxy | (c) naive: a run per artifact | a/b | c/a |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['seconds']} s | {r['a_cpu']:.1f} CPU s / {r['a_wall']:.1f} s | {r['b_cpu']:.1f} / "
-              f"{r['b_wall']:.1f} s | {r['c_cpu']:.1f} / {r['c_wall']:.1f} s | {r['a_cpu'] / r['b_cpu']:.2f} "
-              f"(wall {r['a_wall'] / r['b_wall']:.2f}) | {r['c_cpu'] / r['a_cpu']:.2f} "
-              f"(wall {r['c_wall'] / r['a_wall']:.2f}) |")
+        print(
+            f"| {r['seconds']} s | {r['a_cpu']:.1f} CPU s / {r['a_wall']:.1f} s | {r['b_cpu']:.1f} / "
+            f"{r['b_wall']:.1f} s | {r['c_cpu']:.1f} / {r['c_wall']:.1f} s | {r['a_cpu'] / r['b_cpu']:.2f} "
+            f"(wall {r['a_wall'] / r['b_wall']:.2f}) | {r['c_cpu'] / r['a_cpu']:.2f} "
+            f"(wall {r['c_wall'] / r['a_wall']:.2f}) |"
+        )
     print("\nPeak RSS of the process step:\n\n| clip | Python | largest ffmpeg |\n|---|---|---|")
     for s in args.memory_lengths:
         python_mb, ffmpeg_mb = peak_memory(clips[s])

@@ -63,8 +63,10 @@ def _ensure_up() -> StackState:
 def up() -> None:
     """Start the local stack (Postgres, the four functions, the dispatcher)."""
     state = _ensure_up()
-    err.print(f"stack up: postgres on port {state.pg_port}; functions "
-              + ", ".join(f"{n} {u}" for n, u in state.function_urls.items()))
+    err.print(
+        f"stack up: postgres on port {state.pg_port}; functions "
+        + ", ".join(f"{n} {u}" for n, u in state.function_urls.items())
+    )
 
 
 @app.command()
@@ -91,8 +93,14 @@ def upload(state: StackState, file: Path, name: str | None = None) -> UUID:
         row = conn.execute(
             "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) "
             "values (%s, %s, %s, %s, %s) returning id",
-            (UPLOADS_BUCKET, name, LOCAL_USER_ID, LOCAL_USER_ID,
-             Jsonb({"size": file.stat().st_size, "mimetype": "video/mp4"}))).fetchone()
+            (
+                UPLOADS_BUCKET,
+                name,
+                LOCAL_USER_ID,
+                LOCAL_USER_ID,
+                Jsonb({"size": file.stat().st_size, "mimetype": "video/mp4"}),
+            ),
+        ).fetchone()
     assert row is not None
     return UUID(str(row[0]))
 
@@ -100,7 +108,9 @@ def upload(state: StackState, file: Path, name: str | None = None) -> UUID:
 def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) -> dict[str, Any] | None:
     return conn.execute(
         "select j.*, v.path from public.videos v join public.processing_jobs j on j.video_id = v.id "
-        "where v.object_id = %s", (object_id,)).fetchone()
+        "where v.object_id = %s",
+        (object_id,),
+    ).fetchone()
 
 
 def announcement(conn: psycopg.Connection[dict[str, Any]], job: dict[str, Any]) -> tuple[Any, str] | None:
@@ -115,7 +125,8 @@ def announcement(conn: psycopg.Connection[dict[str, Any]], job: dict[str, Any]) 
         "max(greatest(d.delivered_at, d.finished_at)) as last_at, string_agg(distinct d.last_error, '; ') as errors "
         "from public.webhook_messages m left join public.webhook_deliveries d on d.message_id = m.id "
         "where m.job_id = %s and m.event_type = %s group by m.id order by m.created_at desc limit 1",
-        (job["id"], "video.ready" if job["status"] == "ready" else "video.failed")).fetchone()
+        (job["id"], "video.ready" if job["status"] == "ready" else "video.failed"),
+    ).fetchone()
     if row is None or row["unsent"]:
         return None
     if not row["endpoints"]:
@@ -142,8 +153,9 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
         while time.monotonic() < deadline:
             job = job_for_object(conn, object_id)
             if job is not None:
-                for event in conn.execute("select * from public.job_events where job_id = %s and id > %s "
-                                          "order by id", (job["id"], last_event)):
+                for event in conn.execute(
+                    "select * from public.job_events where job_id = %s and id > %s order by id", (job["id"], last_event)
+                ):
                     last_event = event["id"]
                     note = f"  ({event['reason_code'] or ''} {event['message'] or ''})" if event["message"] else ""
                     stage(event["created_at"], f"{event['to_status']}{note}")
@@ -157,8 +169,10 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
 @app.command()
 def process(
     file: Annotated[Path, typer.Argument(help="a video file to upload and process")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON: the metadata document, "
-                                                         "or the job's status and reason")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="print the result as JSON: the metadata document, or the job's status and reason"),
+    ] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the job")] = 600.0,
 ) -> None:
     """Upload FILE as the local user's video, follow it through the pipeline, print the result."""
@@ -171,12 +185,14 @@ def process(
         if as_json:
             print(json.dumps(job_outcome(state, object_id, job), indent=2))
         if job is None:
-            stop(f"[red]timed out after {timeout:.0f} s; see `vidpipe status` and {state.home}/logs[/red]",
-                 EXIT_TIMEOUT)
+            stop(
+                f"[red]timed out after {timeout:.0f} s; see `vidpipe status` and {state.home}/logs[/red]", EXIT_TIMEOUT
+            )
         stop(f"[red]failed[/red] {job['reason_code']}: {job['last_error']}", EXIT_FAILED)
     with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
-        row = conn.execute("select document from public.video_metadata where video_id = %s",
-                           (job["video_id"],)).fetchone()
+        row = conn.execute(
+            "select document from public.video_metadata where video_id = %s", (job["video_id"],)
+        ).fetchone()
     assert row is not None
     if as_json:
         print(json.dumps(row["document"], indent=2))
@@ -191,8 +207,14 @@ def job_outcome(state: StackState, object_id: UUID, job: dict[str, Any] | None) 
             job = job_for_object(conn, object_id)
     if job is None:
         return {"job_id": None, "object_id": str(object_id), "status": "uploaded", "timed_out": True}
-    outcome = {"job_id": str(job["id"]), "video_id": str(job["video_id"]), "status": job["status"],
-               "reason": job["reason_code"], "message": job["last_error"], "failed_step": job["failed_step"]}
+    outcome = {
+        "job_id": str(job["id"]),
+        "video_id": str(job["video_id"]),
+        "status": job["status"],
+        "reason": job["reason_code"],
+        "message": job["last_error"],
+        "failed_step": job["failed_step"],
+    }
     return outcome if job["status"] == "failed" else {**outcome, "timed_out": True}
 
 
@@ -221,11 +243,19 @@ def list_jobs(conn: psycopg.Connection[dict[str, Any]]) -> None:
     table.add_column("file", overflow="ellipsis", no_wrap=True, max_width=28)
     table.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=17)
     table.add_column("updated", no_wrap=True)
-    for r in conn.execute("select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id "
-                          "order by j.created_at desc limit 50"):
+    for r in conn.execute(
+        "select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id "
+        "order by j.created_at desc limit 50"
+    ):
         retries = f"+{r['retries']}" if r["retries"] else ""
-        table.add_row(short_id(r["id"]), r["status"], f"{r['attempts']}/{r['max_attempts']}{retries}",
-                      display_name(r["path"]), r["reason_code"] or "", r["updated_at"].strftime("%H:%M:%S"))
+        table.add_row(
+            short_id(r["id"]),
+            r["status"],
+            f"{r['attempts']}/{r['max_attempts']}{retries}",
+            display_name(r["path"]),
+            r["reason_code"] or "",
+            r["updated_at"].strftime("%H:%M:%S"),
+        )
     out.print(table)
 
 
@@ -236,20 +266,29 @@ def display_name(path: str) -> str:
 
 
 def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
-    row = conn.execute("select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id "
-                       "where j.id = %s", (job_id,)).fetchone()
+    row = conn.execute(
+        "select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id where j.id = %s",
+        (job_id,),
+    ).fetchone()
     assert row is not None
-    out.print(f"job {row['id']}  {display_name(row['path'])}\n"
-              f"{row['status']}, attempt {row['attempts']}/{row['max_attempts']}, retries {row['retries']}"
-              + (f"\nreason {row['reason_code']}: {row['last_error']}" if row["reason_code"] else ""))
+    out.print(
+        f"job {row['id']}  {display_name(row['path'])}\n"
+        f"{row['status']}, attempt {row['attempts']}/{row['max_attempts']}, retries {row['retries']}"
+        + (f"\nreason {row['reason_code']}: {row['last_error']}" if row["reason_code"] else "")
+    )
     history = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("at", "from", "to", "try"):
         history.add_column(name, no_wrap=True)
     history.add_column("reason and message", overflow="fold")
     for e in conn.execute("select * from public.job_events where job_id = %s order by id", (job_id,)):
         note = " ".join(part for part in (e["reason_code"], e["message"]) if part)
-        history.add_row(e["created_at"].strftime("%H:%M:%S.%f")[:-3], e["from_status"] or "", e["to_status"],
-                        str(e["attempt"]), note)
+        history.add_row(
+            e["created_at"].strftime("%H:%M:%S.%f")[:-3],
+            e["from_status"] or "",
+            e["to_status"],
+            str(e["attempt"]),
+            note,
+        )
     out.print(history)
 
 
@@ -267,8 +306,10 @@ def retry(job: Annotated[str, typer.Argument(help="a failed job's id, or a uniqu
     finally:
         db.close()
     step = "ingest" if requeued.retry_requested_at else requeued.status.value
-    err.print(f"job {short_id(job_id)} requeued ({step}), retry {requeued.retries}; "
-              f"follow it with `vidpipe status {short_id(job_id)}`")
+    err.print(
+        f"job {short_id(job_id)} requeued ({step}), retry {requeued.retries}; "
+        f"follow it with `vidpipe status {short_id(job_id)}`"
+    )
 
 
 @app.command()

@@ -12,15 +12,25 @@ class ClipError(RuntimeError):
 
 
 def run_ffmpeg(args: list[str]) -> None:
-    result = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise ClipError(f"ffmpeg could not make the clip: {result.stderr.strip()}")
 
 
-def make_clip(path: Path, *, seconds: float = 2.0, width: int = 640, height: int = 360, fps: int = 25,
-              audio: bool = True, rotate: int | None = None, pattern: str = "testsrc2",
-              faststart: bool = True) -> Path:
+def make_clip(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    width: int = 640,
+    height: int = 360,
+    fps: int = 25,
+    audio: bool = True,
+    rotate: int | None = None,
+    pattern: str = "testsrc2",
+    faststart: bool = True,
+) -> Path:
     """An H.264/AAC MP4 of a moving test pattern and a tone; `rotate` remuxes a display matrix in,
     the way a phone records portrait video (ffmpeg 5.1 drops the tag during an encode).
     Without `faststart` the index (moov) is written after the media data, as cameras do."""
@@ -50,10 +60,20 @@ SPEECH_SCENES = (
 )
 SCENE_PATTERNS = ("testsrc2", "smptehdbars", "cellauto")
 VOICE = ("-v", "en-us+klatt2", "-s", "150", "-g", "6")
+# Quick H.264 and AAC for generated test clips.
+FAST_H264_AAC = ("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac")
 
 
-def make_speech_clip(path: Path, sentences: tuple[str, ...] = SPEECH_SCENES, *, scene_seconds: float = 12.0,
-                     width: int = 1280, height: int = 720, fps: int = 30, speech_at: float = 1.0) -> Path:
+def make_speech_clip(
+    path: Path,
+    sentences: tuple[str, ...] = SPEECH_SCENES,
+    *,
+    scene_seconds: float = 12.0,
+    width: int = 1280,
+    height: int = 720,
+    fps: int = 30,
+    speech_at: float = 1.0,
+) -> Path:
     """One scene per sentence, each a different picture; the sentence is spoken (espeak-ng) from
     speech_at seconds into its scene, over faint pink noise, as a room would sound."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,13 +84,16 @@ def make_speech_clip(path: Path, sentences: tuple[str, ...] = SPEECH_SCENES, *, 
             args += ["-t", str(scene_seconds), "-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={fps}"]
         for i, text in enumerate(sentences):
             wav = Path(tmp) / f"sentence_{i}.wav"
-            result = subprocess.run(["espeak-ng", *VOICE, "-w", str(wav), text], capture_output=True, text=True,
-                                    check=False)
+            result = subprocess.run(
+                ["espeak-ng", *VOICE, "-w", str(wav), text], capture_output=True, text=True, check=False
+            )
             if result.returncode != 0:
                 raise ClipError(f"espeak-ng could not speak: {result.stderr.strip()}")
             args += ["-i", str(wav)]
-            graph.append(f"[{len(sentences) + i}:a]aresample=48000,adelay={int(speech_at * 1000)}:all=1,"
-                         f"apad=whole_dur={scene_seconds},atrim=0:{scene_seconds}[s{i}]")
+            graph.append(
+                f"[{len(sentences) + i}:a]aresample=48000,adelay={int(speech_at * 1000)}:all=1,"
+                f"apad=whole_dur={scene_seconds},atrim=0:{scene_seconds}[s{i}]"
+            )
         n = len(sentences)
         total = n * scene_seconds
         graph += [
@@ -79,13 +102,26 @@ def make_speech_clip(path: Path, sentences: tuple[str, ...] = SPEECH_SCENES, *, 
             f"anoisesrc=colour=pink:amplitude=0.002:sample_rate=48000:duration={total}[noise]",
             "[speech][noise]amix=inputs=2:duration=first:normalize=0[a]",
         ]
-        run_ffmpeg([*args, "-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "96k",
-                    "-movflags", "+faststart", str(path)])
+        run_ffmpeg(
+            [
+                *args,
+                "-filter_complex",
+                ";".join(graph),
+                "-map",
+                "[v]",
+                "-map",
+                "[a]",
+                *FAST_H264_AAC,
+                "-b:a",
+                "96k",
+                "-movflags",
+                "+faststart",
+                str(path),
+            ]
+        )
     return path
 
 
 def make_sample(path: Path) -> Path:
     """The `make run` sample: 36 s of 720p30 in three scenes, a sentence spoken in each."""
     return make_speech_clip(path)
-

@@ -47,8 +47,9 @@ def resolve_job(conn: psycopg.Connection[Any], text: str) -> UUID:
         pass
     if not ID_PREFIX.match(text):
         stop(f"[red]not a job id: {text}[/red]", EXIT_USAGE)
-    rows = conn.execute("select id from public.processing_jobs where id::text like %s order by id limit 2",
-                        (text + "%",)).fetchall()
+    rows = conn.execute(
+        "select id from public.processing_jobs where id::text like %s order by id limit 2", (text + "%",)
+    ).fetchall()
     if not rows:
         stop(f"[red]no job {text}[/red]", EXIT_REFUSED)
     if len(rows) > 1:

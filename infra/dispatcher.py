@@ -33,7 +33,7 @@ CHANNEL = "vidpipe_outbox"
 
 @dataclass(frozen=True)
 class Verdict:
-    action: str          # ack | retry | dead
+    action: str  # ack | retry | dead
     error: str | None = None
 
 
@@ -56,7 +56,8 @@ class Dispatcher:
         self.secret = settings.event_secret.get_secret_value()
         self.url = settings.database_url.get_secret_value()
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            self.url, min_size=1, max_size=3, open=True, kwargs={"autocommit": True, "row_factory": dict_row})
+            self.url, min_size=1, max_size=3, open=True, kwargs={"autocommit": True, "row_factory": dict_row}
+        )
         self.session = requests.Session()
         self.workers = workers
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
@@ -72,8 +73,9 @@ class Dispatcher:
             return 0
         # A redelivery while the first is still running is harmless: the function answers 409.
         with self.pool.connection() as conn:
-            rows = conn.execute("select * from public.claim_outbox(%s, %s)",
-                                (free, self.settings.dispatch_visibility_seconds)).fetchall()
+            rows = conn.execute(
+                "select * from public.claim_outbox(%s, %s)", (free, self.settings.dispatch_visibility_seconds)
+            ).fetchall()
         for row in rows:
             self.in_flight.add(self.executor.submit(self.deliver, row))
         return len(rows)
@@ -87,8 +89,9 @@ class Dispatcher:
                 verdict = Verdict("retry", f"no URL configured for function {target!r}")
             else:
                 body = json.dumps(row["payload"], separators=(",", ":"))
-                delivery = post_signed(self.session, url, self.secret, f"evt_{row['id']}", body,
-                                       self.settings.dispatch_timeout_seconds)
+                delivery = post_signed(
+                    self.session, url, self.secret, f"evt_{row['id']}", body, self.settings.dispatch_timeout_seconds
+                )
                 verdict = judge(delivery)
                 context["status_code"] = delivery.status_code
                 context["duration_ms"] = delivery.latency_ms
@@ -96,9 +99,10 @@ class Dispatcher:
                 if verdict.action == "ack":
                     conn.execute("select public.ack_outbox(%s)", (row["id"],))
                 else:
-                    conn.execute("select public.retry_outbox(%s, %s, %s, %s)",
-                                 (row["id"], verdict.error, self.settings.dispatch_max_attempts,
-                                  verdict.action == "dead"))
+                    conn.execute(
+                        "select public.retry_outbox(%s, %s, %s, %s)",
+                        (row["id"], verdict.error, self.settings.dispatch_max_attempts, verdict.action == "dead"),
+                    )
             log.info("event %s", verdict.action, extra={**context, "outcome": verdict.action})
         except Exception:
             # The event stays claimed until its visibility timeout ends, then becomes due again.
@@ -111,15 +115,18 @@ class Dispatcher:
         rather than at the next poll; at most the poll interval."""
         poll = self.settings.dispatch_poll_seconds
         with self.pool.connection() as conn:
-            row = conn.execute("select extract(epoch from min(available_at) - now()) as due "
-                               "from public.event_outbox where delivered_at is null and dead_at is null").fetchone()
+            row = conn.execute(
+                "select extract(epoch from min(available_at) - now()) as due "
+                "from public.event_outbox where delivered_at is null and dead_at is null"
+            ).fetchone()
         due = row["due"] if row is not None and row["due"] is not None else poll
         return min(poll, max(0.01, float(due)))
 
     def sweep(self) -> None:
         with self.pool.connection() as conn:
-            rows = conn.execute("select * from public.sweep(now(), %s)",
-                                (self.settings.sweep_stale_seconds,)).fetchall()
+            rows = conn.execute(
+                "select * from public.sweep(now(), %s)", (self.settings.sweep_stale_seconds,)
+            ).fetchall()
         for row in rows:
             log.info("sweeper: %s", row["action"], extra={"job_id": str(row["subject_id"]), "outcome": row["action"]})
 

@@ -12,19 +12,26 @@ def summary(doc: dict[str, Any]) -> str:
 
 def technical_summary(doc: dict[str, Any]) -> list[str]:
     tech = doc["technical"]
-    lines = [f"video {doc['video_id']}  ({doc['source']['path']})",
-             f"container {tech['container']}, {tech.get('duration_seconds')} s, {tech.get('size_bytes')} bytes, "
-             f"{tech.get('bit_rate')} b/s"]
+    lines = [
+        f"video {doc['video_id']}  ({doc['source']['path']})",
+        f"container {tech['container']}, {tech.get('duration_seconds')} s, {tech.get('size_bytes')} bytes, "
+        f"{tech.get('bit_rate')} b/s",
+    ]
     for s in tech["streams"]:
         if s["kind"] == "video":
-            lines.append(f"video #{s['index']}: {s['codec']} {s.get('profile') or ''} {s['width']}x{s['height']} "
-                         f"@ {s.get('fps')} fps, {s.get('pixel_format')}, rotation {s['rotation']}")
+            lines.append(
+                f"video #{s['index']}: {s['codec']} {s.get('profile') or ''} {s['width']}x{s['height']} "
+                f"@ {s.get('fps')} fps, {s.get('pixel_format')}, rotation {s['rotation']}"
+            )
         elif s["kind"] == "audio":
             lines.append(f"audio #{s['index']}: {s['codec']} {s.get('channels')} ch @ {s.get('sample_rate')} Hz")
     for part in ("poster", "proxy", "audio"):
         ref = doc.get(part)
-        lines.append(f"{part}: {ref['bucket']}/{ref['path']} ({ref['bytes']} bytes)" if ref
-                     else f"{part}: absent ({doc['absent'].get(part)})")
+        lines.append(
+            f"{part}: {ref['bucket']}/{ref['path']} ({ref['bytes']} bytes)"
+            if ref
+            else f"{part}: absent ({doc['absent'].get(part)})"
+        )
     return lines
 
 
@@ -36,11 +43,15 @@ def media_summary(doc: dict[str, Any]) -> list[str]:
     if thumbs := doc.get("thumbnails"):
         lines.append(f"thumbnails: {len(thumbs['items'])} (every {thumbs['interval_seconds']} s, and at scene cuts)")
     if board := doc.get("storyboard"):
-        lines.append(f"storyboard: {board['tiles']} tiles of {board['tile_width']}x{board['tile_height']} in "
-                     f"{len(board['sprites'])} sprite(s), {board['vtt']['path']}")
+        lines.append(
+            f"storyboard: {board['tiles']} tiles of {board['tile_width']}x{board['tile_height']} in "
+            f"{len(board['sprites'])} sprite(s), {board['vtt']['path']}"
+        )
     if loud := doc.get("loudness"):
-        lines.append(f"loudness: {loud['integrated_lufs']} LUFS integrated, LRA {loud['range_lu']} LU, "
-                     f"true peak {loud['true_peak_dbtp']} dBTP")
+        lines.append(
+            f"loudness: {loud['integrated_lufs']} LUFS integrated, LRA {loud['range_lu']} LU, "
+            f"true peak {loud['true_peak_dbtp']} dBTP"
+        )
     if scenes := doc.get("scenes"):
         cuts = ", ".join(f"{c['time']} s" for c in scenes["cuts"])
         lines.append(f"scenes: cuts at {cuts}" if cuts else "scenes: one continuous shot")

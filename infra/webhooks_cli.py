@@ -47,12 +47,16 @@ def add(
     try:
         resolve(url, get_settings().webhook_allow_private_urls)
     except UnsafeUrl as exc:
-        stop(f"[red]refused: {exc}[/red] (VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS=true allows private addresses "
-             "for local development)", EXIT_USAGE)
+        stop(
+            f"[red]refused: {exc}[/red] (VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS=true allows private addresses "
+            "for local development)",
+            EXIT_USAGE,
+        )
     with _connect() as conn:
         try:
-            row = conn.execute("select * from public.create_webhook_endpoint(%s, %s, %s, %s)",
-                               (url, event or None, description, owner)).fetchone()
+            row = conn.execute(
+                "select * from public.create_webhook_endpoint(%s, %s, %s, %s)", (url, event or None, description, owner)
+            ).fetchone()
         except psycopg.errors.CheckViolation:
             stop("[red]refused: the URL must be http(s) with a host and no credentials[/red]", EXIT_USAGE)
     assert row is not None
@@ -69,12 +73,20 @@ def list_endpoints(owner: Owner = LOCAL_USER) -> None:
             "(select count(*) from public.webhook_deliveries d where d.endpoint_id = e.id) as deliveries, "
             "(select coalesce(a.status_code::text, a.error) from public.webhook_attempts a "
             "  where a.endpoint_id = e.id order by a.created_at desc, a.id desc limit 1) as last "
-            "from public.webhook_endpoints e where e.owner_id = %s order by e.created_at", (owner,)).fetchall()
+            "from public.webhook_endpoints e where e.owner_id = %s order by e.created_at",
+            (owner,),
+        ).fetchall()
     table = Table("endpoint", "url", "events", "enabled", "deliveries", "last answer", "note")
     for r in rows:
-        table.add_row(str(r["id"]), r["url"], ", ".join(r["event_types"]),
-                      "yes" if r["enabled"] else f"no ({r['disabled_reason'] or 'turned off'})",
-                      str(r["deliveries"]), r["last"] or "-", r["description"] or "")
+        table.add_row(
+            str(r["id"]),
+            r["url"],
+            ", ".join(r["event_types"]),
+            "yes" if r["enabled"] else f"no ({r['disabled_reason'] or 'turned off'})",
+            str(r["deliveries"]),
+            r["last"] or "-",
+            r["description"] or "",
+        )
     out.print(table)
 
 
@@ -102,24 +114,32 @@ def enable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], own
 @webhooks.command()
 def disable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Turn an endpoint off: its waiting deliveries are cancelled when their turn comes."""
-    _owner_call("public.set_webhook_endpoint_enabled(%s, false, %s)", (endpoint, owner), endpoint, owner,
-                "disabled")
+    _owner_call("public.set_webhook_endpoint_enabled(%s, false, %s)", (endpoint, owner), endpoint, owner, "disabled")
 
 
 @webhooks.command()
 def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Send a signed `webhook.test` event now; exit 0 when the endpoint answers 2xx."""
     with _connect() as conn:
-        row = conn.execute("select url, secret from public.webhook_endpoints where id = %s and owner_id = %s",
-                           (endpoint, owner)).fetchone()
+        row = conn.execute(
+            "select url, secret from public.webhook_endpoints where id = %s and owner_id = %s", (endpoint, owner)
+        ).fetchone()
     if row is None:
         stop(f"[red]no endpoint {endpoint} for owner {owner}[/red]", EXIT_REFUSED)
     settings = get_settings()
     message_id = f"msg_test_{uuid4().hex}"
-    body = json.dumps({"type": "webhook.test", "timestamp": datetime.now(tz=UTC).isoformat(),
-                       "data": {"endpoint_id": str(endpoint)}}, separators=(",", ":"))
-    sent = post_to_endpoint(row["url"], row["secret"], message_id, body, settings.webhook_timeout_seconds,
-                            settings.webhook_allow_private_urls)
+    body = json.dumps(
+        {"type": "webhook.test", "timestamp": datetime.now(tz=UTC).isoformat(), "data": {"endpoint_id": str(endpoint)}},
+        separators=(",", ":"),
+    )
+    sent = post_to_endpoint(
+        row["url"],
+        row["secret"],
+        message_id,
+        body,
+        settings.webhook_timeout_seconds,
+        settings.webhook_allow_private_urls,
+    )
     answer = f"HTTP {sent.status_code}" if sent.status_code is not None else sent.error
     out.print(f"{message_id}: {answer} in {sent.latency_ms} ms" + (f"\n{sent.body}" if sent.body else ""))
     if not sent.ok:
@@ -139,23 +159,38 @@ def deliveries(
             "d.next_attempt_at, coalesce(d.last_status_code::text, '') as code, d.last_error "
             "from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id "
             "where d.owner_id = %s and (%s::uuid is null or d.endpoint_id = %s) "
-            "order by d.created_at desc limit %s", (owner, endpoint, endpoint, limit)).fetchall()
+            "order by d.created_at desc limit %s",
+            (owner, endpoint, endpoint, limit),
+        ).fetchall()
     table = Table("delivery", "event", "message", "endpoint", "status", "attempts", "next / last")
     for r in rows:
-        when = f"next {r['next_attempt_at']:%H:%M:%S}" if r["status"] == "pending" else (
-            f"{r['code']} {r['last_error'] or ''}".strip() or "-")
-        table.add_row(str(r["id"]), r["event_type"], r["message_id"], str(r["endpoint_id"])[:8], r["status"],
-                      f"{r['attempts']}" + (f" (replayed {r['replays']}x)" if r["replays"] else ""), when)
+        when = (
+            f"next {r['next_attempt_at']:%H:%M:%S}"
+            if r["status"] == "pending"
+            else (f"{r['code']} {r['last_error'] or ''}".strip() or "-")
+        )
+        table.add_row(
+            str(r["id"]),
+            r["event_type"],
+            r["message_id"],
+            str(r["endpoint_id"])[:8],
+            r["status"],
+            f"{r['attempts']}" + (f" (replayed {r['replays']}x)" if r["replays"] else ""),
+            when,
+        )
     out.print(table)
 
 
 @webhooks.command()
-def replay(delivery: Annotated[UUID, typer.Argument(help="a delivery id (see `vidpipe webhooks deliveries`)")],
-           owner: Owner = LOCAL_USER) -> None:
+def replay(
+    delivery: Annotated[UUID, typer.Argument(help="a delivery id (see `vidpipe webhooks deliveries`)")],
+    owner: Owner = LOCAL_USER,
+) -> None:
     """Send a delivery again from the start of its schedule, with the same webhook-id."""
     with _connect() as conn:
-        mine = conn.execute("select 1 from public.webhook_deliveries where id = %s and owner_id = %s",
-                            (delivery, owner)).fetchone()
+        mine = conn.execute(
+            "select 1 from public.webhook_deliveries where id = %s and owner_id = %s", (delivery, owner)
+        ).fetchone()
         if mine is None:
             stop(f"[red]no delivery {delivery} for owner {owner}[/red]", EXIT_REFUSED)
         try:

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     # Limits on what ingest accepts.
     max_upload_bytes: int = 10 * 1024**3
     max_duration_seconds: float = 4 * 3600
-    max_video_dimension: int = 8192   # widest or tallest frame accepted, in pixels
+    max_video_dimension: int = 8192  # widest or tallest frame accepted, in pixels
     max_attempts: int = 3
 
     # Leases: a step's lease outlives its slowest honest run.
@@ -40,10 +40,10 @@ class Settings(BaseSettings):
     describe_lease_seconds: int = 300
 
     # Renditions (all from one ffmpeg run; see shared/media/renditions.py).
-    proxy_max_height: int = 720                       # short side of the proxy and the thumbnails
+    proxy_max_height: int = 720  # short side of the proxy and the thumbnails
     proxy_crf: int = 23
     proxy_preset: str = "veryfast"
-    thumbnail_interval_seconds: float | None = None   # None: a tenth of the video, 1 to 60 s
+    thumbnail_interval_seconds: float | None = None  # None: a tenth of the video, 1 to 60 s
     thumbnail_format: Literal["jpg", "webp"] = "jpg"
     storyboard_tile_width: int = 160
     storyboard_columns: int = 10
@@ -55,14 +55,14 @@ class Settings(BaseSettings):
 
     # Content metadata (generate_metadata): transcript, captions, chapters, keywords, suggestions.
     transcriber: Literal["pocketsphinx", "none"] = "pocketsphinx"
-    transcript_min_confidence: float = 0.35   # a chunk whose words average less is taken for music
+    transcript_min_confidence: float = 0.35  # a chunk whose words average less is taken for music
     chapter_min_seconds: float = 10.0
-    chapter_max_seconds: float = 300.0        # longer stretches without a cut split at a pause
+    chapter_max_seconds: float = 300.0  # longer stretches without a cut split at a pause
     keywords_max: int = 15
     # Titles and descriptions: the offline extractive default, or an OpenAI-compatible chat
     # completions API (its failures fall back to the default and are recorded).
     text_generator: Literal["extractive", "chat_completions"] = "extractive"
-    text_api_base_url: str | None = None      # e.g. https://api.openai.com/v1
+    text_api_base_url: str | None = None  # e.g. https://api.openai.com/v1
     text_api_key: SecretStr | None = None
     text_model: str | None = None
     text_timeout_seconds: float = 30.0
@@ -75,7 +75,8 @@ class Settings(BaseSettings):
     # Seconds to wait before each retry of a failed delivery (Svix's schedule: 5 s, 5 min, 30 min,
     # 2 h, 5 h, 10 h, 10 h), each ± the jitter fraction; the first attempt is immediate.
     webhook_retry_schedule: list[float] = Field(
-        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0])
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0]
+    )
     webhook_retry_jitter: float = 0.1
 
     # Dispatcher: function name -> URL, and how it polls and retries.
@@ -83,7 +84,7 @@ class Settings(BaseSettings):
     dispatch_batch: int = 20
     dispatch_poll_seconds: float = 1.0
     dispatch_timeout_seconds: float = 1900.0
-    dispatch_visibility_seconds: int = 60   # a claimed event is redelivered after this
+    dispatch_visibility_seconds: int = 60  # a claimed event is redelivered after this
     dispatch_max_attempts: int = 8
     sweep_every_seconds: float = 10.0
     sweep_stale_seconds: int = 120
@@ -91,12 +92,12 @@ class Settings(BaseSettings):
     # Worker identity in leases and logs; defaults to host:pid.
     worker_id: str | None = None
 
-
     @model_validator(mode="after")
     def _text_api_complete(self) -> Settings:
         if self.text_generator == "chat_completions" and not (self.text_api_base_url and self.text_model):
-            raise ValueError("VIDPIPE_TEXT_GENERATOR=chat_completions needs VIDPIPE_TEXT_API_BASE_URL "
-                             "and VIDPIPE_TEXT_MODEL")
+            raise ValueError(
+                "VIDPIPE_TEXT_GENERATOR=chat_completions needs VIDPIPE_TEXT_API_BASE_URL and VIDPIPE_TEXT_MODEL"
+            )
         return self
 
 

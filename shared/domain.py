@@ -56,22 +56,22 @@ class Reason(StrEnum):
     """Stable reason codes a failed job can carry. Documented in README.md. Must equal Postgres'
     public.failure_reason (tested)."""
 
-    BAD_PATH = "bad_path"                    # not <owner_id>/<file>, or unsafe characters
-    PATH_NOT_OWNED = "path_not_owned"        # the uploader is not the owner the path names
-    UNKNOWN_OWNER = "unknown_owner"          # the path's owner is not a user
-    UNKNOWN_BUCKET = "unknown_bucket"        # the bucket is not an ingest bucket
-    OBJECT_MISSING = "object_missing"        # the storage object or its file is gone
+    BAD_PATH = "bad_path"  # not <owner_id>/<file>, or unsafe characters
+    PATH_NOT_OWNED = "path_not_owned"  # the uploader is not the owner the path names
+    UNKNOWN_OWNER = "unknown_owner"  # the path's owner is not a user
+    UNKNOWN_BUCKET = "unknown_bucket"  # the bucket is not an ingest bucket
+    OBJECT_MISSING = "object_missing"  # the storage object or its file is gone
     EMPTY_FILE = "empty_file"
-    TOO_LARGE = "too_large"                  # over max_upload_bytes
-    TOO_LONG = "too_long"                    # over max_duration_seconds
-    NOT_A_VIDEO = "not_a_video"              # no media container, a still image, or no video stream
-    TRUNCATED = "truncated"                  # the container's index is missing: the upload was cut short
-    BAD_DIMENSIONS = "bad_dimensions"        # a frame size that is invalid or over max_video_dimension
-    UNDECODABLE = "undecodable"              # a video stream whose frames do not decode
-    MEDIA_ERROR = "media_error"              # ffmpeg failed on a file that probed fine
-    EVENT_REJECTED = "event_rejected"        # a function refused the job's event (4xx): misconfiguration
+    TOO_LARGE = "too_large"  # over max_upload_bytes
+    TOO_LONG = "too_long"  # over max_duration_seconds
+    NOT_A_VIDEO = "not_a_video"  # no media container, a still image, or no video stream
+    TRUNCATED = "truncated"  # the container's index is missing: the upload was cut short
+    BAD_DIMENSIONS = "bad_dimensions"  # a frame size that is invalid or over max_video_dimension
+    UNDECODABLE = "undecodable"  # a video stream whose frames do not decode
+    MEDIA_ERROR = "media_error"  # ffmpeg failed on a file that probed fine
+    EVENT_REJECTED = "event_rejected"  # a function refused the job's event (4xx): misconfiguration
     RETRIES_EXHAUSTED = "retries_exhausted"  # a transient failure or an unreachable function outlasted its tries
-    INTERNAL_ERROR = "internal_error"        # a bug: the log has the traceback
+    INTERNAL_ERROR = "internal_error"  # a bug: the log has the traceback
 
 
 class PipelineError(Exception):
@@ -124,7 +124,15 @@ def safe_key(bucket: str, path: str) -> tuple[str, str]:
     """Reject names that could leave their bucket: empty, absolute, `..`, NUL or backslash; and
     bucket names starting with a dot, which the local layout keeps for itself."""
     parts = path.split("/")
-    if (not bucket or "/" in bucket or bucket.startswith(".") or not path or path.startswith("/")
-            or any(p in {"", ".", ".."} for p in parts) or "\x00" in path or "\\" in path):
+    if (
+        not bucket
+        or "/" in bucket
+        or bucket.startswith(".")
+        or not path
+        or path.startswith("/")
+        or any(p in {"", ".", ".."} for p in parts)
+        or "\x00" in path
+        or "\\" in path
+    ):
         raise UnsafePath(f"unsafe storage key {bucket!r}/{path!r}")
     return bucket, path

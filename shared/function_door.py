@@ -32,10 +32,19 @@ def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
     started = time.monotonic()
     reply = _serve(request, function, handle)
     body, status = reply
-    log.info("%s answered %s", function, status,
-             extra={"function": function, "event_id": request.headers.get("webhook-id"), "status_code": status,
-                    "outcome": body.get("outcome") or body.get("error"),
-                    "job_id": body.get("job_id"), "duration_ms": int((time.monotonic() - started) * 1000)})
+    log.info(
+        "%s answered %s",
+        function,
+        status,
+        extra={
+            "function": function,
+            "event_id": request.headers.get("webhook-id"),
+            "status_code": status,
+            "outcome": body.get("outcome") or body.get("error"),
+            "job_id": body.get("job_id"),
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        },
+    )
     return reply
 
 

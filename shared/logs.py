@@ -9,8 +9,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 # Fields a caller may pass with `extra=` and that are copied into the JSON line.
-CONTEXT_FIELDS = ("function", "job_id", "video_id", "step", "attempt", "duration_ms", "outcome",
-                  "reason", "event_id", "target", "status_code", "worker", "timings_ms")
+CONTEXT_FIELDS = (
+    "function",
+    "job_id",
+    "video_id",
+    "step",
+    "attempt",
+    "duration_ms",
+    "outcome",
+    "reason",
+    "event_id",
+    "target",
+    "status_code",
+    "worker",
+    "timings_ms",
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -83,12 +83,13 @@ class Artifact(Row):
 
 class DeliveryTask(Row):
     """One delivery claimed for one attempt: where to, signed with what, and the body."""
+
     delivery_id: UUID
     message_id: str
     url: str
     secret: str
     body: dict[str, Any]
-    attempt: int                      # this attempt's number, from 1
+    attempt: int  # this attempt's number, from 1
 
 
 class DeliveryState(Row):
@@ -119,7 +120,7 @@ class Delivery:
     error: str | None
     latency_ms: int
     body: str = ""
-    retry_after: str | None = None    # the endpoint's Retry-After header, as sent
+    retry_after: str | None = None  # the endpoint's Retry-After header, as sent
 
     @property
     def ok(self) -> bool:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")   # carrier-grade NAT: someone's private net
-NAT64 = ipaddress.ip_network("64:ff9b::/96")                    # IPv4 hidden in IPv6
+SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: someone's private net
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 hidden in IPv6
 
 
 class UnsafeUrl(ValueError):
@@ -25,9 +25,9 @@ class UnsafeUrl(ValueError):
 @dataclass(frozen=True)
 class Target:
     scheme: str
-    host: str                 # as written, without brackets
+    host: str  # as written, without brackets
     port: int
-    path: str                 # path and query
+    path: str  # path and query
     addresses: tuple[str, ...]
 
     @property
@@ -44,10 +44,15 @@ def refusal(address: IPAddress) -> str | None:
             return refusal(address.ipv4_mapped)
         if address in NAT64:
             return refusal(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    checks = [("loopback", address.is_loopback), ("link-local (where cloud metadata lives)", address.is_link_local),
-              ("unspecified", address.is_unspecified), ("multicast", address.is_multicast),
-              ("shared (carrier-grade NAT)", address in SHARED_ADDRESS_SPACE),
-              ("private", address.is_private), ("reserved", address.is_reserved or not address.is_global)]
+    checks = [
+        ("loopback", address.is_loopback),
+        ("link-local (where cloud metadata lives)", address.is_link_local),
+        ("unspecified", address.is_unspecified),
+        ("multicast", address.is_multicast),
+        ("shared (carrier-grade NAT)", address in SHARED_ADDRESS_SPACE),
+        ("private", address.is_private),
+        ("reserved", address.is_reserved or not address.is_global),
+    ]
     return next((name for name, hit in checks if hit), None)
 
 

@@ -30,10 +30,12 @@ _built: dict[str, Services] = {}
 def storage_from(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
         return S3Storage(
-            endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
             access_key_id=settings.s3_access_key_id.get_secret_value() if settings.s3_access_key_id else None,
-            secret_access_key=(settings.s3_secret_access_key.get_secret_value()
-                               if settings.s3_secret_access_key else None),
+            secret_access_key=(
+                settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
+            ),
         )
     return LocalStorage(settings.storage_root)
 
@@ -79,6 +81,7 @@ def transcriber_loader(settings: Settings) -> Callable[[], Transcriber | None]:
         from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
 
         return PocketSphinxTranscriber()
+
     return load
 
 
@@ -90,5 +93,10 @@ def text_generator_from(settings: Settings) -> TextGenerator | None:
     from shared.adapters.chat_completions import ChatCompletionsTextGenerator
 
     return ChatCompletionsTextGenerator(
-        requests.Session(), s.text_api_base_url, s.text_model,
-        s.text_api_key.get_secret_value() if s.text_api_key else None, s.text_timeout_seconds, s.text_attempts)
+        requests.Session(),
+        s.text_api_base_url,
+        s.text_model,
+        s.text_api_key.get_secret_value() if s.text_api_key else None,
+        s.text_timeout_seconds,
+        s.text_attempts,
+    )

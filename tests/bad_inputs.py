@@ -12,8 +12,10 @@ from infra.clips import make_clip, run_ffmpeg
 
 MAX_DURATION_SECONDS = 30
 MAX_UPLOAD_BYTES = 5_000_000
-LIMITS_ENV = {"VIDPIPE_MAX_DURATION_SECONDS": str(MAX_DURATION_SECONDS),
-              "VIDPIPE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES)}
+LIMITS_ENV = {
+    "VIDPIPE_MAX_DURATION_SECONDS": str(MAX_DURATION_SECONDS),
+    "VIDPIPE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+}
 
 # file name -> (reason code, words the human message must contain)
 BAD_FILES: dict[str, tuple[str, str]] = {
@@ -48,8 +50,21 @@ def make_bad_files(root: Path) -> dict[str, Path]:
 
     put("empty.mp4", b"")
     put("random.mp4", rng.randbytes(64 * 1024))
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=160x120", "-frames:v", "1", "-f", "image2",
-                "-c:v", "png", str(root / "picture.mov")])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120",
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+            "-c:v",
+            "png",
+            str(root / "picture.mov"),
+        ]
+    )
     files["picture.mov"] = root / "picture.mov"
     run_ffmpeg(["-f", "lavfi", "-i", "sine=duration=2", "-c:a", "aac", str(root / "voice.m4a")])
     files["voice.m4a"] = root / "voice.m4a"
@@ -66,8 +81,9 @@ def make_bad_files(root: Path) -> dict[str, Path]:
 
     files["absurd_size.mp4"] = _y4m(root / "absurd_size.mp4", 100_000, 100_000)
     files["too_wide.mp4"] = _y4m(root / "too_wide.mp4", 10_000, 10_000)
-    files["too_long.mp4"] = make_clip(root / "too_long.mp4", seconds=MAX_DURATION_SECONDS + 2, width=32,
-                                      height=32, fps=1, audio=False)
+    files["too_long.mp4"] = make_clip(
+        root / "too_long.mp4", seconds=MAX_DURATION_SECONDS + 2, width=32, height=32, fps=1, audio=False
+    )
     big = root / "too_large.mp4"
     with big.open("wb") as f:
         f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: the size check comes before any read

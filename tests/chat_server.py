@@ -15,20 +15,30 @@ from typing import Any
 @dataclass
 class Reply:
     status: int = 200
-    content: str | None = None               # the assistant message; None: a title from the keywords
+    content: str | None = None  # the assistant message; None: a title from the keywords
     finish_reason: str = "stop"
     refusal: str | None = None
-    error: str | None = None                 # for non-2xx: {"error": {"message": …}}
+    error: str | None = None  # for non-2xx: {"error": {"message": …}}
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
-    raw: bytes | None = None                 # a body sent as is
+    raw: bytes | None = None  # a body sent as is
 
 
 def completion(model: str, content: str | None, finish_reason: str = "stop", refusal: str | None = None) -> dict:
-    return {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "finish_reason": finish_reason,
-                         "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}}
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": finish_reason,
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+            }
+        ],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+    }
 
 
 class ChatServer:
@@ -48,12 +58,14 @@ class ChatServer:
                 if reply.raw is not None:
                     payload = reply.raw
                 elif reply.status != 200:
-                    payload = json.dumps({"error": {"message": reply.error or "error", "type": "api_error",
-                                                    "param": None, "code": None}}).encode()
+                    payload = json.dumps(
+                        {"error": {"message": reply.error or "error", "type": "api_error", "param": None, "code": None}}
+                    ).encode()
                 else:
                     content = reply.content if reply.content is not None else default_answer(body)
-                    payload = json.dumps(completion(body.get("model", "?"), content, reply.finish_reason,
-                                                    reply.refusal)).encode()
+                    payload = json.dumps(
+                        completion(body.get("model", "?"), content, reply.finish_reason, reply.refusal)
+                    ).encode()
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")

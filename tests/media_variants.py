@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.clips import make_clip, run_ffmpeg
+from infra.clips import FAST_H264_AAC, make_clip, run_ffmpeg
 
 PATTERN = "testsrc2=size={size}:rate={rate}:duration=2"
 TONE = "sine=frequency=440:sample_rate=48000:duration=2"
@@ -24,28 +24,87 @@ def make_variants(root: Path) -> dict[str, Path]:
     v["phone_rotated"] = make_clip(root / "phone.mp4", seconds=2, width=320, height=240, rotate=90)
     v["no_audio"] = make_clip(root / "silent.mp4", seconds=2, width=320, height=240, audio=False)
     # 30 fps for a second, then 10 fps: timestamps the container cannot describe by one rate.
-    run_ffmpeg(["-f", "lavfi", "-i", PATTERN.format(size="320x240", rate=30).replace("duration=2", "duration=1"),
-                "-f", "lavfi", "-i", PATTERN.format(size="320x240", rate=10).replace("duration=2", "duration=1"),
-                "-f", "lavfi", "-i", TONE, "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]",
-                "-map", "2:a", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
-                "-shortest", str(root / "vfr.mp4")])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            PATTERN.format(size="320x240", rate=30).replace("duration=2", "duration=1"),
+            "-f",
+            "lavfi",
+            "-i",
+            PATTERN.format(size="320x240", rate=10).replace("duration=2", "duration=1"),
+            "-f",
+            "lavfi",
+            "-i",
+            TONE,
+            "-filter_complex",
+            "[0:v][1:v]concat=n=2:v=1[v]",
+            "-map",
+            "[v]",
+            "-map",
+            "2:a",
+            "-fps_mode",
+            "vfr",
+            *FAST_H264_AAC,
+            "-shortest",
+            str(root / "vfr.mp4"),
+        ]
+    )
     v["variable_frame_rate"] = root / "vfr.mp4"
-    v["ten_bit"] = _make(root / "ten_bit.mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"],
-                         ["-c:a", "aac"])
+    v["ten_bit"] = _make(
+        root / "ten_bit.mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"], ["-c:a", "aac"]
+    )
     # 4:4:4 chroma allows odd sizes, which a 4:2:0 proxy cannot keep.
-    run_ffmpeg(["-f", "lavfi", "-i", PATTERN.format(size="322x242", rate=25), "-f", "lavfi", "-i", TONE,
-                "-vf", "format=yuv444p,crop=321:241:0:0", "-c:v", "libx264", "-preset", "ultrafast",
-                "-c:a", "aac", "-shortest",
-                str(root / "odd.mp4")])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            PATTERN.format(size="322x242", rate=25),
+            "-f",
+            "lavfi",
+            "-i",
+            TONE,
+            "-vf",
+            "format=yuv444p,crop=321:241:0:0",
+            *FAST_H264_AAC,
+            "-shortest",
+            str(root / "odd.mp4"),
+        ]
+    )
     v["odd_dimensions"] = root / "odd.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", PATTERN.format(size="320x240", rate=25), "-f", "lavfi", "-i", TONE,
-                "-filter_complex", "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]", "-map", "0:v",
-                "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
-                str(root / "surround.mp4")])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            PATTERN.format(size="320x240", rate=25),
+            "-f",
+            "lavfi",
+            "-i",
+            TONE,
+            "-filter_complex",
+            "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]",
+            "-map",
+            "0:v",
+            "-map",
+            "[a]",
+            *FAST_H264_AAC,
+            "-shortest",
+            str(root / "surround.mp4"),
+        ]
+    )
     v["surround_5_1"] = root / "surround.mp4"
-    v["webm_vp9"] = _make(root / "clip.webm", ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
-                                               "-b:v", "300k"], ["-c:a", "libopus"])
-    v["mkv_hevc"] = _make(root / "clip.mkv", ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
-                                              "log-level=error"], ["-c:a", "aac"])
+    v["webm_vp9"] = _make(
+        root / "clip.webm",
+        ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"],
+        ["-c:a", "libopus"],
+    )
+    v["mkv_hevc"] = _make(
+        root / "clip.mkv",
+        ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"],
+        ["-c:a", "aac"],
+    )
     v["mov_prores"] = _make(root / "clip.mov", ["-c:v", "prores_ks", "-profile:v", "0"], ["-c:a", "pcm_s16le"])
     return v

@@ -82,8 +82,9 @@ def _run(cmd: list[str]) -> None:
 class PostgresCluster:
     """One data directory; start() and stop() are idempotent."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, fsync: bool = True,
-                 settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, fsync: bool = True, settings: dict[str, str] | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.fsync = fsync
@@ -102,8 +103,18 @@ class PostgresCluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if _as_root():
             shutil.chown(self.data_dir, "postgres", "postgres")
-        _run([pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-              "--encoding=UTF8", "--no-instructions"])
+        _run(
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ]
+        )
 
     def running(self) -> bool:
         try:
@@ -121,8 +132,21 @@ class PostgresCluster:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         for name, value in self.settings.items():
             options += f" -c {name}={value}"
-        _run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options, "-l",
-              str(self.data_dir / "server.log"), "-w", "-t", "30", "start"])
+        _run(
+            [
+                pg_bin("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ]
+        )
         deadline = time.monotonic() + 15
         while not self.running():
             if time.monotonic() > deadline:

@@ -119,10 +119,15 @@ class LocalStack:
             with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
                 conn.execute(f"alter database {DATABASE} set vidpipe.retry_base_seconds = {float(retry_base)}")
         ports = {name: free_port() for name in FUNCTIONS}
-        state = StackState(home=str(self.home), data_dir=str(cluster.data_dir), pg_port=cluster.port,
-                           database_url=url, event_secret=self._secret(),
-                           function_urls={name: f"http://127.0.0.1:{port}/" for name, port in ports.items()},
-                           pids={})
+        state = StackState(
+            home=str(self.home),
+            data_dir=str(cluster.data_dir),
+            pg_port=cluster.port,
+            database_url=url,
+            event_secret=self._secret(),
+            function_urls={name: f"http://127.0.0.1:{port}/" for name, port in ports.items()},
+            pids={},
+        )
         try:
             for name in (*FUNCTIONS, "dispatcher"):
                 self._start(name, state)
@@ -139,22 +144,39 @@ class LocalStack:
     def _start(self, name: str, state: StackState) -> None:
         """Start one component of the stack and record its pid."""
         # Webhook receivers on this machine are the point of a local stack: private URLs allowed.
-        env = {**os.environ, "VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS": "true", **self.extra_env,
-               "VIDPIPE_DATABASE_URL": state.database_url,
-               "VIDPIPE_EVENT_SECRET": state.event_secret, "VIDPIPE_STORAGE_BACKEND": "local",
-               "VIDPIPE_STORAGE_ROOT": str(state.storage_root),
-               "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            "VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+            **self.extra_env,
+            "VIDPIPE_DATABASE_URL": state.database_url,
+            "VIDPIPE_EVENT_SECRET": state.event_secret,
+            "VIDPIPE_STORAGE_BACKEND": "local",
+            "VIDPIPE_STORAGE_ROOT": str(state.storage_root),
+            "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls),
+            "PYTHONUNBUFFERED": "1",
+        }
         if name == "dispatcher":
             cmd = [sys.executable, "-m", "infra.dispatcher"]
         else:
             port = int(state.function_urls[name].rstrip("/").rsplit(":", 1)[1])
-            cmd = [sys.executable, "-m", "functions_framework", "--target", name,
-                   "--source", str(REPO_ROOT / "functions" / name / "main.py"),
-                   "--host", "127.0.0.1", "--port", str(port)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "functions_framework",
+                "--target",
+                name,
+                "--source",
+                str(REPO_ROOT / "functions" / name / "main.py"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ]
         log = self.logs / f"{name}.log"
         with open(log, "ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
+            )
         state.pids[name] = proc.pid
         if name != "dispatcher":
             _wait_for_port(port, 30, name, log)

@@ -33,8 +33,9 @@ def supabase_bin() -> str:
     found = shutil.which("supabase")
     if found:
         return found
-    raise SupabaseCliError(f"the Supabase CLI is not installed: `make setup` puts {npm_package()}@{CLI_VERSION} "
-                           "under .tools/")
+    raise SupabaseCliError(
+        f"the Supabase CLI is not installed: `make setup` puts {npm_package()}@{CLI_VERSION} under .tools/"
+    )
 
 
 def db_push(url: str, include_seed: bool = False) -> str:

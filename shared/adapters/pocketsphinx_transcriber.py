@@ -9,9 +9,9 @@ import numpy as np
 from shared.content.transcript import SAMPLE_RATE, AudioChunk, Word
 from shared.media.models import MadeBy
 
-FRAMES_PER_SECOND = 100          # PocketSphinx's default frame rate
-NOT_WORDS = ("<", "[")           # <s>, </s>, <sil>, [NOISE]: the decoder's markers, not speech
-NOISE_FLOOR = 40.0               # standard deviation in 16-bit steps: about -58 dBFS
+FRAMES_PER_SECOND = 100  # PocketSphinx's default frame rate
+NOT_WORDS = ("<", "[")  # <s>, </s>, <sil>, [NOISE]: the decoder's markers, not speech
+NOISE_FLOOR = 40.0  # standard deviation in 16-bit steps: about -58 dBFS
 
 
 def with_noise_floor(pcm: bytes) -> bytes:
@@ -41,6 +41,13 @@ class PocketSphinxTranscriber:
         d.end_utt()
         if d.hyp() is None:
             return []
-        return [Word(text=s.word, start=s.start_frame / FRAMES_PER_SECOND,
-                     end=(s.end_frame + 1) / FRAMES_PER_SECOND, confidence=round(min(1.0, max(0.0, s.prob)), 3))
-                for s in d.seg() if not s.word.startswith(NOT_WORDS)]
+        return [
+            Word(
+                text=s.word,
+                start=s.start_frame / FRAMES_PER_SECOND,
+                end=(s.end_frame + 1) / FRAMES_PER_SECOND,
+                confidence=round(min(1.0, max(0.0, s.prob)), 3),
+            )
+            for s in d.seg()
+            if not s.word.startswith(NOT_WORDS)
+        ]

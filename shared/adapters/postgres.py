@@ -44,16 +44,18 @@ def map_error(exc: psycopg.Error) -> Exception:
     if mapped is not None:
         primary = exc.diag.message_primary or str(exc)
         return mapped(primary)
-    if isinstance(exc, psycopg.OperationalError | psycopg.errors.SerializationFailure
-                  | psycopg.errors.DeadlockDetected):
+    if isinstance(
+        exc, psycopg.OperationalError | psycopg.errors.SerializationFailure | psycopg.errors.DeadlockDetected
+    ):
         return TransientError(f"database unavailable: {exc}")
     return exc
 
 
 class PostgresDatabase:
     def __init__(self, url: str, min_size: int = 1, max_size: int = 4) -> None:
-        self._pool = ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                                    kwargs={"autocommit": True, "row_factory": dict_row})
+        self._pool = ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True, "row_factory": dict_row}
+        )
         self._opened = False
 
     def close(self) -> None:
@@ -92,67 +94,86 @@ class PostgresDatabase:
 
     # Uploads --------------------------------------------------------------------------------
     def get_storage_object(self, object_id: UUID) -> StorageObject | None:
-        row = self._one("select id, bucket_id, name, owner, metadata from storage.objects where id = %s",
-                        (object_id,))
+        row = self._one("select id, bucket_id, name, owner, metadata from storage.objects where id = %s", (object_id,))
         return StorageObject.model_validate(row) if row else None
 
     def user_exists(self, user_id: UUID) -> bool:
         return self._one("select 1 as one from auth.users where id = %s", (user_id,)) is not None
 
     def is_ingest_bucket(self, bucket: str) -> bool:
-        return self._one("select 1 as one from public.ingest_buckets where bucket_id = %s",
-                         (bucket,)) is not None
+        return self._one("select 1 as one from public.ingest_buckets where bucket_id = %s", (bucket,)) is not None
 
     def job_for_object(self, object_id: UUID) -> Job | None:
-        row = self._one("select j.* from public.processing_jobs j join public.videos v on v.id = j.video_id "
-                        "where v.object_id = %s", (object_id,))
+        row = self._one(
+            "select j.* from public.processing_jobs j join public.videos v on v.id = j.video_id where v.object_id = %s",
+            (object_id,),
+        )
         return Job.model_validate(row) if row else None
 
-    def create_job(self, upload: UploadInfo, max_attempts: int, reason: Reason | None = None,
-                   message: str | None = None) -> Job:
-        return self._job("select * from public.create_job(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         (upload.object_id, upload.owner_id, upload.bucket, upload.path, upload.size_bytes,
-                          upload.content_type, max_attempts, reason, message))
+    def create_job(
+        self, upload: UploadInfo, max_attempts: int, reason: Reason | None = None, message: str | None = None
+    ) -> Job:
+        return self._job(
+            "select * from public.create_job(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                upload.object_id,
+                upload.owner_id,
+                upload.bucket,
+                upload.path,
+                upload.size_bytes,
+                upload.content_type,
+                max_attempts,
+                reason,
+                message,
+            ),
+        )
 
-    def finish_reingest(self, job_id: UUID, owner_id: UUID | None, size: int | None, reason: Reason | None,
-                        message: str | None) -> Job:
-        return self._job("select * from public.finish_reingest(%s, %s, %s, %s, %s)",
-                         (job_id, owner_id, size, reason, message))
+    def finish_reingest(
+        self, job_id: UUID, owner_id: UUID | None, size: int | None, reason: Reason | None, message: str | None
+    ) -> Job:
+        return self._job(
+            "select * from public.finish_reingest(%s, %s, %s, %s, %s)", (job_id, owner_id, size, reason, message)
+        )
 
     def requeue_job(self, job_id: UUID) -> Job:
         return self._job("select * from public.requeue_job(%s)", (job_id,))
 
     # Replays --------------------------------------------------------------------------------
     def receipt_exists(self, message_id: str) -> bool:
-        return self._one("select 1 as one from public.event_receipts where message_id = %s",
-                         (message_id,)) is not None
+        return self._one("select 1 as one from public.event_receipts where message_id = %s", (message_id,)) is not None
 
     def record_receipt(self, message_id: str, function: str) -> None:
         with self._conn() as conn:
-            conn.execute("insert into public.event_receipts (message_id, function) values (%s, %s) "
-                         "on conflict do nothing", (message_id, function))
+            conn.execute(
+                "insert into public.event_receipts (message_id, function) values (%s, %s) on conflict do nothing",
+                (message_id, function),
+            )
 
     # Steps ----------------------------------------------------------------------------------
     def claim_step(self, job_id: UUID, step: JobStep, worker: str, lease_seconds: int) -> Job:
-        return self._job("select * from public.claim_step(%s, %s, %s, %s)",
-                         (job_id, step.value, worker, lease_seconds))
+        return self._job("select * from public.claim_step(%s, %s, %s, %s)", (job_id, step.value, worker, lease_seconds))
 
-    def fail_step(self, job_id: UUID, step: JobStep, worker: str, reason: Reason, message: str,
-                  retryable: bool) -> Job:
-        return self._job("select * from public.fail_step(%s, %s, %s, %s, %s, %s)",
-                         (job_id, step.value, worker, reason, message, retryable))
+    def fail_step(self, job_id: UUID, step: JobStep, worker: str, reason: Reason, message: str, retryable: bool) -> Job:
+        return self._job(
+            "select * from public.fail_step(%s, %s, %s, %s, %s, %s)",
+            (job_id, step.value, worker, reason, message, retryable),
+        )
 
-    def complete_process(self, job_id: UUID, worker: str, probe: dict[str, Any],
-                         artifacts: list[Artifact], analysis: dict[str, Any]) -> Job:
-        return self._job("select * from public.complete_process(%s, %s, %s, %s, %s)",
-                         (job_id, worker, Jsonb(probe),
-                          Jsonb([a.model_dump(mode="json") for a in artifacts]), Jsonb(analysis)))
+    def complete_process(
+        self, job_id: UUID, worker: str, probe: dict[str, Any], artifacts: list[Artifact], analysis: dict[str, Any]
+    ) -> Job:
+        return self._job(
+            "select * from public.complete_process(%s, %s, %s, %s, %s)",
+            (job_id, worker, Jsonb(probe), Jsonb([a.model_dump(mode="json") for a in artifacts]), Jsonb(analysis)),
+        )
 
-    def complete_generate_metadata(self, job_id: UUID, worker: str, schema_version: int,
-                                   document: dict[str, Any], artifacts: list[Artifact]) -> Job:
-        return self._job("select * from public.complete_generate_metadata(%s, %s, %s, %s, %s)",
-                         (job_id, worker, schema_version, Jsonb(document),
-                          Jsonb([a.model_dump(mode="json") for a in artifacts])))
+    def complete_generate_metadata(
+        self, job_id: UUID, worker: str, schema_version: int, document: dict[str, Any], artifacts: list[Artifact]
+    ) -> Job:
+        return self._job(
+            "select * from public.complete_generate_metadata(%s, %s, %s, %s, %s)",
+            (job_id, worker, schema_version, Jsonb(document), Jsonb([a.model_dump(mode="json") for a in artifacts])),
+        )
 
     def renew_lease(self, job_id: UUID, worker: str, lease_seconds: int) -> Job:
         return self._job("select * from public.renew_lease(%s, %s, %s)", (job_id, worker, lease_seconds))
@@ -165,8 +186,11 @@ class PostgresDatabase:
         return Video.model_validate(row)
 
     def list_artifacts(self, video_id: UUID) -> list[Artifact]:
-        rows = self._all("select kind, bucket, path, bytes, content_type, details "
-                         "from public.video_artifacts where video_id = %s order by kind", (video_id,))
+        rows = self._all(
+            "select kind, bucket, path, bytes, content_type, details "
+            "from public.video_artifacts where video_id = %s order by kind",
+            (video_id,),
+        )
         return [Artifact.model_validate(r) for r in rows]
 
     def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int) -> DeliveryTask:
@@ -175,9 +199,18 @@ class PostgresDatabase:
             raise StepNotApplicable(f"delivery {delivery_id} was cancelled: its endpoint is turned off")
         return DeliveryTask.model_validate(row)
 
-    def record_attempt(self, delivery_id: UUID, worker: str, status_code: int | None, error: str | None,
-                       latency_ms: int, response_body: str, retry_at: datetime | None) -> DeliveryState:
-        row = self._one("select * from public.record_attempt(%s, %s, %s, %s, %s, %s, %s)",
-                        (delivery_id, worker, status_code, error[:2000] if error else None, latency_ms,
-                         response_body, retry_at))
+    def record_attempt(
+        self,
+        delivery_id: UUID,
+        worker: str,
+        status_code: int | None,
+        error: str | None,
+        latency_ms: int,
+        response_body: str,
+        retry_at: datetime | None,
+    ) -> DeliveryState:
+        row = self._one(
+            "select * from public.record_attempt(%s, %s, %s, %s, %s, %s, %s)",
+            (delivery_id, worker, status_code, error[:2000] if error else None, latency_ms, response_body, retry_at),
+        )
         return DeliveryState.model_validate(row)

@@ -23,16 +23,20 @@ TRANSFER = TransferConfig(multipart_chunksize=8 * 1024**2, max_concurrency=4)
 
 
 class S3Storage:
-    def __init__(self, endpoint_url: str | None, region: str, access_key_id: str | None,
-                 secret_access_key: str | None) -> None:
+    def __init__(
+        self, endpoint_url: str | None, region: str, access_key_id: str | None, secret_access_key: str | None
+    ) -> None:
         self._client: Any = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
             region_name=region,
             aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key,
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                          retries={"max_attempts": 3, "mode": "standard"}),
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
         )
 
     def size(self, bucket: str, path: str) -> int | None:
@@ -69,7 +73,6 @@ class S3Storage:
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         bucket, path = safe_key(bucket, path)
         try:
-            self._client.upload_file(str(src), bucket, path, ExtraArgs={"ContentType": content_type},
-                                     Config=TRANSFER)
+            self._client.upload_file(str(src), bucket, path, ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"upload {bucket}/{path}: {exc}") from exc

@@ -23,7 +23,7 @@ class CaptionRules:
     max_lines: int = 2
     min_seconds: float = 1.0
     max_seconds: float = 7.0
-    pause_seconds: float = 0.6   # a silence this long ends the cue
+    pause_seconds: float = 0.6  # a silence this long ends the cue
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Cue:
 def wrap(text: str, width: int) -> list[str]:
     """Lines of whole words no wider than width (a longer word is cut); two lines are balanced,
     the split that makes the longer line shortest, as subtitle guides ask."""
-    words = [w[i:i + width] for w in text.split() for i in range(0, len(w), width)]
+    words = [w[i : i + width] for w in text.split() for i in range(0, len(w), width)]
     lines: list[str] = []
     for word in words:
         if lines and len(lines[-1]) + 1 + len(word) <= width:
@@ -55,9 +55,11 @@ def cues(words: list[Word], rules: CaptionRules = CaptionRules()) -> list[Cue]:
         if groups:
             group = groups[-1]
             text = " ".join(w.text for w in [*group, word])
-            if (word.start - group[-1].end < rules.pause_seconds
-                    and word.end - group[0].start <= rules.max_seconds
-                    and len(wrap(text, rules.max_line_chars)) <= rules.max_lines):
+            if (
+                word.start - group[-1].end < rules.pause_seconds
+                and word.end - group[0].start <= rules.max_seconds
+                and len(wrap(text, rules.max_line_chars)) <= rules.max_lines
+            ):
                 group.append(word)
                 continue
         groups.append([word])
@@ -67,8 +69,13 @@ def cues(words: list[Word], rules: CaptionRules = CaptionRules()) -> list[Cue]:
         next_start = groups[i + 1][0].start if i + 1 < len(groups) else float("inf")
         # Short cues stay up a little longer to be readable, never over the next one.
         end = min(max(group[-1].end, start + rules.min_seconds), next_start, start + rules.max_seconds)
-        out.append(Cue(start=round(start, 3), end=round(end, 3),
-                       lines=tuple(wrap(" ".join(w.text for w in group), rules.max_line_chars))))
+        out.append(
+            Cue(
+                start=round(start, 3),
+                end=round(end, 3),
+                lines=tuple(wrap(" ".join(w.text for w in group), rules.max_line_chars)),
+            )
+        )
     return out
 
 
@@ -81,6 +88,8 @@ def webvtt(captions: list[Cue]) -> str:
 
 
 def srt(captions: list[Cue]) -> str:
-    blocks = [f"{i}\n{srt_time(cue.start)} --> {srt_time(cue.end)}\n" + "\n".join(cue.lines)
-              for i, cue in enumerate(captions, start=1)]
+    blocks = [
+        f"{i}\n{srt_time(cue.start)} --> {srt_time(cue.end)}\n" + "\n".join(cue.lines)
+        for i, cue in enumerate(captions, start=1)
+    ]
     return "\n\n".join(blocks) + "\n"

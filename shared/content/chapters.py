@@ -25,9 +25,9 @@ def made_by() -> MadeBy:
 
 @dataclass(frozen=True)
 class ChapterRules:
-    min_seconds: float = 10.0    # YouTube's minimum
-    max_seconds: float = 300.0   # a longer stretch without a cut is split at its longest pause
-    snap_seconds: float = 1.0    # how far a cut may move to land in a pause
+    min_seconds: float = 10.0  # YouTube's minimum
+    max_seconds: float = 300.0  # a longer stretch without a cut is split at its longest pause
+    snap_seconds: float = 1.0  # how far a cut may move to land in a pause
     min_pause_seconds: float = 0.3
     label_words: int = 4
 
@@ -36,7 +36,7 @@ class Chapter(BaseModel):
     start: float
     end: float
     label: str
-    starts_at: Boundary          # what begins it
+    starts_at: Boundary  # what begins it
 
 
 def pauses(words: list[Word], duration: float, min_seconds: float) -> list[Segment]:
@@ -53,8 +53,9 @@ def snap(t: float, words: list[Word], gaps: list[Segment], within: float) -> flo
     return round(nearest, 3) if abs(nearest - t) <= within else t
 
 
-def chapters(duration: float, cuts: list[SceneCut], words: list[Word],
-             rules: ChapterRules = ChapterRules()) -> list[Chapter]:
+def chapters(
+    duration: float, cuts: list[SceneCut], words: list[Word], rules: ChapterRules = ChapterRules()
+) -> list[Chapter]:
     if duration <= 0:
         return []
     gaps = pauses(words, duration, rules.min_pause_seconds)
@@ -68,8 +69,10 @@ def chapters(duration: float, cuts: list[SceneCut], words: list[Word],
         _split_long(a, b, gaps, rules, bounds)
     starts = _merge_short(sorted(bounds), duration, rules.min_seconds)
     ends = [*starts[1:], duration]
-    return [Chapter(start=a, end=b, label=label(words, a, b, i + 1, rules.label_words), starts_at=bounds[a])
-            for i, (a, b) in enumerate(zip(starts, ends, strict=True))]
+    return [
+        Chapter(start=a, end=b, label=label(words, a, b, i + 1, rules.label_words), starts_at=bounds[a])
+        for i, (a, b) in enumerate(zip(starts, ends, strict=True))
+    ]
 
 
 def _split_long(a: float, b: float, gaps: list[Segment], rules: ChapterRules, bounds: dict[float, Boundary]) -> None:

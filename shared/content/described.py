@@ -20,5 +20,5 @@ class Content:
     chapter_min_seconds: float
     keywords: list[Keyword]
     suggestions: Suggestions
-    files: list[tuple[Rendition, MadeBy]]            # to store: the transcript's words, the captions
-    absent: dict[str, str] = field(default_factory=dict)   # why a part is missing, by part name
+    files: list[tuple[Rendition, MadeBy]]  # to store: the transcript's words, the captions
+    absent: dict[str, str] = field(default_factory=dict)  # why a part is missing, by part name

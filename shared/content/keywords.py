@@ -11,17 +11,66 @@ from pydantic import BaseModel
 from shared.media.models import MadeBy
 
 # Spoken filler that YAKE's stop-word list lets through; none of these describe a video.
-FILLER = frozenset({
-    "um", "umm", "uh", "uhh", "er", "erm", "ah", "ahh", "oh", "hmm", "mm", "mhm", "huh", "yeah", "yep", "yup",
-    "nope", "okay", "ok", "alright", "right", "like", "really", "actually", "basically", "literally", "gonna",
-    "wanna", "gotta", "kinda", "sorta", "stuff", "thing", "things", "guys", "know", "mean", "said", "say", "says",
-    "going", "get", "got", "just", "well", "lot", "lots", "way", "something", "anything", "everything",
-})
+FILLER = frozenset(
+    {
+        "um",
+        "umm",
+        "uh",
+        "uhh",
+        "er",
+        "erm",
+        "ah",
+        "ahh",
+        "oh",
+        "hmm",
+        "mm",
+        "mhm",
+        "huh",
+        "yeah",
+        "yep",
+        "yup",
+        "nope",
+        "okay",
+        "ok",
+        "alright",
+        "right",
+        "like",
+        "really",
+        "actually",
+        "basically",
+        "literally",
+        "gonna",
+        "wanna",
+        "gotta",
+        "kinda",
+        "sorta",
+        "stuff",
+        "thing",
+        "things",
+        "guys",
+        "know",
+        "mean",
+        "said",
+        "say",
+        "says",
+        "going",
+        "get",
+        "got",
+        "just",
+        "well",
+        "lot",
+        "lots",
+        "way",
+        "something",
+        "anything",
+        "everything",
+    }
+)
 
 
 class Keyword(BaseModel):
     text: str
-    score: float                 # YAKE's score: lower is more relevant
+    score: float  # YAKE's score: lower is more relevant
 
 
 def _stem(token: str) -> str:

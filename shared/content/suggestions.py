@@ -24,14 +24,15 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u206
 @dataclass(frozen=True)
 class VideoFacts:
     """What a title and description may be drawn from."""
+
     file_name: str
     duration_seconds: float
     width: int | None
     height: int | None
     scenes: int
     utterances: list[Utterance] = field(default_factory=list)
-    keywords: list[str] = field(default_factory=list)      # best first
-    chapters: list[str] = field(default_factory=list)      # labels, in order
+    keywords: list[str] = field(default_factory=list)  # best first
+    chapters: list[str] = field(default_factory=list)  # labels, in order
 
     @property
     def transcript(self) -> str:
@@ -96,8 +97,10 @@ def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences:
         summary += f" in {len(facts.chapters)} chapters"
     if not facts.keywords:
         scenes = f" and {facts.scenes} scenes" if facts.scenes > 1 and not facts.chapters else ""
-        return Suggestion(title=clean(name_title(facts.file_name), MAX_TITLE),
-                          description=clean(f"{summary}{scenes}, without speech.", MAX_DESCRIPTION))
+        return Suggestion(
+            title=clean(name_title(facts.file_name), MAX_TITLE),
+            description=clean(f"{summary}{scenes}, without speech.", MAX_DESCRIPTION),
+        )
     phrases = facts.keywords[:title_phrases]
     joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
     rank = {k: 1.0 / (i + 1) for i, k in enumerate(facts.keywords)}
@@ -105,8 +108,10 @@ def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences:
     best = sorted(sorted(range(len(facts.utterances)), key=lambda i: -weight[i])[:description_sentences])
     said = " ".join(sentence(facts.utterances[i].text) for i in best if weight[i] > 0)
     topics = f": {', '.join(facts.chapters)}" if facts.chapters else ""
-    return Suggestion(title=clean(title_case(joined), MAX_TITLE),
-                      description=clean(f"{said} {summary}{topics}.".strip(), MAX_DESCRIPTION))
+    return Suggestion(
+        title=clean(title_case(joined), MAX_TITLE),
+        description=clean(f"{said} {summary}{topics}.".strip(), MAX_DESCRIPTION),
+    )
 
 
 def made_by() -> MadeBy:
@@ -115,7 +120,7 @@ def made_by() -> MadeBy:
 
 class Suggestions(Suggestion):
     made_by: MadeBy
-    provider_error: str | None = None   # why the configured TextGenerator's answer was not used
+    provider_error: str | None = None  # why the configured TextGenerator's answer was not used
 
 
 def suggest(facts: VideoFacts, generator: TextGenerator | None) -> Suggestions:
@@ -126,5 +131,8 @@ def suggest(facts: VideoFacts, generator: TextGenerator | None) -> Suggestions:
         answer = generator.suggest(facts)
     except TextGenerationError as exc:
         return Suggestions(**default.model_dump(), made_by=made_by(), provider_error=str(exc))
-    return Suggestions(title=clean(answer.title, MAX_TITLE), description=clean(answer.description, MAX_DESCRIPTION),
-                       made_by=generator.made_by)
+    return Suggestions(
+        title=clean(answer.title, MAX_TITLE),
+        description=clean(answer.description, MAX_DESCRIPTION),
+        made_by=generator.made_by,
+    )

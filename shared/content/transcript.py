@@ -24,25 +24,26 @@ from pydantic import BaseModel
 from shared.media.models import MadeBy, Segment
 
 SAMPLE_RATE = 16_000
-FRAME = SAMPLE_RATE // 100       # 10 ms of 16-bit samples, the unit of energy measures
+FRAME = SAMPLE_RATE // 100  # 10 ms of 16-bit samples, the unit of energy measures
 
 
 class Word(BaseModel):
     text: str
     start: float
     end: float
-    confidence: float            # the engine's posterior probability, 0-1
+    confidence: float  # the engine's posterior probability, 0-1
 
 
 class Utterance(BaseModel):
     """A run of words without a pause of PAUSE_SECONDS or more."""
+
     start: float
     end: float
     text: str
 
 
 class Transcript(BaseModel):
-    language: str                # BCP 47, the engine model's language
+    language: str  # BCP 47, the engine model's language
     speech: bool
     no_speech_reason: str | None = None
     words: list[Word]
@@ -64,8 +65,8 @@ class Transcript(BaseModel):
 
 @dataclass(frozen=True)
 class AudioChunk:
-    start: float                 # seconds from the start of the audio
-    pcm: bytes                   # 16-bit little-endian mono samples at SAMPLE_RATE
+    start: float  # seconds from the start of the audio
+    pcm: bytes  # 16-bit little-endian mono samples at SAMPLE_RATE
 
     @property
     def seconds(self) -> float:
@@ -74,6 +75,7 @@ class AudioChunk:
 
 class Transcriber(Protocol):
     """A speech-to-text engine: words with times relative to the chunk's start."""
+
     language: str
     made_by: MadeBy
 
@@ -88,15 +90,17 @@ def frame_energies(pcm: bytes) -> NDArray[np.float64]:
     """Mean square amplitude of each 10 ms frame, full scale = 1."""
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64) / 32768.0
     frames = len(samples) // FRAME
-    return np.asarray((samples[:frames * FRAME].reshape(frames, FRAME) ** 2).mean(axis=1), dtype=np.float64)
+    return np.asarray((samples[: frames * FRAME].reshape(frames, FRAME) ** 2).mean(axis=1), dtype=np.float64)
 
 
 def low_energy_ratio(energies: NDArray[np.float64], window: int = 100) -> float:
     """Share of frames quieter than half their second's mean. Speech, made of syllables and gaps,
     scores 0.4-0.7; a tone, a drone or steady noise scores near 0 (Scheirer and Slaney's feature)."""
-    ratios = [float((part < 0.5 * part.mean()).mean())
-              for i in range(0, max(1, len(energies) - window + 1), window)
-              if len(part := energies[i:i + window])]
+    ratios = [
+        float((part < 0.5 * part.mean()).mean())
+        for i in range(0, max(1, len(energies) - window + 1), window)
+        if len(part := energies[i : i + window])
+    ]
     return sum(ratios) / len(ratios) if ratios else 0.0
 
 
@@ -112,14 +116,15 @@ def sounding_spans(silences: list[Segment], duration: float, min_seconds: float 
     return spans
 
 
-def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 20.0,
-                 pad: float = 0.25) -> Iterator[AudioChunk]:
+def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 20.0, pad: float = 0.25) -> Iterator[AudioChunk]:
     """Each span (padded a little, for the engine's onset), cut at most max_seconds long at the
     quietest 10 ms in the last quarter of the window. Reads one window at a time."""
     with wave.open(str(wav), "rb") as w:
         if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
-            raise AudioFormatError(f"expected 16 kHz mono 16-bit audio, got {w.getframerate()} Hz, "
-                                   f"{w.getnchannels()} channels, {8 * w.getsampwidth()}-bit")
+            raise AudioFormatError(
+                f"expected 16 kHz mono 16-bit audio, got {w.getframerate()} Hz, "
+                f"{w.getnchannels()} channels, {8 * w.getsampwidth()}-bit"
+            )
         total = w.getnframes()
         for span in spans:
             at = max(0, int((span.start - pad) * SAMPLE_RATE))
@@ -129,7 +134,7 @@ def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 20.0,
                 want = min(stop - at, int(max_seconds * SAMPLE_RATE))
                 pcm = w.readframes(want)
                 if at + want < stop:
-                    pcm = pcm[:2 * _quietest_cut(pcm)]
+                    pcm = pcm[: 2 * _quietest_cut(pcm)]
                 yield AudioChunk(start=at / SAMPLE_RATE, pcm=pcm)
                 at += len(pcm) // 2
 
@@ -154,13 +159,27 @@ def sounds_like_speech(words: list[Word], min_confidence: float, min_words_per_s
 WORD_NOISE = re.compile(r"\(\d+\)$")  # engines' pronunciation variants: "read(2)"
 
 
-def transcribe(transcriber: Transcriber, wav: Path, silences: list[Segment], duration: float, *,
-               min_confidence: float = 0.35, min_low_energy_ratio: float = 0.2, min_words_per_second: float = 1.3,
-               on_chunk: Callable[[float], None] = lambda _: None) -> Transcript:
+def transcribe(
+    transcriber: Transcriber,
+    wav: Path,
+    silences: list[Segment],
+    duration: float,
+    *,
+    min_confidence: float = 0.35,
+    min_low_energy_ratio: float = 0.2,
+    min_words_per_second: float = 1.3,
+    on_chunk: Callable[[float], None] = lambda _: None,
+) -> Transcript:
     """The whole audio's transcript, or a no-speech result that says why."""
+
     def result(words: list[Word], reason: str | None) -> Transcript:
-        return Transcript(language=transcriber.language, speech=bool(words), no_speech_reason=reason,
-                          words=words, made_by=transcriber.made_by)
+        return Transcript(
+            language=transcriber.language,
+            speech=bool(words),
+            no_speech_reason=reason,
+            words=words,
+            made_by=transcriber.made_by,
+        )
 
     spans = sounding_spans(silences, duration)
     if not spans:
@@ -173,6 +192,14 @@ def transcribe(transcriber: Transcriber, wav: Path, silences: list[Segment], dur
         heard = [w for w in transcriber.words(chunk) if w.text]
         if not sounds_like_speech(heard, min_confidence, min_words_per_second):
             continue
-        words += [w.model_copy(update={"text": WORD_NOISE.sub("", w.text), "start": round(chunk.start + w.start, 2),
-                                       "end": round(chunk.start + w.end, 2)}) for w in heard]
+        words += [
+            w.model_copy(
+                update={
+                    "text": WORD_NOISE.sub("", w.text),
+                    "start": round(chunk.start + w.start, 2),
+                    "end": round(chunk.start + w.end, 2),
+                }
+            )
+            for w in heard
+        ]
     return result(words, None if words else "no speech was recognised: the sound is music, tones or noise")

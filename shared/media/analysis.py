@@ -55,10 +55,15 @@ def picture_stats(stats_file: Path, edges_file: Path) -> list[PictureStats]:
     edges = {round(t, 3): float(v.get("lavfi.signalstats.YAVG", 0)) for t, v in frame_metadata(edges_file)}
     result = []
     for time, v in frame_metadata(stats_file):
-        result.append(PictureStats(time=round(time, 3), luma_mean=float(v.get("lavfi.signalstats.YAVG", 0)),
-                                   luma_low=float(v.get("lavfi.signalstats.YLOW", 0)),
-                                   luma_high=float(v.get("lavfi.signalstats.YHIGH", 0)),
-                                   edge_density=edges.get(round(time, 3), 0.0)))
+        result.append(
+            PictureStats(
+                time=round(time, 3),
+                luma_mean=float(v.get("lavfi.signalstats.YAVG", 0)),
+                luma_low=float(v.get("lavfi.signalstats.YLOW", 0)),
+                luma_high=float(v.get("lavfi.signalstats.YHIGH", 0)),
+                edge_density=edges.get(round(time, 3), 0.0),
+            )
+        )
     return result
 
 

@@ -26,41 +26,73 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
     interval_files = sorted((plan.work / "thumbnails").glob(f"thumb_*.{ext}"))
     scene_files = sorted((plan.work / "thumbnails").glob(f"scene_*.{ext}"))
     # The image muxer numbers files in frame order, as the metadata files list their times.
-    thumbnails = (
-        [Thumbnail(time=s.time, key=f"thumbnails/{f.name}", kind="interval")
-         for s, f in zip(stats, interval_files, strict=False)]
-        + [Thumbnail(time=c.time, key=f"thumbnails/{f.name}", kind="scene")
-           for c, f in zip(cuts, scene_files, strict=False)])
+    thumbnails = [
+        Thumbnail(time=s.time, key=f"thumbnails/{f.name}", kind="interval")
+        for s, f in zip(stats, interval_files, strict=False)
+    ] + [
+        Thumbnail(time=c.time, key=f"thumbnails/{f.name}", kind="scene")
+        for c, f in zip(cuts, scene_files, strict=False)
+    ]
     poster = choose_poster(stats[: len(interval_files)])
 
     renditions = [_described("proxy", OutputFile(plan.path("proxy.mp4"), "proxy.mp4", "video/mp4"))]
     if plan.has_audio and plan.path("audio.wav").exists():
         # PCM as asked for: nothing in its header that the command did not set.
-        renditions.append(Rendition("audio", OutputFile(plan.path("audio.wav"), "audio.wav", "audio/wav"),
-                                    details={"audio_codec": "pcm_s16le", "channels": 1, "sample_rate": 16000,
-                                             "duration_seconds": round(plan.duration, 3)}))
+        renditions.append(
+            Rendition(
+                "audio",
+                OutputFile(plan.path("audio.wav"), "audio.wav", "audio/wav"),
+                details={
+                    "audio_codec": "pcm_s16le",
+                    "channels": 1,
+                    "sample_rate": 16000,
+                    "duration_seconds": round(plan.duration, 3),
+                },
+            )
+        )
     if poster is not None:
         shutil.copyfile(interval_files[poster.index], plan.path(f"poster.{ext}"))
-        renditions.append(Rendition("poster", OutputFile(plan.path(f"poster.{ext}"), f"poster.{ext}", image_type),
-                                    details={"width": plan.proxy[0], "height": plan.proxy[1],
-                                             "time": poster.time, "rule": poster.rule}))
+        renditions.append(
+            Rendition(
+                "poster",
+                OutputFile(plan.path(f"poster.{ext}"), f"poster.{ext}", image_type),
+                details={"width": plan.proxy[0], "height": plan.proxy[1], "time": poster.time, "rule": poster.rule},
+            )
+        )
     manifest = plan.path("thumbnails/thumbnails.json")
     manifest.write_text(json.dumps([t.model_dump() for t in thumbnails]))
-    renditions.append(Rendition(
-        "thumbnails", OutputFile(manifest, "thumbnails/thumbnails.json", "application/json"),
-        extra=tuple(OutputFile(plan.work / t.key, t.key, image_type) for t in thumbnails),
-        details={"count": len(thumbnails), "width": plan.proxy[0], "height": plan.proxy[1],
-                 "interval_seconds": plan.thumbnail_interval}))
+    renditions.append(
+        Rendition(
+            "thumbnails",
+            OutputFile(manifest, "thumbnails/thumbnails.json", "application/json"),
+            extra=tuple(OutputFile(plan.work / t.key, t.key, image_type) for t in thumbnails),
+            details={
+                "count": len(thumbnails),
+                "width": plan.proxy[0],
+                "height": plan.proxy[1],
+                "interval_seconds": plan.thumbnail_interval,
+            },
+        )
+    )
 
     storyboard = _storyboard(plan)
     if storyboard is not None:
-        renditions.append(Rendition(
-            "storyboard", OutputFile(plan.path("storyboard/storyboard.vtt"), storyboard.vtt, "text/vtt"),
-            extra=tuple(OutputFile(plan.work / key, key, "image/jpeg") for key in storyboard.sprites),
-            details={"tiles": storyboard.tiles, "sprites": len(storyboard.sprites)}))
+        renditions.append(
+            Rendition(
+                "storyboard",
+                OutputFile(plan.path("storyboard/storyboard.vtt"), storyboard.vtt, "text/vtt"),
+                extra=tuple(OutputFile(plan.work / key, key, "image/jpeg") for key in storyboard.sprites),
+                details={"tiles": storyboard.tiles, "sprites": len(storyboard.sprites)},
+            )
+        )
 
-    renditions.append(Rendition("scene_scores", OutputFile(plan.path("scene_scores.csv"), "scene_scores.csv",
-                                                           "text/csv"), details={"frames": frames_scored}))
+    renditions.append(
+        Rendition(
+            "scene_scores",
+            OutputFile(plan.path("scene_scores.csv"), "scene_scores.csv", "text/csv"),
+            details={"frames": frames_scored},
+        )
+    )
     hls = _hls_rendition(plan)
     if hls is not None:
         renditions.append(hls)
@@ -69,9 +101,14 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
         loudness=parse.loudness(log) if plan.has_audio else None,
         black_segments=parse.black_segments(log),
         silent_segments=parse.silent_segments(log, plan.duration) if plan.has_audio else None,
-        scene_threshold=plan.options.scene_threshold, scene_cuts=cuts, frames_scored=frames_scored,
-        thumbnail_interval_seconds=plan.thumbnail_interval, thumbnails=thumbnails, poster=poster,
-        storyboard=storyboard)
+        scene_threshold=plan.options.scene_threshold,
+        scene_cuts=cuts,
+        frames_scored=frames_scored,
+        thumbnail_interval_seconds=plan.thumbnail_interval,
+        thumbnails=thumbnails,
+        poster=poster,
+        storyboard=storyboard,
+    )
     return RenderResult(renditions, found)
 
 
@@ -85,9 +122,16 @@ def _storyboard(plan: Plan) -> StoryboardInfo | None:
     keys = [f"storyboard/{sprite_name(i)}" for i in range(min(needed, len(sprites)))]
     times = times[: len(keys) * layout.per_sprite]
     plan.path("storyboard/storyboard.vtt").write_text(webvtt(layout, times, max(plan.duration, times[-1])))
-    return StoryboardInfo(vtt="storyboard/storyboard.vtt", sprites=keys, tile_width=layout.tile_width,
-                          tile_height=layout.tile_height, columns=layout.columns, rows=layout.rows,
-                          interval_seconds=layout.interval_seconds, tiles=len(times))
+    return StoryboardInfo(
+        vtt="storyboard/storyboard.vtt",
+        sprites=keys,
+        tile_width=layout.tile_width,
+        tile_height=layout.tile_height,
+        columns=layout.columns,
+        rows=layout.rows,
+        interval_seconds=layout.interval_seconds,
+        tiles=len(times),
+    )
 
 
 def _hls_rendition(plan: Plan) -> Rendition | None:
@@ -95,12 +139,21 @@ def _hls_rendition(plan: Plan) -> Rendition | None:
     if not master.exists():
         return None
     files = [p for p in sorted((plan.work / "hls").rglob("*")) if p.is_file() and p != master]
-    extra = tuple(OutputFile(p, f"hls/{p.relative_to(plan.work / 'hls')}",
-                             "application/vnd.apple.mpegurl" if p.suffix == ".m3u8" else "video/mp2t")
-                  for p in files)
+    extra = tuple(
+        OutputFile(
+            p,
+            f"hls/{p.relative_to(plan.work / 'hls')}",
+            "application/vnd.apple.mpegurl" if p.suffix == ".m3u8" else "video/mp2t",
+        )
+        for p in files
+    )
     variants = sorted({p.parent.name for p in files})
-    return Rendition("hls", OutputFile(master, "hls/master.m3u8", "application/vnd.apple.mpegurl"), extra=extra,
-                     details={"variants": len(variants), "segments": sum(p.suffix == ".ts" for p in files)})
+    return Rendition(
+        "hls",
+        OutputFile(master, "hls/master.m3u8", "application/vnd.apple.mpegurl"),
+        extra=extra,
+        details={"variants": len(variants), "segments": sum(p.suffix == ".ts" for p in files)},
+    )
 
 
 def _described(kind: str, file: OutputFile) -> Rendition:
@@ -109,11 +162,13 @@ def _described(kind: str, file: OutputFile) -> Rendition:
     details: dict[str, Any] = {}
     for stream in info.get("streams", []):
         if stream.get("codec_type") == "video" and "width" not in details:
-            details.update(width=stream.get("width"), height=stream.get("height"),
-                           codec=stream.get("codec_name"))
+            details.update(width=stream.get("width"), height=stream.get("height"), codec=stream.get("codec_name"))
         elif stream.get("codec_type") == "audio" and "audio_codec" not in details:
-            details.update(audio_codec=stream.get("codec_name"), channels=stream.get("channels"),
-                           sample_rate=int(stream.get("sample_rate") or 0) or None)
+            details.update(
+                audio_codec=stream.get("codec_name"),
+                channels=stream.get("channels"),
+                sample_rate=int(stream.get("sample_rate") or 0) or None,
+            )
     duration = (info.get("format") or {}).get("duration")
     if duration:
         details["duration_seconds"] = round(float(duration), 3)

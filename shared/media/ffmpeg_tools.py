@@ -28,8 +28,9 @@ def stderr_tail(stderr: bytes | str | None, lines: int = 3) -> str:
 Diagnosis = tuple[str, Reason, str]
 
 
-def run_tool(args: list[str], reason: Reason, what: str, timeout: float,
-             known: Sequence[Diagnosis] = ()) -> subprocess.CompletedProcess[bytes]:
+def run_tool(
+    args: list[str], reason: Reason, what: str, timeout: float, known: Sequence[Diagnosis] = ()
+) -> subprocess.CompletedProcess[bytes]:
     """Run an ffmpeg-family command; a non-zero exit becomes PipelineError(reason), or the
     reason of the first `known` diagnosis whose text ffmpeg printed."""
     try:
@@ -37,8 +38,7 @@ def run_tool(args: list[str], reason: Reason, what: str, timeout: float,
     except FileNotFoundError as exc:
         raise PipelineError(Reason.INTERNAL_ERROR, f"{args[0]} is not installed", retryable=True) from exc
     except subprocess.TimeoutExpired as exc:
-        raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s",
-                            retryable=True) from exc
+        raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True) from exc
     if result.returncode != 0:
         stderr = result.stderr.decode(errors="replace")
         for text, known_reason, sentence in known:

@@ -38,49 +38,87 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
     image_format = "yuvj420p" if opts.thumbnail_format == "jpg" else "yuv420p"
     thumbs = video[1].filter("fps", fps=f"1/{plan.thumbnail_interval}").filter_multi_output("split", 2)
     # Brightness, contrast and edge density read as well from small frames, at a fraction of the cost.
-    picture_stats = (thumbs[1].filter("scale", plan.analysis[0], plan.analysis[1]).filter("signalstats")
-                     .filter("metadata", mode="print", file=str(plan.path("meta/stats.txt")))
-                     .filter("edgedetect").filter("signalstats")
-                     .filter("metadata", mode="print", file=str(plan.path("meta/edges.txt"))))
-    tiles = (_scaled(video[2].filter("fps", fps=f"1/{plan.storyboard.interval_seconds}"),
-                     (plan.storyboard.tile_width, plan.storyboard.tile_height))
-             # metadata=print skips frames without metadata; signalstats gives each tile some.
-             .filter("signalstats").filter("metadata", mode="print", file=str(plan.path("meta/tiles.txt")))
-             .filter("tile", f"{plan.storyboard.columns}x{plan.storyboard.rows}"))
-    scenes = (video[3].filter("scale", plan.analysis[0], plan.analysis[1], flags="bilinear")
-              .filter("blackdetect", d=0.5, pix_th=0.10)
-              .filter("scdet", threshold=opts.scene_threshold)
-              .filter("metadata", mode="print", file=str(plan.path("meta/scores.txt")))
-              .filter("metadata", mode="select", key="lavfi.scd.time"))
+    picture_stats = (
+        thumbs[1]
+        .filter("scale", plan.analysis[0], plan.analysis[1])
+        .filter("signalstats")
+        .filter("metadata", mode="print", file=str(plan.path("meta/stats.txt")))
+        .filter("edgedetect")
+        .filter("signalstats")
+        .filter("metadata", mode="print", file=str(plan.path("meta/edges.txt")))
+    )
+    tiles = (
+        _scaled(
+            video[2].filter("fps", fps=f"1/{plan.storyboard.interval_seconds}"),
+            (plan.storyboard.tile_width, plan.storyboard.tile_height),
+        )
+        # metadata=print skips frames without metadata; signalstats gives each tile some.
+        .filter("signalstats")
+        .filter("metadata", mode="print", file=str(plan.path("meta/tiles.txt")))
+        .filter("tile", f"{plan.storyboard.columns}x{plan.storyboard.rows}")
+    )
+    scenes = (
+        video[3]
+        .filter("scale", plan.analysis[0], plan.analysis[1], flags="bilinear")
+        .filter("blackdetect", d=0.5, pix_th=0.10)
+        .filter("scdet", threshold=opts.scene_threshold)
+        .filter("metadata", mode="print", file=str(plan.path("meta/scores.txt")))
+        .filter("metadata", mode="select", key="lavfi.scd.time")
+    )
 
-    proxy_args: dict[str, Any] = {"vcodec": "libx264", "preset": opts.proxy_preset, "crf": opts.proxy_crf,
-                                  "pix_fmt": "yuv420p", "movflags": "+faststart", "map_metadata": -1}
+    proxy_args: dict[str, Any] = {
+        "vcodec": "libx264",
+        "preset": opts.proxy_preset,
+        "crf": opts.proxy_crf,
+        "pix_fmt": "yuv420p",
+        "movflags": "+faststart",
+        "map_metadata": -1,
+    }
     outputs = [
-        ffmpeg.output(thumbs[0].filter("format", image_format), str(plan.path(f"thumbnails/thumb_%04d.{ext}")),
-                      **image),
-        ffmpeg.output(tiles.filter("format", "yuvj420p"), str(plan.path("storyboard/sprite_%03d.jpg")),
-                      **{"q:v": 4}),
-        ffmpeg.output(scenes.filter("format", image_format), str(plan.path(f"thumbnails/scene_%04d.{ext}")),
-                      fps_mode="passthrough", **image),
+        ffmpeg.output(
+            thumbs[0].filter("format", image_format), str(plan.path(f"thumbnails/thumb_%04d.{ext}")), **image
+        ),
+        ffmpeg.output(tiles.filter("format", "yuvj420p"), str(plan.path("storyboard/sprite_%03d.jpg")), **{"q:v": 4}),
+        ffmpeg.output(
+            scenes.filter("format", image_format),
+            str(plan.path(f"thumbnails/scene_%04d.{ext}")),
+            fps_mode="passthrough",
+            **image,
+        ),
     ]
     proxy_video = video[0]
     sound: Any = None
     if tech.audio is not None:
         sound = source[str(tech.audio.index)].filter_multi_output("asplit", 3 + len(hls_heights))
-        listened = (sound[2].filter("ebur128", peak="true", framelog="verbose")
-                    .filter("silencedetect", n="-50dB", d=0.5))
+        listened = sound[2].filter("ebur128", peak="true", framelog="verbose").filter("silencedetect", n="-50dB", d=0.5)
         outputs += [
-            ffmpeg.output(proxy_video, sound[0], str(plan.path("proxy.mp4")), acodec="aac", ac=2,
-                          **{"b:a": opts.audio_bitrate}, **proxy_args),
+            ffmpeg.output(
+                proxy_video,
+                sound[0],
+                str(plan.path("proxy.mp4")),
+                acodec="aac",
+                ac=2,
+                **{"b:a": opts.audio_bitrate},
+                **proxy_args,
+            ),
             ffmpeg.output(sound[1], str(plan.path("audio.wav")), acodec="pcm_s16le", ac=1, ar=16000),
             ffmpeg.output(picture_stats, listened, "-", f="null"),
         ]
     else:
-        outputs += [ffmpeg.output(proxy_video, str(plan.path("proxy.mp4")), **proxy_args),
-                    ffmpeg.output(picture_stats, "-", f="null")]
+        outputs += [
+            ffmpeg.output(proxy_video, str(plan.path("proxy.mp4")), **proxy_args),
+            ffmpeg.output(picture_stats, "-", f="null"),
+        ]
     if hls_heights:
-        outputs.append(_hls_output(plan, tech, hls_heights, [rungs[1 + i] for i in range(len(hls_heights))],
-                                   [sound[3 + i] for i in range(len(hls_heights))] if sound is not None else []))
+        outputs.append(
+            _hls_output(
+                plan,
+                tech,
+                hls_heights,
+                [rungs[1 + i] for i in range(len(hls_heights))],
+                [sound[3 + i] for i in range(len(hls_heights))] if sound is not None else [],
+            )
+        )
     graph = ffmpeg.merge_outputs(*outputs).global_args("-hide_banner", "-nostdin", "-nostats", "-v", "info")
     args: list[str] = graph.overwrite_output().compile(cmd="ffmpeg")
     return args
@@ -102,11 +140,19 @@ def _hls_output(plan: Plan, tech: Technical, heights: list[int], videos: list[An
             variants.append(f"v:{i}")
     fps = tech.video.fps or 30.0
     args: dict[str, Any] = {
-        "f": "hls", "hls_time": opts.hls_segment_seconds, "hls_playlist_type": "vod",
-        "hls_segment_filename": str(plan.path("hls/%v/segment_%04d.ts")), "master_pl_name": "master.m3u8",
-        "var_stream_map": " ".join(variants), "vcodec": "libx264", "preset": opts.proxy_preset,
-        "crf": opts.proxy_crf, "pix_fmt": "yuv420p", "g": max(1, round(fps * opts.hls_segment_seconds)),
-        "sc_threshold": 0}
+        "f": "hls",
+        "hls_time": opts.hls_segment_seconds,
+        "hls_playlist_type": "vod",
+        "hls_segment_filename": str(plan.path("hls/%v/segment_%04d.ts")),
+        "master_pl_name": "master.m3u8",
+        "var_stream_map": " ".join(variants),
+        "vcodec": "libx264",
+        "preset": opts.proxy_preset,
+        "crf": opts.proxy_crf,
+        "pix_fmt": "yuv420p",
+        "g": max(1, round(fps * opts.hls_segment_seconds)),
+        "sc_threshold": 0,
+    }
     for i, height in enumerate(heights):  # a cap per rung, so players can choose by BANDWIDTH
         kbps = ladder_kbps(height)
         args.update({f"maxrate:v:{i}": f"{kbps}k", f"bufsize:v:{i}": f"{2 * kbps}k"})

@@ -27,23 +27,24 @@ class Segment(BaseModel):
 
 
 class Loudness(BaseModel):
-    integrated_lufs: float | None   # EBU R128 integrated loudness
-    range_lu: float | None          # loudness range (LRA)
-    true_peak_dbtp: float | None    # maximum true peak over all channels
+    integrated_lufs: float | None  # EBU R128 integrated loudness
+    range_lu: float | None  # loudness range (LRA)
+    true_peak_dbtp: float | None  # maximum true peak over all channels
 
 
 class SceneCut(BaseModel):
     time: float
-    score: float                    # scdet's score at the cut, 0-100
+    score: float  # scdet's score at the cut, 0-100
 
 
 class PictureStats(BaseModel):
     """One thumbnail: brightness and contrast from signalstats, edge density from edgedetect."""
+
     time: float
     luma_mean: float
-    luma_low: float                 # 10th percentile
-    luma_high: float                # 90th percentile
-    edge_density: float             # mean of the edge map: high for sharp, detailed frames
+    luma_low: float  # 10th percentile
+    luma_high: float  # 90th percentile
+    edge_density: float  # mean of the edge map: high for sharp, detailed frames
 
     @property
     def contrast(self) -> float:
@@ -54,7 +55,7 @@ PosterRule = Literal["sharpest_of_usable", "least_flat_of_all"]
 
 
 class PosterChoice(BaseModel):
-    index: int                      # into the interval thumbnails
+    index: int  # into the interval thumbnails
     time: float
     score: float
     rule: PosterRule
@@ -66,14 +67,14 @@ class PosterChoice(BaseModel):
 @dataclass(frozen=True)
 class OutputFile:
     local: Path
-    key: str                          # where it is stored, under the video's folder
+    key: str  # where it is stored, under the video's folder
     content_type: str
 
 
 @dataclass(frozen=True)
 class Rendition:
-    kind: str                         # proxy | audio | poster | thumbnails | storyboard | scene_scores | hls
-    main: OutputFile                  # what the artifact row points at
+    kind: str  # proxy | audio | poster | thumbnails | storyboard | scene_scores | hls
+    main: OutputFile  # what the artifact row points at
     extra: tuple[OutputFile, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -90,6 +91,7 @@ class Thumbnail(BaseModel):
 
 class StoryboardGrid(BaseModel):
     """How the storyboard's tiles are laid out and how much time each one stands for."""
+
     tile_width: int
     tile_height: int
     columns: int
@@ -99,15 +101,16 @@ class StoryboardGrid(BaseModel):
 
 
 class StoryboardInfo(StoryboardGrid):
-    vtt: str                          # keys under the video's folder
+    vtt: str  # keys under the video's folder
     sprites: list[str]
 
 
 class MediaAnalysis(BaseModel):
     """What the single run measured, for the metadata document."""
+
     loudness: Loudness | None
     black_segments: list[Segment]
-    silent_segments: list[Segment] | None      # None: no audio to listen to
+    silent_segments: list[Segment] | None  # None: no audio to listen to
     scene_threshold: float
     scene_cuts: list[SceneCut]
     frames_scored: int

@@ -14,18 +14,18 @@ from shared.metadata.technical import Technical
 
 @dataclass(frozen=True)
 class RenditionOptions:
-    proxy_max_height: int = 720       # the proxy's short side, so portrait video stays ≤720p too
+    proxy_max_height: int = 720  # the proxy's short side, so portrait video stays ≤720p too
     proxy_crf: int = 23
     proxy_preset: str = "veryfast"
     audio_bitrate: str = "128k"
-    thumbnail_interval_seconds: float | None = None   # None: a tenth of the video, 1 to 60 s
+    thumbnail_interval_seconds: float | None = None  # None: a tenth of the video, 1 to 60 s
     thumbnail_format: Literal["jpg", "webp"] = "jpg"
     storyboard_tile_width: int = 160
     storyboard_columns: int = 10
     storyboard_rows: int = 10
     storyboard_interval_seconds: float | None = None  # None: one sprite sheet of tiles, ≥ 1 s each
-    scene_threshold: float = 10.0     # scdet's score (0-100) above which a frame starts a scene
-    analysis_width: int = 320         # frames for scene and black detection, and scene thumbnails
+    scene_threshold: float = 10.0  # scdet's score (0-100) above which a frame starts a scene
+    analysis_width: int = 320  # frames for scene and black detection, and scene thumbnails
     hls: bool = False
     hls_heights: tuple[int, ...] = (360, 720, 1080)
     hls_segment_seconds: int = 6
@@ -63,9 +63,10 @@ def storyboard_interval(duration: float, configured: float | None, per_sprite: i
 @dataclass(frozen=True)
 class Plan:
     """Every decision made before the run: sizes, intervals and where each output goes."""
+
     work: Path
     duration: float
-    proxy: tuple[int, int]            # also the thumbnails' size: they are cut from the same frames
+    proxy: tuple[int, int]  # also the thumbnails' size: they are cut from the same frames
     analysis: tuple[int, int]
     thumbnail_interval: float
     storyboard: StoryboardLayout
@@ -84,13 +85,22 @@ def plan_for(work: Path, tech: Technical, options: RenditionOptions) -> Plan:
     duration = tech.duration_seconds or 0.0
     per_sprite = options.storyboard_columns * options.storyboard_rows
     tile = width_size(dw, dh, options.storyboard_tile_width)
-    return Plan(work=work, duration=duration, proxy=proxy_size(dw, dh, options.proxy_max_height),
-                analysis=width_size(dw, dh, options.analysis_width),
-                thumbnail_interval=thumbnail_interval(duration, options.thumbnail_interval_seconds),
-                storyboard=StoryboardLayout(tile[0], tile[1], options.storyboard_columns, options.storyboard_rows,
-                                            storyboard_interval(duration, options.storyboard_interval_seconds,
-                                                                per_sprite)),
-                has_audio=tech.audio is not None, options=options)
+    return Plan(
+        work=work,
+        duration=duration,
+        proxy=proxy_size(dw, dh, options.proxy_max_height),
+        analysis=width_size(dw, dh, options.analysis_width),
+        thumbnail_interval=thumbnail_interval(duration, options.thumbnail_interval_seconds),
+        storyboard=StoryboardLayout(
+            tile[0],
+            tile[1],
+            options.storyboard_columns,
+            options.storyboard_rows,
+            storyboard_interval(duration, options.storyboard_interval_seconds, per_sprite),
+        ),
+        has_audio=tech.audio is not None,
+        options=options,
+    )
 
 
 def hls_ladder(tech: Technical, options: RenditionOptions) -> list[int]:

@@ -25,5 +25,12 @@ def choose_poster(thumbnails: list[PictureStats]) -> PosterChoice | None:
     if not usable:  # every frame is black or flat: take the one with the most to see
         usable, rule = list(range(len(thumbnails))), "least_flat_of_all"
     best = max(usable, key=lambda i: (sharpness(thumbnails[i]), thumbnails[i].contrast, -i))
-    return PosterChoice(index=best, time=thumbnails[best].time, score=sharpness(thumbnails[best]), rule=rule,
-                        candidates=len(thumbnails), rejected_black=sum(black), rejected_flat=sum(flat))
+    return PosterChoice(
+        index=best,
+        time=thumbnails[best].time,
+        score=sharpness(thumbnails[best]),
+        rule=rule,
+        candidates=len(thumbnails),
+        rejected_black=sum(black),
+        rejected_flat=sum(flat),
+    )

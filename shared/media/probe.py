@@ -12,13 +12,19 @@ from shared.media.ffmpeg_tools import Diagnosis, run_tool
 PROBE_TIMEOUT_S = 60.0
 
 PROBE_DIAGNOSES: list[Diagnosis] = [
-    ("moov atom not found", Reason.TRUNCATED,
-     "the file is incomplete: its MP4 index (moov atom) is missing, so the upload was probably cut short"),
+    (
+        "moov atom not found",
+        Reason.TRUNCATED,
+        "the file is incomplete: its MP4 index (moov atom) is missing, so the upload was probably cut short",
+    ),
     ("Picture size", Reason.BAD_DIMENSIONS, "the video declares a frame size no decoder can allocate"),
 ]
 DECODE_DIAGNOSES: list[Diagnosis] = [
-    ("partial file", Reason.TRUNCATED,
-     "the file is incomplete: its media data stops early, so the upload was probably cut short"),
+    (
+        "partial file",
+        Reason.TRUNCATED,
+        "the file is incomplete: its media data stops early, so the upload was probably cut short",
+    ),
 ]
 # The first box of an MP4/MOV file: only a file that starts like one can be a truncated one.
 ISO_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
@@ -32,9 +38,13 @@ def probe(path: Path) -> dict[str, Any]:
     """ffprobe's format and streams as JSON; NOT_A_VIDEO (or a more precise reason) when it
     cannot read the file."""
     try:
-        result = run_tool(["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-                          Reason.NOT_A_VIDEO, "reading the file as a media container", timeout=PROBE_TIMEOUT_S,
-                          known=PROBE_DIAGNOSES)
+        result = run_tool(
+            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+            Reason.NOT_A_VIDEO,
+            "reading the file as a media container",
+            timeout=PROBE_TIMEOUT_S,
+            known=PROBE_DIAGNOSES,
+        )
     except PipelineError as exc:
         # ffprobe trusts a .mp4 name and misses the moov of any bytes at all.
         if exc.reason == Reason.TRUNCATED and not _starts_like_mp4(path):
@@ -56,8 +66,11 @@ def _starts_like_mp4(path: Path) -> bool:
 
 def video_streams(info: dict[str, Any]) -> list[dict[str, Any]]:
     """Real video streams: cover art (attached pictures) does not count."""
-    return [s for s in info.get("streams", [])
-            if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]
+    return [
+        s
+        for s in info.get("streams", [])
+        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")
+    ]
 
 
 def still_image_format(info: dict[str, Any]) -> str | None:
@@ -72,9 +85,29 @@ def audio_streams(info: dict[str, Any]) -> list[dict[str, Any]]:
 
 def check_decodes(path: Path, stream_index: int) -> None:
     """Decode the first frame of the stream: a header can lie, a decoder cannot."""
-    run_tool(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-xerror", "-i", str(path),
-              "-map", f"0:{stream_index}", "-frames:v", "1", "-f", "null", "-"],
-             Reason.UNDECODABLE, "decoding the first video frame", timeout=PROBE_TIMEOUT_S, known=DECODE_DIAGNOSES)
+    run_tool(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-nostdin",
+            "-v",
+            "error",
+            "-xerror",
+            "-i",
+            str(path),
+            "-map",
+            f"0:{stream_index}",
+            "-frames:v",
+            "1",
+            "-f",
+            "null",
+            "-",
+        ],
+        Reason.UNDECODABLE,
+        "decoding the first video frame",
+        timeout=PROBE_TIMEOUT_S,
+        known=DECODE_DIAGNOSES,
+    )
 
 
 class FfmpegProbe:

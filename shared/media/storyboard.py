@@ -33,7 +33,10 @@ def webvtt(layout: StoryboardLayout, tile_times: list[float], duration: float) -
         end = tile_times[i + 1] if i + 1 < len(tile_times) else max(duration, start + 0.001)
         sprite, cell = divmod(i, layout.per_sprite)
         row, column = divmod(cell, layout.columns)
-        lines += [f"{vtt_time(start)} --> {vtt_time(end)}",
-                  f"{sprite_name(sprite)}#xywh={column * layout.tile_width},{row * layout.tile_height},"
-                  f"{layout.tile_width},{layout.tile_height}", ""]
+        lines += [
+            f"{vtt_time(start)} --> {vtt_time(end)}",
+            f"{sprite_name(sprite)}#xywh={column * layout.tile_width},{row * layout.tile_height},"
+            f"{layout.tile_width},{layout.tile_height}",
+            "",
+        ]
     return "\n".join(lines)

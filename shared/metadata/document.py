@@ -63,8 +63,8 @@ class Thumbnails(BaseModel):
 
 
 class Storyboard(StoryboardGrid):
-    vtt: ArtifactRef                 # WebVTT, one cue per tile: `sprite_001.jpg#xywh=x,y,w,h`
-    sprites: list[str]               # paths in the vtt's bucket
+    vtt: ArtifactRef  # WebVTT, one cue per tile: `sprite_001.jpg#xywh=x,y,w,h`
+    sprites: list[str]  # paths in the vtt's bucket
     made_by: MadeBy
 
 
@@ -74,16 +74,16 @@ class LoudnessPart(Loudness):
 
 
 class Segments(BaseModel):
-    detector: str                    # the ffmpeg filter and its settings
+    detector: str  # the ffmpeg filter and its settings
     segments: list[Segment]
     made_by: MadeBy
 
 
 class Scenes(BaseModel):
-    threshold: float                 # scdet's score (0-100) that starts a scene
+    threshold: float  # scdet's score (0-100) that starts a scene
     cuts: list[SceneCut]
     frames_scored: int
-    scores: ArtifactRef | None       # CSV of every frame's score
+    scores: ArtifactRef | None  # CSV of every frame's score
     made_by: MadeBy
 
 
@@ -94,14 +94,14 @@ class Hls(BaseModel):
 
 
 class TranscriptPart(BaseModel):
-    language: str                    # BCP 47
+    language: str  # BCP 47
     speech: bool
     no_speech_reason: str | None = None
     text: str
     word_count: int
-    mean_confidence: float | None    # the engine's, 0-1
-    segments: list[Utterance]        # runs of words between pauses, with times
-    words: ArtifactRef | None        # JSON of every word with its times and confidence
+    mean_confidence: float | None  # the engine's, 0-1
+    segments: list[Utterance]  # runs of words between pauses, with times
+    words: ArtifactRef | None  # JSON of every word with its times and confidence
     made_by: MadeBy
 
 
@@ -121,15 +121,15 @@ class Captions(BaseModel):
 
 
 class Chapters(BaseModel):
-    min_seconds: float               # the shortest a chapter may be (VIDPIPE_CHAPTER_MIN_SECONDS)
+    min_seconds: float  # the shortest a chapter may be (VIDPIPE_CHAPTER_MIN_SECONDS)
     items: list[Chapter]
-    youtube: str                     # "0:00 Label" lines for a video description
-    youtube_ready: bool              # first at 0:00, at least three, each at least 10 s
+    youtube: str  # "0:00 Label" lines for a video description
+    youtube_ready: bool  # first at 0:00, at least three, each at least 10 s
     made_by: MadeBy
 
 
 class Keywords(BaseModel):
-    items: list[Keyword]             # best first
+    items: list[Keyword]  # best first
     tags: list[str]
     made_by: MadeBy
 
@@ -168,8 +168,11 @@ def json_schema() -> dict[str, Any]:
     """The document's JSON Schema, as consumers validate it: the serialized shape, computed fields too.
     Kept in the repo as SCHEMA_FILE (`vidpipe schema` rewrites it; a test keeps it current)."""
     schema = MetadataDocument.model_json_schema(mode="serialization")
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "$id": f"https://vidpipe.dev/schemas/metadata-document.v{SCHEMA_VERSION}.json", **schema}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://vidpipe.dev/schemas/metadata-document.v{SCHEMA_VERSION}.json",
+        **schema,
+    }
     return schema
 
 
@@ -180,43 +183,77 @@ SILENCE_DETECTOR = "silencedetect n=-50dB d=0.5"
 def artifact_ref(artifact: Artifact) -> ArtifactRef:
     d: dict[str, Any] = artifact.details
     made_by = MadeBy.model_validate(d["made_by"]) if isinstance(d.get("made_by"), dict) else None
-    return ArtifactRef(bucket=artifact.bucket, path=artifact.path, bytes=artifact.bytes,
-                       content_type=artifact.content_type, width=d.get("width"), height=d.get("height"),
-                       duration_seconds=d.get("duration_seconds"), made_by=made_by)
+    return ArtifactRef(
+        bucket=artifact.bucket,
+        path=artifact.path,
+        bytes=artifact.bytes,
+        content_type=artifact.content_type,
+        width=d.get("width"),
+        height=d.get("height"),
+        duration_seconds=d.get("duration_seconds"),
+        made_by=made_by,
+    )
 
 
-def build_document(video: Video, job_id: UUID, technical: Technical, artifacts: list[Artifact],
-                   analysis: MediaAnalysis | None, analysis_by: MadeBy | None, content: Content | None,
-                   now: datetime) -> MetadataDocument:
+def build_document(
+    video: Video,
+    job_id: UUID,
+    technical: Technical,
+    artifacts: list[Artifact],
+    analysis: MediaAnalysis | None,
+    analysis_by: MadeBy | None,
+    content: Content | None,
+    now: datetime,
+) -> MetadataDocument:
     refs = {a.kind: artifact_ref(a) for a in artifacts}
     folder = video.derived_folder
     doc = MetadataDocument(
-        video_id=video.id, job_id=job_id, generated_at=now,
-        source=Source(bucket=video.bucket, path=video.path, size_bytes=video.size_bytes,
-                      content_type=video.content_type),
-        technical=technical, poster=refs.get("poster"), proxy=refs.get("proxy"), audio=refs.get("audio"))
+        video_id=video.id,
+        job_id=job_id,
+        generated_at=now,
+        source=Source(
+            bucket=video.bucket, path=video.path, size_bytes=video.size_bytes, content_type=video.content_type
+        ),
+        technical=technical,
+        poster=refs.get("poster"),
+        proxy=refs.get("proxy"),
+        audio=refs.get("audio"),
+    )
     if analysis is not None and analysis_by is not None:
         doc.poster_choice = analysis.poster
         if "thumbnails" in refs:
             manifest = refs["thumbnails"]
             doc.thumbnails = Thumbnails(
-                bucket=manifest.bucket, interval_seconds=analysis.thumbnail_interval_seconds,
-                width=manifest.width or 0, height=manifest.height or 0, manifest=manifest, made_by=analysis_by,
-                items=[ThumbnailRef(time=t.time, path=f"{folder}/{t.key}", kind=t.kind) for t in analysis.thumbnails])
+                bucket=manifest.bucket,
+                interval_seconds=analysis.thumbnail_interval_seconds,
+                width=manifest.width or 0,
+                height=manifest.height or 0,
+                manifest=manifest,
+                made_by=analysis_by,
+                items=[ThumbnailRef(time=t.time, path=f"{folder}/{t.key}", kind=t.kind) for t in analysis.thumbnails],
+            )
         if analysis.storyboard is not None and "storyboard" in refs:
             sb = analysis.storyboard
             doc.storyboard = Storyboard(
-                **sb.model_dump(include=set(StoryboardGrid.model_fields)), vtt=refs["storyboard"],
-                sprites=[f"{folder}/{s}" for s in sb.sprites], made_by=analysis_by)
+                **sb.model_dump(include=set(StoryboardGrid.model_fields)),
+                vtt=refs["storyboard"],
+                sprites=[f"{folder}/{s}" for s in sb.sprites],
+                made_by=analysis_by,
+            )
         if analysis.loudness is not None:
             doc.loudness = LoudnessPart(**analysis.loudness.model_dump(), made_by=analysis_by)
-        doc.black_segments = Segments(detector=BLACK_DETECTOR, made_by=analysis_by,
-                                      segments=analysis.black_segments)
+        doc.black_segments = Segments(detector=BLACK_DETECTOR, made_by=analysis_by, segments=analysis.black_segments)
         if analysis.silent_segments is not None:
-            doc.silent_segments = Segments(detector=SILENCE_DETECTOR, made_by=analysis_by,
-                                           segments=analysis.silent_segments)
-        doc.scenes = Scenes(threshold=analysis.scene_threshold, cuts=analysis.scene_cuts,
-                            frames_scored=analysis.frames_scored, scores=refs.get("scene_scores"), made_by=analysis_by)
+            doc.silent_segments = Segments(
+                detector=SILENCE_DETECTOR, made_by=analysis_by, segments=analysis.silent_segments
+            )
+        doc.scenes = Scenes(
+            threshold=analysis.scene_threshold,
+            cuts=analysis.scene_cuts,
+            frames_scored=analysis.frames_scored,
+            scores=refs.get("scene_scores"),
+            made_by=analysis_by,
+        )
     if "hls" in refs:
         hls = next(a for a in artifacts if a.kind == "hls")
         doc.hls = Hls(master=refs["hls"], variants=int(hls.details.get("variants", 0)), made_by=refs["hls"].made_by)
@@ -230,25 +267,41 @@ def add_content(doc: MetadataDocument, content: Content, refs: dict[str, Artifac
     t = content.transcript
     if t is not None:
         doc.transcript = TranscriptPart(
-            language=t.language, speech=t.speech, no_speech_reason=t.no_speech_reason, text=t.text,
-            word_count=len(t.words), segments=t.utterances(), words=refs.get("transcript"), made_by=t.made_by,
-            mean_confidence=round(sum(w.confidence for w in t.words) / len(t.words), 3) if t.words else None)
+            language=t.language,
+            speech=t.speech,
+            no_speech_reason=t.no_speech_reason,
+            text=t.text,
+            word_count=len(t.words),
+            segments=t.utterances(),
+            words=refs.get("transcript"),
+            made_by=t.made_by,
+            mean_confidence=round(sum(w.confidence for w in t.words) / len(t.words), 3) if t.words else None,
+        )
     if "captions_vtt" in refs and "captions_srt" in refs and t is not None:
         rules = cc.CaptionRules()
-        doc.captions = Captions(vtt=refs["captions_vtt"], srt=refs["captions_srt"], cues=len(content.captions),
-                                rules=CaptionRulesPart(**{f: getattr(rules, f) for f in CaptionRulesPart.model_fields}),
-                                made_by=cc.made_by())
+        doc.captions = Captions(
+            vtt=refs["captions_vtt"],
+            srt=refs["captions_srt"],
+            cues=len(content.captions),
+            rules=CaptionRulesPart(**{f: getattr(rules, f) for f in CaptionRulesPart.model_fields}),
+            made_by=cc.made_by(),
+        )
     if content.chapters:
-        doc.chapters = Chapters(min_seconds=content.chapter_min_seconds,
-                                items=content.chapters, youtube=ch.youtube_list(content.chapters),
-                                youtube_ready=ch.youtube_ready(content.chapters), made_by=ch.made_by())
+        doc.chapters = Chapters(
+            min_seconds=content.chapter_min_seconds,
+            items=content.chapters,
+            youtube=ch.youtube_list(content.chapters),
+            youtube_ready=ch.youtube_ready(content.chapters),
+            made_by=ch.made_by(),
+        )
     if content.keywords:
         doc.keywords = Keywords(items=content.keywords, tags=kw.tags(content.keywords), made_by=kw.made_by())
     doc.suggestions = content.suggestions
 
 
-def absent_parts(doc: MetadataDocument, technical: Technical, analysis: MediaAnalysis | None,
-                 content: Content | None) -> dict[str, str]:
+def absent_parts(
+    doc: MetadataDocument, technical: Technical, analysis: MediaAnalysis | None, content: Content | None
+) -> dict[str, str]:
     no_audio = technical.audio is None
     reasons = {
         "audio": "the source has no audio stream" if no_audio else "the process step produced no audio track",
@@ -259,10 +312,28 @@ def absent_parts(doc: MetadataDocument, technical: Technical, analysis: MediaAna
     }
     known = content.absent if content else {}
     absent: dict[str, str] = {}
-    for part in ("poster", "poster_choice", "proxy", "audio", "thumbnails", "storyboard", "loudness",
-                 "black_segments", "silent_segments", "scenes", "hls", "transcript", "captions", "chapters",
-                 "keywords", "suggestions"):
+    for part in (
+        "poster",
+        "poster_choice",
+        "proxy",
+        "audio",
+        "thumbnails",
+        "storyboard",
+        "loudness",
+        "black_segments",
+        "silent_segments",
+        "scenes",
+        "hls",
+        "transcript",
+        "captions",
+        "chapters",
+        "keywords",
+        "suggestions",
+    ):
         if getattr(doc, part) is None:
-            absent[part] = known.get(part) or (reasons.get(part) if analysis is not None or part in ("audio", "hls")
-                                               else None) or "the process step recorded no such result"
+            absent[part] = (
+                known.get(part)
+                or (reasons.get(part) if analysis is not None or part in ("audio", "hls") else None)
+                or "the process step recorded no such result"
+            )
     return absent

@@ -21,10 +21,10 @@ class VideoStreamInfo(BaseModel):
     profile: str | None = None
     width: int
     height: int
-    display_width: int   # as shown: rotation and sample aspect ratio applied
+    display_width: int  # as shown: rotation and sample aspect ratio applied
     display_height: int
     sample_aspect_ratio: str | None = None
-    rotation: int = 0    # clockwise degrees a player turns the picture: 0, 90, 180 or 270
+    rotation: int = 0  # clockwise degrees a player turns the picture: 0, 90, 180 or 270
     fps: float | None = None
     variable_frame_rate: bool = False
     pixel_format: str | None = None
@@ -66,7 +66,7 @@ StreamInfo = VideoStreamInfo | AudioStreamInfo | OtherStreamInfo
 
 class Technical(BaseModel):
     made_by: MadeBy
-    container: str                      # ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    container: str  # ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
     container_long_name: str | None = None
     duration_seconds: float | None = None
     size_bytes: int | None = None
@@ -142,26 +142,43 @@ def _video(stream: dict[str, Any]) -> VideoStreamInfo:
     avg, real = _rate(stream.get("avg_frame_rate")), _rate(stream.get("r_frame_rate"))
     transfer = stream.get("color_transfer")
     return VideoStreamInfo(
-        index=int(stream["index"]), codec=str(stream.get("codec_name") or "unknown"),
-        codec_long_name=stream.get("codec_long_name"), profile=stream.get("profile"),
-        width=width, height=height, display_width=shown_w, display_height=shown_h,
-        sample_aspect_ratio=stream.get("sample_aspect_ratio"), rotation=rotation,
-        fps=avg or real, variable_frame_rate=bool(avg and real and abs(avg - real) > 0.01),
-        pixel_format=stream.get("pix_fmt"), bit_depth=_int(stream.get("bits_per_raw_sample")),
-        color_space=stream.get("color_space"), color_transfer=transfer,
-        color_primaries=stream.get("color_primaries"), hdr=transfer in HDR_TRANSFERS,
-        bit_rate=_int(stream.get("bit_rate")), frames=_int(stream.get("nb_frames")),
-        duration_seconds=_float(stream.get("duration")), language=_language(stream),
+        index=int(stream["index"]),
+        codec=str(stream.get("codec_name") or "unknown"),
+        codec_long_name=stream.get("codec_long_name"),
+        profile=stream.get("profile"),
+        width=width,
+        height=height,
+        display_width=shown_w,
+        display_height=shown_h,
+        sample_aspect_ratio=stream.get("sample_aspect_ratio"),
+        rotation=rotation,
+        fps=avg or real,
+        variable_frame_rate=bool(avg and real and abs(avg - real) > 0.01),
+        pixel_format=stream.get("pix_fmt"),
+        bit_depth=_int(stream.get("bits_per_raw_sample")),
+        color_space=stream.get("color_space"),
+        color_transfer=transfer,
+        color_primaries=stream.get("color_primaries"),
+        hdr=transfer in HDR_TRANSFERS,
+        bit_rate=_int(stream.get("bit_rate")),
+        frames=_int(stream.get("nb_frames")),
+        duration_seconds=_float(stream.get("duration")),
+        language=_language(stream),
     )
 
 
 def _audio(stream: dict[str, Any]) -> AudioStreamInfo:
     return AudioStreamInfo(
-        index=int(stream["index"]), codec=str(stream.get("codec_name") or "unknown"),
-        codec_long_name=stream.get("codec_long_name"), profile=stream.get("profile"),
-        channels=_int(stream.get("channels")), channel_layout=stream.get("channel_layout"),
-        sample_rate=_int(stream.get("sample_rate")), bit_rate=_int(stream.get("bit_rate")),
-        duration_seconds=_float(stream.get("duration")), language=_language(stream),
+        index=int(stream["index"]),
+        codec=str(stream.get("codec_name") or "unknown"),
+        codec_long_name=stream.get("codec_long_name"),
+        profile=stream.get("profile"),
+        channels=_int(stream.get("channels")),
+        channel_layout=stream.get("channel_layout"),
+        sample_rate=_int(stream.get("sample_rate")),
+        bit_rate=_int(stream.get("bit_rate")),
+        duration_seconds=_float(stream.get("duration")),
+        language=_language(stream),
     )
 
 
@@ -175,12 +192,21 @@ def technical_from_probe(info: dict[str, Any], made_by: MadeBy) -> Technical:
         elif id(s) in audios:
             streams.append(_audio(s))
         else:
-            streams.append(OtherStreamInfo(index=int(s.get("index", len(streams))),
-                                           codec_type=s.get("codec_type"), codec=s.get("codec_name"),
-                                           language=_language(s)))
+            streams.append(
+                OtherStreamInfo(
+                    index=int(s.get("index", len(streams))),
+                    codec_type=s.get("codec_type"),
+                    codec=s.get("codec_name"),
+                    language=_language(s),
+                )
+            )
     fmt = info.get("format") or {}
     return Technical(
-        made_by=made_by, container=str(fmt.get("format_name") or "unknown"),
-        container_long_name=fmt.get("format_long_name"), duration_seconds=_float(fmt.get("duration")),
-        size_bytes=_int(fmt.get("size")), bit_rate=_int(fmt.get("bit_rate")), streams=streams,
+        made_by=made_by,
+        container=str(fmt.get("format_name") or "unknown"),
+        container_long_name=fmt.get("format_long_name"),
+        duration_seconds=_float(fmt.get("duration")),
+        size_bytes=_int(fmt.get("size")),
+        bit_rate=_int(fmt.get("bit_rate")),
+        streams=streams,
     )

@@ -18,6 +18,11 @@ def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, 
     if rendition.extra:
         details["files"] = [f"{prefix}/{f.key}" for f in rendition.extra]
         details["total_bytes"] = sum(f.local.stat().st_size for f in rendition.files)
-    return Artifact(kind=rendition.kind, bucket=svc.settings.derived_bucket, path=f"{prefix}/{rendition.main.key}",
-                    bytes=rendition.main.local.stat().st_size, content_type=rendition.main.content_type,
-                    details=details)
+    return Artifact(
+        kind=rendition.kind,
+        bucket=svc.settings.derived_bucket,
+        path=f"{prefix}/{rendition.main.key}",
+        bytes=rendition.main.local.stat().st_size,
+        content_type=rendition.main.content_type,
+        details=details,
+    )

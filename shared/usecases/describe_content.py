@@ -31,8 +31,9 @@ def timed(timings: dict[str, int], part: str) -> Iterator[None]:
     timings[part] = int((time.monotonic() - started) * 1000)
 
 
-def lease_keeper(svc: Services, job: Job, seconds: int,
-                 clock: Callable[[], float] = time.monotonic) -> Callable[[float], None]:
+def lease_keeper(
+    svc: Services, job: Job, seconds: int, clock: Callable[[], float] = time.monotonic
+) -> Callable[[float], None]:
     """Renews the step's lease a third of the way through it, between chunks of work."""
     renewed = clock()
 
@@ -41,11 +42,13 @@ def lease_keeper(svc: Services, job: Job, seconds: int,
         if clock() - renewed > seconds / 3:
             svc.db.renew_lease(job.id, svc.worker, seconds)
             renewed = clock()
+
     return keep
 
 
-def listen(svc: Services, job: Job, technical: Technical, analysis: MediaAnalysis | None,
-           audio: Artifact | None) -> tuple[Transcript | None, str | None]:
+def listen(
+    svc: Services, job: Job, technical: Technical, analysis: MediaAnalysis | None, audio: Artifact | None
+) -> tuple[Transcript | None, str | None]:
     """The transcript, or None and why there is none."""
     if technical.audio is None:
         return None, "the source has no audio stream"
@@ -56,12 +59,25 @@ def listen(svc: Services, job: Job, technical: Technical, analysis: MediaAnalysi
         return None, "the process step produced no audio track"
     keep = lease_keeper(svc, job, svc.settings.describe_lease_seconds)
     with svc.storage.local_copy(audio.bucket, audio.path) as wav:
-        return transcribe(transcriber, wav, analysis.silent_segments or [], technical.duration_seconds or 0.0,
-                          min_confidence=svc.settings.transcript_min_confidence, on_chunk=keep), None
+        return transcribe(
+            transcriber,
+            wav,
+            analysis.silent_segments or [],
+            technical.duration_seconds or 0.0,
+            min_confidence=svc.settings.transcript_min_confidence,
+            on_chunk=keep,
+        ), None
 
 
-def describe_content(svc: Services, job: Job, video: Video, technical: Technical, analysis: MediaAnalysis | None,
-                     artifacts: list[Artifact], workdir: Path) -> Content:
+def describe_content(
+    svc: Services,
+    job: Job,
+    video: Video,
+    technical: Technical,
+    analysis: MediaAnalysis | None,
+    artifacts: list[Artifact],
+    workdir: Path,
+) -> Content:
     timings: dict[str, int] = {}
     absent: dict[str, str] = {}
     duration = technical.duration_seconds or 0.0
@@ -77,42 +93,77 @@ def describe_content(svc: Services, job: Job, video: Video, technical: Technical
         utterances = transcript.utterances() if transcript else []
         ranked = keywords(". ".join(u.text for u in utterances), limit=svc.settings.keywords_max)
     with timed(timings, "chapters"):
-        rules = ChapterRules(min_seconds=svc.settings.chapter_min_seconds,
-                             max_seconds=svc.settings.chapter_max_seconds)
+        rules = ChapterRules(min_seconds=svc.settings.chapter_min_seconds, max_seconds=svc.settings.chapter_max_seconds)
         parts = chapters(duration, analysis.scene_cuts if analysis else [], words, rules)
     with timed(timings, "suggestions"):
         v = technical.video
         facts = VideoFacts(
-            file_name=PurePosixPath(video.path).name, duration_seconds=duration,
-            width=v.display_width if v else None, height=v.display_height if v else None,
-            scenes=len(analysis.scene_cuts) + 1 if analysis else 1, utterances=utterances,
-            keywords=[k.text for k in ranked], chapters=[c.label for c in parts] if len(parts) > 1 else [])
+            file_name=PurePosixPath(video.path).name,
+            duration_seconds=duration,
+            width=v.display_width if v else None,
+            height=v.display_height if v else None,
+            scenes=len(analysis.scene_cuts) + 1 if analysis else 1,
+            utterances=utterances,
+            keywords=[k.text for k in ranked],
+            chapters=[c.label for c in parts] if len(parts) > 1 else [],
+        )
         suggestions = suggest(facts, svc.text_generator)
     if suggestions.provider_error:
-        log.warning("text generator failed, extractive suggestions kept: %s", suggestions.provider_error,
-                    extra={"job_id": str(job.id)})
+        log.warning(
+            "text generator failed, extractive suggestions kept: %s",
+            suggestions.provider_error,
+            extra={"job_id": str(job.id)},
+        )
     files: list[tuple[Rendition, MadeBy]] = []
     if transcript is not None and transcript.speech:
         files = write_files(workdir, transcript, cues)
     else:
         absent["captions"] = absent["keywords"] = no_words
     log.info("content described", extra={"job_id": str(job.id), "timings_ms": timings})
-    return Content(transcript=transcript, captions=cues, chapters=parts, chapter_min_seconds=rules.min_seconds,
-                   keywords=ranked, suggestions=suggestions,
-                   files=files, absent=absent)
+    return Content(
+        transcript=transcript,
+        captions=cues,
+        chapters=parts,
+        chapter_min_seconds=rules.min_seconds,
+        keywords=ranked,
+        suggestions=suggestions,
+        files=files,
+        absent=absent,
+    )
 
 
 def write_files(workdir: Path, transcript: Transcript, cues: list[cc.Cue]) -> list[tuple[Rendition, MadeBy]]:
-    files = {"transcript.json": json.dumps({"language": transcript.language,
-                                            "words": [w.model_dump() for w in transcript.words]}),
-             "captions.vtt": cc.webvtt(cues), "captions.srt": cc.srt(cues)}
+    files = {
+        "transcript.json": json.dumps(
+            {"language": transcript.language, "words": [w.model_dump() for w in transcript.words]}
+        ),
+        "captions.vtt": cc.webvtt(cues),
+        "captions.srt": cc.srt(cues),
+    }
     for name, text in files.items():
         (workdir / name).write_text(text, encoding="utf-8")
     details = {"cues": len(cues), "language": transcript.language}
-    return [(Rendition("transcript", OutputFile(workdir / "transcript.json", "transcript.json", "application/json"),
-                       details={"words": len(transcript.words), "language": transcript.language}),
-             transcript.made_by),
-            (Rendition("captions_vtt", OutputFile(workdir / "captions.vtt", "captions.vtt", "text/vtt"),
-                       details=details), cc.made_by()),
-            (Rendition("captions_srt", OutputFile(workdir / "captions.srt", "captions.srt", "application/x-subrip"),
-                       details=details), cc.made_by())]
+    return [
+        (
+            Rendition(
+                "transcript",
+                OutputFile(workdir / "transcript.json", "transcript.json", "application/json"),
+                details={"words": len(transcript.words), "language": transcript.language},
+            ),
+            transcript.made_by,
+        ),
+        (
+            Rendition(
+                "captions_vtt", OutputFile(workdir / "captions.vtt", "captions.vtt", "text/vtt"), details=details
+            ),
+            cc.made_by(),
+        ),
+        (
+            Rendition(
+                "captions_srt",
+                OutputFile(workdir / "captions.srt", "captions.srt", "application/x-subrip"),
+                details=details,
+            ),
+            cc.made_by(),
+        ),
+    ]

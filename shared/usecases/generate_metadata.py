@@ -37,15 +37,18 @@ def describe_job(svc: Services, job: Job) -> Job:
         except ObjectMissing:
             raise PipelineError(Reason.OBJECT_MISSING, "the audio track is no longer in storage") from None
         stored = [store(svc, video, r, by.model_dump()) for r, by in content.files]
-    document = build_document(video, job.id, technical, [*artifacts, *stored], analysis, analysis_by, content,
-                              datetime.now(tz=UTC))
-    return svc.db.complete_generate_metadata(job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"),
-                                             stored)
+    document = build_document(
+        video, job.id, technical, [*artifacts, *stored], analysis, analysis_by, content, datetime.now(tz=UTC)
+    )
+    return svc.db.complete_generate_metadata(
+        job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"), stored
+    )
 
 
 def generate_metadata(svc: Services, job_id: UUID) -> Outcome:
-    return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, svc.settings.describe_lease_seconds,
-                           lambda job: describe_job(svc, job))
+    return run_leased_step(
+        svc, job_id, JobStep.GENERATE_METADATA, svc.settings.describe_lease_seconds, lambda job: describe_job(svc, job)
+    )
 
 
 def handle_event(svc: Services, body: bytes) -> Outcome:

@@ -52,8 +52,7 @@ def check_limits(size: int | None, settings: Settings) -> int:
     if size == 0:
         raise PipelineError(Reason.EMPTY_FILE, "the uploaded file is empty")
     if size > settings.max_upload_bytes:
-        raise PipelineError(Reason.TOO_LARGE,
-                            f"the file is {size} bytes; the limit is {settings.max_upload_bytes}")
+        raise PipelineError(Reason.TOO_LARGE, f"the file is {size} bytes; the limit is {settings.max_upload_bytes}")
     return size
 
 
@@ -63,8 +62,10 @@ def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
     if width <= 0 or height <= 0:
         raise PipelineError(Reason.BAD_DIMENSIONS, "the video stream declares no frame size")
     if max(width, height) > settings.max_video_dimension:
-        raise PipelineError(Reason.BAD_DIMENSIONS, f"the video declares {width}x{height} pixels; the limit is "
-                            f"{settings.max_video_dimension} on either side")
+        raise PipelineError(
+            Reason.BAD_DIMENSIONS,
+            f"the video declares {width}x{height} pixels; the limit is {settings.max_video_dimension} on either side",
+        )
 
 
 def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
@@ -72,16 +73,20 @@ def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
     info = media.probe(local)
     image = still_image_format(info)
     if image:
-        raise PipelineError(Reason.NOT_A_VIDEO, f"the file is a still image ({image.removesuffix('_pipe')}), "
-                            "not a video")
+        raise PipelineError(
+            Reason.NOT_A_VIDEO, f"the file is a still image ({image.removesuffix('_pipe')}), not a video"
+        )
     streams = video_streams(info)
     if not streams:
-        raise PipelineError(Reason.NOT_A_VIDEO, "the file holds audio only, no video stream" if audio_streams(info)
-                            else "the file holds no video stream")
+        raise PipelineError(
+            Reason.NOT_A_VIDEO,
+            "the file holds audio only, no video stream" if audio_streams(info) else "the file holds no video stream",
+        )
     duration = float((info.get("format") or {}).get("duration") or 0)
     if duration > settings.max_duration_seconds:
-        raise PipelineError(Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is "
-                            f"{settings.max_duration_seconds:.0f} s")
+        raise PipelineError(
+            Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is {settings.max_duration_seconds:.0f} s"
+        )
     check_frame_size(streams[0], settings)
     media.check_decodes(local, int(streams[0]["index"]))
 
@@ -115,8 +120,14 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
         # A repeated storage event: this upload was judged already.
         log.info("upload already ingested", extra={"job_id": str(existing.id), "outcome": "duplicate"})
         return Outcome("duplicate", existing.id, "this upload was ingested already")
-    record = UploadInfo(object_id=obj.id, owner_id=None, bucket=obj.bucket_id, path=obj.name,
-                        size_bytes=obj.declared_size, content_type=obj.declared_content_type)
+    record = UploadInfo(
+        object_id=obj.id,
+        owner_id=None,
+        bucket=obj.bucket_id,
+        path=obj.name,
+        size_bytes=obj.declared_size,
+        content_type=obj.declared_content_type,
+    )
     try:
         owner, size = inspect_upload(svc, obj)
     except PipelineError as exc:
@@ -127,19 +138,35 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
         else:
             # Record who we can: the uploader if they are a known user.
             known = obj.owner if obj.owner is not None and svc.db.user_exists(obj.owner) else None
-            job = svc.db.create_job(record.model_copy(update={"owner_id": known}), svc.settings.max_attempts,
-                                    exc.reason, exc.message)
-        log.info("upload rejected: %s", exc.message,
-                 extra={"job_id": str(job.id), "outcome": "rejected", "reason": exc.reason.value,
-                        "duration_ms": int((time.monotonic() - started) * 1000)})
+            job = svc.db.create_job(
+                record.model_copy(update={"owner_id": known}), svc.settings.max_attempts, exc.reason, exc.message
+            )
+        log.info(
+            "upload rejected: %s",
+            exc.message,
+            extra={
+                "job_id": str(job.id),
+                "outcome": "rejected",
+                "reason": exc.reason.value,
+                "duration_ms": int((time.monotonic() - started) * 1000),
+            },
+        )
         return Outcome("rejected", job.id, exc.message)
     if existing is not None:
         job = svc.db.finish_reingest(existing.id, owner, size, None, None)
     else:
-        job = svc.db.create_job(record.model_copy(update={"owner_id": owner, "size_bytes": size}),
-                                svc.settings.max_attempts)
-    log.info("upload accepted", extra={"job_id": str(job.id), "video_id": str(job.video_id),
-                                       "outcome": "done", "duration_ms": int((time.monotonic() - started) * 1000)})
+        job = svc.db.create_job(
+            record.model_copy(update={"owner_id": owner, "size_bytes": size}), svc.settings.max_attempts
+        )
+    log.info(
+        "upload accepted",
+        extra={
+            "job_id": str(job.id),
+            "video_id": str(job.video_id),
+            "outcome": "done",
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        },
+    )
     return Outcome("done", job.id)
 
 

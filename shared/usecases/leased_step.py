@@ -20,11 +20,17 @@ from shared.usecases.outcome import Outcome, Result
 log = get_logger("step")
 
 
-def run_leased_step(svc: Services, job_id: UUID, step: JobStep, lease_seconds: int,
-                    work: Callable[[Job], Job]) -> Outcome:
+def run_leased_step(
+    svc: Services, job_id: UUID, step: JobStep, lease_seconds: int, work: Callable[[Job], Job]
+) -> Outcome:
     job = svc.db.claim_step(job_id, step, svc.worker, lease_seconds)
-    context = {"job_id": str(job.id), "video_id": str(job.video_id), "step": step.value,
-               "attempt": job.attempts, "worker": svc.worker}
+    context = {
+        "job_id": str(job.id),
+        "video_id": str(job.video_id),
+        "step": step.value,
+        "attempt": job.attempts,
+        "worker": svc.worker,
+    }
     started = time.monotonic()
     try:
         work(job)
@@ -36,8 +42,9 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, lease_seconds: i
         raise
     except TransientError as exc:
         log.warning("transient failure: %s", exc, extra=context)
-        error = PipelineError(Reason.INTERNAL_ERROR, "a temporary infrastructure failure interrupted the step",
-                              retryable=True)
+        error = PipelineError(
+            Reason.INTERNAL_ERROR, "a temporary infrastructure failure interrupted the step", retryable=True
+        )
         return _record_failure(svc, job, step, error, context, started)
     except Exception:
         log.exception("step crashed", extra=context)
@@ -47,12 +54,17 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, lease_seconds: i
     return Outcome("done", job.id)
 
 
-def _record_failure(svc: Services, job: Job, step: JobStep, exc: PipelineError,
-                    context: Mapping[str, object], started: float) -> Outcome:
+def _record_failure(
+    svc: Services, job: Job, step: JobStep, exc: PipelineError, context: Mapping[str, object], started: float
+) -> Outcome:
     after = svc.db.fail_step(job.id, step, svc.worker, exc.reason, exc.message, exc.retryable)
     outcome: Result = "failed" if after.status == JobStatus.FAILED else "retrying"
-    log.warning("step %s: %s", outcome, exc.message,
-                extra={**context, "outcome": outcome, "reason": exc.reason.value, "duration_ms": _ms(started)})
+    log.warning(
+        "step %s: %s",
+        outcome,
+        exc.message,
+        extra={**context, "outcome": outcome, "reason": exc.reason.value, "duration_ms": _ms(started)},
+    )
     return Outcome(outcome, job.id, exc.message)
 
 

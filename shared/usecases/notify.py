@@ -42,8 +42,9 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds()) if when.tzinfo else None
 
 
-def next_attempt_at(settings: Settings, attempt: int, delivery: Delivery, now: datetime,
-                    rng: random.Random | None = None) -> datetime | None:
+def next_attempt_at(
+    settings: Settings, attempt: int, delivery: Delivery, now: datetime, rng: random.Random | None = None
+) -> datetime | None:
     """When to try again after failed attempt number `attempt`, or None when the schedule is
     spent or the failure is final (410 Gone, or an address we refuse to call)."""
     schedule = settings.webhook_retry_schedule
@@ -67,11 +68,20 @@ def deliver(svc: Services, delivery_id: UUID) -> Outcome:
     sent = svc.webhooks.send(task.url, task.secret, task.message_id, body)
     now = datetime.now(tz=UTC)
     retry_at = None if sent.ok else next_attempt_at(settings, task.attempt, sent, now)
-    state = svc.db.record_attempt(task.delivery_id, svc.worker, sent.status_code, sent.error, sent.latency_ms,
-                                  sent.body, retry_at)
-    log.info("webhook %s", state.status, extra={"event_id": task.message_id, "status_code": sent.status_code,
-                                                "attempt": task.attempt, "duration_ms": sent.latency_ms,
-                                                "outcome": state.status})
+    state = svc.db.record_attempt(
+        task.delivery_id, svc.worker, sent.status_code, sent.error, sent.latency_ms, sent.body, retry_at
+    )
+    log.info(
+        "webhook %s",
+        state.status,
+        extra={
+            "event_id": task.message_id,
+            "status_code": sent.status_code,
+            "attempt": task.attempt,
+            "duration_ms": sent.latency_ms,
+            "outcome": state.status,
+        },
+    )
     result: Result = "done" if sent.ok else "retrying" if state.status == DeliveryStatus.PENDING else "failed"
     return Outcome(result, None, sent.error or "")
 

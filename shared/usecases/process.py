@@ -24,19 +24,29 @@ from shared.usecases.outcome import Outcome
 
 def rendition_options(settings: Settings) -> RenditionOptions:
     return RenditionOptions(
-        proxy_max_height=settings.proxy_max_height, proxy_crf=settings.proxy_crf, proxy_preset=settings.proxy_preset,
-        thumbnail_interval_seconds=settings.thumbnail_interval_seconds, thumbnail_format=settings.thumbnail_format,
-        storyboard_tile_width=settings.storyboard_tile_width, storyboard_columns=settings.storyboard_columns,
-        storyboard_rows=settings.storyboard_rows, storyboard_interval_seconds=settings.storyboard_interval_seconds,
-        scene_threshold=settings.scene_threshold, hls=settings.hls_enabled, hls_heights=tuple(settings.hls_heights))
+        proxy_max_height=settings.proxy_max_height,
+        proxy_crf=settings.proxy_crf,
+        proxy_preset=settings.proxy_preset,
+        thumbnail_interval_seconds=settings.thumbnail_interval_seconds,
+        thumbnail_format=settings.thumbnail_format,
+        storyboard_tile_width=settings.storyboard_tile_width,
+        storyboard_columns=settings.storyboard_columns,
+        storyboard_rows=settings.storyboard_rows,
+        storyboard_interval_seconds=settings.storyboard_interval_seconds,
+        scene_threshold=settings.scene_threshold,
+        hls=settings.hls_enabled,
+        hls_heights=tuple(settings.hls_heights),
+    )
 
 
 def process_job(svc: Services, job: Job) -> Job:
     video = svc.db.get_video(job.video_id)
     ffmpeg_by = {"tool": "ffmpeg", "version": tool_version("ffmpeg")}
     try:
-        with tempfile.TemporaryDirectory(prefix="vidpipe-process-") as tmp, \
-                svc.storage.local_copy(video.bucket, video.path) as src:
+        with (
+            tempfile.TemporaryDirectory(prefix="vidpipe-process-") as tmp,
+            svc.storage.local_copy(video.bucket, video.path) as src,
+        ):
             info = svc.media.probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
@@ -49,8 +59,9 @@ def process_job(svc: Services, job: Job) -> Job:
 
 
 def process(svc: Services, job_id: UUID) -> Outcome:
-    return run_leased_step(svc, job_id, JobStep.PROCESS, svc.settings.process_lease_seconds,
-                           lambda job: process_job(svc, job))
+    return run_leased_step(
+        svc, job_id, JobStep.PROCESS, svc.settings.process_lease_seconds, lambda job: process_job(svc, job)
+    )
 
 
 def handle_event(svc: Services, body: bytes) -> Outcome:

@@ -79,8 +79,9 @@ def test_jobs_survive_killed_functions_and_dispatcher_exactly_once(chaos_stack, 
     local, stack = chaos_stack
     hook = Receiver()
     with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
-        endpoint = conn.execute("insert into webhook_endpoints (owner_id, url) values (%s, %s) returning *",
-                                (LOCAL_USER_ID, hook.url)).fetchone()
+        endpoint = conn.execute(
+            "insert into webhook_endpoints (owner_id, url) values (%s, %s) returning *", (LOCAL_USER_ID, hook.url)
+        ).fetchone()
     bad_files = make_bad_files(tmp_path / "bad")
     sources = [clips[("plain", "rotated", "silent")[i % 3]] for i in range(GOOD_COUNT)]
     expected: dict[object, str | None] = {}  # object id -> reason (None: must end ready)
@@ -111,34 +112,46 @@ def test_jobs_survive_killed_functions_and_dispatcher_exactly_once(chaos_stack, 
             videos = conn.execute("select * from videos where object_id = %s", (object_id,)).fetchall()
             assert len(videos) == 1, object_id
             job = jobs[object_id]
-            ends = [e["to_status"] for e in conn.execute(
-                "select to_status from job_events where job_id = %s and to_status in ('ready', 'failed') "
-                "order by id", (job["id"],))]
-            meta = conn.execute("select count(*) as n from video_metadata where video_id = %s",
-                                (job["video_id"],)).fetchone()["n"]
+            ends = [
+                e["to_status"]
+                for e in conn.execute(
+                    "select to_status from job_events where job_id = %s and to_status in ('ready', 'failed') "
+                    "order by id",
+                    (job["id"],),
+                )
+            ]
+            meta = conn.execute(
+                "select count(*) as n from video_metadata where video_id = %s", (job["video_id"],)
+            ).fetchone()["n"]
             if reason is None:
                 assert (job["status"], ends, meta) == ("ready", ["ready"], 1), (job, ends)
                 assert_one_set_of_artifacts(conn, stack, job)
             else:
                 assert (job["status"], job["reason_code"], ends, meta) == ("failed", reason, ["failed"], 0), job
-            messages = {r["event_type"]: r["id"] for r in conn.execute(
-                "select id, event_type from webhook_messages where job_id = %s", (job["id"],))}
+            messages = {
+                r["event_type"]: r["id"]
+                for r in conn.execute("select id, event_type from webhook_messages where job_id = %s", (job["id"],))
+            }
             if reason is None:
                 assert set(messages) == {"video.ingested", "video.processed", "video.ready"}, job
             else:
                 assert "video.failed" in messages and "video.ready" not in messages, job
-            for delivery in conn.execute("select * from webhook_deliveries where job_id = %s and endpoint_id = %s",
-                                         (job["id"], endpoint["id"])).fetchall():
+            for delivery in conn.execute(
+                "select * from webhook_deliveries where job_id = %s and endpoint_id = %s", (job["id"], endpoint["id"])
+            ).fetchall():
                 acknowledged = conn.execute(
                     "select count(*) as n from webhook_attempts where delivery_id = %s "
-                    "and status_code between 200 and 299", (delivery["id"],)).fetchone()["n"]
+                    "and status_code between 200 and 299",
+                    (delivery["id"],),
+                ).fetchone()["n"]
                 assert (delivery["status"], acknowledged) == ("delivered", 1), delivery
             received = [e for e in hook.events(endpoint["secret"]) if e["data"]["job_id"] == str(job["id"])]
             assert {e["type"] for e in received} == set(messages)
             ids = {h["webhook-id"] for h, _ in hook.requests if h["webhook-id"].startswith(f"msg_{job['id'].hex}")}
             assert ids == set(messages.values())  # repeats, if any, carry the same id for the receiver to drop
-        rescued = conn.execute("select count(*) as n from job_events where message like '%lease expired%'"
-                               ).fetchone()["n"]
+        rescued = conn.execute("select count(*) as n from job_events where message like '%lease expired%'").fetchone()[
+            "n"
+        ]
     print(f"{len(hook.requests)} webhook requests for {len(expected)} jobs; {rescued} steps rescued by the sweeper")
     hook.close()
 
@@ -149,20 +162,31 @@ def wait_until_all_announced(stack: StackState, object_ids: list, timeout: float
         while True:
             rows = conn.execute(
                 "select v.object_id, j.* from processing_jobs j join videos v on v.id = j.video_id "
-                "where v.object_id = any(%s)", (object_ids,)).fetchall()
+                "where v.object_id = any(%s)",
+                (object_ids,),
+            ).fetchall()
             jobs = {r["object_id"]: r for r in rows}
             open_deliveries = conn.execute(
                 "select count(*) as n from webhook_deliveries d join videos v on v.id = (select video_id "
                 "from processing_jobs where id = d.job_id) where v.object_id = any(%s) and d.finished_at is null",
-                (object_ids,)).fetchone()["n"]
-            if len(jobs) == len(object_ids) and all(r["finished_at"] is not None for r in rows) \
-                    and open_deliveries == 0:
+                (object_ids,),
+            ).fetchone()["n"]
+            if (
+                len(jobs) == len(object_ids)
+                and all(r["finished_at"] is not None for r in rows)
+                and open_deliveries == 0
+            ):
                 return jobs
             if time.monotonic() > deadline:
-                waiting = [(str(r["id"]), r["status"], r["attempts"], r["last_error"]) for r in rows
-                           if r["finished_at"] is None]
-                pytest.fail(f"{len(object_ids) - len(jobs)} uploads without a job; unfinished: {waiting}; "
-                            f"{open_deliveries} deliveries open")
+                waiting = [
+                    (str(r["id"]), r["status"], r["attempts"], r["last_error"])
+                    for r in rows
+                    if r["finished_at"] is None
+                ]
+                pytest.fail(
+                    f"{len(object_ids) - len(jobs)} uploads without a job; unfinished: {waiting}; "
+                    f"{open_deliveries} deliveries open"
+                )
             time.sleep(0.5)
 
 

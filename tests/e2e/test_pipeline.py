@@ -39,25 +39,40 @@ def home() -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def stack(home) -> StackState:
     # Three deliveries a second or two apart: an unreachable function gives up within seconds.
-    return LocalStack(home, extra_env={"VIDPIPE_RETRY_BASE_SECONDS": "1", "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "3",
-                                       "VIDPIPE_HLS_ENABLED": "true", "VIDPIPE_CHAPTER_MIN_SECONDS": "5",
-                                       **LIMITS_ENV}).up()
+    return LocalStack(
+        home,
+        extra_env={
+            "VIDPIPE_RETRY_BASE_SECONDS": "1",
+            "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "3",
+            "VIDPIPE_HLS_ENABLED": "true",
+            "VIDPIPE_CHAPTER_MIN_SECONDS": "5",
+            **LIMITS_ENV,
+        },
+    ).up()
 
 
 @pytest.fixture(scope="module")
 def receiver(stack) -> tuple[Receiver, str]:
     hook = Receiver()
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        row = conn.execute("insert into webhook_endpoints (owner_id, url) values (%s, %s) returning secret",
-                           (LOCAL_USER_ID, hook.url)).fetchone()
+        row = conn.execute(
+            "insert into webhook_endpoints (owner_id, url) values (%s, %s) returning secret", (LOCAL_USER_ID, hook.url)
+        ).fetchone()
     assert row is not None
     return hook, row[0]
 
 
 def cli(home: Path, *args: str, timeout: float = 180, **extra_env: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VIDPIPE_HOME": str(home), "COLUMNS": "250", **extra_env}  # wide tables: no wrapped words
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "infra.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+    )
 
 
 def wait_until_ready(stack: StackState, job_id: object, timeout: float) -> dict | None:
@@ -76,8 +91,9 @@ def deliveries_for(hook: Receiver, secret: str, job_id: str, count: int = 0, tim
     happened; waits (webhooks are sent after the job moves on) until there are `count` of them."""
     deadline = time.monotonic() + timeout
     while True:
-        events = sorted((e for e in hook.events(secret) if e["data"].get("job_id") == job_id),
-                        key=lambda e: e["timestamp"])
+        events = sorted(
+            (e for e in hook.events(secret) if e["data"].get("job_id") == job_id), key=lambda e: e["timestamp"]
+        )
         if len(events) >= count or time.monotonic() > deadline:
             return events
         time.sleep(0.1)
@@ -99,10 +115,16 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     assert tech["duration_seconds"] == pytest.approx(float(fmt["duration"]))
     assert tech["size_bytes"] == int(fmt["size"])
     streams = {s["kind"]: s for s in tech["streams"]}
-    assert (streams["video"]["codec"], streams["video"]["width"], streams["video"]["height"]) == \
-        (video["codec_name"], video["width"], video["height"])
-    assert (streams["audio"]["codec"], streams["audio"]["sample_rate"]) == (audio["codec_name"],
-                                                                           int(audio["sample_rate"]))
+    assert (streams["video"]["codec"], streams["video"]["width"], streams["video"]["height"]) == (
+        video["codec_name"],
+        video["width"],
+        video["height"],
+    )
+    assert (streams["audio"]["codec"], streams["audio"]["sample_rate"]) == (
+        audio["codec_name"],
+        int(audio["sample_rate"]),
+    )
+
     def stored(ref: dict) -> Path:
         return stack.storage_root / ref["bucket"] / ref["path"]
 
@@ -114,10 +136,12 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     master = stored(doc["hls"]["master"])
     variant = master.parent / master.read_text().split("\n")[3]  # the first rung's playlist
     assert float(probe(variant)["format"]["duration"]) == pytest.approx(float(fmt["duration"]), abs=0.2)
-    assert all(decodes(stack.storage_root / doc["thumbnails"]["bucket"] / t["path"])
-               for t in doc["thumbnails"]["items"])
-    assert all(decodes(stack.storage_root / doc["storyboard"]["vtt"]["bucket"] / s)
-               for s in doc["storyboard"]["sprites"])
+    assert all(
+        decodes(stack.storage_root / doc["thumbnails"]["bucket"] / t["path"]) for t in doc["thumbnails"]["items"]
+    )
+    assert all(
+        decodes(stack.storage_root / doc["storyboard"]["vtt"]["bucket"] / s) for s in doc["storyboard"]["sprites"]
+    )
     cues = vtt_cues(stored(doc["storyboard"]["vtt"]).read_text())
     assert cues[0][0] == 0 and all(a[1] == b[0] > a[0] for a, b in itertools.pairwise(cues))
     assert cues[-1][1] == pytest.approx(float(fmt["duration"]), abs=0.05)
@@ -153,8 +177,9 @@ def test_a_non_video_fails_with_a_reason_and_is_announced(home, stack, receiver,
     assert result.returncode == 3, result.stderr
     assert "not_a_video" in result.stderr and "Traceback" not in result.stderr
     with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
-        job = conn.execute("select j.* from processing_jobs j join videos v on v.id = j.video_id "
-                           "where v.path like %s", ("%notes.mp4",)).fetchone()
+        job = conn.execute(
+            "select j.* from processing_jobs j join videos v on v.id = j.video_id where v.path like %s", ("%notes.mp4",)
+        ).fetchone()
     assert job is not None and (job["status"], job["reason_code"]) == ("failed", "not_a_video")
     events = deliveries_for(hook, secret, str(job["id"]), 1)
     assert types(events) == ["video.failed"]
@@ -170,8 +195,11 @@ def test_a_non_video_fails_with_a_reason_and_is_announced(home, stack, receiver,
 
 
 STRANGER = "00000000-0000-4000-8000-0000000000ff"
-BAD_PATHS = {f"{STRANGER}/not-mine.mp4": "path_not_owned", f"{LOCAL_USER_ID}/it's \"quoted\".mp4": "bad_path",
-             "no-owner-folder.mp4": "bad_path"}
+BAD_PATHS = {
+    f"{STRANGER}/not-mine.mp4": "path_not_owned",
+    f'{LOCAL_USER_ID}/it\'s "quoted".mp4': "bad_path",
+    "no-owner-folder.mp4": "bad_path",
+}
 
 
 def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver, clips, tmp_path_factory):
@@ -180,8 +208,9 @@ def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver
     uploads = {upload(stack, path): (path, BAD_FILES[name][0]) for name, path in files.items()}
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (STRANGER,))
-    uploads.update({upload(stack, clips["plain"], name): (clips["plain"], reason)
-                    for name, reason in BAD_PATHS.items()})
+    uploads.update(
+        {upload(stack, clips["plain"], name): (clips["plain"], reason) for name, reason in BAD_PATHS.items()}
+    )
     with ThreadPoolExecutor(8) as pool:
         jobs = dict(zip(uploads, pool.map(lambda oid: wait_for_job(stack, oid, 120), uploads), strict=True))
     for object_id, (source, reason) in uploads.items():
@@ -228,15 +257,23 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
     with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
         for job in jobs:
             assert job is not None
-            meta = conn.execute("select count(*) as n from video_metadata where video_id = %s",
-                                (job["video_id"],)).fetchone()
+            meta = conn.execute(
+                "select count(*) as n from video_metadata where video_id = %s", (job["video_id"],)
+            ).fetchone()
             assert meta is not None and meta["n"] == 1
-            kinds = {r["kind"] for r in conn.execute(
-                "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],))}
+            kinds = {
+                r["kind"]
+                for r in conn.execute(
+                    "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],)
+                )
+            }
             every = {"audio", "hls", "poster", "proxy", "scene_scores", "storyboard", "thumbnails"}
             assert kinds == (every - {"audio"} if job["path"].endswith("silent.mp4") else every)
             assert types(deliveries_for(hook, secret, str(job["id"]), 3)) == [
-                "video.ingested", "video.processed", "video.ready"]
+                "video.ingested",
+                "video.processed",
+                "video.ready",
+            ]
 
 
 def test_status_fits_80_columns_and_its_ids_are_prefixes_status_takes(home, stack):
@@ -244,8 +281,10 @@ def test_status_fits_80_columns_and_its_ids_are_prefixes_status_takes(home, stac
     assert listing.returncode == 0 and "ready" in listing.stdout
     assert max(len(line) for line in listing.stdout.splitlines()) <= 80
     with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
-        job = conn.execute("select j.id, v.path from processing_jobs j join videos v on v.id = j.video_id "
-                           "order by j.created_at desc limit 1").fetchone()
+        job = conn.execute(
+            "select j.id, v.path from processing_jobs j join videos v on v.id = j.video_id "
+            "order by j.created_at desc limit 1"
+        ).fetchone()
     short = str(job["id"])[:8]
     line = next(line for line in listing.stdout.splitlines() if line.startswith(short))
     assert job["path"].split("/", 1)[0] not in line  # the file, not the owner's id
@@ -277,17 +316,27 @@ def test_a_step_whose_function_is_down_fails_announced_and_retries_once_it_is_ba
         job = wait_for_job(stack, upload(stack, clips["silent"]), 60)
     finally:
         local.restart("process")
-    assert job is not None and (job["status"], job["reason_code"], job["failed_step"]) == \
-        ("failed", "retries_exhausted", "process")
+    assert job is not None and (job["status"], job["reason_code"], job["failed_step"]) == (
+        "failed",
+        "retries_exhausted",
+        "process",
+    )
     assert "could not be reached after 3 deliveries" in job["last_error"]
     events = deliveries_for(hook, secret, str(job["id"]), 2)
     assert [(e["type"], e["data"].get("reason")) for e in events] == [
-        ("video.ingested", None), ("video.failed", "retries_exhausted")]
+        ("video.ingested", None),
+        ("video.failed", "retries_exhausted"),
+    ]
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 0
     row = wait_until_ready(stack, job["id"], 60)
     assert row is not None and row["status"] == "ready"
     assert types(deliveries_for(hook, secret, str(job["id"]), 5)) == [
-        "video.ingested", "video.failed", "video.ingested", "video.processed", "video.ready"]
+        "video.ingested",
+        "video.failed",
+        "video.ingested",
+        "video.processed",
+        "video.ready",
+    ]
 
 
 def test_status_of_one_job_shows_its_history(home, stack):
@@ -307,8 +356,17 @@ def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, st
         refused = cli(home, "webhooks", "add", hook.url)
         assert refused.returncode == 2 and "resolves to 127.0.0.1, a loopback address" in refused.stderr
         assert cli(home, "webhooks", "add", "ftp://example.com/x").returncode == 2
-        added = cli(home, "webhooks", "add", hook.url, "--event", "video.ready", "--description", "my backend",
-                    VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS="true")
+        added = cli(
+            home,
+            "webhooks",
+            "add",
+            hook.url,
+            "--event",
+            "video.ready",
+            "--description",
+            "my backend",
+            VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS="true",
+        )
         assert added.returncode == 0, added.stderr
         endpoint = added.stdout.split("endpoint ")[1].split()[0]
         secret = added.stdout.split("secret ")[1].split()[0].strip()
@@ -351,4 +409,3 @@ def test_up_is_idempotent_and_down_stops_everything(home, stack):
     assert all(not process_alive(pid) for pid in stack.pids.values())
     for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
         assert cli(home, *command, timeout=60).returncode == 5, command
-

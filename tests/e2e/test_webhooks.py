@@ -24,7 +24,7 @@ from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState
 pytestmark = pytest.mark.e2e
 
 SCHEDULE = [1.0, 2.0, 4.0]
-TOLERANCE = 1.0   # the dispatcher wakes when a retry is due; a loaded machine is slower
+TOLERANCE = 1.0  # the dispatcher wakes when a retry is due; a loaded machine is slower
 
 
 class Endpoint:
@@ -67,16 +67,18 @@ class Endpoint:
 @pytest.fixture(scope="module")
 def stack() -> Iterator[StackState]:
     home = Path(tempfile.mkdtemp(prefix="vidpipe-webhooks-"))
-    local = LocalStack(home, extra_env={"VIDPIPE_WEBHOOK_RETRY_SCHEDULE": str(SCHEDULE),
-                                        "VIDPIPE_WEBHOOK_RETRY_JITTER": "0.1"})
+    local = LocalStack(
+        home, extra_env={"VIDPIPE_WEBHOOK_RETRY_SCHEDULE": str(SCHEDULE), "VIDPIPE_WEBHOOK_RETRY_JITTER": "0.1"}
+    )
     yield local.up()
     local.destroy()
 
 
 def register(stack: StackState, url: str) -> str:
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        row = conn.execute("select secret from create_webhook_endpoint(%s, null, null, %s)",
-                           (url, LOCAL_USER_ID)).fetchone()
+        row = conn.execute(
+            "select secret from create_webhook_endpoint(%s, null, null, %s)", (url, LOCAL_USER_ID)
+        ).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -86,8 +88,7 @@ def wait_for_deliveries(stack: StackState, count: int, timeout: float) -> list[d
     with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
         while True:
             rows = conn.execute("select * from webhook_deliveries").fetchall()
-            if (len(rows) >= count and all(r["finished_at"] is not None for r in rows)) \
-                    or time.monotonic() > deadline:
+            if (len(rows) >= count and all(r["finished_at"] is not None for r in rows)) or time.monotonic() > deadline:
                 return rows
             time.sleep(0.2)
 
@@ -108,14 +109,18 @@ def test_two_endpoints_one_failing_then_recovering(stack, clips):
         flaky_messages = flaky.by_message()
         assert set(flaky_messages) == set(healthy.by_message()) and len(flaky_messages) == 6
         with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
-            attempts = conn.execute("select d.endpoint_id, a.attempt, a.status_code from webhook_attempts a "
-                                    "join webhook_deliveries d on d.id = a.delivery_id").fetchall()
+            attempts = conn.execute(
+                "select d.endpoint_id, a.attempt, a.status_code from webhook_attempts a "
+                "join webhook_deliveries d on d.id = a.delivery_id"
+            ).fetchall()
             assert len(attempts) == 24
             by_endpoint = defaultdict(list)
             for a in attempts:
                 by_endpoint[a["endpoint_id"]].append((a["attempt"], a["status_code"]))
             assert sorted(map(sorted, by_endpoint.values()), key=len) == [
-                [(1, 204)] * 6, sorted([(1, 503), (2, 503), (3, 204)] * 6)]
+                [(1, 204)] * 6,
+                sorted([(1, 503), (2, 503), (3, 204)] * 6),
+            ]
 
         # Retry timing: 1 s then 2 s (± 10 % jitter).
         gaps = [(round(t[1][0] - t[0][0], 2), round(t[2][0] - t[1][0], 2)) for t in flaky_messages.values()]
@@ -130,8 +135,10 @@ def test_two_endpoints_one_failing_then_recovering(stack, clips):
         for name, endpoint in (("healthy", healthy), ("flaky", flaky)):
             for _, headers, body, _ in endpoint.requests:
                 event = Webhook(secrets[name]).verify(body, headers)
-                assert headers["webhook-id"] == f"msg_{event['data']['job_id'].replace('-', '')}_" \
-                                                f"{event['type'].replace('.', '_')}"
+                assert (
+                    headers["webhook-id"] == f"msg_{event['data']['job_id'].replace('-', '')}_"
+                    f"{event['type'].replace('.', '_')}"
+                )
         types = sorted(Webhook(secrets["healthy"]).verify(b, h)["type"] for _, h, b, _ in healthy.requests)
         assert types == sorted(["video.ingested", "video.processed", "video.ready"] * 2)
     finally:
@@ -155,7 +162,10 @@ def test_a_slow_endpoint_does_not_hold_up_another(stack, clips):
         while len(fast.requests) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [Webhook(secret).verify(b, h)["type"] for _, h, b, _ in sorted(fast.requests)] == [
-            "video.ingested", "video.processed", "video.ready"]
+            "video.ingested",
+            "video.processed",
+            "video.ready",
+        ]
         assert fast.requests[-1][0] - ready_at < 2.0  # not queued behind the slow endpoint's 4 s answers
         assert len(slow.requests) < 3 or slow.requests[-1][0] > fast.requests[-1][0]
     finally:

@@ -52,8 +52,9 @@ def client(name: str) -> Any:
     return create_app(name, str(REPO_ROOT / "functions" / name / "main.py")).test_client()
 
 
-def post(name: str, payload: Any, secret: str = SECRET, headers: dict[str, str] | None = None,
-         message_id: str | None = None) -> Any:
+def post(
+    name: str, payload: Any, secret: str = SECRET, headers: dict[str, str] | None = None, message_id: str | None = None
+) -> Any:
     """POST a signed event; each call is a new message unless `message_id` repeats one."""
     body = json.dumps(payload) if not isinstance(payload, str | bytes) else payload
     text = body.decode(errors="replace") if isinstance(body, bytes) else body
@@ -61,21 +62,24 @@ def post(name: str, payload: Any, secret: str = SECRET, headers: dict[str, str] 
     return client(name).post("/", data=body, headers={**signed, **(headers or {})})
 
 
-def upload(conn: Any, root: Path, clip: Path, name: str = f"{USER}/clip.mp4", owner: str | None = USER,
-           bucket: str = "uploads") -> dict[str, Any]:
+def upload(
+    conn: Any, root: Path, clip: Path, name: str = f"{USER}/clip.mp4", owner: str | None = USER, bucket: str = "uploads"
+) -> dict[str, Any]:
     """Store a file and insert its storage.objects row, as Supabase Storage does."""
     target = root / bucket / name
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(clip, target)
     row: dict[str, Any] = conn.execute(
         "insert into storage.objects (bucket_id, name, owner, metadata) values (%s, %s, %s, %s) returning *",
-        (bucket, name, owner, Jsonb({"size": clip.stat().st_size}))).fetchone()
+        (bucket, name, owner, Jsonb({"size": clip.stat().st_size})),
+    ).fetchone()
     return row
 
 
 def event_for(conn: Any, target: str) -> dict[str, Any]:
-    row = conn.execute("select payload from event_outbox where target = %s order by id desc limit 1",
-                       (target,)).fetchone()
+    row = conn.execute(
+        "select payload from event_outbox where target = %s order by id desc limit 1", (target,)
+    ).fetchone()
     assert row is not None, f"no event for {target}"
     payload: dict[str, Any] = row["payload"]
     return payload
@@ -83,8 +87,12 @@ def event_for(conn: Any, target: str) -> dict[str, Any]:
 
 def announced(conn: Any, job_id: Any) -> list[str]:
     """The event types announced to the job's owner, oldest first."""
-    return [r["event_type"] for r in conn.execute(
-        "select event_type::text from webhook_messages where job_id = %s order by created_at, id", (job_id,))]
+    return [
+        r["event_type"]
+        for r in conn.execute(
+            "select event_type::text from webhook_messages where job_id = %s order by created_at, id", (job_id,)
+        )
+    ]
 
 
 def job_row(conn: Any) -> dict[str, Any] | None:

@@ -55,24 +55,26 @@ def test_bad_file(limits, conn, bad_files, capfd, name):
     assert "Traceback" not in capfd.readouterr().err
 
 
-@pytest.mark.parametrize("name, owner, reason, words", [
-    (f"{STRANGER}/clip.mp4", USER, "path_not_owned", "different owner"),
-    (f"{uuid4()}/clip.mp4", None, "unknown_owner", "not a known user"),
-    ("clip.mp4", USER, "bad_path", "<owner_id>/<file>"),
-    ("someone/clip.mp4", USER, "bad_path", "owner's user id"),
-    (f"{USER}/../{STRANGER}/clip.mp4", USER, "bad_path", ".."),
-    (f"{USER}/it's \"fine\".mp4", USER, "bad_path", "quotes"),
-    (f"{USER}/caf\N{REPLACEMENT CHARACTER}.mp4", USER, "bad_path", "not valid UTF-8"),
-    (f"{USER}/\N{RIGHT-TO-LEFT OVERRIDE}4pm.exe", USER, "bad_path", "control characters"),
-    (f"{USER}/tab\there.mp4", USER, "bad_path", "control characters"),
-])
+@pytest.mark.parametrize(
+    "name, owner, reason, words",
+    [
+        (f"{STRANGER}/clip.mp4", USER, "path_not_owned", "different owner"),
+        (f"{uuid4()}/clip.mp4", None, "unknown_owner", "not a known user"),
+        ("clip.mp4", USER, "bad_path", "<owner_id>/<file>"),
+        ("someone/clip.mp4", USER, "bad_path", "owner's user id"),
+        (f"{USER}/../{STRANGER}/clip.mp4", USER, "bad_path", ".."),
+        (f'{USER}/it\'s "fine".mp4', USER, "bad_path", "quotes"),
+        (f"{USER}/caf\N{REPLACEMENT CHARACTER}.mp4", USER, "bad_path", "not valid UTF-8"),
+        (f"{USER}/\N{RIGHT-TO-LEFT OVERRIDE}4pm.exe", USER, "bad_path", "control characters"),
+        (f"{USER}/tab\there.mp4", USER, "bad_path", "control characters"),
+    ],
+)
 def test_bad_path(env, conn, clips, capfd, name, owner, reason, words):
     conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (STRANGER,))
     try:
         upload(conn, env, clips["plain"], name, owner=owner)
     except ValueError:  # the filesystem refuses the name; storage.objects still gets the row
-        conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)",
-                     (name, owner))
+        conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)", (name, owner))
     job = ingest_last_upload(conn)
     assert (job["reason_code"], job["failed_step"]) == (reason, "ingest")
     assert words in job["last_error"]
@@ -84,8 +86,13 @@ def test_an_event_for_a_bucket_outside_the_pipeline(env, conn, clips):
     """The storage trigger only fires for ingest buckets; a hosted webhook set too wide does not."""
     obj = upload(conn, env, clips["plain"], f"{USER}/clip.mp4", bucket="derived")
     assert conn.execute("select count(*) as n from event_outbox").fetchone()["n"] == 0
-    event = {"type": "INSERT", "table": "objects", "schema": "storage", "record": {
-        "id": str(obj["id"]), "bucket_id": "derived", "name": obj["name"]}, "old_record": None}
+    event = {
+        "type": "INSERT",
+        "table": "objects",
+        "schema": "storage",
+        "record": {"id": str(obj["id"]), "bucket_id": "derived", "name": obj["name"]},
+        "old_record": None,
+    }
     response = post("ingest", event)
     assert response.status_code == 200 and response.get_json()["outcome"] == "rejected"
     assert job_row(conn)["reason_code"] == "unknown_bucket"

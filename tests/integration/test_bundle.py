@@ -10,14 +10,21 @@ from infra import REPO_ROOT
 
 @pytest.mark.parametrize("name", ["ingest", "process", "generate_metadata", "notify"])
 def test_bundle_serves_its_function_from_its_own_shared_copy(tmp_path, name):
-    made = subprocess.run([sys.executable, "-m", "infra.cli", "bundle", name, "--dest", str(tmp_path)],
-                          capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    made = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "bundle", name, "--dest", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    )
     assert made.returncode == 0, made.stderr
     bundle = tmp_path / name
     assert {p.name for p in bundle.iterdir()} >= {"main.py", "requirements.txt", "shared"}
-    probe = ("import functions_framework, shared; "
-             f"app = functions_framework.create_app('{name}', 'main.py'); "
-             "print(shared.__file__); print(app.test_client().get('/').status_code)")
+    probe = (
+        "import functions_framework, shared; "
+        f"app = functions_framework.create_app('{name}', 'main.py'); "
+        "print(shared.__file__); print(app.test_client().get('/').status_code)"
+    )
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=bundle, check=False)
     assert ran.returncode == 0, ran.stderr
     shared_file, status = ran.stdout.split()
@@ -26,8 +33,13 @@ def test_bundle_serves_its_function_from_its_own_shared_copy(tmp_path, name):
 
 
 def test_unknown_function_is_a_usage_error(tmp_path):
-    made = subprocess.run([sys.executable, "-m", "infra.cli", "bundle", "nope", "--dest", str(tmp_path)],
-                          capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+    made = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "bundle", "nope", "--dest", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        check=False,
+    )
     assert made.returncode == 2
 
 
@@ -36,10 +48,12 @@ SPEECH_STACK = ("numpy", "pocketsphinx", "yake")
 
 @pytest.mark.parametrize("name", ["ingest", "process", "notify"])
 def test_only_generate_metadata_carries_the_speech_and_text_stack(name):
-    probe = ("import sys, importlib.util; "
-             f"spec = importlib.util.spec_from_file_location('m', 'functions/{name}/main.py'); "
-             "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
-             f"print(sorted(m for m in {SPEECH_STACK!r} if m in sys.modules))")
+    probe = (
+        "import sys, importlib.util; "
+        f"spec = importlib.util.spec_from_file_location('m', 'functions/{name}/main.py'); "
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec)); "
+        f"print(sorted(m for m in {SPEECH_STACK!r} if m in sys.modules))"
+    )
     ran = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, check=False)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "[]"

@@ -17,9 +17,16 @@ from shared.content.suggestions import TextGenerationError, VideoFacts, suggest
 from shared.content.transcript import Utterance
 from tests.chat_server import ChatServer, Reply
 
-FACTS = VideoFacts(file_name="kitchen.mp4", duration_seconds=36.0, width=640, height=360, scenes=3,
-                   utterances=[Utterance(start=1, end=6, text="today we cook pasta with fresh tomato sauce")],
-                   keywords=["tomato sauce", "cook pasta"], chapters=["Tomato sauce", "Scene 2", "Scene 3"])
+FACTS = VideoFacts(
+    file_name="kitchen.mp4",
+    duration_seconds=36.0,
+    width=640,
+    height=360,
+    scenes=3,
+    utterances=[Utterance(start=1, end=6, text="today we cook pasta with fresh tomato sauce")],
+    keywords=["tomato sauce", "cook pasta"],
+    chapters=["Tomato sauce", "Scene 2", "Scene 3"],
+)
 
 
 @pytest.fixture
@@ -30,8 +37,9 @@ def server() -> Iterator[ChatServer]:
 
 
 def generator(server: ChatServer, timeout: float = 2.0, attempts: int = 2, key: str | None = "sk-k") -> Any:
-    return ChatCompletionsTextGenerator(requests.Session(), server.base_url + "/", "m-1", key, timeout, attempts,
-                                        max_transcript_chars=20)
+    return ChatCompletionsTextGenerator(
+        requests.Session(), server.base_url + "/", "m-1", key, timeout, attempts, max_transcript_chars=20
+    )
 
 
 def test_the_request_has_the_api_shape_and_the_answer_is_used(server):
@@ -42,8 +50,13 @@ def test_the_request_has_the_api_shape_and_the_answer_is_used(server):
     assert body["model"] == "m-1" and body["response_format"] == {"type": "json_object"}
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     facts = json.loads(body["messages"][1]["content"])
-    assert facts == {"file_name": "kitchen.mp4", "duration_seconds": 36.0, "keywords": ["tomato sauce", "cook pasta"],
-                     "chapters": ["Tomato sauce", "Scene 2", "Scene 3"], "transcript": "today we cook pasta "}
+    assert facts == {
+        "file_name": "kitchen.mp4",
+        "duration_seconds": 36.0,
+        "keywords": ["tomato sauce", "cook pasta"],
+        "chapters": ["Tomato sauce", "Scene 2", "Scene 3"],
+        "transcript": "today we cook pasta ",
+    }
 
 
 def test_no_key_sends_no_authorization(server):
@@ -56,18 +69,21 @@ def test_a_fenced_json_answer_is_accepted(server):
     assert generator(server).suggest(FACTS).title == "T"
 
 
-@pytest.mark.parametrize("reply, reason", [
-    (Reply(status=401, error="Incorrect API key provided: sk-k***"), "HTTP 401: Incorrect API key provided"),
-    (Reply(status=400, error="model m-1 does not exist"), "HTTP 400: model m-1 does not exist"),
-    (Reply(status=404, raw=b"<html>not here</html>"), "HTTP 404: <html>not here</html>"),
-    (Reply(content="Sure! Here is a title: Pasta"), "no JSON object with a title and a description"),
-    (Reply(content='{"title": "T"}'), "no JSON object with a title and a description"),
-    (Reply(content='{"title": 3, "description": "D"}'), "title or description is not text"),
-    (Reply(content='{"title": "T", "descr', finish_reason="length"), "cut off at the token limit"),
-    (Reply(refusal="I can't help with that."), "the model refused: I can't help with that."),
-    (Reply(raw=b'{"object": "list", "data": []}'), "not a chat completion"),
-    (Reply(raw=b"not json at all"), "not a chat completion"),
-])
+@pytest.mark.parametrize(
+    "reply, reason",
+    [
+        (Reply(status=401, error="Incorrect API key provided: sk-k***"), "HTTP 401: Incorrect API key provided"),
+        (Reply(status=400, error="model m-1 does not exist"), "HTTP 400: model m-1 does not exist"),
+        (Reply(status=404, raw=b"<html>not here</html>"), "HTTP 404: <html>not here</html>"),
+        (Reply(content="Sure! Here is a title: Pasta"), "no JSON object with a title and a description"),
+        (Reply(content='{"title": "T"}'), "no JSON object with a title and a description"),
+        (Reply(content='{"title": 3, "description": "D"}'), "title or description is not text"),
+        (Reply(content='{"title": "T", "descr', finish_reason="length"), "cut off at the token limit"),
+        (Reply(refusal="I can't help with that."), "the model refused: I can't help with that."),
+        (Reply(raw=b'{"object": "list", "data": []}'), "not a chat completion"),
+        (Reply(raw=b"not json at all"), "not a chat completion"),
+    ],
+)
 def test_a_disappointing_answer_is_an_error_with_a_reason(server, reply, reason):
     server.script = [reply]
     with pytest.raises(TextGenerationError, match=reason.replace("(", r"\(").replace("?", r"\?")):

@@ -21,7 +21,7 @@ from tests.media_checks import subtitle_cues
 
 pytestmark = pytest.mark.integration
 
-CUTS = [0.0, 12.0, 24.0]          # where the clip's scenes start
+CUTS = [0.0, 12.0, 24.0]  # where the clip's scenes start
 # Words of the spoken sentences that carry meaning (not articles, pronouns, prepositions…).
 NOT_CONTENT = {"the", "to", "we", "our", "with", "about", "and"}
 CONTENT_WORDS = {w for s in SPEECH_SCENES for w in re.findall(r"[a-z]+", s.lower())} - NOT_CONTENT

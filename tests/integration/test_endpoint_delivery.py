@@ -52,8 +52,9 @@ def test_the_connection_goes_to_the_checked_address(hook, monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_dns)
-    sent = post_to_endpoint(f"http://hooks.customer.test:{port}/in", new_secret(), "msg_3", "{}", 2.0,
-                            allow_private=True)
+    sent = post_to_endpoint(
+        f"http://hooks.customer.test:{port}/in", new_secret(), "msg_3", "{}", 2.0, allow_private=True
+    )
     assert sent.ok, sent.error
     assert lookups.count("hooks.customer.test") == 1
     assert hook.requests[0][0]["host"] == f"hooks.customer.test:{port}"

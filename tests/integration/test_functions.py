@@ -38,8 +38,11 @@ def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):
 
 
 def test_malformed_events_get_400_and_change_nothing(env, conn):
-    for bad in ["not json", {"type": "INSERT"}, {"type": "INSERT", "table": "objects", "schema": "storage",
-                                                  "record": {"id": "nope"}}]:
+    for bad in [
+        "not json",
+        {"type": "INSERT"},
+        {"type": "INSERT", "table": "objects", "schema": "storage", "record": {"id": "nope"}},
+    ]:
         response = post("ingest", bad)
         assert response.status_code == 400, bad
         assert "Traceback" not in response.get_data(as_text=True)
@@ -99,16 +102,22 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert doc.transcript.no_speech_reason == no_speech
     assert doc.chapters is not None and [c.label for c in doc.chapters.items] == ["Scene 1"]
     assert doc.suggestions is not None and doc.suggestions.title == "Clip"
-    assert doc.absent == {"hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)",
-                          "captions": no_speech, "keywords": no_speech}
+    assert doc.absent == {
+        "hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)",
+        "captions": no_speech,
+        "keywords": no_speech,
+    }
     assert doc.source.path == obj["name"]
     assert (env / "uploads" / obj["name"]).read_bytes() == clips["plain"].read_bytes()  # original untouched
 
 
-@pytest.mark.parametrize("clip, name, reason", [
-    ("junk", "junk.mp4", "not_a_video"),
-    ("plain", "../escape.mp4", "bad_path"),
-])
+@pytest.mark.parametrize(
+    "clip, name, reason",
+    [
+        ("junk", "junk.mp4", "not_a_video"),
+        ("plain", "../escape.mp4", "bad_path"),
+    ],
+)
 def test_bad_uploads_end_failed_with_a_reason(env, conn, clips, clip, name, reason):
     if name.startswith(".."):
         key = f"{USER}/{name}"
@@ -124,8 +133,9 @@ def test_bad_uploads_end_failed_with_a_reason(env, conn, clips, clip, name, reas
 
 
 def test_missing_file_is_object_missing(env, conn):
-    conn.execute("insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)",
-                 (f"{USER}/gone.mp4", USER))
+    conn.execute(
+        "insert into storage.objects (bucket_id, name, owner) values ('uploads', %s, %s)", (f"{USER}/gone.mp4", USER)
+    )
     post("ingest", event_for(conn, "ingest"))
     assert job_row(conn)["reason_code"] == "object_missing"
 
@@ -175,8 +185,9 @@ def test_a_requeued_upload_is_checked_again_and_goes_through(env, conn, clips, m
 
 
 @pytest.mark.parametrize("source_survives", [True, False])
-def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(env, conn, clips, tmp_path, monkeypatch,
-                                                                     source_survives):
+def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(
+    env, conn, clips, tmp_path, monkeypatch, source_survives
+):
     import tempfile
 
     scratch = tmp_path / "scratch"
@@ -188,6 +199,7 @@ def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(env, conn,
         (env / "uploads" / obj["name"]).unlink()
     post("process", event_for(conn, "process"))
     job = job_row(conn)
-    assert (job["status"], job["reason_code"]) == (("processed", None) if source_survives
-                                                   else ("failed", "object_missing"))
+    assert (job["status"], job["reason_code"]) == (
+        ("processed", None) if source_survives else ("failed", "object_missing")
+    )
     assert list(scratch.iterdir()) == []

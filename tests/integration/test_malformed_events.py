@@ -17,8 +17,15 @@ from shared.usecases.process import handle_event
 from tests.integration.doors import SECRET, client, event_for, post, upload
 
 FUNCTIONS = ["ingest", "process", "generate_metadata", "notify"]
-TABLES = ["videos", "processing_jobs", "job_events", "event_outbox", "video_artifacts", "video_metadata",
-          "webhook_deliveries"]
+TABLES = [
+    "videos",
+    "processing_jobs",
+    "job_events",
+    "event_outbox",
+    "video_artifacts",
+    "video_metadata",
+    "webhook_deliveries",
+]
 
 
 @pytest.fixture
@@ -31,8 +38,10 @@ def queued(env, conn, clips):
 
 def snapshot(conn) -> dict:
     state = {t: conn.execute(f"select count(*) as n from {t}").fetchone()["n"] for t in TABLES}
-    state["jobs"] = [(r["status"], r["attempts"], r["lease_owner"]) for r in
-                     conn.execute("select * from processing_jobs order by id")]
+    state["jobs"] = [
+        (r["status"], r["attempts"], r["lease_owner"])
+        for r in conn.execute("select * from processing_jobs order by id")
+    ]
     return state
 
 
@@ -49,10 +58,10 @@ def malformed(queued) -> list:
         b"\xff\xfe not utf-8 at all",
         "[1, 2, 3]",
         '{"type": "INSERT"',
-        {"type": "INSERT", "table": "processing_jobs", "schema": "public"},        # no record
-        {**queued, "type": "TRUNCATE"},                                              # unknown type
-        {**queued, "schema": "auth", "table": "users"},                              # another table
-        {**queued, "record": [queued["record"]]},                                    # record of the wrong type
+        {"type": "INSERT", "table": "processing_jobs", "schema": "public"},  # no record
+        {**queued, "type": "TRUNCATE"},  # unknown type
+        {**queued, "schema": "auth", "table": "users"},  # another table
+        {**queued, "record": [queued["record"]]},  # record of the wrong type
         no_id,
         job_event(queued, id=12345),
         job_event(queued, id="../../etc/passwd"),
@@ -61,8 +70,12 @@ def malformed(queued) -> list:
         '{"type": "INSERT", "table": "objects", "schema": "storage", "record": {"id": "\\ud800", '
         '"bucket_id": "uploads", "name": "x"}}',
         {"type": "INSERT", "table": "objects", "schema": "storage", "record": {"id": queued["record"]["id"]}},
-        {"type": "INSERT", "table": "objects", "schema": "storage",
-         "record": {"id": queued["record"]["id"], "bucket_id": ["uploads"], "name": 7}},
+        {
+            "type": "INSERT",
+            "table": "objects",
+            "schema": "storage",
+            "record": {"id": queued["record"]["id"], "bucket_id": ["uploads"], "name": 7},
+        },
     ]
 
 
@@ -146,8 +159,9 @@ def test_a_failed_handler_leaves_no_receipt_so_the_retry_is_served(queued, conn)
 
 def test_receipts_expire_with_the_signatures_that_could_replay_them(queued, conn):
     assert post("process", queued, message_id="evt_old").status_code == 200
-    assert conn.execute("select function from event_receipts where message_id = 'evt_old'").fetchone() == \
-        {"function": "process"}
+    assert conn.execute("select function from event_receipts where message_id = 'evt_old'").fetchone() == {
+        "function": "process"
+    }
     conn.execute("select * from sweep(now() + interval '9 minutes')")
     assert conn.execute("select count(*) as n from event_receipts").fetchone()["n"] == 2  # ingest's and ours
     conn.execute("select * from sweep(now() + interval '11 minutes')")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.clips import run_ffmpeg
+from infra.clips import FAST_H264_AAC, run_ffmpeg
 from shared.domain import PipelineError, Reason
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions
@@ -29,13 +29,38 @@ def rendered(src, tmp_path, **options) -> tuple:
 def scenes_clip(tmp_path_factory) -> Path:
     """Three scenes with sound, then silence, then two seconds of black: 9 s."""
     path = tmp_path_factory.mktemp("scenes") / "scenes.mp4"
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=3",
-                "-f", "lavfi", "-i", "smptebars=size=640x360:rate=25:duration=3",
-                "-f", "lavfi", "-i", "color=black:size=640x360:rate=25:duration=3",
-                "-f", "lavfi", "-i", "sine=f=440:sample_rate=48000:d=4",
-                "-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono:d=5",
-                "-filter_complex", "[0:v][1:v][2:v]concat=n=3:v=1:a=0[v];[3:a][4:a]concat=n=2:v=0:a=1[a]",
-                "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path)])
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "smptebars=size=640x360:rate=25:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=black:size=640x360:rate=25:duration=3",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=440:sample_rate=48000:d=4",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=48000:cl=mono:d=5",
+            "-filter_complex",
+            "[0:v][1:v][2:v]concat=n=3:v=1:a=0[v];[3:a][4:a]concat=n=2:v=0:a=1[a]",
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            *FAST_H264_AAC,
+            str(path),
+        ]
+    )
     return path
 
 
@@ -74,8 +99,10 @@ def test_the_poster_is_a_sharp_frame_never_black(scenes_result):
     assert choice is not None and choice.rule == "sharpest_of_usable"
     assert choice.time < 6  # the last three seconds are black
     assert choice.rejected_black == 3 and choice.candidates == 9
-    assert out["poster"].main.local.read_bytes() == (
-        out["thumbnails"].main.local.parent / f"thumb_{choice.index + 1:04d}.jpg").read_bytes()
+    assert (
+        out["poster"].main.local.read_bytes()
+        == (out["thumbnails"].main.local.parent / f"thumb_{choice.index + 1:04d}.jpg").read_bytes()
+    )
 
 
 def test_storyboard_cues_increase_and_cover_the_video(scenes_result):
@@ -128,17 +155,20 @@ def variants(tmp_path_factory) -> dict[str, Path]:
     return make_variants(tmp_path_factory.mktemp("variants"))
 
 
-@pytest.mark.parametrize("name, proxy_size, channels", [
-    ("phone_rotated", (240, 320), 1),        # turned upright
-    ("no_audio", (320, 240), None),
-    ("variable_frame_rate", (320, 240), 1),
-    ("ten_bit", (320, 240), 1),
-    ("odd_dimensions", (320, 240), 1),       # 321x241 source: even sides for 4:2:0
-    ("surround_5_1", (320, 240), 6),
-    ("webm_vp9", (320, 240), 1),
-    ("mkv_hevc", (320, 240), 1),
-    ("mov_prores", (320, 240), 1),
-])
+@pytest.mark.parametrize(
+    "name, proxy_size, channels",
+    [
+        ("phone_rotated", (240, 320), 1),  # turned upright
+        ("no_audio", (320, 240), None),
+        ("variable_frame_rate", (320, 240), 1),
+        ("ten_bit", (320, 240), 1),
+        ("odd_dimensions", (320, 240), 1),  # 321x241 source: even sides for 4:2:0
+        ("surround_5_1", (320, 240), 6),
+        ("webm_vp9", (320, 240), 1),
+        ("mkv_hevc", (320, 240), 1),
+        ("mov_prores", (320, 240), 1),
+    ],
+)
 def test_inputs_people_upload(variants, tmp_path, name, proxy_size, channels):
     tech, out, result = rendered(variants[name], tmp_path)
     if name == "variable_frame_rate":

@@ -19,8 +19,9 @@ DATABASE = "vidpipe_cron"
 def cron_db() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="vidpipe-test-cron-"))
     os.chmod(root, 0o755)  # noqa: S103  # the postgres user must reach the data dir
-    cluster = PostgresCluster(root / "data", fsync=False,
-                              settings={"shared_preload_libraries": "pg_cron", "cron.database_name": DATABASE})
+    cluster = PostgresCluster(
+        root / "data", fsync=False, settings={"shared_preload_libraries": "pg_cron", "cron.database_name": DATABASE}
+    )
     try:  # a failing migration must not leave the cluster running
         cluster.start()
         url = cluster.create_database(DATABASE)
@@ -48,6 +49,6 @@ def test_the_migrations_schedule_the_sweeper_once(cron_db):
 
 
 def test_the_scheduled_command_runs(cron_db):
-    (_, _, command), = cron_jobs(cron_db)
+    ((_, _, command),) = cron_jobs(cron_db)
     with psycopg.connect(cron_db) as conn:
         assert conn.execute(command).fetchone() == (0,)

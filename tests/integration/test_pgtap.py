@@ -25,8 +25,25 @@ def test_pgtap_suite_passes(db_url, suite):
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("create extension if not exists pgtap")
     url = urlsplit(db_url)
-    ran = subprocess.run(["pg_prove", "--verbose", "--failures", "-h", url.hostname or "127.0.0.1",
-                          "-p", str(url.port), "-U", url.username or "postgres", "-d", url.path.lstrip("/"),
-                          str(suite)], capture_output=True, text=True, timeout=120, check=False)
+    ran = subprocess.run(
+        [
+            "pg_prove",
+            "--verbose",
+            "--failures",
+            "-h",
+            url.hostname or "127.0.0.1",
+            "-p",
+            str(url.port),
+            "-U",
+            url.username or "postgres",
+            "-d",
+            url.path.lstrip("/"),
+            str(suite),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-2000:]
     assert "Result: PASS" in ran.stdout

@@ -29,8 +29,9 @@ def s3_url() -> Iterator[str]:
 
 @pytest.fixture
 def storage(s3_url) -> S3Storage:
-    client = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
     for bucket in ("uploads", "derived"):
         with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
             client.create_bucket(Bucket=bucket)
@@ -79,8 +80,11 @@ def test_local_copy_is_removed_when_the_block_fails(storage, tmp_path):
 def s3_process_url() -> Iterator[str]:
     """moto as its own process, so this process's memory holds only the client's buffers."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -93,8 +97,13 @@ def s3_process_url() -> Iterator[str]:
 
 
 def test_a_large_object_streams_to_disk_without_being_held_in_memory(s3_process_url, tmp_path):
-    boto3.client("s3", endpoint_url=s3_process_url, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket="uploads")
+    boto3.client(
+        "s3",
+        endpoint_url=s3_process_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="uploads")
     storage = S3Storage(s3_process_url, "us-east-1", "test", "test")
     # The design's promise: never more than the parts in flight, whatever the object's size.
     in_flight = TRANSFER.max_concurrency * TRANSFER.multipart_chunksize

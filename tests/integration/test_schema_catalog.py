@@ -65,8 +65,10 @@ CATALOG: dict[str, str] = {
 
 def catalog(url: str) -> dict[str, dict[str, str]]:
     with psycopg.connect(url) as conn:
-        return {kind: {str(k): str(v) for k, v in conn.execute(sql).fetchall()}  # type: ignore[arg-type]
-                for kind, sql in CATALOG.items()}
+        return {
+            kind: {str(k): str(v) for k, v in conn.execute(sql).fetchall()}  # type: ignore[arg-type]
+            for kind, sql in CATALOG.items()
+        }
 
 
 def differences(a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]) -> list[str]:
@@ -80,8 +82,10 @@ def differences(a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]) -> l
 
 @pytest.fixture(scope="module")
 def built(pg_cluster: PostgresCluster) -> Iterator[dict[str, str]]:
-    urls = {"schemas": pg_cluster.create_database("catalog_schemas"),
-            "migrations": pg_cluster.create_database("catalog_migrations")}
+    urls = {
+        "schemas": pg_cluster.create_database("catalog_schemas"),
+        "migrations": pg_cluster.create_database("catalog_migrations"),
+    }
     try:
         build_from_schemas(urls["schemas"])
         prepare_database(urls["migrations"], seed=False)
@@ -109,15 +113,16 @@ def test_a_schema_change_without_its_migration_is_caught(built: dict[str, str], 
     try:
         with psycopg.connect(edited, autocommit=True) as conn:
             conn.execute("alter table public.videos add column title text")
-            conn.execute("create or replace function public.step_of(p_status public.job_status) "
-                         "returns public.job_step language sql immutable set search_path = '' "
-                         "as $$ select 'process'::public.job_step $$")
+            conn.execute(
+                "create or replace function public.step_of(p_status public.job_status) "
+                "returns public.job_step language sql immutable set search_path = '' "
+                "as $$ select 'process'::public.job_step $$"
+            )
         found = differences(catalog(edited), catalog(built["migrations"]))
     finally:
         with psycopg.connect(pg_cluster.admin_url, autocommit=True) as conn:
             conn.execute("drop database if exists catalog_edited with (force)")
-    assert [line.split(":")[0] for line in found] == [
-        "column videos.title", "function step_of(job_status)"]
+    assert [line.split(":")[0] for line in found] == ["column videos.title", "function step_of(job_status)"]
 
 
 def test_migrations_are_applied_once_and_recorded(built: dict[str, str]) -> None:
@@ -133,7 +138,8 @@ def test_no_function_is_left_callable_by_anonymous_users(built: dict[str, str]) 
     with psycopg.connect(built["migrations"]) as conn:
         open_to_anon = conn.execute(
             "select p.oid::regprocedure::text from pg_proc p where p.pronamespace = 'public'::regnamespace "
-            "and has_function_privilege('anon', p.oid, 'execute')").fetchall()
+            "and has_function_privilege('anon', p.oid, 'execute')"
+        ).fetchall()
     assert open_to_anon == []
 
 
@@ -142,4 +148,3 @@ def test_the_cli_is_the_real_one() -> None:
 
     version = subprocess.run([supabase_bin(), "--version"], capture_output=True, text=True, check=True).stdout
     assert version.strip() == "3.1.0"
-

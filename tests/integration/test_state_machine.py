@@ -16,18 +16,22 @@ def new_object(conn, bucket="uploads", name=None):
     name = name or f"{USER}/clip-{conn.execute('select gen_random_uuid() as u').fetchone()['u']}.mp4"
     return conn.execute(
         "insert into storage.objects (bucket_id, name, owner, metadata) values (%s, %s, %s, %s) returning id",
-        (bucket, name, USER, Jsonb({"size": 10}))).fetchone()["id"]
+        (bucket, name, USER, Jsonb({"size": 10})),
+    ).fetchone()["id"]
 
 
 def new_job(conn, max_attempts=3):
     oid = new_object(conn)
-    return conn.execute("select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', %s)",
-                        (oid, USER, max_attempts)).fetchone()
+    return conn.execute(
+        "select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', %s)", (oid, USER, max_attempts)
+    ).fetchone()
 
 
 def reject(conn, reason="too_large", message="big"):
-    return conn.execute("select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', 3, %s, %s)",
-                        (new_object(conn), USER, reason, message)).fetchone()
+    return conn.execute(
+        "select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', 3, %s, %s)",
+        (new_object(conn), USER, reason, message),
+    ).fetchone()
 
 
 def sqlstate_of(conn, sql, params=()):
@@ -37,13 +41,17 @@ def sqlstate_of(conn, sql, params=()):
 
 
 def outbox(conn):
-    return [(r["target"], r["payload"]["record"].get("status")) for r in
-            conn.execute("select * from event_outbox order by id")]
+    return [
+        (r["target"], r["payload"]["record"].get("status"))
+        for r in conn.execute("select * from event_outbox order by id")
+    ]
 
 
 def announced(conn, job):
-    return [r["id"].split("_", 2)[2] for r in
-            conn.execute("select id from webhook_messages where job_id = %s order by created_at, id", (job,))]
+    return [
+        r["id"].split("_", 2)[2]
+        for r in conn.execute("select id from webhook_messages where job_id = %s order by created_at, id", (job,))
+    ]
 
 
 def test_one_storage_trigger_and_twelve_legal_transitions(conn):
@@ -52,9 +60,17 @@ def test_one_storage_trigger_and_twelve_legal_transitions(conn):
     assert conn.execute("select count(*) as n from job_transitions").fetchone()["n"] == 12
 
 
-@pytest.mark.parametrize(("pg_type", "python"), [
-    ("job_status", JobStatus), ("job_step", JobStep), ("pipeline_function", PipelineFunction),
-    ("failure_reason", Reason), ("webhook_event_type", WebhookEventType), ("delivery_status", DeliveryStatus)])
+@pytest.mark.parametrize(
+    ("pg_type", "python"),
+    [
+        ("job_status", JobStatus),
+        ("job_step", JobStep),
+        ("pipeline_function", PipelineFunction),
+        ("failure_reason", Reason),
+        ("webhook_event_type", WebhookEventType),
+        ("delivery_status", DeliveryStatus),
+    ],
+)
 def test_python_enums_equal_postgres_enums(conn, pg_type, python):
     labels = [r["l"] for r in conn.execute(f"select unnest(enum_range(null::{pg_type}))::text as l")]
     assert labels == [member.value for member in python]
@@ -67,8 +83,12 @@ def test_upload_to_ingest_bucket_emits_ingest_event_and_others_do_not(conn):
     rows = conn.execute("select target, payload from event_outbox").fetchall()
     assert [r["target"] for r in rows] == ["ingest"]
     payload = rows[0]["payload"]
-    assert (payload["type"], payload["schema"], payload["table"], payload["old_record"]) == \
-        ("INSERT", "storage", "objects", None)
+    assert (payload["type"], payload["schema"], payload["table"], payload["old_record"]) == (
+        "INSERT",
+        "storage",
+        "objects",
+        None,
+    )
 
 
 def test_register_upload_is_idempotent_and_queues_process(conn):
@@ -91,32 +111,63 @@ def test_rejected_upload_is_born_failed_and_announced(conn):
 def test_happy_path_chains_every_step(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    conn.execute("select complete_process(%s, 'w', %s, %s, '{}')", (job, Jsonb({"format": {}}), Jsonb([
-        {"kind": "poster", "bucket": "derived", "path": "a/poster.jpg", "bytes": 5, "content_type": "image/jpeg"}])))
+    conn.execute(
+        "select complete_process(%s, 'w', %s, %s, '{}')",
+        (
+            job,
+            Jsonb({"format": {}}),
+            Jsonb(
+                [
+                    {
+                        "kind": "poster",
+                        "bucket": "derived",
+                        "path": "a/poster.jpg",
+                        "bytes": 5,
+                        "content_type": "image/jpeg",
+                    }
+                ]
+            ),
+        ),
+    )
     conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job,))
     conn.execute("select complete_generate_metadata(%s, 'w', 1, %s)", (job, Jsonb({"schema_version": 1})))
     done = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
     assert done["status"] == "ready" and done["lease_owner"] is None and done["finished_at"] is not None
     assert [t for t, _ in outbox(conn)] == ["ingest", "process", "generate_metadata"]
     assert announced(conn, job) == ["video_ingested", "video_processed", "video_ready"]
-    history = [(r["from_status"], r["to_status"]) for r in
-               conn.execute("select * from job_events where job_id = %s order by id", (job,))]
-    assert history == [(None, "queued"), ("queued", "processing"), ("processing", "processed"),
-                       ("processed", "describing"), ("describing", "ready")]
+    history = [
+        (r["from_status"], r["to_status"])
+        for r in conn.execute("select * from job_events where job_id = %s order by id", (job,))
+    ]
+    assert history == [
+        (None, "queued"),
+        ("queued", "processing"),
+        ("processing", "processed"),
+        ("processed", "describing"),
+        ("describing", "ready"),
+    ]
     assert conn.execute("select count(*) as n from video_artifacts").fetchone()["n"] == 1
 
 
 def test_illegal_transition_raises(conn):
     job = new_job(conn)["id"]
     assert sqlstate_of(conn, "update processing_jobs set status = 'ready' where id = %s", (job,)) == "VP422"
-    assert sqlstate_of(conn, "insert into processing_jobs (video_id, status) select video_id, 'ready' "
-                             "from processing_jobs") == "VP422"
+    assert (
+        sqlstate_of(
+            conn, "insert into processing_jobs (video_id, status) select video_id, 'ready' from processing_jobs"
+        )
+        == "VP422"
+    )
 
 
 def test_only_a_running_step_holds_a_lease(conn):
     job = new_job(conn)["id"]
-    assert sqlstate_of(conn, "update processing_jobs set lease_owner = 'x', lease_expires_at = now() "
-                             "where id = %s", (job,)) == "23514"
+    assert (
+        sqlstate_of(
+            conn, "update processing_jobs set lease_owner = 'x', lease_expires_at = now() where id = %s", (job,)
+        )
+        == "23514"
+    )
 
 
 def test_every_change_is_stamped_with_the_callers_clock(conn):
@@ -124,13 +175,19 @@ def test_every_change_is_stamped_with_the_callers_clock(conn):
     at = conn.execute("select now() + interval '1 hour' as t").fetchone()["t"]
     claimed = conn.execute("select * from claim_step(%s, 'process', 'w', 60, %s)", (job, at)).fetchone()
     assert claimed["updated_at"] == at and claimed["lease_expires_at"] == at + timedelta(seconds=60)
-    failed = conn.execute("select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no', false, %s)",
-                          (job, at)).fetchone()
+    failed = conn.execute(
+        "select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no', false, %s)", (job, at)
+    ).fetchone()
     assert failed["finished_at"] == at
-    assert {r["created_at"] for r in conn.execute("select created_at from job_events where to_status <> 'queued'")} \
-        == {at}
-    assert conn.execute("select created_at from webhook_messages where event_type = 'video.failed'"
-                        ).fetchone()["created_at"] == at
+    assert {r["created_at"] for r in conn.execute("select created_at from job_events where to_status <> 'queued'")} == {
+        at
+    }
+    assert (
+        conn.execute("select created_at from webhook_messages where event_type = 'video.failed'").fetchone()[
+            "created_at"
+        ]
+        == at
+    )
 
 
 def test_claim_is_compare_and_set(conn):
@@ -150,26 +207,32 @@ def test_claim_is_compare_and_set(conn):
 def test_transient_failures_retry_with_backoff_then_exhaust(conn):
     job = new_job(conn, max_attempts=2)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    retried = conn.execute("select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true)",
-                           (job,)).fetchone()
+    retried = conn.execute(
+        "select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true)", (job,)
+    ).fetchone()
     assert retried["status"] == "queued" and retried["reason_code"] is None
     wait = conn.execute("select run_after - now() as d from processing_jobs where id = %s", (job,)).fetchone()["d"]
     assert timedelta(seconds=7) <= wait <= timedelta(seconds=13)  # 10 s base ±25 %
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'w', 60)", (job,)) == "VP409"  # not due yet
     later = "now() + interval '1 minute'"
     conn.execute(f"select claim_step(%s, 'process', 'w', 60, {later})", (job,))
-    failed = conn.execute(f"select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true, {later})",
-                          (job,)).fetchone()
-    assert (failed["status"], failed["reason_code"], failed["failed_step"]) == \
-        ("failed", "retries_exhausted", "process")
+    failed = conn.execute(
+        f"select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true, {later})", (job,)
+    ).fetchone()
+    assert (failed["status"], failed["reason_code"], failed["failed_step"]) == (
+        "failed",
+        "retries_exhausted",
+        "process",
+    )
     assert announced(conn, job)[-1] == "video_failed"
 
 
 def test_permanent_failure_keeps_its_reason(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    failed = conn.execute("select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no video', false)",
-                          (job,)).fetchone()
+    failed = conn.execute(
+        "select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no video', false)", (job,)
+    ).fetchone()
     assert (failed["status"], failed["reason_code"], failed["last_error"]) == ("failed", "not_a_video", "no video")
 
 
@@ -214,8 +277,7 @@ def test_outbox_claim_hides_events_and_retry_backs_off_until_dead(conn):
 
 def kill_event(conn, target, permanent=False, error="connection refused"):
     """Deliver the newest event for `target` until the dispatcher gives up on it."""
-    event = conn.execute("select id from event_outbox where target = %s order by id desc limit 1",
-                         (target,)).fetchone()
+    event = conn.execute("select id from event_outbox where target = %s order by id desc limit 1", (target,)).fetchone()
     conn.execute("update event_outbox set attempts = 5 where id = %s", (event["id"],))
     return conn.execute("select * from retry_outbox(%s, %s, 5, %s)", (event["id"], error, permanent)).fetchone()
 
@@ -247,8 +309,9 @@ def test_a_dead_event_leaves_a_leased_job_to_its_lease(conn):
 def test_an_upload_whose_ingest_stays_unreachable_becomes_a_failed_job(conn):
     oid = new_object(conn)
     kill_event(conn, "ingest", error="HTTP 503")
-    row = conn.execute("select j.* from processing_jobs j join videos v on v.id = j.video_id "
-                       "where v.object_id = %s", (oid,)).fetchone()
+    row = conn.execute(
+        "select j.* from processing_jobs j join videos v on v.id = j.video_id where v.object_id = %s", (oid,)
+    ).fetchone()
     assert (row["status"], row["reason_code"], row["failed_step"]) == ("failed", "retries_exhausted", "ingest")
     assert str(row["owner_id"]) == USER
     assert announced(conn, row["id"]) == ["video_failed"]
@@ -294,21 +357,29 @@ def test_sweeper_leaves_uploads_older_than_the_pipeline_alone(conn):
 
 def fail_at(conn, job, step, reason="media_error", retryable=False):
     conn.execute("select claim_step(%s, %s, 'w', 60)", (job, step))
-    return conn.execute("select * from fail_step(%s, %s, 'w', %s, 'it broke', %s)",
-                        (job, step, reason, retryable)).fetchone()
+    return conn.execute(
+        "select * from fail_step(%s, %s, 'w', %s, 'it broke', %s)", (job, step, reason, retryable)
+    ).fetchone()
 
 
 def history(conn, job):
-    return [(e["from_status"], e["to_status"], e["reason_code"], e["message"]) for e in
-            conn.execute("select * from job_events where job_id = %s order by id", (job,))]
+    return [
+        (e["from_status"], e["to_status"], e["reason_code"], e["message"])
+        for e in conn.execute("select * from job_events where job_id = %s order by id", (job,))
+    ]
 
 
 def test_requeue_puts_a_failed_job_back_at_the_failed_step_and_keeps_its_history(conn):
     job = new_job(conn)["id"]
     fail_at(conn, job, "process")
     row = conn.execute("select * from requeue_job(%s)", (job,)).fetchone()
-    assert (row["status"], row["attempts"], row["retries"], row["reason_code"], row["finished_at"]) == \
-        ("queued", 0, 1, None, None)
+    assert (row["status"], row["attempts"], row["retries"], row["reason_code"], row["finished_at"]) == (
+        "queued",
+        0,
+        1,
+        None,
+        None,
+    )
     assert history(conn, job) == [
         (None, "queued", None, None),
         ("queued", "processing", None, None),
@@ -359,8 +430,9 @@ def test_a_reingest_that_fails_again_is_announced_again(conn):
 
 def test_requeue_of_an_ingest_failure_whose_upload_is_gone_is_refused(conn):
     job = reject(conn)
-    conn.execute("delete from storage.objects where id = (select object_id from videos where id = %s)",
-                 (job["video_id"],))
+    conn.execute(
+        "delete from storage.objects where id = (select object_id from videos where id = %s)", (job["video_id"],)
+    )
     job = job["id"]
     assert sqlstate_of(conn, "select requeue_job(%s)", (job,)) == "VP404"
 
@@ -378,14 +450,28 @@ def test_a_lease_is_renewed_only_by_its_holder(conn):
 def test_generate_metadata_records_its_artifacts_with_the_document(conn):
     job = new_job(conn)
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job["id"],))
-    conn.execute("select complete_process(%s, 'w', '{}', %s, '{}')",
-                 (job["id"], Jsonb([{"kind": "proxy", "bucket": "derived", "path": "p/proxy.mp4", "bytes": 5,
-                                     "content_type": "video/mp4"}])))
+    conn.execute(
+        "select complete_process(%s, 'w', '{}', %s, '{}')",
+        (
+            job["id"],
+            Jsonb(
+                [{"kind": "proxy", "bucket": "derived", "path": "p/proxy.mp4", "bytes": 5, "content_type": "video/mp4"}]
+            ),
+        ),
+    )
     conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job["id"],))
-    captions = {"kind": "captions_vtt", "bucket": "derived", "path": "p/captions.vtt", "bytes": 9,
-                "content_type": "text/vtt", "details": {"cues": 3}}
-    done = conn.execute("select * from complete_generate_metadata(%s, 'w', 3, %s, %s)",
-                        (job["id"], Jsonb({"schema_version": 3}), Jsonb([captions]))).fetchone()
+    captions = {
+        "kind": "captions_vtt",
+        "bucket": "derived",
+        "path": "p/captions.vtt",
+        "bytes": 9,
+        "content_type": "text/vtt",
+        "details": {"cues": 3},
+    }
+    done = conn.execute(
+        "select * from complete_generate_metadata(%s, 'w', 3, %s, %s)",
+        (job["id"], Jsonb({"schema_version": 3}), Jsonb([captions])),
+    ).fetchone()
     assert done["status"] == "ready"
     rows = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
     assert set(rows) == {"proxy", "captions_vtt"} and rows["captions_vtt"]["details"] == {"cues": 3}
@@ -394,8 +480,10 @@ def test_generate_metadata_records_its_artifacts_with_the_document(conn):
 
 def test_jobs_join_the_realtime_publication_where_supabase_has_one(pg_cluster, conn):
     members = "select tablename from pg_publication_tables where pubname = 'supabase_realtime'"
-    assert conn.execute("select count(*) as n from pg_publication where pubname = 'supabase_realtime'"
-                        ).fetchone()["n"] == 0  # applied without it: a plain Postgres has none
+    assert (
+        conn.execute("select count(*) as n from pg_publication where pubname = 'supabase_realtime'").fetchone()["n"]
+        == 0
+    )  # applied without it: a plain Postgres has none
     url = pg_cluster.create_database("vidpipe_realtime")
     try:
         with psycopg.connect(url, autocommit=True) as realtime:

@@ -18,8 +18,12 @@ SOUNDS = {
     "tone": ["-f", "lavfi", "-i", "sine=f=440:d=6"],
     "chord": ["-f", "lavfi", "-i", "aevalsrc=0.3*sin(2*PI*261*t)+0.3*sin(2*PI*329*t)+0.3*sin(2*PI*392*t):d=6"],
     # a tune of eight notes a second's half apart, with a swell: rhythm, like speech, but no words
-    "melody": ["-f", "lavfi", "-i",
-               r"aevalsrc=0.5*sin(2*PI*(220+110*floor(mod(t*4\,8)))*t)*(0.6+0.4*sin(2*PI*2*t)):d=6"],
+    "melody": [
+        "-f",
+        "lavfi",
+        "-i",
+        r"aevalsrc=0.5*sin(2*PI*(220+110*floor(mod(t*4\,8)))*t)*(0.6+0.4*sin(2*PI*2*t)):d=6",
+    ],
     "noise": ["-f", "lavfi", "-i", "anoisesrc=c=pink:a=0.3:d=6"],
 }
 
@@ -43,8 +47,7 @@ def test_sound_without_words_is_no_speech(engine, tmp_path, sound):
 
 def test_a_spoken_sentence_is_heard_with_times(engine, tmp_path):
     spoken = tmp_path / "spoken.wav"
-    subprocess.run(["espeak-ng", *VOICE, "-w", str(spoken), "Our football team won the championship game."],
-                   check=True)
+    subprocess.run(["espeak-ng", *VOICE, "-w", str(spoken), "Our football team won the championship game."], check=True)
     wav = wav16k(tmp_path / "s.wav", ["-i", str(spoken), "-af", "adelay=2000:all=1,apad=pad_dur=1"])
     got = transcribe(engine, wav, [], 8.0)
     assert got.speech and {"football", "team", "championship", "game"} <= set(got.text.split())

@@ -61,8 +61,9 @@ def local_urls(env, monkeypatch) -> Iterator[None]:
 
 
 def register(conn: Any, url: str, events: list[str] | None = None) -> dict[str, Any]:
-    row: dict[str, Any] = conn.execute("select * from create_webhook_endpoint(%s, %s, null, %s)",
-                                       (url, events, USER)).fetchone()
+    row: dict[str, Any] = conn.execute(
+        "select * from create_webhook_endpoint(%s, %s, null, %s)", (url, events, USER)
+    ).fetchone()
     return row
 
 
@@ -77,8 +78,10 @@ def pipeline(conn: Any, env: Any, clip: Any) -> dict[str, Any]:
 
 def due_deliveries(conn: Any) -> list[dict[str, Any]]:
     """Delivery events in the outbox, oldest first (the dispatcher's part, done by hand here)."""
-    rows = conn.execute("select id, payload from event_outbox where target = 'notify' and delivered_at is null "
-                        "and payload ->> 'table' = 'webhook_deliveries' order by id").fetchall()
+    rows = conn.execute(
+        "select id, payload from event_outbox where target = 'notify' and delivered_at is null "
+        "and payload ->> 'table' = 'webhook_deliveries' order by id"
+    ).fetchall()
     conn.execute("update event_outbox set delivered_at = now() where id = any(%s)", ([r["id"] for r in rows],))
     return [r["payload"] for r in rows]
 
@@ -88,9 +91,11 @@ def deliver_all(conn: Any) -> list[Any]:
 
 
 def deliveries(conn: Any, endpoint_id: Any) -> list[dict[str, Any]]:
-    return conn.execute("select d.*, m.event_type from webhook_deliveries d join webhook_messages m "
-                        "on m.id = d.message_id where d.endpoint_id = %s order by d.created_at, m.event_type",
-                        (endpoint_id,)).fetchall()
+    return conn.execute(
+        "select d.*, m.event_type from webhook_deliveries d join webhook_messages m "
+        "on m.id = d.message_id where d.endpoint_id = %s order by d.created_at, m.event_type",
+        (endpoint_id,),
+    ).fetchall()
 
 
 def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, clips, local_urls):
@@ -100,16 +105,21 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
         ready_only = register(conn, picky.url, ["video.ready"])
         job = pipeline(conn, env, clips["plain"])
         answers = deliver_all(conn)
-        assert [a.status_code for a in answers] == [200] * 4 and all(a.get_json()["outcome"] == "done"
-                                                                   for a in answers)
+        assert [a.status_code for a in answers] == [200] * 4 and all(a.get_json()["outcome"] == "done" for a in answers)
         events = healthy.verified(every["secret"])  # as the customer's library verifies them
         assert [e["type"] for e in events] == ["video.ingested", "video.processed", "video.ready"]
         assert [e["type"] for e in picky.verified(ready_only["secret"])] == ["video.ready"]
         ready = events[2]["data"]
-        assert ready == {"job_id": str(job["id"]), "video_id": str(job["video_id"]), "status": "ready",
-                         "links": {"job": f"/rest/v1/processing_jobs?id=eq.{job['id']}",
-                                   "metadata": f"/rest/v1/video_metadata?video_id=eq.{job['video_id']}",
-                                   "artifacts": f"/rest/v1/video_artifacts?video_id=eq.{job['video_id']}"}}
+        assert ready == {
+            "job_id": str(job["id"]),
+            "video_id": str(job["video_id"]),
+            "status": "ready",
+            "links": {
+                "job": f"/rest/v1/processing_jobs?id=eq.{job['id']}",
+                "metadata": f"/rest/v1/video_metadata?video_id=eq.{job['video_id']}",
+                "artifacts": f"/rest/v1/video_artifacts?video_id=eq.{job['video_id']}",
+            },
+        }
         ids = [h["webhook-id"] for h, _ in healthy.requests]
         assert ids[2] == f"msg_{job['id'].hex}_video_ready" and len(set(ids)) == 3
         assert picky.requests[0][0]["webhook-id"] == ids[2]  # one message, the same id everywhere
@@ -118,8 +128,9 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
         assert len(attempts) == 4 and all(a["status_code"] == 204 and a["attempt"] == 1 for a in attempts)
         assert all(a["latency_ms"] >= 0 and a["delivery_id"] is not None for a in attempts)
         # the same event again is a duplicate: nothing sent
-        payload = conn.execute("select payload from event_outbox where payload ->> 'table' = 'webhook_deliveries' "
-                               "order by id limit 1").fetchone()["payload"]
+        payload = conn.execute(
+            "select payload from event_outbox where payload ->> 'table' = 'webhook_deliveries' order by id limit 1"
+        ).fetchone()["payload"]
         assert post("notify", payload).get_json()["outcome"] == "duplicate" and len(healthy.requests) == 3
     finally:
         healthy.close()
@@ -140,8 +151,10 @@ def test_a_failing_endpoint_is_retried_on_schedule_without_holding_up_the_other(
         assert (d["status"], d["attempts"], d["last_status_code"]) == ("pending", 1, 500)
         wait = (d["next_attempt_at"] - before).total_seconds()
         assert 5 * 0.9 - 0.1 <= wait <= 5 * 1.1 + 1.0  # the schedule's first step, 5 s ± 10 %
-        (retry,) = conn.execute("select available_at from event_outbox where delivered_at is null "
-                                "and payload ->> 'table' = 'webhook_deliveries'").fetchall()
+        (retry,) = conn.execute(
+            "select available_at from event_outbox where delivered_at is null "
+            "and payload ->> 'table' = 'webhook_deliveries'"
+        ).fetchall()
         assert retry["available_at"] == d["next_attempt_at"]
         deliver_all(conn)  # 503: the second step, 5 min
         (d,) = deliveries(conn, bad["id"])
@@ -150,10 +163,15 @@ def test_a_failing_endpoint_is_retried_on_schedule_without_holding_up_the_other(
         (d,) = deliveries(conn, bad["id"])
         assert (d["status"], d["attempts"], d["last_error"]) == ("delivered", 3, None)
         assert len({h["webhook-id"] for h, _ in flaky.requests}) == 1 and len(flaky.requests) == 3
-        log = conn.execute("select attempt, status_code, response_body from webhook_attempts "
-                           "where endpoint_id = %s order by id", (bad["id"],)).fetchall()
+        log = conn.execute(
+            "select attempt, status_code, response_body from webhook_attempts where endpoint_id = %s order by id",
+            (bad["id"],),
+        ).fetchall()
         assert [(a["attempt"], a["status_code"], a["response_body"]) for a in log] == [
-            (1, 500, "answer 500"), (2, 503, "answer 503"), (3, 204, "")]
+            (1, 500, "answer 500"),
+            (2, 503, "answer 503"),
+            (3, 204, ""),
+        ]
     finally:
         healthy.close()
         flaky.close()
@@ -179,7 +197,10 @@ def test_410_turns_the_endpoint_off_and_cancels_what_it_still_had(env, conn, cli
         pipeline(conn, env, clips["plain"])
         answers = deliver_all(conn)  # video.ingested gets 410; the other two are then cancelled
         assert len(gone.requests) == 1 and [a.get_json()["outcome"] for a in answers] == [
-            "failed", "duplicate", "duplicate"]
+            "failed",
+            "duplicate",
+            "duplicate",
+        ]
         endpoint = conn.execute("select * from webhook_endpoints where id = %s", (ep["id"],)).fetchone()
         assert not endpoint["enabled"] and endpoint["disabled_reason"].startswith("HTTP 410 Gone")
         assert [d["status"] for d in deliveries(conn, ep["id"])] == ["failed", "cancelled", "cancelled"]
@@ -187,8 +208,9 @@ def test_410_turns_the_endpoint_off_and_cancels_what_it_still_had(env, conn, cli
         gone.close()
 
 
-def test_an_exhausted_schedule_fails_the_delivery_and_a_replay_sends_it_again(env, conn, clips, local_urls,
-                                                                               monkeypatch):
+def test_an_exhausted_schedule_fails_the_delivery_and_a_replay_sends_it_again(
+    env, conn, clips, local_urls, monkeypatch
+):
     monkeypatch.setenv("VIDPIPE_WEBHOOK_RETRY_SCHEDULE", "[0, 0]")
     reload_settings()
     down = Endpoint((500, {}), (502, {}), (500, {}))
@@ -213,8 +235,10 @@ def test_unsafe_urls_are_refused_at_send_time_and_recorded(env, conn, clips):
     """Without the local-development setting: loopback, metadata and private names are never called."""
     listener = Endpoint()
     try:
-        eps = [register(conn, url, ["video.ready"]) for url in (
-            listener.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/hooks")]
+        eps = [
+            register(conn, url, ["video.ready"])
+            for url in (listener.url, "http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/hooks")
+        ]
         pipeline(conn, env, clips["plain"])
         deliver_all(conn)
         assert listener.requests == []
@@ -239,4 +263,3 @@ def test_a_delivery_being_sent_elsewhere_is_asked_for_again_later(env, conn, cli
         assert len(ep_server.requests) == 1
     finally:
         ep_server.close()
-

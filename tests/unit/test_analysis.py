@@ -42,8 +42,7 @@ def test_scene_scores_and_cuts(tmp_path: Path):
     path.write_text(SCORES)
     frames, cuts = scene_scores(path, tmp_path / "scores.csv")
     assert frames == 3 and [(c.time, c.score) for c in cuts] == [(3.08, 33.114)]
-    assert (tmp_path / "scores.csv").read_text().splitlines() == ["time,score", "0.0,0.0", "0.04,0.745",
-                                                                  "3.08,33.114"]
+    assert (tmp_path / "scores.csv").read_text().splitlines() == ["time,score", "0.0,0.0", "0.04,0.745", "3.08,33.114"]
 
 
 def test_frame_metadata_of_an_empty_file(tmp_path: Path):
@@ -69,16 +68,23 @@ def stats(time, mean, low, high, edges):
 
 
 def test_the_poster_is_the_sharpest_usable_frame():
-    choice = choose_poster([
-        stats(0, 16, 16, 17, 0.0),       # black
-        stats(1, 120, 118, 122, 0.5),    # flat grey slate
-        stats(2, 110, 40, 200, 4.0),     # soft
-        stats(3, 115, 30, 220, 9.0),     # sharp and contrasted
-        stats(4, 100, 35, 210, 8.0),
-    ])
+    choice = choose_poster(
+        [
+            stats(0, 16, 16, 17, 0.0),  # black
+            stats(1, 120, 118, 122, 0.5),  # flat grey slate
+            stats(2, 110, 40, 200, 4.0),  # soft
+            stats(3, 115, 30, 220, 9.0),  # sharp and contrasted
+            stats(4, 100, 35, 210, 8.0),
+        ]
+    )
     assert choice is not None
-    assert (choice.index, choice.time, choice.rule, choice.rejected_black, choice.rejected_flat) == \
-        (3, 3, "sharpest_of_usable", 1, 1)
+    assert (choice.index, choice.time, choice.rule, choice.rejected_black, choice.rejected_flat) == (
+        3,
+        3,
+        "sharpest_of_usable",
+        1,
+        1,
+    )
 
 
 def test_when_every_frame_is_black_the_least_flat_one_is_taken():

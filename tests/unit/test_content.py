@@ -48,9 +48,12 @@ def words_at(text: str, start: float, per_word: float = 0.4, gap: float = 0.05) 
 
 # --- captions ---------------------------------------------------------------------------------
 
+
 def test_wrap_balances_two_lines_and_cuts_overlong_words():
     assert cc.wrap("welcome to the kitchen today we cook pasta with fresh tomato sauce", 42) == [
-        "welcome to the kitchen today we", "cook pasta with fresh tomato sauce"]
+        "welcome to the kitchen today we",
+        "cook pasta with fresh tomato sauce",
+    ]
     assert cc.wrap("short", 42) == ["short"]
     assert cc.wrap("x" * 50, 42) == ["x" * 42, "x" * 8]
 
@@ -81,17 +84,22 @@ def test_a_short_cue_never_runs_into_the_next():
 
 def test_webvtt_and_srt_text():
     cues = [cc.Cue(start=0.96, end=6.67, lines=("fish & <chips>", "today")), cc.Cue(3725.5, 3727.0, ("end",))]
-    assert cc.webvtt(cues) == ("WEBVTT\n\n00:00:00.960 --> 00:00:06.670\nfish &amp; &lt;chips&gt;\ntoday\n\n"
-                               "01:02:05.500 --> 01:02:07.000\nend\n")
-    assert cc.srt(cues) == ("1\n00:00:00,960 --> 00:00:06,670\nfish & <chips>\ntoday\n\n"
-                            "2\n01:02:05,500 --> 01:02:07,000\nend\n")
+    assert cc.webvtt(cues) == (
+        "WEBVTT\n\n00:00:00.960 --> 00:00:06.670\nfish &amp; &lt;chips&gt;\ntoday\n\n"
+        "01:02:05.500 --> 01:02:07.000\nend\n"
+    )
+    assert cc.srt(cues) == (
+        "1\n00:00:00,960 --> 00:00:06,670\nfish & <chips>\ntoday\n\n2\n01:02:05,500 --> 01:02:07,000\nend\n"
+    )
 
 
 # --- keywords ---------------------------------------------------------------------------------
 
-TEXT = ("um so yeah welcome to the kitchen. today we cook pasta with fresh tomato sauce. "
-        "the tomato sauce needs fresh tomatoes. our football team won the championship game. "
-        "you know the championship game was really long. the president spoke about the economy and jobs")
+TEXT = (
+    "um so yeah welcome to the kitchen. today we cook pasta with fresh tomato sauce. "
+    "the tomato sauce needs fresh tomatoes. our football team won the championship game. "
+    "you know the championship game was really long. the president spoke about the economy and jobs"
+)
 
 
 def test_keywords_are_ranked_content_phrases_without_filler_or_duplicates():
@@ -115,10 +123,13 @@ def test_keywords_of_nothing_and_tags():
 
 # --- chapters ---------------------------------------------------------------------------------
 
+
 def test_chapters_start_at_the_cuts_and_take_labels_from_their_speech():
-    speech = [*words_at("we cook pasta with fresh tomato sauce", 1.0),
-              *words_at("our football team won the championship game", 13.0),
-              *words_at("the president spoke about the economy", 25.0)]
+    speech = [
+        *words_at("we cook pasta with fresh tomato sauce", 1.0),
+        *words_at("our football team won the championship game", 13.0),
+        *words_at("the president spoke about the economy", 25.0),
+    ]
     cuts = [SceneCut(time=12.0, score=30), SceneCut(time=24.0, score=31)]
     found = chapters(36.0, cuts, speech)
     assert [(c.start, c.end) for c in found] == [(0.0, 12.0), (12.0, 24.0), (24.0, 36.0)]
@@ -160,12 +171,20 @@ def test_youtube_rules():
 
 # --- suggestions ------------------------------------------------------------------------------
 
-FACTS = VideoFacts(file_name="my_trip-to.rome.mp4", duration_seconds=36, width=1280, height=720, scenes=3,
-                   utterances=[Utterance(start=1, end=6, text="welcome to the kitchen today we cook pasta"),
-                               Utterance(start=13, end=17, text="our football team won the championship game"),
-                               Utterance(start=25, end=28, text="thank you")],
-                   keywords=["cook pasta", "championship game", "kitchen", "football team"],
-                   chapters=["Cook pasta", "Championship game", "Scene 3"])
+FACTS = VideoFacts(
+    file_name="my_trip-to.rome.mp4",
+    duration_seconds=36,
+    width=1280,
+    height=720,
+    scenes=3,
+    utterances=[
+        Utterance(start=1, end=6, text="welcome to the kitchen today we cook pasta"),
+        Utterance(start=13, end=17, text="our football team won the championship game"),
+        Utterance(start=25, end=28, text="thank you"),
+    ],
+    keywords=["cook pasta", "championship game", "kitchen", "football team"],
+    chapters=["Cook pasta", "Championship game", "Scene 3"],
+)
 
 
 def test_extractive_title_and_description_from_keywords_and_sentences():
@@ -179,8 +198,9 @@ def test_extractive_title_and_description_from_keywords_and_sentences():
 
 def test_without_speech_the_title_comes_from_the_file_name():
     quiet = VideoFacts(file_name="IMG_2041.MOV", duration_seconds=600, width=1920, height=1080, scenes=4)
-    assert extractive(quiet) == Suggestion(title="IMG", description="A 10-minute video (1920x1080) and 4 scenes, "
-                                                                      "without speech.")
+    assert extractive(quiet) == Suggestion(
+        title="IMG", description="A 10-minute video (1920x1080) and 4 scenes, without speech."
+    )
     assert name_title("my_trip-to.rome.mp4") == "My Trip to Rome"
     assert name_title("12345.mp4") == "Untitled video"
 
@@ -217,6 +237,7 @@ def test_a_generator_answer_is_cleaned_and_credited():
 
 
 # --- transcript -------------------------------------------------------------------------------
+
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
     with wave.open(str(path), "wb") as w:
@@ -265,6 +286,7 @@ def test_audio_that_is_not_16k_mono_is_refused(tmp_path):
 
 class ScriptedEngine:
     """The Transcriber port answering from a script: confidence per chunk, in order."""
+
     language = "en-US"
     made_by = BY
 
@@ -275,8 +297,10 @@ class ScriptedEngine:
     def words(self, chunk: AudioChunk) -> list[Word]:
         self.heard.append(chunk)
         c = self.confidences[len(self.heard) - 1]
-        return [Word(text="read(2)", start=0.1, end=0.5, confidence=c), Word(text="on", start=0.6, end=0.8,
-                                                                             confidence=c)]
+        return [
+            Word(text="read(2)", start=0.1, end=0.5, confidence=c),
+            Word(text="on", start=0.6, end=0.8, confidence=c),
+        ]
 
 
 def test_transcribe_offsets_words_and_drops_unsure_chunks(tmp_path):
@@ -285,7 +309,7 @@ def test_transcribe_offsets_words_and_drops_unsure_chunks(tmp_path):
     progress: list[float] = []
     got = transcribe(engine, wav, [Segment(start=3, end=5)], 8.0, on_chunk=progress.append)
     assert isinstance(got, Transcript) and got.speech and got.language == "en-US"
-    assert [w.text for w in got.words] == ["read", "on"]          # the unsure second chunk is music
+    assert [w.text for w in got.words] == ["read", "on"]  # the unsure second chunk is music
     assert got.words[0].start == pytest.approx(0.1) and len(engine.heard) == 2
     assert engine.heard[1].start == pytest.approx(4.75) and progress and progress[-1] == pytest.approx(8.0)
 
@@ -303,11 +327,11 @@ def test_silence_and_steady_tones_are_no_speech(tmp_path):
 
 
 def test_utterances_split_at_pauses():
-    t = Transcript(language="en-US", speech=True, made_by=BY,
-                   words=[*words_at("one two", 0.0), *words_at("three", 3.0)])
+    t = Transcript(
+        language="en-US", speech=True, made_by=BY, words=[*words_at("one two", 0.0), *words_at("three", 3.0)]
+    )
     assert [(u.text, u.start) for u in t.utterances()] == [("one two", 0.0), ("three", 3.0)]
     assert t.text == "one two three"
-
 
 
 def test_the_lease_is_renewed_a_third_of_the_way_through_it():
@@ -325,4 +349,3 @@ def test_the_lease_is_renewed_a_third_of_the_way_through_it():
         clock[0] = t
         keep(0.0)
     assert renewals == [(job.id, "w", 300), (job.id, "w", 300)]  # at 201 and at 302
-

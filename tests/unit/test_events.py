@@ -27,13 +27,16 @@ def test_event_for_another_table_is_refused():
         parse_job_event(body(load_event("storage_object_insert.json")))
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda e: e.pop("record"), "record"),
-    (lambda e: e.update(type="TRUNCATE"), "type"),
-    (lambda e: e["record"].update(id="not-a-uuid"), "record.id"),
-    (lambda e: e["record"].pop("bucket_id"), "record.bucket_id"),
-    (lambda e: e.update(type="DELETE"), "no record"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda e: e.pop("record"), "record"),
+        (lambda e: e.update(type="TRUNCATE"), "type"),
+        (lambda e: e["record"].update(id="not-a-uuid"), "record.id"),
+        (lambda e: e["record"].pop("bucket_id"), "record.bucket_id"),
+        (lambda e: e.update(type="DELETE"), "no record"),
+    ],
+)
 def test_malformed_storage_events_are_refused(mutate, message):
     event = load_event("storage_object_insert.json")
     mutate(event)

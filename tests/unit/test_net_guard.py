@@ -7,14 +7,27 @@ import pytest
 from shared.net_guard import Target, UnsafeUrl, parse, refusal, resolve
 
 
-@pytest.mark.parametrize("address, why", [
-    ("127.0.0.1", "loopback"), ("::1", "loopback"), ("10.1.2.3", "private"), ("172.16.0.1", "private"),
-    ("192.168.1.10", "private"), ("169.254.169.254", "link-local (where cloud metadata lives)"),
-    ("fe80::1", "link-local (where cloud metadata lives)"), ("fd00:ec2::254", "private"),
-    ("::ffff:127.0.0.1", "loopback"), ("64:ff9b::a9fe:a9fe", "link-local (where cloud metadata lives)"),
-    ("100.64.0.1", "shared (carrier-grade NAT)"), ("0.0.0.0", "unspecified"), ("224.0.0.1", "multicast"),  # noqa: S104
-    ("240.0.0.1", "private"), ("192.0.2.1", "private"), ("2001:db8::1", "private"),
-])
+@pytest.mark.parametrize(
+    "address, why",
+    [
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.10", "private"),
+        ("169.254.169.254", "link-local (where cloud metadata lives)"),
+        ("fe80::1", "link-local (where cloud metadata lives)"),
+        ("fd00:ec2::254", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("64:ff9b::a9fe:a9fe", "link-local (where cloud metadata lives)"),
+        ("100.64.0.1", "shared (carrier-grade NAT)"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104
+        ("224.0.0.1", "multicast"),
+        ("240.0.0.1", "private"),
+        ("192.0.2.1", "private"),
+        ("2001:db8::1", "private"),
+    ],
+)
 def test_non_public_addresses_are_refused(address, why):
     assert refusal(ipaddress.ip_address(address)) == why
 
@@ -24,20 +37,34 @@ def test_public_addresses_pass(address):
     assert refusal(ipaddress.ip_address(address)) is None
 
 
-@pytest.mark.parametrize("url, message", [
-    ("file:///etc/passwd", "only http and https"), ("gopher://example.com/", "only http and https"),
-    ("example.com/hook", "only http and https"), ("http://user:pw@example.com/", "credentials"),
-    ("http:///nohost", "no host"), ("http://example.com:99999/", "not a valid URL"),
-])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("file:///etc/passwd", "only http and https"),
+        ("gopher://example.com/", "only http and https"),
+        ("example.com/hook", "only http and https"),
+        ("http://user:pw@example.com/", "credentials"),
+        ("http:///nohost", "no host"),
+        ("http://example.com:99999/", "not a valid URL"),
+    ],
+)
 def test_urls_that_are_not_plain_http_are_refused(url, message):
     with pytest.raises(UnsafeUrl, match=message):
         parse(url)
 
 
-@pytest.mark.parametrize("url", [
-    "http://localhost:8080/hook", "http://127.0.0.1/", "http://[::1]:9000/", "http://2130706433/",
-    "http://0x7f.1/", "http://0177.0.0.1/", "http://169.254.169.254/latest/meta-data/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/hook",
+        "http://127.0.0.1/",
+        "http://[::1]:9000/",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://0177.0.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+    ],
+)
 def test_local_and_metadata_hosts_are_refused_however_spelled(url):
     with pytest.raises(UnsafeUrl, match="resolves to"):
         resolve(url)

@@ -17,13 +17,16 @@ from shared.media.plan import (
 from shared.metadata.technical import technical_from_probe
 
 
-@pytest.mark.parametrize("display, expected", [
-    ((1920, 1080), (1280, 720)),
-    ((1080, 1920), (720, 1280)),      # portrait: the short side is capped
-    ((640, 360), (640, 360)),         # never upscaled
-    ((641, 361), (640, 360)),         # odd sizes become even
-    ((3840, 1600), (1728, 720)),
-])
+@pytest.mark.parametrize(
+    "display, expected",
+    [
+        ((1920, 1080), (1280, 720)),
+        ((1080, 1920), (720, 1280)),  # portrait: the short side is capped
+        ((640, 360), (640, 360)),  # never upscaled
+        ((641, 361), (640, 360)),  # odd sizes become even
+        ((3840, 1600), (1728, 720)),
+    ],
+)
 def test_proxy_size(display, expected):
     assert proxy_size(*display, 720) == expected
 
@@ -34,8 +37,10 @@ def test_tiles_keep_the_aspect_and_are_even():
     assert width_size(100, 50, 160) == (100, 50)  # never wider than the source
 
 
-@pytest.mark.parametrize("duration, configured, expected", [
-    (10, None, 1.0), (120, None, 12.0), (7200, None, 60.0), (3, None, 1.0), (120, 5.0, 5.0)])
+@pytest.mark.parametrize(
+    "duration, configured, expected",
+    [(10, None, 1.0), (120, None, 12.0), (7200, None, 60.0), (3, None, 1.0), (120, 5.0, 5.0)],
+)
 def test_thumbnail_interval(duration, configured, expected):
     assert thumbnail_interval(duration, configured) == expected
 
@@ -62,12 +67,26 @@ def test_one_input_feeds_every_output(tmp_path):
     args = command(tmp_path)
     assert args.count("-i") == 1
     graph = args[args.index("-filter_complex") + 1]
-    for part in ("split=4", "asplit=3", "scale=1280:720", "scdet", "blackdetect", "ebur128", "silencedetect",
-                 "tile=10x10", "edgedetect"):
+    for part in (
+        "split=4",
+        "asplit=3",
+        "scale=1280:720",
+        "scdet",
+        "blackdetect",
+        "ebur128",
+        "silencedetect",
+        "tile=10x10",
+        "edgedetect",
+    ):
         assert part in graph, part
     outputs = [a.removeprefix(str(tmp_path) + "/") for a in args if a.startswith(str(tmp_path))]
-    assert outputs == ["thumbnails/thumb_%04d.jpg", "storyboard/sprite_%03d.jpg", "thumbnails/scene_%04d.jpg",
-                       "proxy.mp4", "audio.wav"]
+    assert outputs == [
+        "thumbnails/thumb_%04d.jpg",
+        "storyboard/sprite_%03d.jpg",
+        "thumbnails/scene_%04d.jpg",
+        "proxy.mp4",
+        "audio.wav",
+    ]
 
 
 def test_no_audio_means_no_wav_and_no_listening(tmp_path):
@@ -91,7 +110,8 @@ def test_hls_ladder_stops_at_the_source():
 
 
 def test_no_video_stream_is_refused(tmp_path):
-    tech = technical_from_probe({"format": {}, "streams": [{"index": 0, "codec_type": "audio"}]},
-                                MadeBy(tool="ffprobe", version="x"))
+    tech = technical_from_probe(
+        {"format": {}, "streams": [{"index": 0, "codec_type": "audio"}]}, MadeBy(tool="ffprobe", version="x")
+    )
     with pytest.raises(PipelineError):
         plan_for(tmp_path, tech, RenditionOptions())
