@@ -13,7 +13,7 @@ APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
 # The real Supabase CLI, from the npm registry (the `supabase` package's installer downloads from
 # elsewhere; the platform package carries the binary itself).
 SUPABASE_CLI_VERSION := 3.1.0
-SUPABASE_CLI_PKG := @supabase/cli-linux-$(shell case "$$(uname -m)" in aarch64|arm64) echo arm64;; *) echo x64;; esac)
+SUPABASE_CLI_PKG := @supabase/cli-linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
 SUPABASE := .tools/node_modules/$(SUPABASE_CLI_PKG)/bin/supabase
 
 .PHONY: setup system-packages run check test lint down clean
