@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -29,23 +28,6 @@ from shared.webhooks import post_signed
 log = get_logger("dispatcher")
 
 CHANNEL = "vidpipe_outbox"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    action: str  # ack | retry | dead
-    error: str | None = None
-
-
-def judge(delivery: Delivery) -> Verdict:
-    """How a function's answer settles an event. 409 means another worker holds the step (or
-    the sweeper will): the event has done its job. Other 4xx will not improve by resending."""
-    code = delivery.status_code
-    if code is not None and (200 <= code < 300 or code == 409):
-        return Verdict("ack")
-    if code is not None and 400 <= code < 500 and code not in (408, 429):
-        return Verdict("dead", f"HTTP {code}: {delivery.body[:300]}")
-    return Verdict("retry", delivery.error or f"HTTP {code}")
 
 
 class Dispatcher:
@@ -86,24 +68,27 @@ class Dispatcher:
         context = {"event_id": row["id"], "target": target, "attempt": row["attempts"]}
         try:
             if url is None:
-                verdict = Verdict("retry", f"no URL configured for function {target!r}")
+                delivery = Delivery(None, f"no URL configured for function {target!r}", 0)
             else:
                 body = json.dumps(row["payload"], separators=(",", ":"))
                 delivery = post_signed(
                     self.session, url, self.secret, f"evt_{row['id']}", body, self.settings.dispatch_timeout_seconds
                 )
-                verdict = judge(delivery)
                 context["status_code"] = delivery.status_code
                 context["duration_ms"] = delivery.latency_ms
+            # The database judges the answer: the same rule as when it sends the events itself.
             with self.pool.connection() as conn:
-                if verdict.action == "ack":
-                    conn.execute("select public.ack_outbox(%s)", (row["id"],))
-                else:
-                    conn.execute(
-                        "select public.retry_outbox(%s, %s, %s, %s)",
-                        (row["id"], verdict.error, self.settings.dispatch_max_attempts, verdict.action == "dead"),
-                    )
-            log.info("event %s", verdict.action, extra={**context, "outcome": verdict.action})
+                settled = conn.execute(
+                    "select public.settle_outbox_attempt(%s, %s, %s, %s) as action",
+                    (
+                        row["id"],
+                        delivery.status_code,
+                        delivery.error if delivery.status_code is None else delivery.body,
+                        self.settings.dispatch_max_attempts,
+                    ),
+                ).fetchone()
+            action = settled["action"] if settled else "unknown"
+            log.info("event %s", action, extra={**context, "outcome": action})
         except Exception:
             # The event stays claimed until its visibility timeout ends, then becomes due again.
             log.exception("delivery bookkeeping failed", extra=context)

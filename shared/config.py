@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     webhook_retry_jitter: float = 0.1
 
+    # What carries outbox events to the functions: a dispatcher process of ours, or the database
+    # itself through pg_net (hosted Supabase; the local stack plays pg_net's worker and pg_cron).
+    delivery: Literal["dispatcher", "pg_net"] = "dispatcher"
     # Dispatcher: function name -> URL, and how it polls and retries.
     function_urls: dict[str, str] = Field(default_factory=dict)
     dispatch_batch: int = 20

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from infra import REPO_ROOT
-from infra.local.postgres import PostgresCluster, cluster_dir_for, free_port, prepare_database
+from infra.local.postgres import PostgresCluster, apply_sql_file, cluster_dir_for, free_port, prepare_database
 from shared.domain import PipelineFunction
 from shared.signing import new_secret
 
@@ -27,6 +28,11 @@ FUNCTIONS = tuple(f.value for f in PipelineFunction)
 DATABASE = "vidpipe"
 LOCAL_USER_ID = "00000000-0000-4000-8000-000000000001"  # seeded by supabase/seed.sql
 UPLOADS_BUCKET = "uploads"
+# The process that carries events, by VIDPIPE_DELIVERY: the dispatcher, or (pg_net) the stand-ins for
+# pg_net's worker and pg_cron that a hosted project runs itself.
+CARRIERS = {"dispatcher": "dispatcher", "pg_net": "platform"}
+CARRIER_MODULES = {"dispatcher": "infra.dispatcher", "platform": "infra.local.platform"}
+PG_NET_STANDIN_SQL = Path(__file__).with_name("pg_net_standin.sql")
 
 
 class StackError(RuntimeError):
@@ -42,6 +48,7 @@ class StackState:
     event_secret: str
     function_urls: dict[str, str]
     pids: dict[str, int]
+    delivery: str = "dispatcher"  # what carries the events: the dispatcher, or the database (pg_net)
 
     @property
     def storage_root(self) -> Path:
@@ -114,6 +121,9 @@ class LocalStack:
         cluster.start()
         url = cluster.create_database(DATABASE)
         prepare_database(url)
+        delivery = self.extra_env.get("VIDPIPE_DELIVERY") or os.environ.get("VIDPIPE_DELIVERY") or "dispatcher"
+        if delivery == "pg_net":
+            apply_sql_file(url, PG_NET_STANDIN_SQL)
         retry_base = self.extra_env.get("VIDPIPE_RETRY_BASE_SECONDS")
         if retry_base:
             with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
@@ -127,9 +137,15 @@ class LocalStack:
             event_secret=self._secret(),
             function_urls={name: f"http://127.0.0.1:{port}/" for name, port in ports.items()},
             pids={},
+            delivery=delivery,
         )
+        with psycopg.connect(url, autocommit=True) as conn:  # what `vidpipe` tells a hosted project once
+            conn.execute(
+                "select public.configure_delivery(%s, %s, %s)",
+                (delivery, Jsonb(state.function_urls), state.event_secret),
+            )
         try:
-            for name in (*FUNCTIONS, "dispatcher"):
+            for name in (*FUNCTIONS, CARRIERS[delivery]):
                 self._start(name, state)
         except BaseException:
             self._save(state)
@@ -155,8 +171,8 @@ class LocalStack:
             "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls),
             "PYTHONUNBUFFERED": "1",
         }
-        if name == "dispatcher":
-            cmd = [sys.executable, "-m", "infra.dispatcher"]
+        if name in CARRIER_MODULES:
+            cmd = [sys.executable, "-m", CARRIER_MODULES[name]]
         else:
             port = int(state.function_urls[name].rstrip("/").rsplit(":", 1)[1])
             cmd = [
@@ -178,7 +194,7 @@ class LocalStack:
                 cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
             )
         state.pids[name] = proc.pid
-        if name != "dispatcher":
+        if name not in CARRIER_MODULES:
             _wait_for_port(port, 30, name, log)
 
     def restart(self, name: str) -> None:

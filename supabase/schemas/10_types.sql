@@ -2,6 +2,10 @@
 -- types → tables → state machine → events → customer webhooks → sweeper → security.
 -- Python mirrors every enum here in shared/domain.py; a test keeps each pair equal.
 
+-- pgcrypto signs the events the database sends itself (Supabase keeps it in `extensions`).
+create schema if not exists extensions;
+create extension if not exists pgcrypto with schema extensions;
+
 create type public.job_status as enum (
   'queued',      -- waiting for the process step; an event for `process` is on its way
   'processing',  -- process holds the lease: probing, transcoding, storing artifacts
@@ -56,6 +60,12 @@ create type public.webhook_event_type as enum (
   'video.failed'      -- the job failed; data.reason says why
 );
 comment on type public.webhook_event_type is 'The events announced to customers'' webhook endpoints.';
+
+create type public.delivery_carrier as enum (
+  'dispatcher',  -- a process of ours reads the outbox and POSTs (infra/dispatcher.py): the local stack
+  'pg_net'       -- the database POSTs through pg_net and reconciles with pg_cron: no server of ours
+);
+comment on type public.delivery_carrier is 'What carries outbox events to the functions.';
 
 create type public.delivery_status as enum (
   'pending',    -- waiting for its next attempt (next_attempt_at)

@@ -122,6 +122,34 @@ comment on table public.event_receipts is
   'Events the functions handled in the last ten minutes, to refuse replays; older signatures no longer verify.';
 create index event_receipts_received_at on public.event_receipts (received_at);
 
+-- How events reach the functions when the database sends them itself (pg_net), one row. The
+-- event secret signs them (Standard Webhooks); like the URLs, only the service side reads it.
+create table public.delivery_settings (
+  singleton boolean primary key default true constraint one_row check (singleton),
+  carrier public.delivery_carrier not null default 'dispatcher',
+  function_urls jsonb not null default '{}'::jsonb   -- {"ingest": "https://…", "process": …}
+    constraint urls_by_function check (jsonb_typeof(function_urls) = 'object'),
+  event_secret text constraint secret_is_standard check (event_secret ~ '^whsec_[A-Za-z0-9+/]+={0,2}$'),
+  timeout_ms integer not null default 1900000 check (timeout_ms > 0),  -- one call: the slowest step
+  max_attempts integer not null default 8 check (max_attempts > 0),    -- deliveries before an event is dead
+  visibility_seconds integer not null default 60 check (visibility_seconds > 0),
+  batch integer not null default 50 check (batch > 0),
+  updated_at timestamptz not null default now()
+);
+comment on table public.delivery_settings is
+  'Where the database sends outbox events through pg_net, and the secret that signs them. Set with configure_delivery.';
+
+-- The pg_net requests carrying outbox events, until their answers are reconciled. pg_net keeps no
+-- retries and its tables are unlogged, so the outbox stays the record: a lost request only
+-- means the event becomes due again when its visibility ends.
+create table public.event_requests (
+  request_id bigint primary key,    -- net.http_post's id: the row of net._http_response to read
+  event_id bigint not null references public.event_outbox (id) on delete cascade,
+  sent_at timestamptz not null default now()
+);
+comment on table public.event_requests is 'pg_net requests in flight, one per outbox event sent.';
+create index event_requests_event on public.event_requests (event_id);
+
 -- Customer webhooks ---------------------------------------------------------------------------
 create table public.webhook_endpoints (
   id uuid primary key default gen_random_uuid(),

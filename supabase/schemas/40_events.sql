@@ -91,6 +91,171 @@ begin
 end
 $$;
 
+-- One rule for every carrier: what a function's answer to an event means. 2xx: done. 409: another
+-- worker holds the step, or the event was handled already: done too. Any other 4xx (but 408 and
+-- 429) will not improve by resending: the event is dead at once. Anything else (5xx, a timeout,
+-- no connection) is retried with backoff until p_max_attempts.
+-- p_detail is the answer's body, or what stood for an answer (a timeout, a refused connection).
+create function public.settle_outbox_attempt(
+  p_id bigint, p_status_code integer, p_detail text, p_max_attempts integer, p_now timestamptz default now()
+) returns text
+language plpgsql set search_path = '' as $$
+declare
+  v_error text := case when p_status_code is null then coalesce(p_detail, 'no answer')
+                       else rtrim(format('HTTP %s: %s', p_status_code, left(p_detail, 300)), ': ') end;
+  v_permanent boolean := p_status_code between 400 and 499 and p_status_code not in (408, 429);
+begin
+  if p_status_code between 200 and 299 or p_status_code = 409 then
+    perform public.ack_outbox(p_id, p_now);
+    return 'ack';
+  end if;
+  return case when (public.retry_outbox(p_id, v_error, p_max_attempts, v_permanent, p_now)).dead_at is null
+              then 'retry' else 'dead' end;
+end
+$$;
+
+-- Delivery by the database itself (pg_net) ---------------------------------------------------------
+-- Everything below needs pg_net only when it runs, and checks for it first: the schema applies
+-- where pg_net is absent, and the dispatcher carries the events there.
+
+-- Standard Webhooks signature over exactly the text pg_net sends: the jsonb's ::text.
+create function public.sign_event(p_secret text, p_id text, p_timestamp bigint, p_body text)
+returns text
+language sql immutable set search_path = '' as $$
+  select 'v1,' || encode(extensions.hmac(convert_to(p_id || '.' || p_timestamp || '.' || p_body, 'UTF8'),
+                                         decode(substr(p_secret, 7), 'base64'), 'sha256'), 'base64')
+$$;
+
+-- Sends the due events (up to the batch) to their functions with net.http_post, signed, and
+-- remembers each request so that reconcile_event_requests can read its answer. pg_net sends after
+-- the calling transaction commits, and nothing if it rolls back.
+create function public.deliver_due_events(p_now timestamptz default now())
+returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  s public.delivery_settings;
+  e public.event_outbox;
+  v_url text;
+  v_id text;
+  v_timestamp bigint := floor(extract(epoch from p_now));
+  v_sent integer := 0;
+begin
+  select * into s from public.delivery_settings;
+  if s.carrier is distinct from 'pg_net' or s.event_secret is null
+     or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+    return 0;
+  end if;
+  for e in select * from public.claim_outbox(s.batch, s.visibility_seconds, p_now) loop
+    v_url := s.function_urls ->> e.target::text;
+    if v_url is null then
+      perform public.settle_outbox_attempt(e.id, null, format('no URL configured for function %s', e.target),
+                                           s.max_attempts, p_now);
+      continue;
+    end if;
+    v_id := 'evt_' || e.id;
+    insert into public.event_requests (request_id, event_id, sent_at)
+    values (net.http_post(
+              url => v_url, body => e.payload,
+              headers => jsonb_build_object(
+                'Content-Type', 'application/json', 'webhook-id', v_id, 'webhook-timestamp', v_timestamp::text,
+                'webhook-signature', public.sign_event(s.event_secret, v_id, v_timestamp, e.payload::text)),
+              timeout_milliseconds => s.timeout_ms),
+            e.id, p_now);
+    v_sent := v_sent + 1;
+  end loop;
+  return v_sent;
+end
+$$;
+
+-- A new event goes out at once (after its transaction commits) rather than at the next reconcile.
+create function public.on_outbox_insert() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform public.deliver_due_events(now());
+  return null;
+end
+$$;
+
+create trigger event_outbox_send after insert on public.event_outbox
+  for each statement execute function public.on_outbox_insert();
+
+-- Reads pg_net's answers (net._http_response) to the requests in flight and settles each event by
+-- the one rule; requests whose answer pg_net lost (its tables are unlogged, answers expire after
+-- pg_net.ttl) are forgotten after a day: their events became due again when their visibility ended.
+-- Then sends what is due. pg_cron runs this every few seconds.
+create function public.reconcile_event_requests(p_now timestamptz default now())
+returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  s public.delivery_settings;
+  r record;
+  v_settled integer := 0;
+begin
+  select * into s from public.delivery_settings;
+  if to_regclass('net._http_response') is null then
+    return 0;
+  end if;
+  for r in select q.request_id, q.event_id, a.status_code,
+                  case when a.timed_out then format('timed out after %s ms', s.timeout_ms)
+                       else coalesce(a.error_msg, a.content) end as detail
+             from public.event_requests q join net._http_response a on a.id = q.request_id
+            order by q.request_id
+              for update of q skip locked loop
+    perform public.settle_outbox_attempt(r.event_id, r.status_code, r.detail, s.max_attempts, p_now);
+    delete from public.event_requests where request_id = r.request_id;
+    v_settled := v_settled + 1;
+  end loop;
+  delete from public.event_requests where sent_at < p_now - interval '1 day';
+  perform public.deliver_due_events(p_now);
+  return v_settled;
+end
+$$;
+
+-- One documented call sets it all up (the service role, or the SQL editor):
+--   select public.configure_delivery('pg_net', '{"ingest": "https://…", "process": …}', 'whsec_…');
+create function public.configure_delivery(
+  p_carrier public.delivery_carrier, p_function_urls jsonb default null, p_event_secret text default null,
+  p_timeout_ms integer default null, p_max_attempts integer default null, p_now timestamptz default now()
+) returns public.delivery_settings
+language plpgsql set search_path = '' as $$
+declare
+  s public.delivery_settings;
+  v_bad text;
+begin
+  select string_agg(u.key, ', ') into v_bad from jsonb_each(coalesce(p_function_urls, '{}'::jsonb)) u
+   where u.key not in (select unnest(enum_range(null::public.pipeline_function))::text)
+      or jsonb_typeof(u.value) <> 'string' or (u.value #>> '{}') !~ '^https?://\S+$';
+  if v_bad is not null then
+    raise exception 'not a function name with an http(s) URL: %', v_bad using errcode = '22023';
+  end if;
+  insert into public.delivery_settings as d (carrier, function_urls, event_secret, timeout_ms, max_attempts, updated_at)
+  values (p_carrier, coalesce(p_function_urls, '{}'::jsonb), p_event_secret, coalesce(p_timeout_ms, 1900000),
+          coalesce(p_max_attempts, 8), p_now)
+  on conflict (singleton) do update
+    set carrier = excluded.carrier,
+        function_urls = coalesce(p_function_urls, d.function_urls),
+        event_secret = coalesce(p_event_secret, d.event_secret),
+        timeout_ms = coalesce(p_timeout_ms, d.timeout_ms),
+        max_attempts = coalesce(p_max_attempts, d.max_attempts),
+        updated_at = p_now
+  returning * into s;
+  if s.carrier = 'pg_net'
+     and (s.event_secret is null or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null) then
+    raise exception 'pg_net delivery needs the pg_net extension and an event secret' using errcode = '55000';
+  end if;
+  return s;
+end
+$$;
+
+-- What pg_cron runs (the migration schedules each by name): the sweeper, and the reconciliation of
+-- the database's own deliveries.
+create function public.scheduled_jobs()
+returns table (name text, command text)
+language sql immutable set search_path = '' as $$
+  values ('vidpipe-sweep', 'select count(*) from public.sweep()'),
+         ('vidpipe-deliver', 'select public.reconcile_event_requests()')
+$$;
+
 -- The work of a dead event ends visibly: an upload becomes a failed job, a job waiting for a step
 -- fails, a webhook delivery fails. The reason says which: event_rejected for a 4xx answer,
 -- retries_exhausted otherwise.

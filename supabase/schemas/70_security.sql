@@ -12,6 +12,8 @@ alter table public.video_artifacts enable row level security;
 alter table public.video_metadata enable row level security;
 alter table public.event_outbox enable row level security;
 alter table public.event_receipts enable row level security;
+alter table public.delivery_settings enable row level security;
+alter table public.event_requests enable row level security;
 alter table public.webhook_endpoints enable row level security;
 alter table public.webhook_messages enable row level security;
 alter table public.webhook_deliveries enable row level security;
@@ -32,19 +34,23 @@ create policy owner_reads on public.webhook_attempts for select to authenticated
   using (owner_id = (select auth.uid()));
 
 -- Table privileges ----------------------------------------------------------------------------------
--- The API roles write nothing; anon reads nothing; owners read through the policies above.
-revoke insert, update, delete, truncate on
+-- The API roles write nothing (nor reference or trigger on anything); anon reads nothing; owners
+-- read through the policies above.
+revoke insert, update, delete, truncate, references, trigger on
   public.ingest_buckets, public.videos, public.processing_jobs, public.job_events, public.video_artifacts,
   public.video_metadata, public.event_outbox, public.event_receipts, public.webhook_endpoints,
-  public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions
+  public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions,
+  public.delivery_settings, public.event_requests
   from public, anon, authenticated;
 revoke select on
   public.ingest_buckets, public.videos, public.processing_jobs, public.job_events, public.video_artifacts,
   public.video_metadata, public.event_outbox, public.event_receipts, public.webhook_endpoints,
-  public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions
+  public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions,
+  public.delivery_settings, public.event_requests
   from anon;
 -- Internal tables: no rows for signed-in users either.
-revoke select on public.event_outbox, public.ingest_buckets, public.event_receipts from authenticated;
+revoke select on public.event_outbox, public.ingest_buckets, public.event_receipts, public.delivery_settings,
+  public.event_requests from authenticated;
 -- An endpoint's signing secret is for the service role only: owners see every other column.
 revoke select on public.webhook_endpoints from authenticated;
 grant select (id, owner_id, url, event_types, enabled, description, disabled_reason, created_at, updated_at)
@@ -52,7 +58,8 @@ grant select (id, owner_id, url, event_types, enabled, description, disabled_rea
 grant all on
   public.ingest_buckets, public.videos, public.processing_jobs, public.job_events, public.video_artifacts,
   public.video_metadata, public.event_outbox, public.event_receipts, public.webhook_endpoints,
-  public.webhook_messages, public.webhook_deliveries, public.webhook_attempts
+  public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.delivery_settings,
+  public.event_requests
   to service_role;
 grant select on public.job_transitions to authenticated, service_role;
 
@@ -82,7 +89,8 @@ begin
          'complete_process', 'complete_generate_metadata', 'fail_step', 'requeue_job', 'finish_reingest',
          'enqueue_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',
          'retry_outbox', 'settle_dead_event', 'announcement_type', 'webhook_payload', 'announce', 'claim_delivery',
-         'record_attempt', 'replay_delivery', 'settle_dead_delivery', 'sweep'])
+         'record_attempt', 'replay_delivery', 'settle_dead_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
+         'deliver_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery', 'scheduled_jobs'])
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', r.f);
     execute format('grant execute on function %s to %s', r.f,

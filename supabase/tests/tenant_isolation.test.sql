@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(83);
+select plan(91);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -55,7 +55,8 @@ select pg_temp.act_as('anon');
 select throws_ok(format('select * from public.%I', t), '42501', null, format('anon cannot read %s', t))
   from unnest(array['videos', 'processing_jobs', 'job_events', 'video_artifacts', 'video_metadata',
                     'webhook_endpoints', 'webhook_messages', 'webhook_deliveries', 'webhook_attempts',
-                    'event_outbox', 'ingest_buckets', 'event_receipts', 'job_transitions']) t;
+                    'event_outbox', 'ingest_buckets', 'event_receipts', 'job_transitions', 'delivery_settings',
+                    'event_requests']) t;
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x')$$, '42501', null,
                  'anon cannot register an endpoint');
 reset role;
@@ -70,7 +71,7 @@ select results_eq(format('select count(*) > 0 and bool_and(owner_id = auth.uid()
                   $$values (true)$$, format('Alice reads only her own %s', t))
   from unnest(array['job_events', 'webhook_messages', 'webhook_deliveries']) t;
 select throws_ok(format('select * from public.%I', t), '42501', null, format('Alice cannot read %s', t))
-  from unnest(array['event_outbox', 'ingest_buckets', 'event_receipts']) t;
+  from unnest(array['event_outbox', 'ingest_buckets', 'event_receipts', 'delivery_settings', 'event_requests']) t;
 select throws_ok('select secret from public.webhook_endpoints', '42501', null,
                  'an owner cannot read a signing secret back');
 
@@ -97,7 +98,10 @@ select throws_ok(format('select public.%s', f), '42501', null, format('Alice can
     $$finish_reingest((select job_id from fixture limit 1), null, 1, null, null)$$,
     $$claim_delivery(gen_random_uuid(), 'x', 60)$$,
     $$replay_delivery(gen_random_uuid())$$,
-    $$announce((select j from public.processing_jobs j limit 1), 'video.ready', now())$$]) f;
+    $$announce((select j from public.processing_jobs j limit 1), 'video.ready', now())$$,
+    $$configure_delivery('pg_net', '{}', null)$$,
+    $$deliver_due_events()$$,
+    $$reconcile_event_requests()$$]) f;
 
 -- Endpoints through the API: her own, never Bob's.
 select isnt((select secret from public.create_webhook_endpoint('https://example.com/alice')), null,
@@ -150,6 +154,14 @@ select throws_ok($$select * from public.create_webhook_endpoint('https://example
 select lives_ok($$insert into public.event_outbox (target, payload) values ('notify', '{}')$$,
                 'the service role writes the outbox');
 reset role;
+
+-- No API role may write, reference or hang a trigger on any of the pipeline's tables.
+select is((select count(*)::int from pg_class c, unnest(array['anon', 'authenticated']) r,
+                unnest(array['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+            where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'v')
+              and not exists (select from pg_depend d where d.objid = c.oid and d.deptype = 'e')  -- pgTAP's own
+              and has_table_privilege(r, c.oid, p)), 0,
+          'anon and authenticated hold no write, REFERENCES or TRIGGER privilege on any table');
 
 -- Which buckets feed the pipeline ------------------------------------------------------------------
 select is((select public.is_ingest_bucket('uploads')), true, 'uploads is an ingest bucket');

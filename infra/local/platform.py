@@ -1,0 +1,56 @@
+"""What a hosted Supabase project runs for the pipeline when the database delivers the events
+itself (VIDPIPE_DELIVERY=pg_net), played on the local stack: pg_net's background worker, and
+pg_cron running public.scheduled_jobs() every VIDPIPE_SWEEP_EVERY_SECONDS (pg_cron 1.6 takes
+seconds; the 1.4 Debian packages only minutes, so it is not used for this). No dispatcher runs."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import psycopg
+
+from infra.local.pg_net_worker import PgNetWorker
+from shared.config import get_settings
+from shared.logs import get_logger
+
+log = get_logger("platform")
+
+SEND_POLL_SECONDS = 0.02  # pg_net sends within a few milliseconds of the commit
+
+
+def run_scheduled_jobs(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for name, command in conn.execute("select name, command from public.scheduled_jobs()").fetchall():
+            started = time.monotonic()
+            result = conn.execute(command).fetchone()
+            log.debug("cron job %s: %s", name, result, extra={"duration_ms": int((time.monotonic() - started) * 1000)})
+
+
+def main() -> None:
+    settings = get_settings()
+    url = settings.database_url.get_secret_value()
+    worker = PgNetWorker(url)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    next_cron = 0.0
+    log.info("pg_net worker and cron started")
+    while not stopping.is_set():
+        try:
+            if time.monotonic() >= next_cron:
+                run_scheduled_jobs(url)
+                next_cron = time.monotonic() + settings.sweep_every_seconds
+            sent = worker.run_once()
+        except psycopg.Error as exc:
+            log.warning("database unavailable: %s", exc)
+            sent = 0
+            stopping.wait(1.0)
+        if not sent:
+            stopping.wait(SEND_POLL_SECONDS)
+    worker.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""The whole pipeline with the database delivering the events itself (VIDPIPE_DELIVERY=pg_net):
+no dispatcher runs. The stack plays what a hosted project runs: pg_net's worker (the stand-in in
+infra/local) and pg_cron's schedule."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from infra.cli import upload, wait_for_job
+from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, LocalStack, StackState
+from tests.receiver import Receiver
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[StackState]:
+    local = LocalStack(Path(tempfile.mkdtemp(prefix="vidpipe-pgnet-")), extra_env={"VIDPIPE_DELIVERY": "pg_net"})
+    yield local.up()
+    local.destroy()
+
+
+def test_uploads_become_ready_and_are_announced_with_no_dispatcher(stack, clips):
+    assert stack.delivery == "pg_net" and set(stack.pids) == {*FUNCTIONS, "platform"}
+    hook = Receiver()
+    try:
+        with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
+            secret = conn.execute(
+                "select secret from create_webhook_endpoint(%s, null, null, %s)", (hook.url, LOCAL_USER_ID)
+            ).fetchone()["secret"]
+            with ThreadPoolExecutor(3) as pool:
+                objects = [upload(stack, clips[name]) for name in ("plain", "silent", "rotated")]
+                jobs = list(pool.map(lambda oid: wait_for_job(stack, oid, 240), objects))
+            assert [j["status"] for j in jobs] == ["ready"] * 3, jobs
+            deadline = time.monotonic() + 30  # announcements go out as each step commits
+            while len(hook.requests) < 9 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            by_job: dict[str, list[str]] = {}
+            for event in hook.events(secret):  # verified as the customer's library verifies them
+                by_job.setdefault(event["data"]["job_id"], []).append(event["type"])
+            assert {str(j["id"]): sorted(by_job[str(j["id"])]) for j in jobs} == {
+                str(j["id"]): ["video.ingested", "video.processed", "video.ready"] for j in jobs
+            }
+            # Every event went through pg_net, and the reconciler settles each within its schedule.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                open_events = conn.execute(
+                    "select count(*) as n from event_outbox where delivered_at is null"
+                ).fetchone()["n"]
+                if open_events == 0:
+                    break
+                time.sleep(0.5)
+            assert open_events == 0
+            events = conn.execute("select count(*) as n, max(attempts) as most from event_outbox").fetchone()
+            answers = conn.execute("select status_code, count(*) as n from net._http_response group by 1").fetchall()
+            assert events["most"] == 1 and answers == [{"status_code": 200, "n": events["n"]}]
+    finally:
+        hook.close()

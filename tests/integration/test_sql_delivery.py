@@ -1,0 +1,284 @@
+"""The database delivers outbox events itself, through pg_net: signed in SQL, sent after commit,
+answers reconciled by the same rule the dispatcher applies. pg_net is played by the stand-in in
+infra/local (its contract as documented and measured) and its worker, over real HTTP."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from infra.dispatcher import Dispatcher
+from infra.local.pg_net_worker import PgNetWorker
+from infra.local.postgres import apply_sql_file
+from infra.local.stack import PG_NET_STANDIN_SQL
+from shared.config import Settings
+from shared.signing import new_secret
+from tests.receiver import Endpoint
+
+pytestmark = pytest.mark.integration
+
+USER = "00000000-0000-4000-8000-000000000001"
+SECRET = new_secret()
+MAX_ATTEMPTS = 3
+
+
+@pytest.fixture
+def net(db_url: str, conn: psycopg.Connection[dict[str, Any]]) -> Iterator[PgNetWorker]:
+    apply_sql_file(db_url, PG_NET_STANDIN_SQL)
+    worker = PgNetWorker(db_url)
+    yield worker
+    worker.close()
+
+
+def configure(conn: Any, urls: dict[str, str], carrier: str = "pg_net") -> None:
+    conn.execute("select configure_delivery(%s, %s, %s, 2000, %s)", (carrier, Jsonb(urls), SECRET, MAX_ATTEMPTS))
+
+
+def upload(conn: Any) -> Any:
+    name = f"{USER}/clip-{time.monotonic_ns()}.mp4"
+    return conn.execute(
+        "insert into storage.objects (bucket_id, name, owner, metadata) values ('uploads', %s, %s, %s) returning id",
+        (name, USER, Jsonb({"size": 10})),
+    ).fetchone()["id"]
+
+
+def answered(conn: Any, worker: PgNetWorker, count: int, timeout: float = 10) -> None:
+    """Let the worker send what is queued and wait for `count` answers in net._http_response."""
+    deadline = time.monotonic() + timeout
+    while conn.execute("select count(*) as n from net._http_response").fetchone()["n"] < count:
+        worker.run_once()
+        assert time.monotonic() < deadline, "pg_net's answers did not come"
+        time.sleep(0.02)
+
+
+def outbox(conn: Any) -> list[dict[str, Any]]:
+    return conn.execute("select * from event_outbox order by id").fetchall()
+
+
+def later(conn: Any, seconds: int) -> Any:
+    return conn.execute("select now() + make_interval(secs => %s) as t", (seconds,)).fetchone()["t"]
+
+
+# The stand-in keeps pg_net's contract ---------------------------------------------------------------
+def test_http_post_queues_the_jsonb_text_as_json_and_only_json(net, conn):
+    request = conn.execute("select net.http_post('http://127.0.0.1:9/x', '{\"b\": 1, \"a\": [1, 2]}')").fetchone()
+    row = conn.execute("select * from net.http_request_queue where id = %s", (request["http_post"],)).fetchone()
+    assert bytes(row["body"]).decode() == '{"a": [1, 2], "b": 1}'  # jsonb's own text: keys reordered, spaced
+    assert row["headers"] == {"Content-Type": "application/json"} and row["method"] == "POST"
+    with pytest.raises(psycopg.errors.RaiseException, match="application/json"):
+        conn.execute("""select net.http_post('http://x/', '{}', '{}', '{"Content-Type": "text/plain"}')""")
+    with pytest.raises(psycopg.errors.RaiseException, match="body must not be null"):
+        conn.execute("select net.http_post('http://x/', null)")
+
+
+def test_nothing_is_sent_for_a_transaction_that_rolls_back(net, conn, db_url):
+    with psycopg.connect(db_url) as other:  # not autocommit: one transaction, rolled back
+        other.execute("select net.http_post('http://127.0.0.1:9/x', '{}')")
+        assert net.run_once() == 0  # not committed: the worker cannot see it
+        other.rollback()
+    assert net.run_once() == 0
+
+
+# Signing and sending -----------------------------------------------------------------------------------
+def test_the_sql_signature_verifies_with_the_standard_webhooks_library(conn):
+    body = '{"type": "INSERT", "record": {"id": "x"}, "schema": "storage"}'
+    signature = conn.execute("select sign_event(%s, 'evt_1', 1764130000, %s) as s", (SECRET, body)).fetchone()["s"]
+    headers = {"webhook-id": "evt_1", "webhook-timestamp": "1764130000", "webhook-signature": signature}
+    wh = Webhook(SECRET)
+    assert signature == wh.sign("evt_1", datetime.fromtimestamp(1764130000, tz=UTC), body)
+    with pytest.raises(WebhookVerificationError):
+        wh.verify(body.replace("x", "y"), headers)
+
+
+def test_an_upload_is_sent_at_once_signed_and_acknowledged_by_the_reconciler(net, conn):
+    ingest = Endpoint()
+    try:
+        configure(conn, {"ingest": ingest.url})
+        oid = upload(conn)  # the outbox trigger sends it as this statement commits
+        answered(conn, net, 1)
+        ((headers, body),) = ingest.requests
+        event = Webhook(SECRET).verify(body, headers)  # exactly the bytes that were signed
+        assert event["record"]["id"] == str(oid) and headers["webhook-id"] == f"evt_{outbox(conn)[0]['id']}"
+        assert conn.execute("select reconcile_event_requests() as n").fetchone()["n"] == 1
+        (event_row,) = outbox(conn)
+        assert event_row["delivered_at"] is not None and event_row["attempts"] == 1
+        assert conn.execute("select count(*) as n from event_requests").fetchone()["n"] == 0
+    finally:
+        ingest.close()
+
+
+def test_with_the_dispatcher_as_carrier_the_database_sends_nothing(net, conn):
+    configure(conn, {"ingest": "http://127.0.0.1:9/"}, carrier="dispatcher")
+    upload(conn)
+    assert conn.execute("select deliver_due_events() as n").fetchone()["n"] == 0
+    assert conn.execute("select count(*) as n from net.http_request_queue").fetchone()["n"] == 0
+
+
+def test_configure_delivery_refuses_what_cannot_work(conn):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="transcode"):
+        conn.execute("select configure_delivery('dispatcher', '{\"transcode\": \"http://x/\"}')")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="ingest"):
+        conn.execute("select configure_delivery('dispatcher', '{\"ingest\": \"ftp://x/\"}')")
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="pg_net"):  # no pg_net here
+        configure(conn, {"ingest": "http://x/"})
+
+
+# One rule, two carriers ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "detail", "action", "last_error"),
+    [
+        (200, "", "ack", None),
+        (204, "", "ack", None),
+        (409, '{"error": "busy"}', "ack", None),
+        (401, '{"error": "invalid_signature"}', "dead", 'HTTP 401: {"error": "invalid_signature"}'),
+        (404, "", "dead", "HTTP 404"),
+        (413, "", "dead", "HTTP 413"),
+        (408, "", "retry", "HTTP 408"),
+        (429, "slow down", "retry", "HTTP 429: slow down"),
+        (503, '{"error": "temporarily_unavailable"}', "retry", 'HTTP 503: {"error": "temporarily_unavailable"}'),
+        (None, "Couldn't connect to server", "retry", "Couldn't connect to server"),
+    ],
+)
+def test_what_an_answer_means(conn, status, detail, action, last_error):
+    upload(conn)
+    (event,) = conn.execute("select * from claim_outbox(1, 60)").fetchall()
+    got = conn.execute("select settle_outbox_attempt(%s, %s, %s, 5) as a", (event["id"], status, detail)).fetchone()
+    assert got["a"] == action
+    row = outbox(conn)[0]
+    assert row["last_error"] == last_error and (row["dead_at"] is not None) == (action == "dead")
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again: connections are refused
+
+
+def settle_through_pg_net(conn: Any, worker: PgNetWorker, urls: list[str]) -> None:
+    """Each delivery of the process event through SQL, to the next URL: send, answer, reconcile."""
+    for attempt, url in enumerate(urls, 1):
+        configure(conn, {"process": url, "ingest": "http://127.0.0.1:9/"})
+        conn.execute("select deliver_due_events(%s)", (later(conn, attempt * 3600),))
+        answered(conn, worker, attempt)
+        conn.execute("select reconcile_event_requests(%s)", (later(conn, attempt * 3600),))
+
+
+def settle_through_dispatcher(conn: Any, db_url: str, urls: list[str]) -> None:
+    for attempt, url in enumerate(urls, 1):
+        settings = Settings(
+            database_url=db_url,
+            event_secret=SECRET,
+            function_urls={"process": url},
+            dispatch_max_attempts=MAX_ATTEMPTS,
+            dispatch_timeout_seconds=2,
+        )
+        dispatcher = Dispatcher(settings)
+        (row,) = conn.execute(
+            "select * from claim_outbox(1, 60, %s) where target = 'process'", (later(conn, attempt * 3600),)
+        ).fetchall()
+        dispatcher.deliver(row)
+        dispatcher.pool.close()
+
+
+def test_a_failing_function_ends_settled_the_same_through_either_carrier(net, conn, db_url):
+    """503, then unreachable, then 503: three deliveries, then the job fails, announced."""
+    unreachable = f"http://127.0.0.1:{dead_port()}/"
+    results = {}
+    for carrier in ("pg_net", "dispatcher"):
+        failing = Endpoint((503, {}), (503, {}))
+        try:
+            configure(conn, {}, carrier="dispatcher")  # nothing is sent while the job is made
+            conn.execute("delete from event_outbox")
+            job = conn.execute(
+                "select * from create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', 3)", (upload(conn), USER)
+            ).fetchone()
+            conn.execute("update event_outbox set delivered_at = now() where target = 'ingest'")
+            urls = [failing.url, unreachable, failing.url]
+            if carrier == "pg_net":
+                settle_through_pg_net(conn, net, urls)
+            else:
+                settle_through_dispatcher(conn, db_url, urls)
+            event = conn.execute("select * from event_outbox where target = 'process'").fetchone()
+            row = conn.execute("select * from processing_jobs where id = %s", (job["id"],)).fetchone()
+            results[carrier] = (
+                event["attempts"],
+                event["dead_at"] is not None,
+                row["status"],
+                row["reason_code"],
+                row["failed_step"],
+                row["last_error"].split(":")[0],
+                len(failing.requests),
+            )
+        finally:
+            failing.close()
+    reached = "the process function could not be reached after 3 deliveries"
+    assert results["pg_net"] == results["dispatcher"] == (3, True, "failed", "retries_exhausted", "process", reached, 2)
+
+
+def test_the_retry_waits_the_same_backoff(net, conn):
+    failing = Endpoint((503, {}))
+    try:
+        configure(conn, {"ingest": failing.url})
+        upload(conn)
+        answered(conn, net, 1)
+        conn.execute("select reconcile_event_requests()")
+        wait = conn.execute("select available_at - now() as d from event_outbox").fetchone()["d"].total_seconds()
+        assert 7 <= wait <= 13  # retry_backoff(1): 10 s ±25 %, as for the dispatcher
+        assert conn.execute("select deliver_due_events() as n").fetchone()["n"] == 0  # not due yet
+    finally:
+        failing.close()
+
+
+def test_a_function_that_does_not_answer_in_time_is_retried(net, conn):
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        conn.execute(
+            "select configure_delivery('pg_net', %s, %s, 300)",
+            (Jsonb({"ingest": f"http://127.0.0.1:{silent.getsockname()[1]}/"}), SECRET),
+        )
+        upload(conn)
+        answered(conn, net, 1)
+    answer = conn.execute("select * from net._http_response").fetchone()
+    assert answer["timed_out"] and answer["status_code"] is None
+    conn.execute("select reconcile_event_requests()")
+    assert outbox(conn)[0]["last_error"] == "timed out after 300 ms"
+
+
+def test_a_request_whose_answer_pg_net_lost_is_sent_again_when_its_visibility_ends(net, conn):
+    ingest = Endpoint()
+    try:
+        configure(conn, {"ingest": ingest.url})
+        upload(conn)
+        answered(conn, net, 1)
+        conn.execute("truncate net._http_response")  # unlogged: gone after a crash
+        assert conn.execute("select reconcile_event_requests() as n").fetchone()["n"] == 0
+        assert conn.execute("select deliver_due_events(%s) as n", (later(conn, 61),)).fetchone()["n"] == 1
+        answered(conn, net, 1)
+        assert len(ingest.requests) == 2 and len({h["webhook-id"] for h, _ in ingest.requests}) == 1
+        conn.execute("select reconcile_event_requests(%s)", (later(conn, 62),))
+        assert outbox(conn)[0]["delivered_at"] is not None
+    finally:
+        ingest.close()
+
+
+def test_one_answer_is_reconciled_once_however_often_the_reconciler_runs(net, conn, db_url):
+    ingest = Endpoint()
+    try:
+        configure(conn, {"ingest": ingest.url})
+        upload(conn)
+        answered(conn, net, 1)
+        with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as other:
+            counts = [c.execute("select reconcile_event_requests() as n").fetchone()["n"] for c in (conn, other, conn)]
+        assert counts == [1, 0, 0] and outbox(conn)[0]["attempts"] == 1
+    finally:
+        ingest.close()
