@@ -20,8 +20,11 @@ class Settings(BaseSettings):
     # Largest event body a function accepts.
     max_event_bytes: int = 256 * 1024
 
-    # Storage: the local filesystem (embedded stack) or any S3-protocol endpoint.
-    storage_backend: Literal["local", "s3"] = "local"
+    # Storage: the local filesystem (embedded stack), Supabase Storage's own API (the project URL
+    # and the service-role key), or any S3-protocol endpoint (Supabase Storage's included).
+    storage_backend: Literal["local", "supabase", "s3"] = "local"
+    supabase_url: str | None = None  # https://<project>.supabase.co
+    supabase_service_role_key: SecretStr | None = None
     storage_root: Path = Path(".vidpipe/storage")
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
@@ -94,6 +97,14 @@ class Settings(BaseSettings):
 
     # Worker identity in leases and logs; defaults to host:pid.
     worker_id: str | None = None
+
+    @model_validator(mode="after")
+    def _supabase_storage_complete(self) -> Settings:
+        if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
+            raise ValueError(
+                "VIDPIPE_STORAGE_BACKEND=supabase needs VIDPIPE_SUPABASE_URL and VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"
+            )
+        return self
 
     @model_validator(mode="after")
     def _text_api_complete(self) -> Settings:

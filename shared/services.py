@@ -28,6 +28,11 @@ _built: dict[str, Services] = {}
 
 
 def storage_from(settings: Settings) -> Storage:
+    if settings.storage_backend == "supabase":
+        from shared.adapters.supabase_storage import SupabaseStorage  # supabase-py only where it is used
+
+        assert settings.supabase_url and settings.supabase_service_role_key  # the settings check it
+        return SupabaseStorage(settings.supabase_url, settings.supabase_service_role_key.get_secret_value())
     if settings.storage_backend == "s3":
         return S3Storage(
             endpoint_url=settings.s3_endpoint_url,
