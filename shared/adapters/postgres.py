@@ -53,8 +53,14 @@ def map_error(exc: psycopg.Error) -> Exception:
 
 class PostgresDatabase:
     def __init__(self, url: str, min_size: int = 1, max_size: int = 4) -> None:
+        # No server-side prepared statements: Supavisor's transaction mode (and pgbouncer's) keeps none
+        # between transactions.
         self._pool = ConnectionPool(
-            url, min_size=min_size, max_size=max_size, open=False, kwargs={"autocommit": True, "row_factory": dict_row}
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
         )
         self._opened = False
 

@@ -246,6 +246,19 @@ $$;
 -- Platform steps
 -- =============================================================================================
 
+-- The buckets the pipeline uses, which `db push` would not make (it does not run seed.sql). No
+-- size limit of their own: a bucket may not exceed the project's global upload limit (Storage
+-- settings; 50 MB on a new project), so they follow it.
+do $$
+begin
+  if to_regclass('storage.buckets') is not null then
+    insert into storage.buckets (id, name, public) values ('uploads', 'uploads', false), ('derived', 'derived', false)
+    on conflict (id) do nothing;
+    insert into public.ingest_buckets (bucket_id) values ('uploads') on conflict do nothing;
+  end if;
+end
+$$;
+
 -- pg_cron runs the sweeper and the reconciliation of pg_net's answers: every 10 seconds where it
 -- takes seconds (1.5 and later, as on Supabase), every minute before. cron.schedule upserts by name.
 do $$
@@ -256,7 +269,12 @@ begin
   select string_to_array(substring(extversion from '^[0-9]+\.[0-9]+'), '.')::int[] into v_version
     from pg_extension where extname = 'pg_cron';
   if v_version is null then
-    raise notice 'pg_cron is not installed: run public.sweep() from the dispatcher instead';
+    -- On a Supabase project nothing else would run the sweeper and the delivery: stop the push.
+    if exists (select from pg_roles where rolname = 'supabase_admin') then
+      raise exception 'pg_cron is not enabled: enable pg_cron (and pg_net) under Database → Extensions, '
+                      'then run `supabase db push` again';
+    end if;
+    raise notice 'pg_cron is not installed: the dispatcher runs public.sweep() instead';
     return;
   end if;
   for j in select * from public.scheduled_jobs() loop

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from infra.local.postgres import PostgresCluster, prepare_database
+from infra.local.postgres import PostgresCluster, PostgresError, prepare_database
 
 DATABASE = "vidpipe_cron"
 
@@ -55,3 +55,17 @@ def test_the_scheduled_commands_run(cron_db):
     with psycopg.connect(cron_db) as conn:
         for _, _, command in cron_jobs(cron_db):  # nothing to do, without pg_net: they run and do nothing
             assert conn.execute(command).fetchone() == (0,)
+
+
+def test_a_supabase_project_without_pg_cron_is_told_to_enable_it(pg_cluster):
+    """Nothing else would run the sweeper and the delivery there: the push stops with the fix."""
+    with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+        admin.execute("create role supabase_admin nologin")  # what tells a Supabase project apart
+    try:
+        url = pg_cluster.create_database("vidpipe_no_cron")
+        with pytest.raises(PostgresError, match=r"enable pg_cron \(and pg_net\) under Database → Extensions"):
+            prepare_database(url, seed=False)
+    finally:
+        with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+            admin.execute("drop database if exists vidpipe_no_cron with (force)")
+            admin.execute("drop role supabase_admin")
