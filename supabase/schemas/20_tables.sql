@@ -123,7 +123,7 @@ comment on table public.event_receipts is
 create index event_receipts_received_at on public.event_receipts (received_at);
 
 -- How events reach the functions when the database sends them itself (pg_net), one row. The
--- event secret signs them (Standard Webhooks); like the URLs, only the service side reads it.
+-- event secret signs them (Standard Webhooks); it is kept here only where Supabase Vault is absent.
 create table public.delivery_settings (
   singleton boolean primary key default true constraint one_row check (singleton),
   carrier public.delivery_carrier not null default 'dispatcher',

@@ -126,6 +126,21 @@ language sql immutable set search_path = '' as $$
                                          decode(substr(p_secret, 7), 'base64'), 'sha256'), 'base64')
 $$;
 
+-- The secret that signs the events: in Supabase Vault where the project has it (encrypted at rest),
+-- otherwise in delivery_settings. Either way only the service side reads it.
+create function public.event_secret()
+returns text
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_secret text;
+begin
+  if to_regclass('vault.decrypted_secrets') is not null then
+    select decrypted_secret into v_secret from vault.decrypted_secrets where name = 'vidpipe_event_secret';
+  end if;
+  return coalesce(v_secret, (select event_secret from public.delivery_settings));
+end
+$$;
+
 -- Sends the due events (up to the batch) to their functions with net.http_post, signed, and
 -- remembers each request so that reconcile_event_requests can read its answer. pg_net sends after
 -- the calling transaction commits, and nothing if it rolls back.
@@ -135,13 +150,14 @@ language plpgsql security definer set search_path = '' as $$
 declare
   s public.delivery_settings;
   e public.event_outbox;
+  v_secret text := public.event_secret();
   v_url text;
   v_id text;
   v_timestamp bigint := floor(extract(epoch from p_now));
   v_sent integer := 0;
 begin
   select * into s from public.delivery_settings;
-  if s.carrier is distinct from 'pg_net' or s.event_secret is null
+  if s.carrier is distinct from 'pg_net' or v_secret is null
      or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
     return 0;
   end if;
@@ -158,7 +174,7 @@ begin
               url => v_url, body => e.payload,
               headers => jsonb_build_object(
                 'Content-Type', 'application/json', 'webhook-id', v_id, 'webhook-timestamp', v_timestamp::text,
-                'webhook-signature', public.sign_event(s.event_secret, v_id, v_timestamp, e.payload::text)),
+                'webhook-signature', public.sign_event(v_secret, v_id, v_timestamp, e.payload::text)),
               timeout_milliseconds => s.timeout_ms),
             e.id, p_now);
     v_sent := v_sent + 1;
@@ -221,6 +237,9 @@ language plpgsql set search_path = '' as $$
 declare
   s public.delivery_settings;
   v_bad text;
+  v_in_vault boolean := p_event_secret is not null
+                        and to_regprocedure('vault.create_secret(text, text, text, uuid)') is not null;
+  v_vault_id uuid;
 begin
   select string_agg(u.key, ', ') into v_bad from jsonb_each(coalesce(p_function_urls, '{}'::jsonb)) u
    where u.key not in (select unnest(enum_range(null::public.pipeline_function))::text)
@@ -228,19 +247,31 @@ begin
   if v_bad is not null then
     raise exception 'not a function name with an http(s) URL: %', v_bad using errcode = '22023';
   end if;
+  if p_event_secret !~ '^whsec_[A-Za-z0-9+/]+={0,2}$' then
+    raise exception 'the event secret must be a Standard Webhooks whsec_ secret' using errcode = '22023';
+  end if;
+  if v_in_vault then  -- kept encrypted in Vault, not in the table
+    select id into v_vault_id from vault.secrets where name = 'vidpipe_event_secret';
+    if v_vault_id is null then
+      perform vault.create_secret(p_event_secret, 'vidpipe_event_secret', 'signs the events vidpipe sends its functions');
+    else
+      perform vault.update_secret(v_vault_id, p_event_secret);
+    end if;
+  end if;
   insert into public.delivery_settings as d (carrier, function_urls, event_secret, timeout_ms, max_attempts, updated_at)
-  values (p_carrier, coalesce(p_function_urls, '{}'::jsonb), p_event_secret, coalesce(p_timeout_ms, 1900000),
-          coalesce(p_max_attempts, 8), p_now)
+  values (p_carrier, coalesce(p_function_urls, '{}'::jsonb), case when not v_in_vault then p_event_secret end,
+          coalesce(p_timeout_ms, 1900000), coalesce(p_max_attempts, 8), p_now)
   on conflict (singleton) do update
     set carrier = excluded.carrier,
         function_urls = coalesce(p_function_urls, d.function_urls),
-        event_secret = coalesce(p_event_secret, d.event_secret),
+        event_secret = case when v_in_vault then null else coalesce(p_event_secret, d.event_secret) end,
         timeout_ms = coalesce(p_timeout_ms, d.timeout_ms),
         max_attempts = coalesce(p_max_attempts, d.max_attempts),
         updated_at = p_now
   returning * into s;
   if s.carrier = 'pg_net'
-     and (s.event_secret is null or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null) then
+     and (public.event_secret() is null or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null)
+  then
     raise exception 'pg_net delivery needs the pg_net extension and an event secret' using errcode = '55000';
   end if;
   return s;

@@ -8,6 +8,7 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -282,3 +283,29 @@ def test_one_answer_is_reconciled_once_however_often_the_reconciler_runs(net, co
         assert counts == [1, 0, 0] and outbox(conn)[0]["attempts"] == 1
     finally:
         ingest.close()
+
+
+def test_where_supabase_vault_exists_the_secret_is_kept_there(net, conn, db_url):
+    apply_sql_file(db_url, Path(__file__).parents[1] / "vault_standin.sql")
+    ingest = Endpoint()
+    try:
+        configure(conn, {"ingest": ingest.url})
+        rotated = new_secret()
+        for secret in (SECRET, rotated):  # created, then updated in place
+            conn.execute("select configure_delivery('pg_net', null, %s)", (secret,))
+            assert conn.execute("select event_secret from delivery_settings").fetchone()["event_secret"] is None
+            assert (
+                conn.execute("select count(*) as n from vault.secrets where secret like 'whsec%'").fetchone()["n"] == 0
+            )
+        upload(conn)
+        answered(conn, net, 1)
+        ((headers, body),) = ingest.requests
+        assert Webhook(rotated).verify(body, headers)["table"] == "objects"
+        assert conn.execute("select count(*) as n from vault.secrets").fetchone()["n"] == 1
+    finally:
+        ingest.close()
+
+
+def test_the_secret_must_be_a_standard_webhooks_secret(conn):
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="whsec_"):
+        conn.execute("select configure_delivery('dispatcher', null, 'hunter2')")
