@@ -70,7 +70,7 @@ class SupabaseStorage:
         try:
             return request()
         except StorageApiError as exc:
-            raise _failure(int(str(exc.status)) if str(exc.status).isdigit() else 500, exc.message) from None
+            raise storage_failure(int(str(exc.status)) if str(exc.status).isdigit() else 500, exc.message) from None
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"Supabase Storage unreachable: {type(exc).__name__}: {exc}") from None
 
@@ -79,7 +79,7 @@ class SupabaseStorage:
             with self.http.stream("GET", url) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise _failure(response.status_code, response.text[:200])
+                    raise storage_failure(response.status_code, response.text[:200])
                 expected = int(response.headers.get("content-length") or -1)
                 with local.open("wb") as out:
                     for chunk in response.iter_bytes(READ_CHUNK):
@@ -134,11 +134,11 @@ class SupabaseStorage:
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"the resumable upload broke off: {type(exc).__name__}: {exc}") from None
         if response.status_code not in (200, 201, 204):
-            raise _failure(response.status_code, response.text[:200])
+            raise storage_failure(response.status_code, response.text[:200])
         return response
 
 
-def _failure(status: int, message: str) -> Exception:
+def storage_failure(status: int, message: str) -> Exception:
     if status == 404:
         return ObjectMissing(message)
     if status in (408, 429) or status >= 500:

@@ -309,3 +309,19 @@ def test_where_supabase_vault_exists_the_secret_is_kept_there(net, conn, db_url)
 def test_the_secret_must_be_a_standard_webhooks_secret(conn):
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="whsec_"):
         conn.execute("select configure_delivery('dispatcher', null, 'hunter2')")
+
+
+def test_a_failing_pg_net_never_fails_the_change_and_the_reconciler_sends_later(net, conn):
+    ingest = Endpoint()
+    try:
+        configure(conn, {"ingest": ingest.url})
+        conn.execute("alter table net.http_request_queue rename to http_request_queue_away")  # pg_net broken
+        upload(conn)  # the upload still commits
+        event = outbox(conn)[0]
+        assert (event["attempts"], event["delivered_at"]) == (0, None)
+        conn.execute("alter table net.http_request_queue_away rename to http_request_queue")
+        conn.execute("select reconcile_event_requests()")  # what pg_cron runs
+        answered(conn, net, 1)
+        assert len(ingest.requests) == 1
+    finally:
+        ingest.close()

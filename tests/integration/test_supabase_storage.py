@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.adapters.supabase_storage import READ_CHUNK, TUS_CHUNK, SupabaseStorage
+from shared.adapters.supabase_storage import READ_CHUNK, TUS_CHUNK, SupabaseStorage, storage_failure
 from shared.domain import ObjectMissing, PipelineError, StorageUnavailable, UnsafePath
 from tests.storage_api import StorageApi
 
@@ -128,3 +128,20 @@ def test_the_settings_choose_it_and_insist_on_its_url_and_key(api):
         Settings(storage_backend="supabase")
     chosen = storage_from(Settings(storage_backend="supabase", supabase_url=api.url, supabase_service_role_key=KEY))
     assert isinstance(chosen, SupabaseStorage)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "retryable"),
+    [
+        (404, ObjectMissing, None),
+        (408, StorageUnavailable, None),
+        (429, StorageUnavailable, None),
+        (503, StorageUnavailable, None),
+        (400, PipelineError, False),
+        (409, PipelineError, False),  # Duplicate: only without x-upsert, which this adapter always sends
+        (413, PipelineError, False),
+    ],
+)
+def test_what_each_refusal_means(status, kind, retryable):
+    got = storage_failure(status, "message")
+    assert isinstance(got, kind) and getattr(got, "retryable", None) is retryable
