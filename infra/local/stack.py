@@ -20,7 +20,14 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from infra import REPO_ROOT
-from infra.local.postgres import PostgresCluster, apply_sql_file, cluster_dir_for, free_port, prepare_database
+from infra.local.postgres import (
+    PostgresCluster,
+    PostgresError,
+    apply_sql_file,
+    cluster_dir_for,
+    free_port,
+    prepare_database,
+)
 from shared.domain import PipelineFunction
 from shared.signing import new_secret
 
@@ -110,8 +117,8 @@ class LocalStack:
 
     # Up and down --------------------------------------------------------------------------
     def up(self) -> StackState:
-        state = self.running()
-        if state is not None:
+        state = self.state()
+        if state is not None and self._revive(state):
             return state
         self.down()  # whatever half of a previous stack is left
         self.home.mkdir(parents=True, exist_ok=True)
@@ -153,6 +160,22 @@ class LocalStack:
             raise
         self._save(state)
         return state
+
+    def _revive(self, state: StackState) -> bool:
+        """Start again only what died, on the same ports: the healthy components and their work in
+        flight are left alone. False when the stack has to be made anew (its cluster is gone)."""
+        cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port, fsync=False)
+        if not (cluster.data_dir / "PG_VERSION").exists():
+            return False
+        try:
+            cluster.start()  # a no-op while it runs
+        except PostgresError:
+            return False
+        for name, pid in state.pids.items():
+            if not process_alive(pid):
+                self._start(name, state)
+        self._save(state)
+        return True
 
     def _save(self, state: StackState) -> None:
         self.state_file.write_text(json.dumps(asdict(state), indent=2))

@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from infra import REPO_ROOT
 from infra.cli import upload, wait_for_job
 from infra.clips import make_speech_clip
+from infra.local.postgres import PostgresCluster
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
 from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
@@ -295,12 +296,19 @@ def test_status_fits_80_columns_and_its_ids_are_prefixes_status_takes(home, stac
     assert cli(home, "process", "/no/such/file.mp4", timeout=60).returncode == 2
 
 
-def test_a_killed_function_restarted_serves_again(home, stack, clips):
+def test_up_restarts_only_what_died_on_the_same_ports(home, stack, clips):
     local = LocalStack(home)
-    state = local.state()
-    assert state is not None
-    os.killpg(state.pids["process"], signal.SIGKILL)
-    local.restart("process")
+    before = local.state()
+    assert before is not None
+    os.killpg(before.pids["process"], signal.SIGKILL)
+    PostgresCluster(Path(before.data_dir), port=before.pg_port).stop()  # the database too
+    assert cli(home, "up", timeout=120).returncode == 0
+    after = local.state()
+    assert after is not None and after.function_urls == before.function_urls and after.pg_port == before.pg_port
+    assert after.pids["process"] != before.pids["process"]
+    assert {n: p for n, p in after.pids.items() if n != "process"} == {
+        n: p for n, p in before.pids.items() if n != "process"
+    }  # the healthy ones were left alone
     job = wait_for_job(stack, upload(stack, clips["silent"]), 120)
     assert job is not None and job["status"] == "ready"
     assert local.running() is not None
