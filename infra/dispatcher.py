@@ -38,7 +38,12 @@ class Dispatcher:
         self.secret = settings.event_secret.get_secret_value()
         self.url = settings.database_url.get_secret_value()
         self.pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
-            self.url, min_size=1, max_size=3, open=True, kwargs={"autocommit": True, "row_factory": dict_row}
+            self.url,
+            min_size=1,
+            max_size=3,
+            open=True,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            check=ConnectionPool.check_connection,  # after a database restart: fresh connections
         )
         self.session = requests.Session()
         self.workers = workers

@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     max_video_dimension: int = 8192  # widest or tallest frame accepted, in pixels
     max_attempts: int = 3
 
-    # Leases: a step's lease outlives its slowest honest run.
-    process_lease_seconds: int = 1800
-    describe_lease_seconds: int = 300
+    # A step holds its job under a lease that a heartbeat renews every third of it while the step
+    # works, however long that takes: a worker that dies is noticed within this, not within its
+    # slowest honest run.
+    lease_seconds: int = 45
 
     # Renditions (all from one ffmpeg run; see shared/media/renditions.py).
     proxy_max_height: int = 720  # short side of the proxy and the thumbnails

@@ -61,6 +61,9 @@ class PostgresDatabase:
             max_size=max_size,
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+            # A connection the database dropped (a restart, a failover) is replaced when it is
+            # taken, not handed to a request that would fail on it.
+            check=ConnectionPool.check_connection,
         )
         self._opened = False
 

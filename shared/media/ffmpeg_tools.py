@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import threading
+import time
 from collections.abc import Sequence
 from functools import cache
 
-from shared.domain import PipelineError, Reason
+from shared.domain import LeaseLost, PipelineError, Reason
 
+STOP_POLL_SECONDS = 0.2  # how soon a tool is killed once its step's lease is gone
 # `[h264 @ 0x55d0c…] ` prefixes name ffmpeg's internals and memory addresses: not for users.
 CONTEXT_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 
@@ -29,16 +32,36 @@ Diagnosis = tuple[str, Reason, str]
 
 
 def run_tool(
-    args: list[str], reason: Reason, what: str, timeout: float, known: Sequence[Diagnosis] = ()
+    args: list[str],
+    reason: Reason,
+    what: str,
+    timeout: float,
+    known: Sequence[Diagnosis] = (),
+    stop: threading.Event | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run an ffmpeg-family command; a non-zero exit becomes PipelineError(reason), or the
-    reason of the first `known` diagnosis whose text ffmpeg printed."""
+    reason of the first `known` diagnosis whose text ffmpeg printed. When `stop` is set (the
+    step's lease is gone) the tool is killed and LeaseLost raised."""
     try:
-        result = subprocess.run(args, capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise PipelineError(Reason.INTERNAL_ERROR, f"{args[0]} is not installed", retryable=True) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True) from exc
+    deadline = time.monotonic() + timeout
+    with proc:
+        output: list[bytes] = []  # stdout, stderr: read on a thread, so this one can watch `stop`
+        reading = threading.Thread(target=lambda: output.extend(proc.communicate()), daemon=True)
+        reading.start()
+        while reading.is_alive():
+            reading.join(STOP_POLL_SECONDS)
+            if stop is not None and stop.is_set():
+                proc.kill()
+                reading.join()
+                raise LeaseLost(f"{what} stopped: the step's lease was lost")
+            if time.monotonic() > deadline:
+                proc.kill()
+                reading.join()
+                raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True)
+    result = subprocess.CompletedProcess(args, proc.returncode, output[0], output[1])
     if result.returncode != 0:
         stderr = result.stderr.decode(errors="replace")
         for text, known_reason, sentence in known:

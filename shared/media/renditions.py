@@ -13,6 +13,7 @@ split/asplit hand the decoded frames and samples to every output and analysis fi
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from shared.domain import PipelineError, Reason
@@ -24,11 +25,13 @@ from shared.media.plan import RenditionOptions, plan_for
 from shared.metadata.technical import Technical
 
 
-def render(src: Path, work: Path, tech: Technical, options: RenditionOptions) -> RenderResult:
+def render(
+    src: Path, work: Path, tech: Technical, options: RenditionOptions, stop: threading.Event | None = None
+) -> RenderResult:
     plan = plan_for(work, tech, options)
     args = build_command(src, plan, tech)
     timeout = max(300.0, 20 * plan.duration)
-    result = run_tool(args, Reason.MEDIA_ERROR, "transcoding", timeout=timeout)
+    result = run_tool(args, Reason.MEDIA_ERROR, "transcoding", timeout=timeout, stop=stop)
     log = result.stderr.decode(errors="replace")
     if not (plan.path("proxy.mp4")).exists() or not sorted((work / "thumbnails").glob("thumb_*")):
         raise PipelineError(Reason.MEDIA_ERROR, "no video frame could be decoded")

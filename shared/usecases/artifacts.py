@@ -7,10 +7,12 @@ from typing import Any
 from shared.media.models import Rendition
 from shared.models import Artifact, Video
 from shared.ports import Services
+from shared.usecases.heartbeat import Heartbeat
 
 
-def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str]) -> Artifact:
+def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str], beat: Heartbeat) -> Artifact:
     """Upload every file of a rendition (the main one last) and describe it as one artifact."""
+    beat.check()
     prefix = video.derived_folder
     for file in rendition.files:
         svc.storage.upload(svc.settings.derived_bucket, f"{prefix}/{file.key}", file.local, file.content_type)

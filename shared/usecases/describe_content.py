@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -20,6 +20,7 @@ from shared.media.models import MadeBy, MediaAnalysis, OutputFile, Rendition
 from shared.metadata.technical import Technical
 from shared.models import Artifact, Job, Video
 from shared.ports import Services
+from shared.usecases.heartbeat import Heartbeat
 
 log = get_logger("describe")
 
@@ -31,23 +32,8 @@ def timed(timings: dict[str, int], part: str) -> Iterator[None]:
     timings[part] = int((time.monotonic() - started) * 1000)
 
 
-def lease_keeper(
-    svc: Services, job: Job, seconds: int, clock: Callable[[], float] = time.monotonic
-) -> Callable[[float], None]:
-    """Renews the step's lease a third of the way through it, between chunks of work."""
-    renewed = clock()
-
-    def keep(_progress: float) -> None:
-        nonlocal renewed
-        if clock() - renewed > seconds / 3:
-            svc.db.renew_lease(job.id, svc.worker, seconds)
-            renewed = clock()
-
-    return keep
-
-
 def listen(
-    svc: Services, job: Job, technical: Technical, analysis: MediaAnalysis | None, audio: Artifact | None
+    svc: Services, beat: Heartbeat, technical: Technical, analysis: MediaAnalysis | None, audio: Artifact | None
 ) -> tuple[Transcript | None, str | None]:
     """The transcript, or None and why there is none."""
     if technical.audio is None:
@@ -57,7 +43,6 @@ def listen(
         return None, "transcription is off (VIDPIPE_TRANSCRIBER=none)"
     if audio is None or analysis is None:
         return None, "the process step produced no audio track"
-    keep = lease_keeper(svc, job, svc.settings.describe_lease_seconds)
     with svc.storage.local_copy(audio.bucket, audio.path) as wav:
         return transcribe(
             transcriber,
@@ -65,13 +50,14 @@ def listen(
             analysis.silent_segments or [],
             technical.duration_seconds or 0.0,
             min_confidence=svc.settings.transcript_min_confidence,
-            on_chunk=keep,
+            on_chunk=lambda _progress: beat.check(),  # stop between chunks once the lease is gone
         ), None
 
 
 def describe_content(
     svc: Services,
     job: Job,
+    beat: Heartbeat,
     video: Video,
     technical: Technical,
     analysis: MediaAnalysis | None,
@@ -82,7 +68,9 @@ def describe_content(
     absent: dict[str, str] = {}
     duration = technical.duration_seconds or 0.0
     with timed(timings, "transcript"):
-        transcript, why = listen(svc, job, technical, analysis, next((a for a in artifacts if a.kind == "audio"), None))
+        transcript, why = listen(
+            svc, beat, technical, analysis, next((a for a in artifacts if a.kind == "audio"), None)
+        )
     if why:
         absent["transcript"] = why
     words = transcript.words if transcript else []

@@ -16,11 +16,12 @@ from shared.models import Job
 from shared.ports import Services
 from shared.usecases.artifacts import store
 from shared.usecases.describe_content import describe_content
+from shared.usecases.heartbeat import Heartbeat
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
 
-def describe_job(svc: Services, job: Job) -> Job:
+def describe_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
     video = svc.db.get_video(job.video_id)
     if video.probe is None:
         raise PipelineError(Reason.INTERNAL_ERROR, "the process step recorded no probe", retryable=False)
@@ -33,10 +34,10 @@ def describe_job(svc: Services, job: Job) -> Job:
     artifacts = svc.db.list_artifacts(video.id)
     with tempfile.TemporaryDirectory(prefix="vidpipe-describe-") as tmp:
         try:
-            content = describe_content(svc, job, video, technical, analysis, artifacts, Path(tmp))
+            content = describe_content(svc, job, beat, video, technical, analysis, artifacts, Path(tmp))
         except ObjectMissing:
             raise PipelineError(Reason.OBJECT_MISSING, "the audio track is no longer in storage") from None
-        stored = [store(svc, video, r, by.model_dump()) for r, by in content.files]
+        stored = [store(svc, video, r, by.model_dump(), beat) for r, by in content.files]
     document = build_document(
         video, job.id, technical, [*artifacts, *stored], analysis, analysis_by, content, datetime.now(tz=UTC)
     )
@@ -46,9 +47,7 @@ def describe_job(svc: Services, job: Job) -> Job:
 
 
 def generate_metadata(svc: Services, job_id: UUID) -> Outcome:
-    return run_leased_step(
-        svc, job_id, JobStep.GENERATE_METADATA, svc.settings.describe_lease_seconds, lambda job: describe_job(svc, job)
-    )
+    return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, lambda job, beat: describe_job(svc, job, beat))
 
 
 def handle_event(svc: Services, body: bytes) -> Outcome:

@@ -15,14 +15,14 @@ from shared.domain import JobStatus, JobStep, LeaseLost, PipelineError, Reason, 
 from shared.logs import get_logger
 from shared.models import Job
 from shared.ports import Services
+from shared.usecases.heartbeat import Heartbeat
 from shared.usecases.outcome import Outcome, Result
 
 log = get_logger("step")
 
 
-def run_leased_step(
-    svc: Services, job_id: UUID, step: JobStep, lease_seconds: int, work: Callable[[Job], Job]
-) -> Outcome:
+def run_leased_step(svc: Services, job_id: UUID, step: JobStep, work: Callable[[Job, Heartbeat], Job]) -> Outcome:
+    lease_seconds = svc.settings.lease_seconds
     job = svc.db.claim_step(job_id, step, svc.worker, lease_seconds)
     context = {
         "job_id": str(job.id),
@@ -33,7 +33,8 @@ def run_leased_step(
     }
     started = time.monotonic()
     try:
-        work(job)
+        with Heartbeat(lambda: svc.db.renew_lease(job.id, svc.worker, lease_seconds), lease_seconds) as beat:
+            work(job, beat)
     except PipelineError as exc:
         return _record_failure(svc, job, step, exc, context, started)
     except LeaseLost:

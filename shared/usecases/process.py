@@ -18,6 +18,7 @@ from shared.metadata.technical import technical_from_probe
 from shared.models import Job
 from shared.ports import Services
 from shared.usecases.artifacts import store
+from shared.usecases.heartbeat import Heartbeat
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
@@ -39,7 +40,7 @@ def rendition_options(settings: Settings) -> RenditionOptions:
     )
 
 
-def process_job(svc: Services, job: Job) -> Job:
+def process_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
     video = svc.db.get_video(job.video_id)
     ffmpeg_by = {"tool": "ffmpeg", "version": tool_version("ffmpeg")}
     try:
@@ -50,18 +51,17 @@ def process_job(svc: Services, job: Job) -> Job:
             info = svc.media.probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
-            result = render(src, Path(tmp), technical, rendition_options(svc.settings))
-            artifacts = [store(svc, video, r, ffmpeg_by) for r in result.renditions]
+            result = render(src, Path(tmp), technical, rendition_options(svc.settings), stop=beat.lost)
+            artifacts = [store(svc, video, r, ffmpeg_by, beat) for r in result.renditions]
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     analysis = {**result.analysis.model_dump(mode="json"), "made_by": ffmpeg_by}
+    beat.check()
     return svc.db.complete_process(job.id, svc.worker, info, artifacts, analysis)
 
 
 def process(svc: Services, job_id: UUID) -> Outcome:
-    return run_leased_step(
-        svc, job_id, JobStep.PROCESS, svc.settings.process_lease_seconds, lambda job: process_job(svc, job)
-    )
+    return run_leased_step(svc, job_id, JobStep.PROCESS, lambda job, beat: process_job(svc, job, beat))
 
 
 def handle_event(svc: Services, body: bytes) -> Outcome:

@@ -23,14 +23,12 @@ from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
-# Short leases and quick sweeps so the rescue of killed work fits in a test; more attempts than
-# the kills can use up, so every good upload must still end ready.
+# The production lease (a heartbeat keeps it, so a killed step is noticed within it); quick
+# sweeps and retries, and more attempts than the kills can use up, so every good upload must
+# still end ready.
 CHAOS_ENV = {
     "VIDPIPE_RETRY_BASE_SECONDS": "0.5",
     "VIDPIPE_MAX_ATTEMPTS": "12",
-    "VIDPIPE_PROCESS_LEASE_SECONDS": "15",
-    "VIDPIPE_DESCRIBE_LEASE_SECONDS": "5",
-    "VIDPIPE_NOTIFY_LEASE_SECONDS": "5",
     "VIDPIPE_DISPATCH_VISIBILITY_SECONDS": "5",
     "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "40",
     "VIDPIPE_DISPATCH_POLL_SECONDS": "0.5",

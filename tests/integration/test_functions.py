@@ -203,3 +203,46 @@ def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(
         ("processed", None) if source_survives else ("failed", "object_missing")
     )
     assert list(scratch.iterdir()) == []
+
+
+def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, conn, clips, tmp_path, monkeypatch):
+    """The heartbeat finds the lease gone: ffmpeg is killed, scratch removed, nothing recorded."""
+    import subprocess
+    import tempfile
+    import threading
+    import time
+
+    from shared.config import get_settings
+    from shared.domain import LeaseLost
+    from shared.usecases.process import process
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    upload(conn, env, clips["speech"])
+    post("ingest", event_for(conn, "ingest"))
+    job = job_row(conn)
+    # A short lease only so the first renewal comes quickly; the lease is then taken outright.
+    svc = services("process", settings=get_settings().model_copy(update={"lease_seconds": 3}))
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            process(svc, job["id"])
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not list(scratch.glob("vidpipe-process-*/thumbnails")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until ffmpeg is at work
+    conn.execute("update processing_jobs set lease_owner = 'the-run-that-took-over' where id = %s", (job["id"],))
+    worker.join(30)
+    assert [type(e) for e in failure] == [LeaseLost]
+    row = job_row(conn)
+    assert (row["status"], row["lease_owner"]) == ("processing", "the-run-that-took-over")  # left to that run
+    assert conn.execute("select count(*) as n from video_artifacts").fetchone()["n"] == 0
+    assert not (env / "derived").exists() or not any((env / "derived").rglob("*.*"))
+    assert list(scratch.iterdir()) == []
+    assert subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, check=False).returncode == 1

@@ -332,20 +332,3 @@ def test_utterances_split_at_pauses():
     )
     assert [(u.text, u.start) for u in t.utterances()] == [("one two", 0.0), ("three", 3.0)]
     assert t.text == "one two three"
-
-
-def test_the_lease_is_renewed_a_third_of_the_way_through_it():
-    from types import SimpleNamespace
-    from uuid import uuid4
-
-    from shared.usecases import describe_content
-
-    clock = [100.0]
-    renewals: list[tuple] = []
-    db = SimpleNamespace(renew_lease=lambda *args: renewals.append(args))
-    svc, job = SimpleNamespace(db=db, worker="w"), SimpleNamespace(id=uuid4())
-    keep = describe_content.lease_keeper(svc, job, 300, clock=lambda: clock[0])  # type: ignore[arg-type]
-    for t in (150.0, 199.0, 201.0, 250.0, 302.0):
-        clock[0] = t
-        keep(0.0)
-    assert renewals == [(job.id, "w", 300), (job.id, "w", 300)]  # at 201 and at 302
