@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 from psycopg.rows import dict_row
 
 from infra import REPO_ROOT
@@ -23,6 +24,7 @@ from infra.clips import make_speech_clip
 from infra.local.postgres import PostgresCluster
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
 from shared.media.probe import probe
+from shared.signing import sign_headers
 from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
 from tests.media_checks import decodes, vtt_cues
 from tests.receiver import Receiver
@@ -302,6 +304,28 @@ def test_up_restarts_only_what_died_on_the_same_ports(home, stack, clips):
     assert before is not None
     os.killpg(before.pids["process"], signal.SIGKILL)
     PostgresCluster(Path(before.data_dir), port=before.pg_port).stop()  # the database too
+    # While the database is away a function answers 503 (the sender retries), never a traceback.
+    event = json.dumps(
+        {
+            "type": "INSERT",
+            "table": "objects",
+            "schema": "storage",
+            "old_record": None,
+            "record": {
+                "id": "00000000-0000-4000-8000-0000000000aa",
+                "bucket_id": "uploads",
+                "name": f"{LOCAL_USER_ID}/x.mp4",
+            },
+        }
+    )
+    away = requests.post(
+        before.function_urls["ingest"],
+        data=event,
+        timeout=30,
+        headers=sign_headers(before.event_secret, "evt_db_away", event),
+    )
+    assert (away.status_code, away.json()) == (503, {"error": "temporarily_unavailable"})
+    assert "Traceback" not in (home / "logs" / "ingest.log").read_text()
     assert cli(home, "up", timeout=120).returncode == 0
     after = local.state()
     assert after is not None and after.function_urls == before.function_urls and after.pg_port == before.pg_port
