@@ -158,6 +158,10 @@ class PostgresCluster:
             with contextlib.suppress(PostgresError):
                 _run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
 
+    def crash(self) -> None:
+        """Stop as a crash would: no shutdown checkpoint, every connection cut (chaos tests)."""
+        _run([pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"])
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
