@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.domain import DeliveryStatus, JobStatus, JobStep, Reason
+from shared.domain import DeliveryStatus, JobStatus, JobStep, LeaseLost, Reason
 
 
 class Row(BaseModel):
@@ -53,6 +53,14 @@ class Job(Row):
     updated_at: datetime
     finished_at: datetime | None = None
 
+    @property
+    def claim(self) -> str:
+        """The token of the claim this row came from (lease_owner): renewals and completions present
+        it, so no other run, even in the same process, can complete this one's work."""
+        if self.lease_owner is None:
+            raise LeaseLost(f"job {self.id} is not held by any run")
+        return self.lease_owner
+
 
 class Video(Row):
     id: UUID
@@ -90,6 +98,7 @@ class DeliveryTask(Row):
     secret: str
     body: dict[str, Any]
     attempt: int  # this attempt's number, from 1
+    lease: str  # this claim's token, which record_attempt takes back
 
 
 class DeliveryState(Row):

@@ -42,7 +42,7 @@ def describe_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
         video, job.id, technical, [*artifacts, *stored], analysis, analysis_by, content, datetime.now(tz=UTC)
     )
     return svc.db.complete_generate_metadata(
-        job.id, svc.worker, SCHEMA_VERSION, document.model_dump(mode="json"), stored
+        job.id, job.claim, SCHEMA_VERSION, document.model_dump(mode="json"), stored
     )
 
 

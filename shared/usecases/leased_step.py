@@ -29,11 +29,11 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, work: Callable[[
         "video_id": str(job.video_id),
         "step": step.value,
         "attempt": job.attempts,
-        "worker": svc.worker,
+        "worker": job.claim,
     }
     started = time.monotonic()
     try:
-        with Heartbeat(lambda: svc.db.renew_lease(job.id, svc.worker, lease_seconds), lease_seconds) as beat:
+        with Heartbeat(lambda: svc.db.renew_lease(job.id, job.claim, lease_seconds), lease_seconds) as beat:
             work(job, beat)
     except PipelineError as exc:
         return _record_failure(svc, job, step, exc, context, started)
@@ -58,7 +58,7 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, work: Callable[[
 def _record_failure(
     svc: Services, job: Job, step: JobStep, exc: PipelineError, context: Mapping[str, object], started: float
 ) -> Outcome:
-    after = svc.db.fail_step(job.id, step, svc.worker, exc.reason, exc.message, exc.retryable)
+    after = svc.db.fail_step(job.id, step, job.claim, exc.reason, exc.message, exc.retryable)
     outcome: Result = "failed" if after.status == JobStatus.FAILED else "retrying"
     log.warning(
         "step %s: %s",

@@ -69,7 +69,7 @@ def deliver(svc: Services, delivery_id: UUID) -> Outcome:
     now = datetime.now(tz=UTC)
     retry_at = None if sent.ok else next_attempt_at(settings, task.attempt, sent, now)
     state = svc.db.record_attempt(
-        task.delivery_id, svc.worker, sent.status_code, sent.error, sent.latency_ms, sent.body, retry_at
+        task.delivery_id, task.lease, sent.status_code, sent.error, sent.latency_ms, sent.body, retry_at
     )
     log.info(
         "webhook %s",

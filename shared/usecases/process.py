@@ -57,7 +57,7 @@ def process_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     analysis = {**result.analysis.model_dump(mode="json"), "made_by": ffmpeg_by}
     beat.check()
-    return svc.db.complete_process(job.id, svc.worker, info, artifacts, analysis)
+    return svc.db.complete_process(job.id, job.claim, info, artifacts, analysis)
 
 
 def process(svc: Services, job_id: UUID) -> Outcome:

@@ -201,7 +201,9 @@ $$;
 
 -- Steps ---------------------------------------------------------------------------------------
 -- Compare-and-set: only from the step's waiting status, only when the retry is due and attempts
--- remain. The attempt is counted at claim time, so a worker that dies still spends one.
+-- remain. The attempt is counted at claim time, so a worker that dies still spends one. Each claim
+-- holds its own token (the worker, then a random part, in lease_owner): renewals and completions
+-- present it, so no run can complete another run's claim, even in the same process.
 create function public.claim_step(
   p_job uuid, p_step public.job_step, p_worker text, p_lease_seconds integer, p_now timestamptz default now()
 ) returns public.processing_jobs
@@ -223,7 +225,8 @@ begin
     raise exception 'step % of job % has used its % attempts', p_step, p_job, j.max_attempts using errcode = 'VP410';
   end if;
   return public.transition_job(p_job, public.step_running_status(p_step), p_now,
-                               p_worker => p_worker, p_lease_seconds => p_lease_seconds);
+                               p_worker => p_worker || '/' || left(gen_random_uuid()::text, 8),
+                               p_lease_seconds => p_lease_seconds);
 end
 $$;
 

@@ -5,20 +5,27 @@
 -- change, and every attempt is an outbox event for `notify`, so nothing is lost when a process dies.
 
 -- Endpoints, managed by owners over the API and by operators with the service role -------------
--- Who is calling: an owner signed in through the API (auth.uid()), or the service role acting for
--- p_owner. An owner may act only for themself.
+-- Who is calling: an owner signed in through the API, or the service side acting for p_owner. The
+-- API role decides (PostgREST's SET ROLE, which security definer functions do not change), never a
+-- missing claim: an API user without a `sub` is nobody, not the service role.
 create function public.acting_owner(p_owner uuid) returns uuid
 language plpgsql stable set search_path = '' as $$
 declare
   v_uid uuid := auth.uid();
 begin
-  if v_uid is not null and p_owner is not null and p_owner <> v_uid then
-    raise exception 'an owner may manage only their own endpoints' using errcode = '42501';
+  if current_setting('role', true) in ('anon', 'authenticated') then
+    if v_uid is null then
+      raise exception 'sign in to manage webhook endpoints' using errcode = '42501';
+    end if;
+    if p_owner is not null and p_owner <> v_uid then
+      raise exception 'an owner may manage only their own endpoints' using errcode = '42501';
+    end if;
+    return v_uid;
   end if;
-  if coalesce(v_uid, p_owner) is null then
-    raise exception 'no owner: sign in, or name the owner as the service role' using errcode = '22023';
+  if p_owner is null then
+    raise exception 'no owner: name the owner as the service role' using errcode = '22023';
   end if;
-  return coalesce(v_uid, p_owner);
+  return p_owner;
 end
 $$;
 
@@ -124,13 +131,15 @@ $$;
 -- Delivering ----------------------------------------------------------------------------------
 -- Takes one delivery for one attempt: VP410 when it is finished (a duplicate event), VP409 while
 -- another worker's lease is live, no row when its endpoint is turned off (it is cancelled).
--- Returns what the sender needs: the endpoint and the body.
+-- Returns what the sender needs: the endpoint, the body, and the claim's own token (`lease`), which
+-- record_attempt takes back, so no other run can record this attempt.
 create function public.claim_delivery(
   p_id uuid, p_worker text, p_lease_seconds integer, p_now timestamptz default now()
-) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer)
+) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer, lease text)
 language plpgsql set search_path = '' as $$
 declare
   d public.webhook_deliveries;
+  v_lease text := p_worker || '/' || left(gen_random_uuid()::text, 8);
 begin
   select * into d from public.webhook_deliveries w where w.id = p_id for update;
   if not found then
@@ -149,10 +158,10 @@ begin
     return;  -- no row: nothing to send
   end if;
   update public.webhook_deliveries w
-     set status = 'sending', lease_owner = p_worker, lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+     set status = 'sending', lease_owner = v_lease, lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
    where w.id = p_id;
   return query
-    select d.id, d.message_id, e.url, e.secret, m.payload, d.attempts + 1
+    select d.id, d.message_id, e.url, e.secret, m.payload, d.attempts + 1, v_lease
       from public.webhook_endpoints e, public.webhook_messages m
      where e.id = d.endpoint_id and m.id = d.message_id;
 end

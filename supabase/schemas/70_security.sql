@@ -48,6 +48,8 @@ revoke select on
   public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions,
   public.delivery_settings, public.event_requests
   from anon;
+-- Nor on tables made later in this schema.
+alter default privileges in schema public revoke references, trigger on tables from anon, authenticated;
 -- Internal tables: no rows for signed-in users either.
 revoke select on public.event_outbox, public.ingest_buckets, public.event_receipts, public.delivery_settings,
   public.event_requests from authenticated;

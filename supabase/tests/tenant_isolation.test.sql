@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(91);
+select plan(94);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -26,16 +26,16 @@ begin
     select c.id into e from public.create_webhook_endpoint('https://example.com/hooks', null, null, u) c;
     insert into storage.objects (bucket_id, name, owner) values ('uploads', u || '/v.mp4', u) returning id into o;
     j := public.create_job(o, u, 'uploads', u || '/v.mp4', 1, 'video/mp4');
-    perform public.claim_step(j.id, 'process', 'w', 60);
-    perform public.complete_process(j.id, 'w', '{}', jsonb_build_array(jsonb_build_object(
+    j := public.claim_step(j.id, 'process', 'w', 60);
+    perform public.complete_process(j.id, j.lease_owner, '{}', jsonb_build_array(jsonb_build_object(
       'kind', 'poster', 'bucket', 'derived', 'path', u || '/p.jpg', 'bytes', 1, 'content_type', 'image/jpeg')), '{}');
-    perform public.claim_step(j.id, 'generate_metadata', 'w', 60);
-    perform public.complete_generate_metadata(j.id, 'w', 3, '{}');
+    j := public.claim_step(j.id, 'generate_metadata', 'w', 60);
+    perform public.complete_generate_metadata(j.id, j.lease_owner, 3, '{}');
     -- the announcement of video.ready, sent once and acknowledged
     select d.id into dl from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id
      where d.endpoint_id = e and m.event_type = 'video.ready';
-    perform public.claim_delivery(dl, 'w', 60);
-    perform public.record_attempt(dl, 'w', 204, null, 12, '', null);
+    perform public.record_attempt(dl, (select c.lease from public.claim_delivery(dl, 'w', 60) c), 204, null, 12, '',
+                                  null);
     insert into fixture values (u, j.id, e);
   end loop;
 end
@@ -133,6 +133,21 @@ select throws_ok($$insert into storage.objects (bucket_id, name, owner) values (
                  '42501', null, 'an upload outside any owner folder is refused');
 select is((select count(*)::int from storage.objects where bucket_id = 'uploads'
             and split_part(name, '/', 1) <> auth.uid()::text), 0, 'Alice sees no other owner''s uploads');
+select throws_ok($$insert into storage.objects (bucket_id, name, owner)
+                   values ('uploads', '00000000-0000-4000-8000-00000000000a/spoof.mp4',
+                           '00000000-0000-4000-8000-00000000000b')$$,
+                 '42501', null, 'Alice cannot name Bob the owner of her upload');
+reset role;
+
+-- A signed-in token without a `sub` is nobody, not the service role.
+select pg_temp.act_as('authenticated');
+select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x', null, null,
+                                                                 '00000000-0000-4000-8000-00000000000b')$$,
+                 '42501', null, 'a token without sub cannot register an endpoint for Bob');
+select throws_ok(format('select public.set_webhook_endpoint_enabled(%L, false, %L)',
+                        (select endpoint_id from fixture where owner_id = '00000000-0000-4000-8000-00000000000b'),
+                        '00000000-0000-4000-8000-00000000000b'),
+                 '42501', null, 'a token without sub cannot turn Bob''s endpoint off');
 reset role;
 
 -- The service role: the pipeline's work ---------------------------------------------------------

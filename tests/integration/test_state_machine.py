@@ -34,6 +34,11 @@ def reject(conn, reason="too_large", message="big"):
     ).fetchone()
 
 
+def held(conn, job):
+    """The token of the job's current claim: what its holder presents to finish, fail or renew."""
+    return conn.execute("select lease_owner from processing_jobs where id = %s", (job,)).fetchone()["lease_owner"]
+
+
 def sqlstate_of(conn, sql, params=()):
     with pytest.raises(psycopg.Error) as info:
         conn.execute(sql, params)
@@ -112,9 +117,10 @@ def test_happy_path_chains_every_step(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
     conn.execute(
-        "select complete_process(%s, 'w', %s, %s, '{}')",
+        "select complete_process(%s, %s, %s, %s, '{}')",
         (
             job,
+            held(conn, job),
             Jsonb({"format": {}}),
             Jsonb(
                 [
@@ -130,7 +136,9 @@ def test_happy_path_chains_every_step(conn):
         ),
     )
     conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job,))
-    conn.execute("select complete_generate_metadata(%s, 'w', 1, %s)", (job, Jsonb({"schema_version": 1})))
+    conn.execute(
+        "select complete_generate_metadata(%s, %s, 1, %s)", (job, held(conn, job), Jsonb({"schema_version": 1}))
+    )
     done = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
     assert done["status"] == "ready" and done["lease_owner"] is None and done["finished_at"] is not None
     assert [t for t, _ in outbox(conn)] == ["ingest", "process", "generate_metadata"]
@@ -176,7 +184,7 @@ def test_every_change_is_stamped_with_the_callers_clock(conn):
     claimed = conn.execute("select * from claim_step(%s, 'process', 'w', 60, %s)", (job, at)).fetchone()
     assert claimed["updated_at"] == at and claimed["lease_expires_at"] == at + timedelta(seconds=60)
     failed = conn.execute(
-        "select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no', false, %s)", (job, at)
+        "select * from fail_step(%s, 'process', %s, 'not_a_video', 'no', false, %s)", (job, held(conn, job), at)
     ).fetchone()
     assert failed["finished_at"] == at
     assert {r["created_at"] for r in conn.execute("select created_at from job_events where to_status <> 'queued'")} == {
@@ -193,12 +201,15 @@ def test_every_change_is_stamped_with_the_callers_clock(conn):
 def test_claim_is_compare_and_set(conn):
     job = new_job(conn)["id"]
     claimed = conn.execute("select * from claim_step(%s, 'process', 'a', 60)", (job,)).fetchone()
-    assert (claimed["status"], claimed["attempts"], claimed["lease_owner"]) == ("processing", 1, "a")
+    assert (claimed["status"], claimed["attempts"]) == ("processing", 1)
+    assert claimed["lease_owner"].startswith("a/")  # the worker, and this claim's own token
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'b', 60)", (job,)) == "VP409"
     # Only the holder may finish or fail the step.
     assert sqlstate_of(conn, "select complete_process(%s, 'b', '{}', '[]', '{}')", (job,)) == "VP412"
     assert sqlstate_of(conn, "select fail_step(%s, 'process', 'b', 'media_error', 'y', false)", (job,)) == "VP412"
-    conn.execute("select complete_process(%s, 'a', '{}', '[]', '{}')", (job,))
+    # Nor may the same worker with another claim's token: a stale run in the same process.
+    assert sqlstate_of(conn, "select complete_process(%s, 'a', '{}', '[]', '{}')", (job,)) == "VP412"
+    conn.execute("select complete_process(%s, %s, '{}', '[]', '{}')", (job, claimed["lease_owner"]))
     # A late duplicate of the process event finds the job moved on.
     assert sqlstate_of(conn, "select claim_step(%s, 'process', 'c', 60)", (job,)) == "VP410"
     assert sqlstate_of(conn, "select claim_step(gen_random_uuid(), 'process', 'c', 60)") == "VP404"
@@ -208,7 +219,7 @@ def test_transient_failures_retry_with_backoff_then_exhaust(conn):
     job = new_job(conn, max_attempts=2)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
     retried = conn.execute(
-        "select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true)", (job,)
+        "select * from fail_step(%s, 'process', %s, 'media_error', 'flaky', true)", (job, held(conn, job))
     ).fetchone()
     assert retried["status"] == "queued" and retried["reason_code"] is None
     wait = conn.execute("select run_after - now() as d from processing_jobs where id = %s", (job,)).fetchone()["d"]
@@ -217,7 +228,7 @@ def test_transient_failures_retry_with_backoff_then_exhaust(conn):
     later = "now() + interval '1 minute'"
     conn.execute(f"select claim_step(%s, 'process', 'w', 60, {later})", (job,))
     failed = conn.execute(
-        f"select * from fail_step(%s, 'process', 'w', 'media_error', 'flaky', true, {later})", (job,)
+        f"select * from fail_step(%s, 'process', %s, 'media_error', 'flaky', true, {later})", (job, held(conn, job))
     ).fetchone()
     assert (failed["status"], failed["reason_code"], failed["failed_step"]) == (
         "failed",
@@ -231,7 +242,7 @@ def test_permanent_failure_keeps_its_reason(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
     failed = conn.execute(
-        "select * from fail_step(%s, 'process', 'w', 'not_a_video', 'no video', false)", (job,)
+        "select * from fail_step(%s, 'process', %s, 'not_a_video', 'no video', false)", (job, held(conn, job))
     ).fetchone()
     assert (failed["status"], failed["reason_code"], failed["last_error"]) == ("failed", "not_a_video", "no video")
 
@@ -358,7 +369,7 @@ def test_sweeper_leaves_uploads_older_than_the_pipeline_alone(conn):
 def fail_at(conn, job, step, reason="media_error", retryable=False):
     conn.execute("select claim_step(%s, %s, 'w', 60)", (job, step))
     return conn.execute(
-        "select * from fail_step(%s, %s, 'w', %s, 'it broke', %s)", (job, step, reason, retryable)
+        "select * from fail_step(%s, %s, %s, %s, 'it broke', %s)", (job, step, held(conn, job), reason, retryable)
     ).fetchone()
 
 
@@ -394,7 +405,7 @@ def test_requeue_puts_a_failed_job_back_at_the_failed_step_and_keeps_its_history
 def test_requeue_after_generate_metadata_returns_to_processed(conn):
     job = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
-    conn.execute("select complete_process(%s, 'w', '{}', '[]', '{}')", (job,))
+    conn.execute("select complete_process(%s, %s, '{}', '[]', '{}')", (job, held(conn, job)))
     fail_at(conn, job, "generate_metadata")
     assert conn.execute("select status from requeue_job(%s)", (job,)).fetchone()["status"] == "processed"
 
@@ -440,20 +451,24 @@ def test_requeue_of_an_ingest_failure_whose_upload_is_gone_is_refused(conn):
 def test_a_lease_is_renewed_only_by_its_holder(conn):
     job = new_job(conn)
     claimed = conn.execute("select * from claim_step(%s, 'process', 'w1', 60)", (job["id"],)).fetchone()
-    renewed = conn.execute("select * from renew_lease(%s, 'w1', 600)", (job["id"],)).fetchone()
+    token = claimed["lease_owner"]
+    renewed = conn.execute("select * from renew_lease(%s, %s, 600)", (job["id"], token)).fetchone()
     assert renewed["lease_expires_at"] - claimed["lease_expires_at"] > timedelta(seconds=500)
-    shorter = conn.execute("select * from renew_lease(%s, 'w1', 10)", (job["id"],)).fetchone()
+    shorter = conn.execute("select * from renew_lease(%s, %s, 10)", (job["id"], token)).fetchone()
     assert shorter["lease_expires_at"] == renewed["lease_expires_at"]  # renewing never shortens a lease
     assert sqlstate_of(conn, "select renew_lease(%s, 'w2', 600)", (job["id"],)) == "VP412"
+    # The worker's name alone is not enough: only this claim's token.
+    assert sqlstate_of(conn, "select renew_lease(%s, 'w1', 600)", (job["id"],)) == "VP412"
 
 
 def test_generate_metadata_records_its_artifacts_with_the_document(conn):
     job = new_job(conn)
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (job["id"],))
     conn.execute(
-        "select complete_process(%s, 'w', '{}', %s, '{}')",
+        "select complete_process(%s, %s, '{}', %s, '{}')",
         (
             job["id"],
+            held(conn, job["id"]),
             Jsonb(
                 [{"kind": "proxy", "bucket": "derived", "path": "p/proxy.mp4", "bytes": 5, "content_type": "video/mp4"}]
             ),
@@ -469,8 +484,8 @@ def test_generate_metadata_records_its_artifacts_with_the_document(conn):
         "details": {"cues": 3},
     }
     done = conn.execute(
-        "select * from complete_generate_metadata(%s, 'w', 3, %s, %s)",
-        (job["id"], Jsonb({"schema_version": 3}), Jsonb([captions])),
+        "select * from complete_generate_metadata(%s, %s, 3, %s, %s)",
+        (job["id"], held(conn, job["id"]), Jsonb({"schema_version": 3}), Jsonb([captions])),
     ).fetchone()
     assert done["status"] == "ready"
     rows = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
