@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from importlib.metadata import version
 
 import numpy as np
@@ -32,22 +33,27 @@ class PocketSphinxTranscriber:
         from pocketsphinx import Decoder
 
         self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+        # One decoder holds one utterance at a time; a function instance serves requests on several
+        # threads, so they take turns (interleaved, the decoder fails or mixes their words).
+        self._one_at_a_time = threading.Lock()
         self.made_by = MadeBy(tool="pocketsphinx", version=f"{version('pocketsphinx')} (en-us model)")
 
     def words(self, chunk: AudioChunk) -> list[Word]:
-        d = self._decoder
-        d.start_utt()
-        d.process_raw(with_noise_floor(chunk.pcm), full_utt=True)
-        d.end_utt()
-        if d.hyp() is None:
-            return []
-        return [
-            Word(
-                text=s.word,
-                start=s.start_frame / FRAMES_PER_SECOND,
-                end=(s.end_frame + 1) / FRAMES_PER_SECOND,
-                confidence=round(min(1.0, max(0.0, s.prob)), 3),
-            )
-            for s in d.seg()
-            if not s.word.startswith(NOT_WORDS)
-        ]
+        pcm = with_noise_floor(chunk.pcm)
+        with self._one_at_a_time:
+            d = self._decoder
+            d.start_utt()
+            d.process_raw(pcm, full_utt=True)
+            d.end_utt()
+            if d.hyp() is None:
+                return []
+            return [
+                Word(
+                    text=s.word,
+                    start=s.start_frame / FRAMES_PER_SECOND,
+                    end=(s.end_frame + 1) / FRAMES_PER_SECOND,
+                    confidence=round(min(1.0, max(0.0, s.prob)), 3),
+                )
+                for s in d.seg()
+                if not s.word.startswith(NOT_WORDS)
+            ]

@@ -53,3 +53,26 @@ def test_a_spoken_sentence_is_heard_with_times(engine, tmp_path):
     assert got.speech and {"football", "team", "championship", "game"} <= set(got.text.split())
     assert 1.8 < got.words[0].start < got.words[-1].end < 7.0
     assert all(0 <= w.confidence <= 1 and w.end > w.start for w in got.words)
+
+
+SENTENCES = [
+    "Our football team won the championship game.",
+    "Welcome to the kitchen where we cook pasta.",
+    "The president spoke about jobs and the economy.",
+    "Fresh tomato sauce tastes better in summer.",
+]
+
+
+def test_eight_requests_at_once_each_get_their_own_words(engine, tmp_path):
+    """A function instance serves requests on several threads with one loaded model."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    wavs = []
+    for i, sentence in enumerate(SENTENCES):
+        spoken = tmp_path / f"spoken{i}.wav"
+        subprocess.run(["espeak-ng", *VOICE, "-w", str(spoken), sentence], check=True)
+        wavs.append(wav16k(tmp_path / f"s{i}.wav", ["-i", str(spoken), "-af", "apad=pad_dur=1"]))
+    alone = [transcribe(engine, wav, [], 6.0).text for wav in wavs]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda wav: transcribe(engine, wav, [], 6.0).text, wavs * 2))
+    assert together == alone * 2
