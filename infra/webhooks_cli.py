@@ -45,11 +45,11 @@ def add(
     if unknown:
         stop(f"[red]unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}[/red]", EXIT_USAGE)
     try:
-        resolve(url, get_settings().webhook_allow_private_urls)
+        resolve(url, get_settings().webhook_allowed_networks)
     except UnsafeUrl as exc:
         stop(
-            f"[red]refused: {exc}[/red] (VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS=true allows private addresses "
-            "for local development)",
+            f"[red]refused: {exc}[/red] (for local development, VIDPIPE_WEBHOOK_ALLOWED_NETWORKS='[\"127.0.0.0/8\"]' "
+            "allows this machine)",
             EXIT_USAGE,
         )
     with _connect() as conn:
@@ -138,7 +138,7 @@ def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner
         message_id,
         body,
         settings.webhook_timeout_seconds,
-        settings.webhook_allow_private_urls,
+        settings.webhook_allowed_networks,
     )
     answer = f"HTTP {sent.status_code}" if sent.status_code is not None else sent.error
     out.print(f"{message_id}: {answer} in {sent.latency_ms} ms" + (f"\n{sent.body}" if sent.body else ""))

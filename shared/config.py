@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
@@ -74,8 +75,9 @@ class Settings(BaseSettings):
 
     # Outgoing customer webhooks.
     webhook_timeout_seconds: float = 15.0
-    # Local development only: let endpoints resolve to loopback or private addresses.
-    webhook_allow_private_urls: bool = False
+    # Local development only: non-public networks endpoints may resolve to, e.g. '["127.0.0.0/8"]'.
+    # Link-local (cloud metadata), multicast and reserved addresses are refused whatever this says.
+    webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     # Seconds to wait before each retry of a failed delivery (Svix's schedule: 5 s, 5 min, 30 min,
     # 2 h, 5 h, 10 h, 10 h), each ± the jitter fraction; the first attempt is immediate.
     webhook_retry_schedule: list[float] = Field(

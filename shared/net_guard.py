@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: someone's private net
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # IPv4 hidden in IPv6
+# What a local stack may call on its own machine (VIDPIPE_WEBHOOK_ALLOWED_NETWORKS).
+LOOPBACK: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+# Never called, whatever is allowed: the cloud's metadata service lives on link-local addresses.
+NEVER = {"link-local (where cloud metadata lives)", "multicast", "unspecified", "site-local", "reserved"}
+RESOLVE_SECONDS = 5.0
 
 
 class UnsafeUrl(ValueError):
@@ -40,10 +49,13 @@ class Target:
 def refusal(address: IPAddress) -> str | None:
     """Why an address is off limits, or None when it is a public unicast address."""
     if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return refusal(address.ipv4_mapped)
+        embedded = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None:  # ::ffff:a.b.c.d, 2002:AABB:CCDD::, Teredo's client address
+            return refusal(embedded)
         if address in NAT64:
             return refusal(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if address.is_site_local:
+            return "site-local"
     checks = [
         ("loopback", address.is_loopback),
         ("link-local (where cloud metadata lives)", address.is_link_local),
@@ -72,17 +84,36 @@ def parse(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), path
 
 
-def resolve(url: str, allow_private: bool = False) -> Target:
-    """The URL's addresses, each checked; raises UnsafeUrl. allow_private is for local development."""
+def resolve(url: str, allowed: Sequence[IPNetwork] = (), within: float = RESOLVE_SECONDS) -> Target:
+    """The URL's addresses, each checked; raises UnsafeUrl. `allowed` lists the non-public networks
+    a local stack may call (its own machine); link-local, multicast and reserved never pass."""
     scheme, host, port, path = parse(url)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeUrl(f"{host} does not resolve ({exc})") from None
+    infos = _getaddrinfo(host, port, within)
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not allow_private:
-        for address in addresses:
-            why = refusal(ipaddress.ip_address(address.split("%")[0]))
-            if why:
-                raise UnsafeUrl(f"{host} resolves to {address}, a {why} address")
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        why = refusal(ip)
+        if why and (why in NEVER or not any(ip in network for network in allowed)):
+            raise UnsafeUrl(f"{host} resolves to {address}, a {why} address")
     return Target(scheme=scheme, host=host, port=port, path=path, addresses=addresses)
+
+
+def _getaddrinfo(host: str, port: int, within: float) -> list[Any]:
+    """Name resolution within `within` seconds: a resolver that never answers holds no send."""
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+
+    def lookup() -> None:
+        try:
+            answer.extend(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=lookup, daemon=True)
+    worker.start()
+    worker.join(within)
+    if worker.is_alive():
+        raise UnsafeUrl(f"{host} did not resolve within {within:g} s")
+    if failure or not answer:
+        raise UnsafeUrl(f"{host} does not resolve ({failure[0] if failure else 'no address'})")
+    return answer

@@ -53,7 +53,7 @@ def build_services(settings: Settings, function: str) -> Services:
         db=PostgresDatabase(settings.database_url.get_secret_value()),
         storage=storage_from(settings),
         media=FfmpegProbe(),
-        webhooks=EndpointSender(settings.webhook_timeout_seconds, settings.webhook_allow_private_urls),
+        webhooks=EndpointSender(settings.webhook_timeout_seconds, settings.webhook_allowed_networks),
         worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
         transcriber=transcriber_loader(settings) if describes else no_transcriber,
         text_generator=text_generator_from(settings) if describes else None,

@@ -5,13 +5,14 @@ dispatcher, to the functions' configured URLs)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import certifi
 import requests
 import urllib3
 
 from shared.models import Delivery
-from shared.net_guard import Target, UnsafeUrl, resolve
+from shared.net_guard import IPNetwork, Target, UnsafeUrl, resolve
 from shared.signing import sign_headers
 
 MAX_ERROR_CHARS = 500
@@ -32,13 +33,13 @@ def post_signed(
 
 
 def post_to_endpoint(
-    url: str, secret: str, message_id: str, body: str, timeout: float, allow_private: bool = False
+    url: str, secret: str, message_id: str, body: str, timeout: float, allowed: Sequence[IPNetwork] = ()
 ) -> Delivery:
     """POST to a customer's URL, signed, after resolving it and refusing private addresses; the
     connection goes to the checked address (TLS still verifies the URL's host name)."""
     started = time.monotonic()
     try:
-        target = resolve(url, allow_private)
+        target = resolve(url, allowed)
     except UnsafeUrl as exc:
         return Delivery(None, f"refused: {exc}"[:MAX_ERROR_CHARS], _ms(started))
     headers = {**sign_headers(secret, message_id, body), "Host": target.host_header, "User-Agent": "vidpipe-webhooks/1"}
@@ -87,9 +88,9 @@ def _ms(started: float) -> int:
 class EndpointSender:
     """The WebhookSender port: customers' endpoints, public addresses only unless configured."""
 
-    def __init__(self, timeout: float, allow_private: bool) -> None:
+    def __init__(self, timeout: float, allowed: Sequence[IPNetwork]) -> None:
         self.timeout = timeout
-        self.allow_private = allow_private
+        self.allowed = allowed
 
     def send(self, url: str, secret: str, message_id: str, body: str) -> Delivery:
-        return post_to_endpoint(url, secret, message_id, body, self.timeout, self.allow_private)
+        return post_to_endpoint(url, secret, message_id, body, self.timeout, self.allowed)

@@ -29,6 +29,7 @@ from infra.local.postgres import (
     prepare_database,
 )
 from shared.domain import PipelineFunction
+from shared.net_guard import LOOPBACK
 from shared.signing import new_secret
 
 FUNCTIONS = tuple(f.value for f in PipelineFunction)
@@ -185,7 +186,7 @@ class LocalStack:
         # Webhook receivers on this machine are the point of a local stack: private URLs allowed.
         env = {
             **os.environ,
-            "VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+            "VIDPIPE_WEBHOOK_ALLOWED_NETWORKS": json.dumps([str(n) for n in LOOPBACK]),
             **self.extra_env,
             "VIDPIPE_DATABASE_URL": state.database_url,
             "VIDPIPE_EVENT_SECRET": state.event_secret,

@@ -397,7 +397,7 @@ def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, st
             "video.ready",
             "--description",
             "my backend",
-            VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS="true",
+            VIDPIPE_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]',
         )
         assert added.returncode == 0, added.stderr
         endpoint = added.stdout.split("endpoint ")[1].split()[0]
@@ -406,7 +406,7 @@ def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, st
         listed = cli(home, "webhooks", "list")
         assert endpoint in listed.stdout and "video.ready" in listed.stdout and "my backend" in listed.stdout
         assert secret not in listed.stdout  # shown once, when added
-        tested = cli(home, "webhooks", "test", endpoint, VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS="true")
+        tested = cli(home, "webhooks", "test", endpoint, VIDPIPE_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]')
         assert tested.returncode == 0 and "HTTP 204" in tested.stdout, tested.stdout + tested.stderr
         (event,) = hook.events(secret)  # verified as the customer's library verifies it
         assert event["type"] == "webhook.test" and event["data"] == {"endpoint_id": endpoint}

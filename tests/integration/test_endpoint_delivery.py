@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.net_guard import LOOPBACK
 from shared.signing import new_secret
 from shared.webhooks import post_to_endpoint
 from tests.receiver import Receiver
@@ -32,7 +33,7 @@ def test_a_private_endpoint_is_refused_without_a_connection(hook):
 
 def test_allowed_for_local_development_it_is_delivered_signed(hook):
     secret = new_secret()
-    sent = post_to_endpoint(hook.url, secret, "msg_2", '{"type":"video.ready"}', 2.0, allow_private=True)
+    sent = post_to_endpoint(hook.url, secret, "msg_2", '{"type":"video.ready"}', 2.0, allowed=LOOPBACK)
     assert sent.ok and sent.status_code == 204 and sent.latency_ms >= 0
     assert hook.events(secret) == [{"type": "video.ready"}]  # verified by standardwebhooks
     headers = hook.requests[0][0]
@@ -52,9 +53,7 @@ def test_the_connection_goes_to_the_checked_address(hook, monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake_dns)
-    sent = post_to_endpoint(
-        f"http://hooks.customer.test:{port}/in", new_secret(), "msg_3", "{}", 2.0, allow_private=True
-    )
+    sent = post_to_endpoint(f"http://hooks.customer.test:{port}/in", new_secret(), "msg_3", "{}", 2.0, allowed=LOOPBACK)
     assert sent.ok, sent.error
     assert lookups.count("hooks.customer.test") == 1
     assert hook.requests[0][0]["host"] == f"hooks.customer.test:{port}"
@@ -65,7 +64,7 @@ def test_an_endpoint_that_does_not_answer_in_time_is_a_timeout():
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        sent = post_to_endpoint(f"http://127.0.0.1:{port}/", new_secret(), "msg_4", "{}", 0.5, allow_private=True)
+        sent = post_to_endpoint(f"http://127.0.0.1:{port}/", new_secret(), "msg_4", "{}", 0.5, allowed=LOOPBACK)
     assert sent.status_code is None and sent.error is not None and "Timeout" in sent.error
     assert 400 <= sent.latency_ms < 3000
 
@@ -91,9 +90,9 @@ def test_redirects_are_not_followed_and_retry_after_is_kept(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_port}"
-        moved = post_to_endpoint(f"{base}/redirect", new_secret(), "m", "{}", 2.0, allow_private=True)
+        moved = post_to_endpoint(f"{base}/redirect", new_secret(), "m", "{}", 2.0, allowed=LOOPBACK)
         assert moved.status_code == 307 and moved.error == "HTTP 307"
-        limited = post_to_endpoint(f"{base}/hook", new_secret(), "m", "{}", 2.0, allow_private=True)
+        limited = post_to_endpoint(f"{base}/hook", new_secret(), "m", "{}", 2.0, allowed=LOOPBACK)
         assert limited.status_code == 429 and limited.retry_after == "30" and len(limited.body) == 500
     finally:
         server.shutdown()

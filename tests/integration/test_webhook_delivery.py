@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def local_urls(env, monkeypatch) -> Iterator[None]:
-    monkeypatch.setenv("VIDPIPE_WEBHOOK_ALLOW_PRIVATE_URLS", "true")  # endpoints listen on 127.0.0.1
+    monkeypatch.setenv("VIDPIPE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]')  # endpoints listen on 127.0.0.1
     reload_settings()
     yield
 

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from shared.net_guard import Target, UnsafeUrl, parse, refusal, resolve
+from shared.net_guard import LOOPBACK, Target, UnsafeUrl, parse, refusal, resolve
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_local_and_metadata_hosts_are_refused_however_spelled(url):
 
 
 def test_local_development_may_allow_private_addresses():
-    target = resolve("http://127.0.0.1:8080/hooks?x=1", allow_private=True)
+    target = resolve("http://127.0.0.1:8080/hooks?x=1", allowed=LOOPBACK)
     assert target == Target("http", "127.0.0.1", 8080, "/hooks?x=1", ("127.0.0.1",))
     assert target.host_header == "127.0.0.1:8080"
     assert Target("https", "::1", 443, "/", ("::1",)).host_header == "[::1]"
@@ -87,3 +87,39 @@ def test_a_name_with_any_private_address_is_refused(monkeypatch):
 def test_a_name_that_does_not_resolve_is_refused():
     with pytest.raises(UnsafeUrl, match="does not resolve"):
         resolve("https://no-such-host.invalid/")
+
+
+@pytest.mark.parametrize(
+    "address, why",
+    [
+        ("2002:a9fe:a9fe::", "link-local (where cloud metadata lives)"),  # 6to4 around 169.254.169.254
+        ("2002:7f00:1::", "loopback"),  # 6to4 around 127.0.0.1
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "private"),  # Teredo: client 192.0.2.45 (its bits inverted)
+        ("fec0::1", "site-local"),
+    ],
+)
+def test_private_ipv4_wrapped_in_ipv6_and_site_local_are_refused(address, why):
+    assert refusal(ipaddress.ip_address(address)) == why
+
+
+def test_cloud_metadata_is_refused_whatever_a_local_stack_allows():
+    everything = [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")]
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/", "http://224.0.0.1/"):
+        with pytest.raises(UnsafeUrl):
+            resolve(url, allowed=everything)
+
+
+def test_a_local_stack_allows_only_the_networks_it_names():
+    with pytest.raises(UnsafeUrl, match=r"10\.0\.0\.1, a private address"):
+        resolve("http://10.0.0.1/", allowed=LOOPBACK)
+    assert resolve("http://10.0.0.1/", allowed=[ipaddress.ip_network("10.0.0.0/8")]).addresses == ("10.0.0.1",)
+
+
+def test_a_resolver_that_never_answers_holds_no_send(monkeypatch):
+    import time
+
+    monkeypatch.setattr("socket.getaddrinfo", lambda *a, **k: time.sleep(5))
+    started = time.monotonic()
+    with pytest.raises(UnsafeUrl, match="did not resolve within"):
+        resolve("http://slow.example/", within=0.2)
+    assert time.monotonic() - started < 2
