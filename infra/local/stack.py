@@ -57,6 +57,10 @@ class StackState:
     function_urls: dict[str, str]
     pids: dict[str, int]
     delivery: str = "dispatcher"  # what carries the events: the dispatcher, or the database (pg_net)
+    durable: bool = False  # fsync and synchronous commits, as in production (fault tests crash it)
+
+    def cluster(self) -> PostgresCluster:
+        return PostgresCluster(Path(self.data_dir), port=self.pg_port, fsync=self.durable)
 
     @property
     def storage_root(self) -> Path:
@@ -90,9 +94,12 @@ def _wait_for_port(port: int, timeout: float, name: str, log: Path) -> None:
 
 
 class LocalStack:
-    def __init__(self, home: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path | None = None, extra_env: dict[str, str] | None = None, durable: bool = False
+    ) -> None:
         self.home = (home or Path(os.environ.get("VIDPIPE_HOME", ".vidpipe"))).resolve()
         self.extra_env = extra_env or {}
+        self.durable = durable
         self.state_file = self.home / "stack.json"
         self.logs = self.home / "logs"
 
@@ -125,7 +132,8 @@ class LocalStack:
         self.home.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         (self.home / "storage").mkdir(exist_ok=True)
-        cluster = PostgresCluster(cluster_dir_for(self.home / "pg"), fsync=False)
+        # A local stack trades durability for speed; a stack whose database is crashed on purpose keeps it.
+        cluster = PostgresCluster(cluster_dir_for(self.home / "pg"), fsync=self.durable)
         cluster.start()
         url = cluster.create_database(DATABASE)
         prepare_database(url)
@@ -146,6 +154,7 @@ class LocalStack:
             function_urls={name: f"http://127.0.0.1:{port}/" for name, port in ports.items()},
             pids={},
             delivery=delivery,
+            durable=self.durable,
         )
         with psycopg.connect(url, autocommit=True) as conn:  # what `vidpipe` tells a hosted project once
             conn.execute(
@@ -165,7 +174,7 @@ class LocalStack:
     def _revive(self, state: StackState) -> bool:
         """Start again only what died, on the same ports: the healthy components and their work in
         flight are left alone. False when the stack has to be made anew (its cluster is gone)."""
-        cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port, fsync=False)
+        cluster = state.cluster()
         if not (cluster.data_dir / "PG_VERSION").exists():
             return False
         try:

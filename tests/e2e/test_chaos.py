@@ -22,7 +22,6 @@ import pytest
 from psycopg.rows import dict_row
 
 from infra.cli import upload
-from infra.local.postgres import PostgresCluster
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, LocalStack, StackState
 from shared.config import Settings
 from tests.bad_inputs import BAD_FILES, make_bad_files
@@ -57,7 +56,7 @@ DEADLINE_S = 600  # a job may lose a worker on each of its attempts of each step
 @pytest.fixture(scope="module")
 def chaos_stack() -> Iterator[tuple[LocalStack, StackState]]:
     home = Path(tempfile.mkdtemp(prefix="vidpipe-chaos-"))
-    local = LocalStack(home, extra_env=CHAOS_ENV)
+    local = LocalStack(home, extra_env=CHAOS_ENV, durable=True)  # Postgres is crashed: keep what it commits
     try:
         yield local, local.up()
     finally:
@@ -79,7 +78,7 @@ class Chaos:
             victim = self.rng.choice(victims)
             state = self.local.state()
             assert state is not None
-            cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port, fsync=False)
+            cluster = state.cluster()
             if victim == "postgres":
                 cluster.crash()
             else:
