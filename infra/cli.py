@@ -30,6 +30,7 @@ from infra.console import (
     EXIT_USAGE,
     err,
     out,
+    plain,
     resolve_job,
     running_stack,
     short_id,
@@ -262,7 +263,7 @@ def list_jobs(conn: psycopg.Connection[dict[str, Any]]) -> None:
 def display_name(path: str) -> str:
     """The uploaded file's name: `<owner>/<8 hex>-clip.mp4` → `clip.mp4`."""
     name = PurePosixPath(path).name
-    return re.sub(r"^[0-9a-f]{8}-", "", name) or name
+    return plain(re.sub(r"^[0-9a-f]{8}-", "", name) or name)
 
 
 def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
@@ -281,7 +282,7 @@ def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
         history.add_column(name, no_wrap=True)
     history.add_column("reason and message", overflow="fold")
     for e in conn.execute("select * from public.job_events where job_id = %s order by id", (job_id,)):
-        note = " ".join(part for part in (e["reason_code"], e["message"]) if part)
+        note = plain(" ".join(part for part in (e["reason_code"], e["message"]) if part))
         history.add_row(
             e["created_at"].strftime("%H:%M:%S.%f")[:-3],
             e["from_status"] or "",

@@ -10,6 +10,7 @@ from uuid import UUID
 import psycopg
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from infra.local.stack import LocalStack, StackState
 
@@ -19,7 +20,14 @@ out = Console(highlight=False)
 # 0: done (the video is ready) · 1: refused (nothing to retry, no such endpoint…) · 2: usage
 EXIT_REFUSED, EXIT_USAGE, EXIT_FAILED, EXIT_TIMEOUT, EXIT_NOT_UP = 1, 2, 3, 4, 5
 SHORT_ID = 8
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # ESC, C1, bidi overrides
 ID_PREFIX = re.compile(r"^[0-9a-f]{4,8}(-[0-9a-f]{0,4}){0,3}(-[0-9a-f]{0,12})?$")
+
+
+def plain(text: str) -> str:
+    """User data (file names, messages) as inert text: no terminal escapes, no bidi overrides, no
+    rich markup."""
+    return escape(UNPRINTABLE.sub("", text))
 
 
 def stop(message: str, code: int) -> NoReturn:

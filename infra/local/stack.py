@@ -188,6 +188,9 @@ class LocalStack:
         return True
 
     def _save(self, state: StackState) -> None:
+        """stack.json holds the event secret: the owner alone reads it."""
+        self.state_file.touch(mode=0o600)
+        self.state_file.chmod(0o600)
         self.state_file.write_text(json.dumps(asdict(state), indent=2))
 
     def _start(self, name: str, state: StackState) -> None:

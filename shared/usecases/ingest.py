@@ -23,6 +23,7 @@ log = get_logger("ingest")
 # Control characters and quotes break shells, headers and players downstream; bidirectional
 # overrides disguise a name (`gpj.exe` shown as `exe.jpg`).
 UNSAFE_NAME_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\"'`\u202a-\u202e\u2066-\u2069]")
+MAX_NAME_BYTES = 255
 # What is left of bytes that were not UTF-8: the replacement character, or lone surrogates.
 NOT_UTF8 = re.compile("[\ufffd\ud800-\udfff]")
 
@@ -37,6 +38,9 @@ def path_owner(bucket: str, name: str) -> UUID:
         raise PipelineError(Reason.BAD_PATH, "the object path holds bytes that are not valid UTF-8")
     if UNSAFE_NAME_CHARS.search(name):
         raise PipelineError(Reason.BAD_PATH, "the object path contains quotes or control characters")
+    if any(len(part.encode()) > MAX_NAME_BYTES for part in name.split("/")):
+        # Longer than a file system takes (NAME_MAX): storing what is derived from it would fail.
+        raise PipelineError(Reason.BAD_PATH, f"a folder or file name in the path is over {MAX_NAME_BYTES} bytes")
     first, _, rest = name.partition("/")
     if not rest:
         raise PipelineError(Reason.BAD_PATH, "uploads must be stored as <owner_id>/<file>")

@@ -330,6 +330,8 @@ def test_up_restarts_only_what_died_on_the_same_ports(home, stack, clips):
     after = local.state()
     assert after is not None and after.function_urls == before.function_urls and after.pg_port == before.pg_port
     assert after.pids["process"] != before.pids["process"]
+    for secret_file in ("stack.json", "event_secret"):  # both hold the event secret
+        assert (home / secret_file).stat().st_mode & 0o077 == 0
     assert {n: p for n, p in after.pids.items() if n != "process"} == {
         n: p for n, p in before.pids.items() if n != "process"
     }  # the healthy ones were left alone

@@ -13,3 +13,12 @@ def test_storage_name_is_owner_scoped_and_safe():
 def test_status_shows_the_file_name_people_uploaded():
     assert display_name(storage_name(Path("/x/clip.mp4"))) == "clip.mp4"
     assert display_name("someone/uploaded-directly.mov") == "uploaded-directly.mov"
+
+
+def test_file_names_reach_the_terminal_as_inert_text():
+    from rich.console import Console
+
+    hostile = "someone/\x1b[2J\x1b]0;pwned\x07[bold red]clip\u202egpj.mp4"
+    shown = display_name(hostile)
+    assert not any(c in shown for c in ("\x1b", "\x07", "\u202e"))
+    assert Console().render_str(shown).plain == "[2J]0;pwned[bold red]clipgpj.mp4"  # printed as written

@@ -32,6 +32,8 @@ def test_owner_comes_from_the_first_folder():
         f"{OWNER}/caf\ufffd.mp4",
         f"{OWNER}/\u202egpj.exe",
         f"{OWNER}/c1\x85control.mp4",
+        f"{OWNER}/" + "a" * 1037 + ".mp4",  # 1041 bytes: no file system stores such a name
+        f"{OWNER}/" + "é" * 128 + ".mp4",  # 260 bytes in UTF-8
     ],
 )
 def test_bad_paths_are_refused_with_bad_path(name):
