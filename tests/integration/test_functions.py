@@ -222,8 +222,10 @@ def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, c
     upload(conn, env, clips["speech"])
     post("ingest", event_for(conn, "ingest"))
     job = job_row(conn)
-    # A short lease only so the first renewal comes quickly; the lease is then taken outright.
-    svc = services("process", settings=get_settings().model_copy(update={"lease_seconds": 3}))
+    # The production lease (first renewal after 15 s); the slowest x264 preset keeps ffmpeg at work
+    # past it, and the lease is taken outright meanwhile.
+    svc = services("process", settings=get_settings().model_copy(update={"proxy_preset": "placebo"}))
+    assert svc.settings.lease_seconds == 45
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -238,7 +240,7 @@ def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, c
     while not list(scratch.glob("vidpipe-process-*/thumbnails")) and time.monotonic() < deadline:
         time.sleep(0.05)  # until ffmpeg is at work
     conn.execute("update processing_jobs set lease_owner = 'the-run-that-took-over' where id = %s", (job["id"],))
-    worker.join(30)
+    worker.join(60)
     assert [type(e) for e in failure] == [LeaseLost]
     row = job_row(conn)
     assert (row["status"], row["lease_owner"]) == ("processing", "the-run-that-took-over")  # left to that run
