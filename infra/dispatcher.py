@@ -12,6 +12,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +22,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from shared.config import Settings, get_settings
+from shared.domain import PipelineFunction
 from shared.logs import get_logger
 from shared.models import Delivery
 from shared.webhooks import post_signed
@@ -30,8 +32,31 @@ log = get_logger("dispatcher")
 CHANNEL = "vidpipe_outbox"
 
 
+# Pipeline steps and customer webhooks never wait for each other's workers: a slow customer
+# endpoint can hold only the webhook lane.
+WEBHOOKS = (PipelineFunction.NOTIFY,)
+PIPELINE = tuple(f for f in PipelineFunction if f not in WEBHOOKS)
+
+
+class Lane:
+    """Workers of their own for some of the functions."""
+
+    def __init__(self, name: str, targets: tuple[PipelineFunction, ...], workers: int) -> None:
+        self.targets = targets
+        self.workers = workers
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"deliver-{name}")
+        self.in_flight: set[Future[None]] = set()
+
+    def free(self) -> int:
+        self.in_flight = {f for f in self.in_flight if not f.done()}
+        return self.workers - len(self.in_flight)
+
+    def submit(self, work: Callable[[dict[str, Any]], None], row: dict[str, Any]) -> None:
+        self.in_flight.add(self.executor.submit(work, row))
+
+
 class Dispatcher:
-    def __init__(self, settings: Settings, workers: int = 8) -> None:
+    def __init__(self, settings: Settings, workers: int = 8, webhook_workers: int = 8) -> None:
         if settings.event_secret is None:
             raise SystemExit("VIDPIPE_EVENT_SECRET must be set to sign events")
         self.settings = settings
@@ -46,26 +71,28 @@ class Dispatcher:
             check=ConnectionPool.check_connection,  # after a database restart: fresh connections
         )
         self.session = requests.Session()
-        self.workers = workers
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
-        self.in_flight: set[Future[None]] = set()
+        self.lanes = (Lane("pipeline", PIPELINE, workers), Lane("webhooks", WEBHOOKS, webhook_workers))
         self.stopping = threading.Event()
         self.wake = threading.Event()
 
     # One pass ---------------------------------------------------------------------------------
     def dispatch_once(self) -> int:
-        self.in_flight = {f for f in self.in_flight if not f.done()}
-        free = min(self.workers - len(self.in_flight), self.settings.dispatch_batch)
-        if free <= 0:
-            return 0
-        # A redelivery while the first is still running is harmless: the function answers 409.
-        with self.pool.connection() as conn:
-            rows = conn.execute(
-                "select * from public.claim_outbox(%s, %s)", (free, self.settings.dispatch_visibility_seconds)
-            ).fetchall()
-        for row in rows:
-            self.in_flight.add(self.executor.submit(self.deliver, row))
-        return len(rows)
+        """Claims what each lane has room for; a lane whose workers are all busy claims nothing."""
+        claimed = 0
+        for lane in self.lanes:
+            free = min(lane.free(), self.settings.dispatch_batch)
+            if free <= 0:
+                continue
+            # A redelivery while the first is still running is harmless: the function answers 409.
+            with self.pool.connection() as conn:
+                rows = conn.execute(
+                    "select * from public.claim_outbox(%s, %s, now(), %s::public.pipeline_function[])",
+                    (free, self.settings.dispatch_visibility_seconds, list(lane.targets)),
+                ).fetchall()
+            for row in rows:
+                lane.submit(self.deliver, row)
+            claimed += len(rows)
+        return claimed
 
     def deliver(self, row: dict[str, Any]) -> None:
         target = row["target"]
@@ -145,14 +172,15 @@ class Dispatcher:
                     self.sweep()
                     last_sweep = time.monotonic()
                 claimed = self.dispatch_once()
-                if claimed == 0 and len(self.in_flight) < self.workers:  # busy workers wake us when done
+                if claimed == 0 and any(lane.free() > 0 for lane in self.lanes):  # busy workers wake us when done
                     wait = self.next_due_in()
             except psycopg.Error as exc:
                 log.warning("database unavailable: %s", exc)
             if claimed == 0:
                 self.wake.wait(wait)
                 self.wake.clear()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        for lane in self.lanes:
+            lane.executor.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
 
     def stop(self, *_: object) -> None:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 10 * 1024**3
     max_duration_seconds: float = 4 * 3600
     max_video_dimension: int = 8192  # widest or tallest frame accepted, in pixels
+    # Frames are what the work costs: a tiny file at 1000 fps is hours of decoding and scene cuts.
+    max_frame_rate: float = 240.0  # a phone's slow-motion mode
+    max_video_frames: int = 864_000  # 4 hours at 60 fps
+    max_streams: int = 32  # each stream costs the probe and ffmpeg memory (~0.7 MB an audio stream)
     max_attempts: int = 3
 
     # A step holds its job under a lease that a heartbeat renews every third of it while the step
@@ -74,7 +78,10 @@ class Settings(BaseSettings):
     text_attempts: int = 2
 
     # Outgoing customer webhooks.
-    webhook_timeout_seconds: float = 15.0
+    # The whole send, by the wall clock (connect, TLS, request, answer); a delivery's lease is 30 s longer.
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
+    # Sends at once per owner (one per endpoint): a slow customer holds up only their own deliveries.
+    webhook_owner_concurrency: int = Field(default=4, ge=1)
     # Local development only: non-public networks endpoints may resolve to, e.g. '["127.0.0.0/8"]'.
     # Link-local (cloud metadata), multicast and reserved addresses are refused whatever this says.
     webhook_allowed_networks: list[IPv4Network | IPv6Network] = Field(default_factory=list)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -67,6 +68,9 @@ class Reason(StrEnum):
     NOT_A_VIDEO = "not_a_video"  # no media container, a still image, or no video stream
     TRUNCATED = "truncated"  # the container's index is missing: the upload was cut short
     BAD_DIMENSIONS = "bad_dimensions"  # a frame size that is invalid or over max_video_dimension
+    FRAME_RATE_TOO_HIGH = "frame_rate_too_high"  # over max_frame_rate
+    TOO_MANY_FRAMES = "too_many_frames"  # over max_video_frames
+    TOO_MANY_STREAMS = "too_many_streams"  # over max_streams
     UNDECODABLE = "undecodable"  # a video stream whose frames do not decode
     MEDIA_ERROR = "media_error"  # ffmpeg failed on a file that probed fine
     EVENT_REJECTED = "event_rejected"  # a function refused the job's event (4xx): misconfiguration
@@ -94,6 +98,15 @@ class StepBusy(Exception):
 
 class StepNotApplicable(Exception):
     """The job has moved past this step: a duplicate or late event (VP410)."""
+
+
+class DeliveryDeferred(Exception):
+    """A webhook delivery waits its turn: its endpoint (or its owner's sending limit) is busy until
+    `until`; the database has scheduled it again."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"the endpoint is busy; the delivery waits until {until.isoformat()}")
+        self.until = until
 
 
 class LeaseLost(Exception):

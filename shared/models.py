@@ -108,6 +108,7 @@ class DeliveryState(Row):
     next_attempt_at: datetime
     last_status_code: int | None = None
     last_error: str | None = None
+    lease_owner: str | None = None  # another claim's token when this attempt was sent too late
 
 
 class UploadInfo(Row):

@@ -4,15 +4,19 @@ dispatcher, to the functions' configured URLs)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
 import time
 from collections.abc import Sequence
 
 import certifi
 import requests
-import urllib3
 
 from shared.models import Delivery
-from shared.net_guard import IPNetwork, Target, UnsafeUrl, resolve
+from shared.net_guard import RESOLVE_SECONDS, IPNetwork, Target, UnsafeUrl, resolve
 from shared.signing import sign_headers
 
 MAX_ERROR_CHARS = 500
@@ -36,49 +40,83 @@ def post_to_endpoint(
     url: str, secret: str, message_id: str, body: str, timeout: float, allowed: Sequence[IPNetwork] = ()
 ) -> Delivery:
     """POST to a customer's URL, signed, after resolving it and refusing private addresses; the
-    connection goes to the checked address (TLS still verifies the URL's host name)."""
+    connection goes to the checked address (TLS still verifies the URL's host name).
+
+    `timeout` bounds the whole send by the wall clock: resolving, connecting, the TLS handshake,
+    the request, the answer's headers and its first bytes. Socket timeouts alone bound each read,
+    so a peer dripping a byte a second would hold a send for ever; a watchdog shuts the socket
+    when the time is up instead."""
     started = time.monotonic()
     try:
-        target = resolve(url, allowed)
+        target = resolve(url, allowed, within=min(RESOLVE_SECONDS, timeout))
     except UnsafeUrl as exc:
         return Delivery(None, f"refused: {exc}"[:MAX_ERROR_CHARS], _ms(started))
     headers = {**sign_headers(secret, message_id, body), "Host": target.host_header, "User-Agent": "vidpipe-webhooks/1"}
-    try:
-        response = _pool(target, timeout).urlopen(
-            "POST",
-            target.path,
-            body=body.encode(),
-            headers=headers,
-            redirect=False,
-            retries=False,
-            preload_content=False,
-        )
-        text = response.read(MAX_ERROR_CHARS * 4, decode_content=True).decode("utf-8", "replace")
-        response.release_conn()
-    except urllib3.exceptions.HTTPError as exc:
-        return Delivery(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], _ms(started))
+    left = timeout - (time.monotonic() - started)
+    with _Watchdog(left) as watchdog:
+        try:
+            conn = http.client.HTTPConnection(target.host, target.port)
+            conn.sock = _connect(target, watchdog, left)
+            conn.request("POST", target.path, body=body.encode(), headers=headers)
+            response = conn.getresponse()
+            text = response.read(MAX_ERROR_CHARS * 4).decode("utf-8", "replace")
+            conn.close()
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            failure: str | None = f"{type(exc).__name__}: {exc}"
+        else:
+            failure = None
+    if watchdog.expired:  # whatever was made of an answer cut short
+        return Delivery(None, f"timed out: no complete answer within {timeout:g} s", _ms(started))
+    if failure is not None:
+        return Delivery(None, failure[:MAX_ERROR_CHARS], _ms(started))
     status = response.status
     error = None if 200 <= status < 300 else f"HTTP {status}"
-    return Delivery(
-        status, error, _ms(started), text[:MAX_ERROR_CHARS], retry_after=response.headers.get("Retry-After")
-    )
+    return Delivery(status, error, _ms(started), text[:MAX_ERROR_CHARS], retry_after=response.getheader("Retry-After"))
 
 
-def _pool(target: Target, timeout: float) -> urllib3.HTTPConnectionPool:
-    address = target.addresses[0]
-    limits = urllib3.Timeout(total=timeout)
-    if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            address,
-            target.port,
-            timeout=limits,
-            maxsize=1,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=certifi.where(),
-        )
-    return urllib3.HTTPConnectionPool(address, target.port, timeout=limits, maxsize=1)
+def _connect(target: Target, watchdog: _Watchdog, timeout: float) -> socket.socket:
+    """A socket to the checked address (TLS when https), watched from before the handshake."""
+    sock = socket.create_connection((target.addresses[0], target.port), timeout=max(timeout, 0.001))
+    watchdog.watch(sock)
+    if target.scheme != "https":
+        return sock
+    context = ssl.create_default_context(cafile=certifi.where())
+    return context.wrap_socket(sock, server_hostname=target.host)
+
+
+class _Watchdog:
+    """Shuts a socket down when the time is up, which ends any read or write blocked on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            # A duplicate descriptor of the same socket: TLS wrapping takes the original over.
+            self._sock = sock.dup()
+            if self.expired:
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            if self._sock is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.shutdown(socket.SHUT_RDWR)
 
 
 def _ms(started: float) -> int:

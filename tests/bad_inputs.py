@@ -12,9 +12,11 @@ from infra.clips import make_clip, run_ffmpeg
 
 MAX_DURATION_SECONDS = 30
 MAX_UPLOAD_BYTES = 5_000_000
+MAX_VIDEO_FRAMES = 1000  # a 30 s clip at 30 fps has 900
 LIMITS_ENV = {
     "VIDPIPE_MAX_DURATION_SECONDS": str(MAX_DURATION_SECONDS),
     "VIDPIPE_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    "VIDPIPE_MAX_VIDEO_FRAMES": str(MAX_VIDEO_FRAMES),
 }
 
 # file name -> (reason code, words the human message must contain)
@@ -29,6 +31,9 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "absurd_size.mp4": ("bad_dimensions", "frame size"),
     "too_wide.mp4": ("bad_dimensions", "10000x10000"),
     "too_long.mp4": ("too_long", "limit"),
+    "flicker_1000fps.mp4": ("frame_rate_too_high", "1000 frames a second"),
+    "many_frames.mp4": ("too_many_frames", "1200 frames"),
+    "many_streams.mkv": ("too_many_streams", "40 streams"),
     "too_large.mp4": ("too_large", "limit"),
 }
 
@@ -36,6 +41,17 @@ BAD_FILES: dict[str, tuple[str, str]] = {
 def _y4m(path: Path, width: int, height: int) -> Path:
     """A raw-video header declaring any frame size, followed by a scrap of a frame."""
     path.write_bytes(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\nFRAME\n".encode() + bytes(1024))
+    return path
+
+
+def make_flicker(path: Path, seconds: float, fps: int) -> Path:
+    """The attack: a tiny file where nearly every frame is a scene cut. A steady black-white
+    alternation is not one (scdet scores the change of the change): the grey jumps about."""
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"color=black:size=16x16:rate={fps}:duration={seconds}",
+         "-vf", "geq=lum='255*mod(N*N*7,17)/16':cb=128:cr=128", "-c:v", "libx264", "-preset", "ultrafast",
+         "-pix_fmt", "yuv420p", str(path)]
+    )  # fmt: skip
     return path
 
 
@@ -84,6 +100,16 @@ def make_bad_files(root: Path) -> dict[str, Path]:
     files["too_long.mp4"] = make_clip(
         root / "too_long.mp4", seconds=MAX_DURATION_SECONDS + 2, width=32, height=32, fps=1, audio=False
     )
+    files["flicker_1000fps.mp4"] = make_flicker(root / "flicker_1000fps.mp4", seconds=2, fps=1000)
+    files["many_frames.mp4"] = make_clip(
+        root / "many_frames.mp4", seconds=20, width=32, height=32, fps=60, audio=False
+    )  # within every limit but the number of frames
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", "testsrc2=size=32x32:rate=5:duration=1", "-f", "lavfi", "-i", "sine=duration=1",
+         "-map", "0:v", *(["-map", "1:a"] * 39), "-c:v", "libx264", "-c:a", "aac", "-b:a", "8k",
+         str(root / "many_streams.mkv")]
+    )  # fmt: skip
+    files["many_streams.mkv"] = root / "many_streams.mkv"
     big = root / "too_large.mp4"
     with big.open("wb") as f:
         f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: the size check comes before any read

@@ -72,3 +72,52 @@ class Endpoint:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Dripper:
+    """A hostile endpoint: reads what it is sent, then answers one byte every `every` seconds for
+    as long as the client listens. `prefix` goes out at once (e.g. a whole status line and headers,
+    to drip only the body). Counts the connections it took."""
+
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000
+
+    def __init__(self, every: float = 0.5, prefix: bytes = b"") -> None:
+        import socket
+
+        self.every = every
+        self.prefix = prefix
+        self.connections = 0
+        self.stopping = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hooks"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: Any) -> None:
+        with conn:
+            conn.settimeout(0.5)
+            try:
+                conn.recv(65536)  # the request (or a TLS client hello)
+                if self.prefix:
+                    conn.sendall(self.prefix)
+                for byte in self.ANSWER[len(self.prefix) :]:
+                    if self.stopping.wait(self.every):
+                        return
+                    conn.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.sock.close()

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from shared.domain import (
+    DeliveryDeferred,
     IllegalTransition,
     JobNotFound,
     JobStep,
@@ -202,10 +203,14 @@ class PostgresDatabase:
         )
         return [Artifact.model_validate(r) for r in rows]
 
-    def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int) -> DeliveryTask:
-        row = self._one("select * from public.claim_delivery(%s, %s, %s)", (delivery_id, worker, lease_seconds))
+    def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int, owner_limit: int) -> DeliveryTask:
+        row = self._one(
+            "select * from public.claim_delivery(%s, %s, %s, %s)", (delivery_id, worker, lease_seconds, owner_limit)
+        )
         if row is None:
             raise StepNotApplicable(f"delivery {delivery_id} was cancelled: its endpoint is turned off")
+        if row["deferred_until"] is not None:
+            raise DeliveryDeferred(row["deferred_until"])
         return DeliveryTask.model_validate(row)
 
     def record_attempt(

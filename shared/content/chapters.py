@@ -5,6 +5,7 @@ speech, or "Scene N" when nobody speaks in it."""
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Literal
@@ -90,21 +91,32 @@ def _split_long(a: float, b: float, gaps: list[Segment], rules: ChapterRules, bo
 
 def _merge_short(starts: list[float], duration: float, min_seconds: float) -> list[float]:
     """Drop boundaries until every chapter lasts min_seconds (or only one is left): the shortest
-    chapter joins whichever neighbour is shorter."""
-    starts = list(starts)
-    while len(starts) > 1:
-        ends = [*starts[1:], duration]
-        lengths = [e - s for s, e in zip(starts, ends, strict=True)]
-        i = min(range(len(starts)), key=lengths.__getitem__)
-        if lengths[i] >= min_seconds:
+    chapter (the earliest of equals) joins whichever neighbour is shorter. A heap of lengths and a
+    linked list of chapters make it O(n log n): a flickering video has a cut at every second."""
+    n = len(starts)
+    end = [*starts[1:], duration]
+    before, after = list(range(-1, n - 1)), [*range(1, n), -1]
+    alive = [True] * n
+    heap = [(end[i] - starts[i], i) for i in range(n)]
+    heapq.heapify(heap)
+    left = n
+    while left > 1:
+        length, i = heapq.heappop(heap)
+        if not alive[i] or length != end[i] - starts[i]:
+            continue  # an entry from before this chapter grew
+        if length >= min_seconds:
             break
-        if i == 0:
-            del starts[1]
-        elif i == len(starts) - 1 or lengths[i - 1] <= lengths[i + 1]:
-            del starts[i]
-        else:
-            del starts[i + 1]
-    return starts
+        p, q = before[i], after[i]
+        if p != -1 and (q == -1 or end[p] - starts[p] <= end[q] - starts[q]):
+            i, q = p, i  # the previous chapter takes this one in
+        # Chapter i takes in chapter q, the one after it.
+        end[i], alive[q] = end[q], False
+        after[i] = after[q]
+        if after[q] != -1:
+            before[after[q]] = i
+        heapq.heappush(heap, (end[i] - starts[i], i))
+        left -= 1
+    return [s for s, keep in zip(starts, alive, strict=True) if keep]
 
 
 def label(words: list[Word], start: float, end: float, number: int, max_words: int) -> str:

@@ -34,21 +34,26 @@ def frame_metadata(path: Path) -> Iterator[tuple[float, dict[str, str]]]:
         yield time, values
 
 
-def scene_scores(path: Path, csv_out: Path) -> tuple[int, list[SceneCut]]:
+def scene_scores(path: Path, csv_out: Path) -> int:
     """Writes every frame's scene-change score to `csv_out` as it reads them (a long video has
-    millions), and returns how many frames were scored and the frames scdet marked as cuts."""
+    millions), and returns how many frames were scored."""
     frames = 0
-    cuts: list[SceneCut] = []
     with csv_out.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(["time", "score"])
         for time, values in frame_metadata(path):
-            score = float(values.get("lavfi.scd.score", 0) or 0)
-            writer.writerow((round(time, 3), score))
+            writer.writerow((round(time, 3), float(values.get("lavfi.scd.score", 0) or 0)))
             frames += 1
-            if "lavfi.scd.time" in values:
-                cuts.append(SceneCut(time=round(time, 3), score=score))
-    return frames, cuts
+    return frames
+
+
+def scene_cuts(path: Path) -> list[SceneCut]:
+    """The cuts as the run kept them (scdet's, thinned by the run to one a gap), which are also
+    the scene thumbnails' frames: one rule, applied once."""
+    return [
+        SceneCut(time=round(time, 3), score=float(values.get("lavfi.scd.score", 0) or 0))
+        for time, values in frame_metadata(path)
+    ]
 
 
 def picture_stats(stats_file: Path, edges_file: Path) -> list[PictureStats]:

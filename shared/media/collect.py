@@ -21,7 +21,8 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
     """Turn the run's files and printed measurements into artifacts and typed results."""
     ext = plan.options.thumbnail_format
     image_type = "image/jpeg" if ext == "jpg" else "image/webp"
-    frames_scored, cuts = parse.scene_scores(plan.path("meta/scores.txt"), plan.path("scene_scores.csv"))
+    frames_scored = parse.scene_scores(plan.path("meta/scores.txt"), plan.path("scene_scores.csv"))
+    cuts = parse.scene_cuts(plan.path("meta/scene_cuts.txt"))
     stats = parse.picture_stats(plan.path("meta/stats.txt"), plan.path("meta/edges.txt"))
     interval_files = sorted((plan.work / "thumbnails").glob(f"thumb_*.{ext}"))
     scene_files = sorted((plan.work / "thumbnails").glob(f"scene_*.{ext}"))

@@ -64,6 +64,8 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
         .filter("scdet", threshold=opts.scene_threshold)
         .filter("metadata", mode="print", file=str(plan.path("meta/scores.txt")))
         .filter("metadata", mode="select", key="lavfi.scd.time")
+        .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{opts.scene_min_gap_seconds})")
+        .filter("metadata", mode="print", file=str(plan.path("meta/scene_cuts.txt")))
     )
 
     proxy_args: dict[str, Any] = {
@@ -83,6 +85,7 @@ def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
             scenes.filter("format", image_format),
             str(plan.path(f"thumbnails/scene_%04d.{ext}")),
             fps_mode="passthrough",
+            **{"frames:v": opts.max_scene_thumbnails},
             **image,
         ),
     ]

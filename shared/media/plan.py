@@ -25,6 +25,10 @@ class RenditionOptions:
     storyboard_rows: int = 10
     storyboard_interval_seconds: float | None = None  # None: one sprite sheet of tiles, ≥ 1 s each
     scene_threshold: float = 10.0  # scdet's score (0-100) above which a frame starts a scene
+    # A flickering video is a cut at every frame: cuts (and their thumbnails) at least this far
+    # apart, so at most 60 a minute, and no more than so many scene thumbnails in all.
+    scene_min_gap_seconds: float = 1.0
+    max_scene_thumbnails: int = 1000
     analysis_width: int = 320  # frames for scene and black detection, and scene thumbnails
     hls: bool = False
     hls_heights: tuple[int, ...] = (360, 720, 1080)

@@ -72,9 +72,47 @@ def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
         )
 
 
+def frame_rate(stream: dict[str, Any]) -> float | None:
+    """Frames a second: the measured average, else the container's base rate."""
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        num, _, den = str(stream.get(key) or "").partition("/")
+        try:
+            rate = float(num) / float(den or 1)
+        except (ValueError, ZeroDivisionError):
+            continue
+        if rate > 0:
+            return rate
+    return None
+
+
+def check_frames(stream: dict[str, Any], duration: float, settings: Settings) -> None:
+    """What decoding will cost: frames a second and frames in all (the count the container
+    gives, else duration times rate)."""
+    rate = frame_rate(stream)
+    if rate is not None and rate > settings.max_frame_rate:
+        raise PipelineError(
+            Reason.FRAME_RATE_TOO_HIGH,
+            f"the video runs at {rate:g} frames a second; the limit is {settings.max_frame_rate:g}",
+        )
+    try:
+        frames = int(stream.get("nb_frames") or 0)
+    except ValueError:
+        frames = 0
+    frames = frames or round(duration * (rate or 0))
+    if frames > settings.max_video_frames:
+        raise PipelineError(
+            Reason.TOO_MANY_FRAMES, f"the video has {frames} frames; the limit is {settings.max_video_frames}"
+        )
+
+
 def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
     """A real, decodable video within the limits, or PipelineError."""
     info = media.probe(local)
+    count = len(info.get("streams") or [])
+    if count > settings.max_streams:
+        raise PipelineError(
+            Reason.TOO_MANY_STREAMS, f"the file holds {count} streams; the limit is {settings.max_streams}"
+        )
     image = still_image_format(info)
     if image:
         raise PipelineError(
@@ -92,6 +130,7 @@ def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
             Reason.TOO_LONG, f"the video lasts {duration:.0f} s; the limit is {settings.max_duration_seconds:.0f} s"
         )
     check_frame_size(streams[0], settings)
+    check_frames(streams[0], duration, settings)
     media.check_decodes(local, int(streams[0]["index"]))
 
 

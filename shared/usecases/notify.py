@@ -11,13 +11,14 @@ own event, so a slow endpoint holds up only its own deliveries.
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from uuid import UUID
 
 from shared.config import Settings
-from shared.domain import DeliveryStatus, StepBusy, TransientError
+from shared.domain import DeliveryDeferred, DeliveryStatus
 from shared.events import parse_delivery_event
 from shared.logs import get_logger
 from shared.models import Delivery
@@ -58,12 +59,21 @@ def next_attempt_at(
     return now + timedelta(seconds=delay)
 
 
+def lease_seconds(settings: Settings) -> int:
+    """A delivery's lease outlasts its send (bounded by the wall clock) with room to record it, so
+    a live send is never taken for a dead one and sent twice."""
+    return math.ceil(settings.webhook_timeout_seconds) + 30
+
+
 def deliver(svc: Services, delivery_id: UUID) -> Outcome:
     settings = svc.settings
     try:
-        task = svc.db.claim_delivery(delivery_id, svc.worker, int(settings.webhook_timeout_seconds) + 30)
-    except StepBusy as exc:  # another worker is sending it: ask for the event again later, not drop it
-        raise TransientError(str(exc)) from None
+        task = svc.db.claim_delivery(
+            delivery_id, svc.worker, lease_seconds(settings), settings.webhook_owner_concurrency
+        )
+    except DeliveryDeferred as exc:  # the database has scheduled it again: this event is done
+        log.info("webhook deferred", extra={"event_id": str(delivery_id), "outcome": "deferred"})
+        return Outcome("deferred", None, str(exc))
     body = json.dumps(task.body, separators=(",", ":"))
     sent = svc.webhooks.send(task.url, task.secret, task.message_id, body)
     now = datetime.now(tz=UTC)
@@ -82,6 +92,8 @@ def deliver(svc: Services, delivery_id: UUID) -> Outcome:
             "outcome": state.status,
         },
     )
+    if state.lease_owner is not None and state.lease_owner != task.lease:
+        return Outcome("duplicate", None, "recorded; the delivery was claimed again while this attempt was sent")
     result: Result = "done" if sent.ok else "retrying" if state.status == DeliveryStatus.PENDING else "failed"
     return Outcome(result, None, sent.error or "")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
-Result = Literal["done", "rejected", "failed", "retrying", "duplicate", "ignored"]
+Result = Literal["done", "rejected", "failed", "retrying", "deferred", "duplicate", "ignored"]
 
 
 @dataclass(frozen=True)

@@ -163,7 +163,7 @@ create table public.webhook_endpoints (
   event_types public.webhook_event_type[] not null default enum_range(null::public.webhook_event_type)
     constraint webhook_endpoints_event_types_given check (cardinality(event_types) > 0),
   enabled boolean not null default true,
-  description text,
+  description text constraint webhook_endpoints_description_length check (length(description) <= 500),
   disabled_reason text,             -- why the pipeline turned it off, e.g. HTTP 410
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
@@ -206,6 +206,12 @@ comment on table public.webhook_deliveries is 'One message on its way to one end
 create index webhook_deliveries_endpoint on public.webhook_deliveries (endpoint_id);
 create index webhook_deliveries_job on public.webhook_deliveries (job_id);
 create index webhook_deliveries_open on public.webhook_deliveries (next_attempt_at) where finished_at is null;
+-- Who is sending now (one at a time per endpoint, a few per owner), and who waits for them.
+create index webhook_deliveries_sending_endpoint on public.webhook_deliveries (endpoint_id)
+  where lease_owner is not null;
+create index webhook_deliveries_sending_owner on public.webhook_deliveries (owner_id) where lease_owner is not null;
+create index webhook_deliveries_owner_open on public.webhook_deliveries (owner_id, next_attempt_at)
+  where finished_at is null;
 
 create table public.webhook_attempts (
   id bigint generated always as identity primary key,

@@ -44,14 +44,18 @@ end
 $$;
 
 -- Delivering events ---------------------------------------------------------------------------
--- Claims due events; each stays invisible to other dispatchers for p_visibility_seconds, so an
--- event whose dispatcher died becomes due again by itself.
-create function public.claim_outbox(p_limit integer, p_visibility_seconds integer, p_now timestamptz default now())
-returns setof public.event_outbox
+-- Claims due events (of the named functions only, when p_targets is given: the dispatcher keeps
+-- webhook deliveries on workers of their own); each stays invisible to other dispatchers for
+-- p_visibility_seconds, so an event whose dispatcher died becomes due again by itself.
+create function public.claim_outbox(
+  p_limit integer, p_visibility_seconds integer, p_now timestamptz default now(),
+  p_targets public.pipeline_function[] default null
+) returns setof public.event_outbox
 language sql set search_path = '' as $$
   with due as (
     select id from public.event_outbox
      where delivered_at is null and dead_at is null and available_at <= p_now
+       and (p_targets is null or target = any (p_targets))
      order by available_at, id
      for update skip locked
      limit p_limit

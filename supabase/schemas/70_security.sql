@@ -86,7 +86,7 @@ begin
     select p.oid::regprocedure as f, p.proname = any (v_for_owners) as for_owners from pg_proc p
      where p.pronamespace = 'public'::regnamespace
        and p.proname = any (v_for_owners || array[
-         'guard_job', 'step_of', 'step_waiting_status', 'step_running_status', 'retry_backoff', 'lock_job',
+         'guard_job', 'step_of', 'step_waiting_status', 'step_running_status', 'retry_backoff', 'lock_job', 'lock_delivery',
          'job_changed', 'transition_job', 'create_job', 'claim_step', 'held_job', 'renew_lease', 'record_artifacts',
          'complete_process', 'complete_generate_metadata', 'fail_step', 'requeue_job', 'finish_reingest',
          'enqueue_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',

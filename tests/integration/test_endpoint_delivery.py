@@ -12,7 +12,7 @@ import pytest
 from shared.net_guard import LOOPBACK
 from shared.signing import new_secret
 from shared.webhooks import post_to_endpoint
-from tests.receiver import Receiver
+from tests.receiver import Dripper, Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +65,90 @@ def test_an_endpoint_that_does_not_answer_in_time_is_a_timeout():
         silent.listen()
         port = silent.getsockname()[1]
         sent = post_to_endpoint(f"http://127.0.0.1:{port}/", new_secret(), "msg_4", "{}", 0.5, allowed=LOOPBACK)
-    assert sent.status_code is None and sent.error is not None and "Timeout" in sent.error
+    assert sent.status_code is None and sent.error == "timed out: no complete answer within 0.5 s"
     assert 400 <= sent.latency_ms < 3000
+
+
+@pytest.mark.parametrize(
+    "stage, prefix",
+    [
+        ("the status line", b""),
+        ("the headers", b"HTTP/1.1 200 OK\r\nX-Slow: "),
+        ("the body", b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"),
+    ],
+)
+def test_a_dripping_endpoint_is_cut_off_at_the_deadline(stage, prefix):
+    """One byte every 0.2 s resets any per-read timeout for ever; the send still ends on time."""
+    dripper = Dripper(every=0.2, prefix=prefix)
+    try:
+        sent = post_to_endpoint(dripper.url, new_secret(), "msg_drip", "{}", 1.0, allowed=LOOPBACK)
+    finally:
+        dripper.close()
+    assert dripper.connections == 1
+    assert sent.status_code is None and sent.error == "timed out: no complete answer within 1 s", stage
+    assert 900 <= sent.latency_ms < 2500, stage
+
+
+def test_a_dripping_tls_handshake_is_cut_off_at_the_deadline():
+    dripper = Dripper(every=0.2, prefix=b"\x16\x03\x03\x40\x00")  # a TLS record of 16 KiB, dripped
+    try:
+        url = dripper.url.replace("http://", "https://")
+        sent = post_to_endpoint(url, new_secret(), "msg_drip", "{}", 1.0, allowed=LOOPBACK)
+    finally:
+        dripper.close()
+    assert dripper.connections == 1
+    assert sent.error == "timed out: no complete answer within 1 s" and sent.latency_ms < 2500
+
+
+def test_tls_verifies_the_url_host_name_while_connecting_to_the_checked_address(tmp_path, monkeypatch):
+    """HTTPS to the resolved address, with SNI and certificate checks against the URL's name."""
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.customer.test",
+         "-addext", "subjectAltName=DNS:hooks.customer.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_port
+    real = socket.getaddrinfo
+
+    def fake_dns(host, *args, **kwargs):
+        if host in ("hooks.customer.test", "other.customer.test"):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_dns)
+    try:
+        untrusted = post_to_endpoint(f"https://hooks.customer.test:{port}/", new_secret(), "m", "{}", 3.0, LOOPBACK)
+        assert untrusted.error is not None and "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+        monkeypatch.setattr("shared.webhooks.certifi.where", lambda: str(cert))
+        trusted = post_to_endpoint(f"https://hooks.customer.test:{port}/", new_secret(), "m", "{}", 3.0, LOOPBACK)
+        assert trusted.status_code == 202 and trusted.ok, trusted.error
+        wrong_name = post_to_endpoint(f"https://other.customer.test:{port}/", new_secret(), "m", "{}", 3.0, LOOPBACK)
+        assert wrong_name.error is not None and "CERTIFICATE_VERIFY_FAILED" in wrong_name.error
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_redirects_are_not_followed_and_retry_after_is_kept(monkeypatch):

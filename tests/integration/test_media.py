@@ -200,3 +200,20 @@ def test_random_bytes_are_not_a_video(clips):
 def test_first_frame_decodes_for_real_video(clips):
     info = probe(clips["plain"])
     check_decodes(clips["plain"], int(video_streams(info)[0]["index"]))
+
+
+def test_a_flickering_video_makes_at_most_one_cut_and_scene_thumbnail_a_second(tmp_path):
+    """A cut at every frame (the 1000 fps attack, at a rate ingest would refuse, rendered anyway):
+    cuts and scene thumbnails stay at most one a second, each thumbnail at its cut's time."""
+    from tests.bad_inputs import make_flicker
+
+    src = make_flicker(tmp_path / "flicker.mp4", seconds=10, fps=1000)
+    work = tmp_path / "work"
+    _, _, result = rendered(src, work)
+    analysis = result.analysis
+    cuts = [c.time for c in analysis.scene_cuts]
+    scene_thumbs = [t for t in analysis.thumbnails if t.kind == "scene"]
+    assert analysis.frames_scored == 10_000
+    assert 9 <= len(cuts) <= 10 and all(b - a > 0.999 for a, b in itertools.pairwise(cuts))
+    assert [t.time for t in scene_thumbs] == cuts
+    assert len(list((work / "thumbnails").glob("scene_*"))) == len(scene_thumbs)

@@ -41,7 +41,9 @@ def pipeline(conn: Any, env: Any, clip: Any) -> dict[str, Any]:
 
 
 def due_deliveries(conn: Any) -> list[dict[str, Any]]:
-    """Delivery events in the outbox, oldest first (the dispatcher's part, done by hand here)."""
+    """Delivery events in the outbox, oldest first (the dispatcher's part, done by hand here), as
+    if the time of each had come: a delivery is not sent before its next attempt is due."""
+    conn.execute("update webhook_deliveries set next_attempt_at = now() where next_attempt_at > now()")
     rows = conn.execute(
         "select id, payload from event_outbox where target = 'notify' and delivered_at is null "
         "and payload ->> 'table' = 'webhook_deliveries' order by id"
@@ -214,16 +216,23 @@ def test_unsafe_urls_are_refused_at_send_time_and_recorded(env, conn, clips):
         listener.close()
 
 
-def test_a_delivery_being_sent_elsewhere_is_asked_for_again_later(env, conn, clips, local_urls):
+def test_a_delivery_being_sent_elsewhere_waits_for_that_send(env, conn, clips, local_urls):
     ep_server = Endpoint()
     try:
         register(conn, ep_server.url, ["video.ready"])
         pipeline(conn, env, clips["plain"])
         (payload,) = due_deliveries(conn)
-        conn.execute("select claim_delivery(%s, 'someone-else', 60)", (payload["record"]["id"],))
-        assert post("notify", payload).status_code == 503  # the dispatcher retries; nothing is dropped
-        conn.execute("update webhook_deliveries set lease_expires_at = now() - interval '1 s'")
-        assert post("notify", payload).get_json()["outcome"] == "done"  # the dead sender's lease ran out
+        conn.execute("select * from claim_delivery(%s, 'someone-else', 60)", (payload["record"]["id"],))
+        answer = post("notify", payload)
+        assert answer.status_code == 200 and answer.get_json()["outcome"] == "deferred"  # done with this event
+        (again,) = conn.execute(  # nothing is dropped: a new event, due when the other send's lease ends
+            "select available_at, attempts from event_outbox where delivered_at is null and target = 'notify'"
+        ).fetchall()
+        lease_end = conn.execute("select lease_expires_at from webhook_deliveries").fetchone()["lease_expires_at"]
+        assert again["available_at"] == lease_end and again["attempts"] == 0
+        conn.execute("update webhook_deliveries set lease_expires_at = now() - interval '1 s'")  # the sender died
+        (payload,) = due_deliveries(conn)
+        assert post("notify", payload).get_json()["outcome"] == "done"
         assert len(ep_server.requests) == 1
     finally:
         ep_server.close()

@@ -1,6 +1,13 @@
 from pathlib import Path
 
-from shared.media.analysis import black_segments, frame_metadata, loudness, scene_scores, silent_segments
+from shared.media.analysis import (
+    black_segments,
+    frame_metadata,
+    loudness,
+    scene_cuts,
+    scene_scores,
+    silent_segments,
+)
 from shared.media.models import PictureStats
 from shared.media.poster import choose_poster
 from shared.media.storyboard import StoryboardLayout, webvtt
@@ -40,8 +47,10 @@ LOG = """[blackdetect @ 0x55] black_start:6 black_end:8.96667 black_duration:2.9
 def test_scene_scores_and_cuts(tmp_path: Path):
     path = tmp_path / "scores.txt"
     path.write_text(SCORES)
-    frames, cuts = scene_scores(path, tmp_path / "scores.csv")
-    assert frames == 3 and [(c.time, c.score) for c in cuts] == [(3.08, 33.114)]
+    assert scene_scores(path, tmp_path / "scores.csv") == 3
+    kept = tmp_path / "cuts.txt"  # the frames the run kept as cuts
+    kept.write_text(SCORES[SCORES.index("frame:2") :])
+    assert [(c.time, c.score) for c in scene_cuts(kept)] == [(3.08, 33.114)]
     assert (tmp_path / "scores.csv").read_text().splitlines() == ["time,score", "0.0,0.0", "0.04,0.745", "3.08,33.114"]
 
 

@@ -332,3 +332,46 @@ def test_utterances_split_at_pauses():
     )
     assert [(u.text, u.start) for u in t.utterances()] == [("one two", 0.0), ("three", 3.0)]
     assert t.text == "one two three"
+
+
+def _merge_short_reference(starts, duration, min_seconds):
+    """The rule as first written, quadratic: the oracle for the heap version."""
+    starts = list(starts)
+    while len(starts) > 1:
+        lengths = [e - s for s, e in zip(starts, [*starts[1:], duration], strict=True)]
+        i = min(range(len(starts)), key=lengths.__getitem__)
+        if lengths[i] >= min_seconds:
+            break
+        if i == 0:
+            del starts[1]
+        elif i == len(starts) - 1 or lengths[i - 1] <= lengths[i + 1]:
+            del starts[i]
+        else:
+            del starts[i + 1]
+    return starts
+
+
+def test_merging_short_chapters_keeps_the_rule_on_random_cuts():
+    import random
+
+    from shared.content.chapters import _merge_short
+
+    rng = random.Random(20261126)  # noqa: S311  # reproducible cuts, not a secret
+    for _ in range(2000):
+        duration = rng.choice([30, 100, 600])
+        cuts = sorted(
+            {0.0, *(round(rng.uniform(0, duration), rng.choice([0, 1, 3])) for _ in range(rng.randint(0, 40)))}
+        )
+        cuts = [c for c in cuts if c < duration]
+        min_seconds = rng.choice([5, 10, 30])
+        assert _merge_short(cuts, duration, min_seconds) == _merge_short_reference(cuts, duration, min_seconds)
+
+
+def test_a_cut_at_every_frame_still_makes_chapters_of_the_minimum_length():
+    from shared.content.chapters import chapters
+    from shared.media.models import SceneCut
+
+    cuts = [SceneCut(time=i / 500, score=100.0) for i in range(1, 60_000)]  # two minutes of flicker
+    made = chapters(120.0, cuts, [])
+    assert made[0].start == 0 and made[-1].end == 120.0
+    assert all(c.end - c.start >= 10 for c in made) and 6 <= len(made) <= 12
