@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     event_secret: SecretStr | None = None
     # Largest event body a function accepts.
     max_event_bytes: int = 256 * 1024
+    # Serving a function (shared/serve.py): workers, and the connections that may wait for them.
+    door_threads: int = 8
+    door_connections: int = 100
+    door_request_seconds: float = 10.0  # request line, headers and body arrive whole within this
+    door_idle_seconds: int = 30  # an idle keep-alive connection is closed after this
+    door_max_header_bytes: int = 16 * 1024  # request line and headers together
 
     # Storage: the local filesystem (embedded stack), Supabase Storage's own API (the project URL
     # and the service-role key), or any S3-protocol endpoint (Supabase Storage's included).

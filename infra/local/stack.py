@@ -1,6 +1,7 @@
 """The embedded local stack under one home directory (default `.vidpipe/`): a throwaway Postgres
-cluster with the migrations applied, the four functions served by functions-framework on local
-ports, and the dispatcher. `up` is idempotent; `down` stops everything it started."""
+cluster with the migrations applied, the four functions served on local ports (shared/serve.py:
+functions-framework's app behind waitress, with limits), and the dispatcher. `up` is
+idempotent; `down` stops everything it started."""
 
 from __future__ import annotations
 
@@ -214,7 +215,7 @@ class LocalStack:
             cmd = [
                 sys.executable,
                 "-m",
-                "functions_framework",
+                "shared.serve",
                 "--target",
                 name,
                 "--source",

@@ -11,11 +11,13 @@ from typing import Any
 
 import requests
 
+from shared.adapters.provider_text import redact
 from shared.content.suggestions import MAX_TITLE, Suggestion, TextGenerationError, VideoFacts
 from shared.media.models import MadeBy
 
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 10.0
+UNUSABLE = "the answer was not usable"
 SYSTEM_PROMPT = (
     "You write a title and a description for a video from facts about it: its file name, length, "
     "keywords, chapter labels and a machine transcript that may contain recognition errors. "
@@ -72,21 +74,20 @@ class ChatCompletionsTextGenerator:
             try:
                 response = self._session.post(self._url, json=body, headers=headers, timeout=self._timeout)
             except requests.Timeout:
-                error, wait = f"no answer within {self._timeout:g} s", 1.0
+                error, public, wait = f"no answer within {self._timeout:g} s", "the API did not answer in time", 1.0
             except requests.RequestException as exc:
-                error, wait = f"the request failed ({type(exc).__name__})", 1.0
+                error, public, wait = f"the request failed ({type(exc).__name__})", "the API could not be reached", 1.0
             else:
                 if response.status_code == 200:
                     return parse_reply(response)
-                error = f"HTTP {response.status_code}: {error_message(response)}"
-                if self._api_key:  # providers quote the key back, in part or whole, when refusing it
-                    error = error.replace(self._api_key, "[key]")
+                error = redact(f"HTTP {response.status_code}: {error_message(response)}", self._api_key)
+                public = f"the API answered HTTP {response.status_code}"
                 if response.status_code not in RETRYABLE:
-                    raise TextGenerationError(error)
+                    raise TextGenerationError(error, public)
                 wait = retry_after(response)
             if attempt < self._attempts:
                 time.sleep(wait)
-        raise TextGenerationError(f"{error} (after {self._attempts} attempts)")
+        raise TextGenerationError(f"{error} (after {self._attempts} attempts)", public)
 
 
 def error_message(response: requests.Response) -> str:
@@ -111,11 +112,11 @@ def parse_reply(response: requests.Response) -> Suggestion:
         choice = response.json()["choices"][0]
         message = choice["message"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise TextGenerationError("the reply is not a chat completion") from None
+        raise TextGenerationError("the reply is not a chat completion", UNUSABLE) from None
     if message.get("refusal"):
-        raise TextGenerationError(f"the model refused: {str(message['refusal'])[:200]}")
+        raise TextGenerationError(f"the model refused: {str(message['refusal'])[:200]}", "the model refused")
     if choice.get("finish_reason") == "length":
-        raise TextGenerationError("the reply was cut off at the token limit")
+        raise TextGenerationError("the reply was cut off at the token limit", UNUSABLE)
     content = str(message.get("content") or "").strip()
     if content.startswith("```"):  # some models fence JSON despite being asked not to
         content = content.strip("`").removeprefix("json").strip()
@@ -123,7 +124,7 @@ def parse_reply(response: requests.Response) -> Suggestion:
         fields = json.loads(content)
         title, description = fields["title"], fields["description"]
     except (ValueError, KeyError, TypeError):
-        raise TextGenerationError("the reply has no JSON object with a title and a description") from None
+        raise TextGenerationError("the reply has no JSON object with a title and a description", UNUSABLE) from None
     if not isinstance(title, str) or not isinstance(description, str) or not title.strip():
-        raise TextGenerationError("the reply's title or description is not text")
+        raise TextGenerationError("the reply's title or description is not text", UNUSABLE)
     return Suggestion(title=title, description=description)

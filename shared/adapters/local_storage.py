@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from shared.domain import ObjectMissing, safe_key
+from shared.domain import ObjectMissing, UnsafePath, safe_key
 
 
 class LocalStorage:
@@ -19,7 +19,13 @@ class LocalStorage:
 
     def file_path(self, bucket: str, path: str) -> Path:
         bucket, path = safe_key(bucket, path)
-        return self.root / bucket / path
+        home = (self.root / bucket).resolve()
+        target = home / path
+        # A link inside a bucket (planted by anyone who can write to the disk) could lead to
+        # another owner's files or the system's: never followed.
+        if target.resolve() != target:
+            raise UnsafePath(f"{bucket}/{path} leads through a link")
+        return target
 
     def size(self, bucket: str, path: str) -> int | None:
         try:

@@ -13,7 +13,10 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.content.transcript import Utterance
+from shared.logs import get_logger
 from shared.media.models import MadeBy
+
+log = get_logger("describe")
 
 MAX_TITLE = 100
 MAX_DESCRIPTION = 1000
@@ -45,7 +48,12 @@ class Suggestion(BaseModel):
 
 
 class TextGenerationError(Exception):
-    """The provider gave no usable answer; the message says why, without secrets."""
+    """The provider gave no usable answer. The message says why, for the log (redacted, but it
+    may quote the provider); `public` says it in a fixed sentence for the owner's document."""
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class TextGenerator(Protocol):
@@ -120,7 +128,9 @@ def made_by() -> MadeBy:
 
 class Suggestions(Suggestion):
     made_by: MadeBy
-    provider_error: str | None = None  # why the configured TextGenerator's answer was not used
+    # Why the configured TextGenerator's answer was not used: a fixed sentence, never the
+    # provider's own words (they can quote a key back); the function's log has those.
+    provider_error: str | None = None
 
 
 def suggest(facts: VideoFacts, generator: TextGenerator | None) -> Suggestions:
@@ -130,7 +140,8 @@ def suggest(facts: VideoFacts, generator: TextGenerator | None) -> Suggestions:
     try:
         answer = generator.suggest(facts)
     except TextGenerationError as exc:
-        return Suggestions(**default.model_dump(), made_by=made_by(), provider_error=str(exc))
+        log.warning("text generator failed, extractive suggestions kept: %s", exc)
+        return Suggestions(**default.model_dump(), made_by=made_by(), provider_error=exc.public)
     return Suggestions(
         title=clean(answer.title, MAX_TITLE),
         description=clean(answer.description, MAX_DESCRIPTION),

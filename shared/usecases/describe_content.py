@@ -96,12 +96,6 @@ def describe_content(
             chapters=[c.label for c in parts] if len(parts) > 1 else [],
         )
         suggestions = suggest(facts, svc.text_generator)
-    if suggestions.provider_error:
-        log.warning(
-            "text generator failed, extractive suggestions kept: %s",
-            suggestions.provider_error,
-            extra={"job_id": str(job.id)},
-        )
     files: list[tuple[Rendition, MadeBy]] = []
     if transcript is not None and transcript.speech:
         files = write_files(workdir, transcript, cues)

@@ -143,12 +143,14 @@ def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
         raise PipelineError(Reason.PATH_NOT_OWNED, "the path names a different owner than the uploader")
     if not svc.db.user_exists(owner):
         raise PipelineError(Reason.UNKNOWN_OWNER, "the path's owner is not a known user")
-    size = check_limits(svc.storage.size(obj.bucket_id, obj.name), svc.settings)
     try:
+        size = check_limits(svc.storage.size(obj.bucket_id, obj.name), svc.settings)
         with svc.storage.local_copy(obj.bucket_id, obj.name) as local:
             check_media(svc.media, local, svc.settings)
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
+    except UnsafePath:
+        raise PipelineError(Reason.BAD_PATH, "the stored object leads out of its place through a link") from None
     return owner, size
 
 

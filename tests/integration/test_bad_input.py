@@ -2,13 +2,16 @@
 untouched, and no traceback in the response, the log or the job (which is what a webhook carries).
 Through the real ingest function, database, storage and ffmpeg."""
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
+from shared.adapters.local_storage import LocalStorage
 from shared.config import get_settings
+from shared.domain import UnsafePath
 from shared.media.probe import FfmpegProbe
 from shared.usecases.ingest import ingest
 from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
@@ -116,3 +119,29 @@ def test_the_same_upload_event_twice_makes_one_video_and_probes_once(env, conn, 
     assert (first.result, second.result) == ("rejected", "duplicate") and first.job_id == second.job_id
     assert len(media.probed) == 1
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_link_out_of_the_bucket_is_a_bad_path_and_never_followed(env, conn, clips, tmp_path, link):
+    """Someone who can write to the storage disk plants a link in an owner's folder: to a file
+    outside the bucket, or a folder leading elsewhere. Ingest refuses it without reading it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copyfile(clips["plain"], outside / "secret.mp4")
+    name = f"{USER}/linked.mp4" if link == "file" else f"{USER}/elsewhere/secret.mp4"
+    planted = env / "uploads" / (name if link == "file" else f"{USER}/elsewhere")
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.symlink_to(outside / "secret.mp4" if link == "file" else outside)
+    conn.execute(
+        "insert into storage.objects (bucket_id, name, owner, metadata) values ('uploads', %s, %s, '{}')",
+        (name, USER),
+    )
+    job = ingest_last_upload(conn)
+    assert job["reason_code"] == "bad_path" and "link" in job["last_error"]
+    storage = LocalStorage(env)
+    with pytest.raises(UnsafePath):
+        storage.size("uploads", name)
+    if link == "folder":
+        with pytest.raises(UnsafePath):
+            storage.upload("uploads", f"{USER}/elsewhere/new.mp4", clips["plain"], "video/mp4")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.mp4"]  # nothing written through it

@@ -98,6 +98,30 @@ def test_the_key_is_never_quoted_back_in_an_error(server):
     assert "sk-k" not in str(info.value) and "[key]" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "echo",
+    [
+        "Incorrect API key provided: sk-proj-Ab1***********************xYz9.",  # starred out
+        "Invalid token sk-live-0123456789abcdef0123 (mangled)",
+        "Authorization Bearer abc.def.ghi rejected",
+        "bad key AbCdEfGhIjKlMnOpQrStUvWxYz0123456789 for org-1",
+    ],
+)
+def test_a_mangled_key_echoed_back_never_reaches_the_document(server, echo):
+    """The key the adapter holds is not what the provider quotes: key-shaped text is redacted
+    in the log's message, and the owner's document gets a fixed sentence, no provider text."""
+    server.script = [Reply(status=401, error=echo)]
+    with pytest.raises(TextGenerationError) as info:
+        generator(server, key="sk-proj-Ab1c0ffee").suggest(FACTS)
+    logged = str(info.value)
+    assert logged.startswith("HTTP 401:") and "[key]" in logged
+    for secret in ("xYz9", "0123456789abcdef0123", "abc.def.ghi", "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"):
+        assert secret not in logged
+    server.script = [Reply(status=401, error=echo)]
+    got = suggest(FACTS, generator(server, key="sk-proj-Ab1c0ffee"))
+    assert got.provider_error == "the API answered HTTP 401"
+
+
 def test_429_is_retried_after_the_servers_retry_after(server):
     server.script = [Reply(status=429, error="Rate limit reached", headers={"Retry-After": "0.5"})]
     started = time.monotonic()
@@ -130,5 +154,5 @@ def test_an_unreachable_api_is_an_error(server):
 def test_suggest_falls_back_and_records_the_reason(server):
     server.script = [Reply(status=500, error="boom", headers={"Retry-After": "0"})] * 2
     got = suggest(FACTS, generator(server))
-    assert got.provider_error is not None and got.provider_error.startswith("HTTP 500: boom")
+    assert got.provider_error == "the API answered HTTP 500"  # no provider text in the document
     assert got.title == "Tomato Sauce and Cook Pasta" and got.made_by.tool == "vidpipe extractive summary"

@@ -214,7 +214,7 @@ class Failing:
     made_by = BY
 
     def suggest(self, facts: VideoFacts) -> Suggestion:
-        raise TextGenerationError("HTTP 401: bad key")
+        raise TextGenerationError("HTTP 401: bad key sk-abc", "the API answered HTTP 401")
 
 
 class Answering:
@@ -226,7 +226,7 @@ class Answering:
 
 def test_a_failing_generator_falls_back_to_the_default_and_says_why():
     got = suggest(FACTS, Failing())
-    assert got.title == extractive(FACTS).title and got.provider_error == "HTTP 401: bad key"
+    assert got.title == extractive(FACTS).title and got.provider_error == "the API answered HTTP 401"
     assert got.made_by.tool == "vidpipe extractive summary"
 
 
