@@ -44,11 +44,11 @@ def _y4m(path: Path, width: int, height: int) -> Path:
     return path
 
 
-def make_flicker(path: Path, seconds: float, fps: int) -> Path:
+def make_flicker(path: Path, seconds: float, fps: int, size: int = 16) -> Path:
     """The attack: a tiny file where nearly every frame is a scene cut. A steady black-white
     alternation is not one (scdet scores the change of the change): the grey jumps about."""
     run_ffmpeg(
-        ["-f", "lavfi", "-i", f"color=black:size=16x16:rate={fps}:duration={seconds}",
+        ["-f", "lavfi", "-i", f"color=black:size={size}x{size}:rate={fps}:duration={seconds}",
          "-vf", "geq=lum='255*mod(N*N*7,17)/16':cb=128:cr=128", "-c:v", "libx264", "-preset", "ultrafast",
          "-pix_fmt", "yuv420p", str(path)]
     )  # fmt: skip

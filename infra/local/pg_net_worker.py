@@ -22,7 +22,9 @@ TTL = "6 hours"  # pg_net.ttl: answers are kept this long
 
 
 class PgNetWorker:
-    def __init__(self, database_url: str, workers: int = 16) -> None:
+    # pg_net sends every request of a batch at once (curl's multi interface): a slow function,
+    # such as notify waiting on a customer's endpoint, holds up no other request.
+    def __init__(self, database_url: str, workers: int = BATCH_SIZE) -> None:
         self.database_url = database_url
         self.session = requests.Session()
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pg_net")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import tomllib
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from infra import REPO_ROOT
 from infra.local.supabase_cli import SupabaseCliError, db_push
@@ -26,6 +28,9 @@ from infra.local.supabase_cli import SupabaseCliError, db_push
 PG_BIN_CANDIDATES = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
 
 SHIM_SQL = Path(__file__).with_name("supabase_shim.sql")
+PASSWORD_FILE = "vidpipe_password"  # noqa: S105  # the file's name, in the data directory (0600)
+# Every connection gives the password; there is no Unix socket (unix_socket_directories='').
+HBA = "\n".join(f"host all all {net} scram-sha-256" for net in ("127.0.0.1/32", "::1/128")) + "\n"
 SCHEMAS_DIR = REPO_ROOT / "supabase" / "schemas"
 
 
@@ -92,10 +97,26 @@ class PostgresCluster:
 
     @property
     def admin_url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.url("postgres")
 
     def url(self, dbname: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+        password = self.password
+        user = f"postgres:{password}" if password else "postgres"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+
+    @property
+    def password(self) -> str | None:
+        """The superuser's password (every local user can reach 127.0.0.1, so none is trusted);
+        None only for a cluster made before passwords, until start() secures it."""
+        try:
+            return (self.data_dir / PASSWORD_FILE).read_text().strip()
+        except FileNotFoundError:
+            return None
+
+    def _keep_password(self, password: str) -> None:
+        fd = os.open(self.data_dir / PASSWORD_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password)
 
     def init(self) -> None:
         if (self.data_dir / "PG_VERSION").exists():
@@ -103,18 +124,36 @@ class PostgresCluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if _as_root():
             shutil.chown(self.data_dir, "postgres", "postgres")
-        _run(
-            [
-                pg_bin("initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-instructions",
-            ]
-        )
+        password = secrets.token_urlsafe(24)
+        with tempfile.NamedTemporaryFile("w", prefix="vidpipe-pw-") as pwfile:  # initdb reads it from a file
+            pwfile.write(password)
+            pwfile.flush()
+            if _as_root():
+                shutil.chown(pwfile.name, "postgres")
+            _run(
+                [
+                    pg_bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile.name}",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                ]
+            )
+        self._keep_password(password)
+
+    def _secure(self) -> None:
+        """A cluster made when the local stack trusted every local user: a password, and
+        pg_hba.conf asking for it."""
+        password = secrets.token_urlsafe(24)
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("alter role postgres password {}").format(sql.Literal(password)))
+            (self.data_dir / "pg_hba.conf").write_text(HBA)
+            self._keep_password(password)
+            conn.execute("select pg_reload_conf()")
 
     def running(self) -> bool:
         try:
@@ -152,6 +191,8 @@ class PostgresCluster:
             if time.monotonic() > deadline:
                 raise PostgresError(f"postgres on port {self.port} did not accept connections")
             time.sleep(0.05)
+        if self.password is None:
+            self._secure()
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():

@@ -3,6 +3,7 @@ migrations (what `supabase test db` runs against a Supabase project)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ def test_pgtap_suite_passes(db_url, suite):
             url.path.lstrip("/"),
             str(suite),
         ],
+        env={**os.environ, "PGPASSWORD": url.password or ""},
         capture_output=True,
         text=True,
         timeout=120,

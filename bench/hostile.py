@@ -1,0 +1,152 @@
+"""What a hostile tenant's cheapest attacks cost, measured (run by hand, not part of `make test`):
+
+    .venv/bin/python bench/hostile.py [--endpoints 8] [--flicker-seconds 120]
+
+1. One send to an endpoint that answers one byte every 2 s, with a 3 s send timeout.
+2. On a fresh local stack (production defaults), a tenant with N such endpoints uploads a
+   video; then another owner uploads one. Reported: the other owner's wait between `processed`
+   and `describing` and from upload to ready, and whether every send to the dripping endpoints
+   is in webhook_attempts.
+3. A 2-minute 2x2 video at 1000 fps whose every frame is a scene cut: the time ingest takes to
+   refuse it, and, with the frame-rate limit lifted, the process step's time, the scene cuts and
+   thumbnails it keeps, and the time to make chapters of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from infra.cli import upload
+from infra.clips import make_clip
+from infra.local.stack import UPLOADS_BUCKET, LocalStack, StackState
+from shared.config import Settings
+from shared.content.chapters import chapters
+from shared.domain import PipelineError
+from shared.media.models import MadeBy
+from shared.media.plan import RenditionOptions
+from shared.media.probe import FfmpegProbe, probe
+from shared.media.renditions import render
+from shared.metadata.technical import technical_from_probe
+from shared.net_guard import LOOPBACK
+from shared.signing import new_secret
+from shared.usecases.ingest import check_media
+from shared.webhooks import post_to_endpoint
+from tests.bad_inputs import make_flicker
+from tests.receiver import Dripper
+
+HOP = "(select min(e.created_at) from job_events e where e.job_id = j.id and e.to_status = '{}')"
+
+
+def one_send() -> None:
+    dripper = Dripper(every=2.0)
+    started = time.monotonic()
+    sent = post_to_endpoint(dripper.url, new_secret(), "msg_bench", "{}", 3.0, allowed=LOOPBACK)
+    dripper.close()
+    print(f"1. one send, 3 s timeout, a byte every 2 s: {time.monotonic() - started:.2f} s ({sent.error})")
+
+
+def wait_ready(conn: psycopg.Connection[dict[str, object]], object_id: uuid.UUID, timeout: float) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        row = conn.execute(
+            f"select j.status, extract(epoch from {HOP.format('describing')} - {HOP.format('processed')}) as hop, "
+            "extract(epoch from j.finished_at - o.created_at) as total "
+            "from processing_jobs j join videos v on v.id = j.video_id join storage.objects o on o.id = v.object_id "
+            "where v.object_id = %s",
+            (object_id,),
+        ).fetchone()
+        if row is not None and row["status"] in ("ready", "failed"):
+            return row
+        time.sleep(0.2)
+    raise SystemExit(f"upload {object_id} did not finish in {timeout:.0f} s")
+
+
+def hostile_tenant(state: StackState, clip: Path, endpoints: int) -> None:
+    drippers = [Dripper(every=2.0) for _ in range(endpoints)]
+    attacker = uuid.uuid4()
+    with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute("insert into auth.users (id) values (%s)", (attacker,))
+        for d in drippers:
+            conn.execute("select * from create_webhook_endpoint(%s, null, null, %s)", (d.url, attacker))
+        name = f"{attacker}/attack.mp4"
+        target = state.storage_root / UPLOADS_BUCKET / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(clip.read_bytes())
+        attack = conn.execute(
+            "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) values (%s, %s, %s, %s, %s) "
+            "returning id",
+            (UPLOADS_BUCKET, name, attacker, str(attacker), Jsonb({"size": clip.stat().st_size})),
+        ).fetchone()["id"]
+        wait_ready(conn, attack, 300)
+        time.sleep(2)  # the attacker's deliveries are under way
+        victim = upload(state, clip)
+        row = wait_ready(conn, victim, 300)
+        print(
+            f"2. with {endpoints} dripping endpoints on another owner: processed -> describing "
+            f"{float(row['hop']):.2f} s, upload -> ready {float(row['total']):.2f} s"
+        )
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            open_ = conn.execute("select count(*) as n from webhook_deliveries where finished_at is null").fetchone()
+            if open_["n"] == 0 or sum(d.connections for d in drippers) >= 3 * endpoints:
+                break
+            time.sleep(1)
+        sends = sum(d.connections for d in drippers)
+        recorded = conn.execute("select count(*) as n from webhook_attempts").fetchone()["n"]
+        longest = conn.execute("select max(latency_ms) as ms from webhook_attempts").fetchone()["ms"]
+        print(f"   sends to the dripping endpoints: {sends}; attempts recorded: {recorded}; longest {longest} ms")
+    for d in drippers:
+        d.close()
+
+
+def flicker(seconds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        src = make_flicker(Path(tmp) / "flicker.mp4", seconds=seconds, fps=1000, size=2)
+        started = time.monotonic()
+        try:
+            check_media(FfmpegProbe(), src, Settings())
+            refusal = "accepted"
+        except PipelineError as exc:
+            refusal = f"{exc.reason}: {exc}"
+        took = time.monotonic() - started
+        print(f"3. {seconds} s at 1000 fps, {src.stat().st_size} bytes: ingest {took:.2f} s, {refusal}")
+        tech = technical_from_probe(probe(src), MadeBy(tool="ffprobe", version="bench"))
+        started = time.monotonic()
+        result = render(src, Path(tmp) / "work", tech, RenditionOptions())
+        rendered = time.monotonic() - started
+        scene_files = len(list((Path(tmp) / "work" / "thumbnails").glob("scene_*")))
+        cuts = result.analysis.scene_cuts
+        started = time.monotonic()
+        made = chapters(float(seconds), cuts, [])
+        print(
+            f"   with the limit lifted: process {rendered:.1f} s, {len(cuts)} cuts kept, "
+            f"{scene_files} scene thumbnails, {len(made)} chapters in {time.monotonic() - started:.3f} s"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoints", type=int, default=8)
+    parser.add_argument("--flicker-seconds", type=int, default=120)
+    args = parser.parse_args()
+    one_send()
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = make_clip(Path(tmp) / "clip.mp4", seconds=2, width=640, height=360)
+        stack = LocalStack(Path(tmp) / "stack")
+        try:
+            hostile_tenant(stack.up(), clip, args.endpoints)
+        finally:
+            stack.destroy()
+    flicker(args.flicker_seconds)
+
+
+if __name__ == "__main__":
+    main()
