@@ -4,7 +4,7 @@
 
 1. The sample clip (three 12 s scenes, a sentence spoken in each): the process step's one run
    makes the 16 kHz WAV and the measurements, then each part is timed on its own: transcript
-   (PocketSphinx, model load apart), captions, keywords, chapters, suggestions.
+   (Whisper base, model load apart), captions, keywords, chapters, suggestions.
 2. A long recording (--minutes of espeak-ng speech with pauses, over faint noise) transcribed
    the same way, for the real-time factor and the peak memory: chunks keep memory flat.
 Not part of `make test`: figures on a shared machine are for reading, not asserting.
@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from infra.clips import SPEECH_SCENES, VOICE, make_sample, run_ffmpeg
-from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
+from shared.adapters.whisper_transcriber import WhisperTranscriber
+from shared.config import Settings
 from shared.content import captions as cc
 from shared.content.chapters import chapters
 from shared.content.keywords import keywords
@@ -55,7 +56,7 @@ def sample(work: Path) -> None:
     result = timed("process (one ffmpeg run)", lambda: render(clip, work / "out", tech, RenditionOptions()))
     a = result.analysis
     wav = next(r for r in result.renditions if r.kind == "audio").main.local
-    engine = timed("transcriber model load", PocketSphinxTranscriber)
+    engine = timed("transcriber model load", lambda: WhisperTranscriber(Settings().model_cache_dir))
     t = timed("transcript", lambda: transcribe(engine, wav, a.silent_segments or [], tech.duration_seconds or 0))
     cues = timed("captions", lambda: cc.cues(t.words))
     utterances = t.utterances()
@@ -108,7 +109,7 @@ def long_recording(work: Path, minutes: float) -> None:
             str(wav),
         ]
     )
-    engine = PocketSphinxTranscriber()
+    engine = WhisperTranscriber(Settings().model_cache_dir)
     before = rss_mb()
     started = time.perf_counter()
     t = transcribe(engine, wav, [], seconds)

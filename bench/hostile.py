@@ -1,6 +1,8 @@
 """What a hostile tenant's cheapest attacks cost, measured (run by hand, not part of `make test`):
 
-    .venv/bin/python bench/hostile.py [--endpoints 8] [--flicker-seconds 120]
+    PYTHONPATH=. .venv/bin/python bench/hostile.py [--endpoints 8] [--flicker-seconds 120]
+
+(PYTHONPATH: it borrows the tests' hostile endpoint and flicker clip.)
 
 1. One send to an endpoint that answers one byte every 2 s, with a 3 s send timeout.
 2. On a fresh local stack (production defaults), a tenant with N such endpoints uploads a
@@ -99,6 +101,10 @@ def hostile_tenant(state: StackState, clip: Path, endpoints: int) -> None:
             if open_["n"] == 0 or sum(d.connections for d in drippers) >= 3 * endpoints:
                 break
             time.sleep(1)
+        while conn.execute("select count(*) as n from webhook_deliveries where lease_owner is not null").fetchone()[
+            "n"
+        ]:
+            time.sleep(0.2)  # the sends under way end (by their deadline) and are recorded
         sends = sum(d.connections for d in drippers)
         recorded = conn.execute("select count(*) as n from webhook_attempts").fetchone()["n"]
         longest = conn.execute("select max(latency_ms) as ms from webhook_attempts").fetchone()["ms"]

@@ -24,7 +24,8 @@ from psycopg.rows import dict_row
 from infra.cli import upload, wait_for_job
 from infra.clips import make_sample
 from infra.local.stack import LocalStack
-from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
+from shared.adapters.whisper_transcriber import WhisperTranscriber
+from shared.config import Settings
 from shared.content.transcript import transcribe
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions
@@ -32,7 +33,7 @@ from shared.media.probe import check_decodes, probe, video_streams
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
 
-ENGINE = PocketSphinxTranscriber()  # loaded once, as in a warm function
+ENGINE = WhisperTranscriber(Settings().model_cache_dir)  # loaded once, as in a warm function
 
 
 def media_seconds(clip: Path) -> float:

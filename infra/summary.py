@@ -73,7 +73,8 @@ def content_summary(doc: dict[str, Any]) -> list[str]:
         lines.append(f"transcript: no speech ({t['no_speech_reason']})")
     else:
         text = t["text"] if len(t["text"]) <= 100 else t["text"][:99] + "…"
-        lines.append(f"transcript ({t['language']}, {t['word_count']} words): {text}")
+        sure = f" {t['language_probability']:.0%}" if t.get("language_probability") is not None else ""
+        lines.append(f"transcript ({t['language']}{sure}, {t['word_count']} words): {text}")
     if c := doc.get("captions"):
         lines.append(f"captions: {c['cues']} cues, {c['vtt']['path']} and {c['srt']['path']}")
     if ch := doc.get("chapters"):

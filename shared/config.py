@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -69,7 +70,11 @@ class Settings(BaseSettings):
     hls_heights: list[int] = Field(default_factory=lambda: [360, 720, 1080])
 
     # Content metadata (generate_metadata): transcript, captions, chapters, keywords, suggestions.
-    transcriber: Literal["pocketsphinx", "none"] = "pocketsphinx"
+    # Whisper base (faster-whisper, offline), or none. Its model folder is assembled once per
+    # instance under the cache directory (a function's temporary disk by default).
+    transcriber: Literal["whisper", "none"] = "whisper"
+    model_cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "vidpipe-models")
+    transcriber_threads: int = 0  # CTranslate2's CPU threads; 0: its default
     transcript_min_confidence: float = 0.35  # a chunk whose words average less is taken for music
     chapter_min_seconds: float = 10.0
     chapter_max_seconds: float = 300.0  # longer stretches without a cut split at a pause

@@ -83,9 +83,9 @@ def transcriber_loader(settings: Settings) -> Callable[[], Transcriber | None]:
 
     @lru_cache(maxsize=1)
     def load() -> Transcriber | None:
-        from shared.adapters.pocketsphinx_transcriber import PocketSphinxTranscriber
+        from shared.adapters.whisper_transcriber import WhisperTranscriber
 
-        return PocketSphinxTranscriber()
+        return WhisperTranscriber(settings.model_cache_dir, settings.transcriber_threads)
 
     return load
 

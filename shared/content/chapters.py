@@ -55,7 +55,11 @@ def snap(t: float, words: list[Word], gaps: list[Segment], within: float) -> flo
 
 
 def chapters(
-    duration: float, cuts: list[SceneCut], words: list[Word], rules: ChapterRules = ChapterRules()
+    duration: float,
+    cuts: list[SceneCut],
+    words: list[Word],
+    rules: ChapterRules = ChapterRules(),
+    language: str = "en",
 ) -> list[Chapter]:
     if duration <= 0:
         return []
@@ -71,7 +75,7 @@ def chapters(
     starts = _merge_short(sorted(bounds), duration, rules.min_seconds)
     ends = [*starts[1:], duration]
     return [
-        Chapter(start=a, end=b, label=label(words, a, b, i + 1, rules.label_words), starts_at=bounds[a])
+        Chapter(start=a, end=b, label=label(words, a, b, i + 1, rules.label_words, language), starts_at=bounds[a])
         for i, (a, b) in enumerate(zip(starts, ends, strict=True))
     ]
 
@@ -119,9 +123,9 @@ def _merge_short(starts: list[float], duration: float, min_seconds: float) -> li
     return [s for s, keep in zip(starts, alive, strict=True) if keep]
 
 
-def label(words: list[Word], start: float, end: float, number: int, max_words: int) -> str:
+def label(words: list[Word], start: float, end: float, number: int, max_words: int, language: str = "en") -> str:
     spoken = " ".join(w.text for w in words if start <= w.start < end)
-    ranked = keywords(spoken, limit=3)
+    ranked = keywords(spoken, limit=3, language=language)
     if not ranked:
         return f"Scene {number}"
     phrases, count = [ranked[0].text], len(ranked[0].text.split())

@@ -68,6 +68,9 @@ FILLER = frozenset(
 )
 
 
+PUNCTUATION = ".,;:!?¿¡…\"'«»“”„()[]"
+
+
 class Keyword(BaseModel):
     text: str
     score: float  # YAKE's score: lower is more relevant
@@ -81,32 +84,35 @@ def _stem(token: str) -> str:
     return token
 
 
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
+@lru_cache(maxsize=8)
+def _stop_words(language: str) -> frozenset[str]:
+    """YAKE's list for the language (it has one for each the transcriber supports), plus English
+    filler for English."""
     import yake  # type: ignore[import-untyped,unused-ignore]
 
-    return frozenset(yake.KeywordExtractor(lan="en").stopword_set) | FILLER
+    return frozenset(yake.KeywordExtractor(lan=language).stopword_set) | (FILLER if language == "en" else frozenset())
 
 
 def made_by() -> MadeBy:
     return MadeBy(tool="yake", version=version("yake"))
 
 
-def keywords(text: str, limit: int = 15, max_words: int = 3) -> list[Keyword]:
-    """Ranked, best first: phrases of content words only (no stop word, filler or number), none
-    sharing half its words (folded) with a better-ranked one: "tomato sauce" keeps out "fresh
-    tomato sauce", "tomato" and "sauce"."""
+def keywords(text: str, limit: int = 15, max_words: int = 3, language: str = "en") -> list[Keyword]:
+    """Ranked, best first: phrases of content words only (no stop word of the language, filler
+    or number), none sharing half its words (folded) with a better-ranked one: "tomato sauce"
+    keeps out "fresh tomato sauce", "tomato" and "sauce"."""
     if not text.strip():
         return []
     import yake  # type: ignore[import-untyped,unused-ignore]
 
-    stop = _stop_words()
-    extractor = yake.KeywordExtractor(lan="en", n=max_words, dedup_lim=0.9, top=limit * 4, stopwords=stop)
+    stop = _stop_words(language)
+    extractor = yake.KeywordExtractor(lan=language, n=max_words, dedup_lim=0.9, top=limit * 4, stopwords=stop)
     kept: list[Keyword] = []
     seen: list[set[str]] = []
     for phrase, score in extractor.extract_keywords(text):
-        tokens = phrase.lower().split()
-        if not tokens or any(t in stop or t.isdigit() or len(t) < 3 for t in tokens):
+        tokens = [t for t in (w.strip(PUNCTUATION) for w in phrase.lower().split()) if t]
+        # Whisper writes numbers as digits ("2024", "3.5", "10%"): none of them is a keyword.
+        if not tokens or any(t in stop or len(t) < 3 or any(c.isdigit() for c in t) for t in tokens):
             continue
         stems = {_stem(t) for t in tokens}
         if any(2 * len(stems & other) >= len(stems) for other in seen):

@@ -10,7 +10,6 @@ is confident of them: over music, engines babble a few unsure words.
 from __future__ import annotations
 
 import math
-import re
 import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -42,8 +41,14 @@ class Utterance(BaseModel):
     text: str
 
 
+# The languages whose transcripts, captions and keywords are made (Whisper hears many more; its
+# base model is unreliable beyond these, and keywords need each language's stop words).
+SUPPORTED_LANGUAGES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French"}
+
+
 class Transcript(BaseModel):
-    language: str  # BCP 47, the engine model's language
+    language: str | None  # ISO 639-1, as detected; None when nothing was heard
+    language_probability: float | None = None  # the engine's confidence in it, 0-1
     speech: bool
     no_speech_reason: str | None = None
     words: list[Word]
@@ -63,6 +68,12 @@ class Transcript(BaseModel):
         return [Utterance(start=r[0].start, end=r[-1].end, text=" ".join(w.text for w in r)) for r in runs]
 
 
+def running_text(utterances: list[Utterance]) -> str:
+    """The utterances as sentences: a full stop where a run of speech ends without one (an engine
+    that writes no punctuation), so no keyword phrase spans two of them."""
+    return " ".join(u.text if u.text.endswith((".", "!", "?", "…")) else f"{u.text}." for u in utterances)
+
+
 @dataclass(frozen=True)
 class AudioChunk:
     start: float  # seconds from the start of the audio
@@ -73,13 +84,19 @@ class AudioChunk:
         return len(self.pcm) / 2 / SAMPLE_RATE
 
 
-class Transcriber(Protocol):
-    """A speech-to-text engine: words with times relative to the chunk's start."""
+@dataclass(frozen=True)
+class Heard:
+    words: list[Word]  # times relative to the chunk's start
+    language: str  # ISO 639-1: the one asked for, or the one detected
+    probability: float  # the engine's confidence in the language (1 when it was asked for)
 
-    language: str
+
+class Transcriber(Protocol):
+    """A speech-to-text engine. `language` None: detect it."""
+
     made_by: MadeBy
 
-    def words(self, chunk: AudioChunk) -> list[Word]: ...
+    def hear(self, chunk: AudioChunk, language: str | None) -> Heard: ...
 
 
 class AudioFormatError(ValueError):
@@ -156,7 +173,27 @@ def sounds_like_speech(words: list[Word], min_confidence: float, min_words_per_s
     return confidence >= min_confidence and len(words) / span >= min_words_per_second
 
 
-WORD_NOISE = re.compile(r"\(\d+\)$")  # engines' pronunciation variants: "read(2)"
+def snap_onsets(words: list[Word], energies: NDArray[np.float64], pause: float = 0.2) -> list[Word]:
+    """Word times from an engine start early after a pause (Whisper base: up to 0.4 s), and a
+    caption shown before anyone speaks reads wrong. A word after a pause (or the first) starts
+    where the sound does: the first 10 ms frame within it loud enough to be speech, 30 dB under
+    the chunk's loud frames and 10 dB over its quiet ones."""
+    if not words or not len(energies):
+        return words
+    db = 10 * np.log10(energies + 1e-12)
+    quiet, loud = float(np.percentile(db, 10)), float(np.percentile(db, 95))
+    threshold = max(quiet + 10, loud - 30)
+    snapped, previous_end = [], None
+    for w in words:
+        if previous_end is None or w.start - previous_end >= pause:
+            first, last = int(w.start * 100), min(len(db), int(w.end * 100))
+            loud_frames = np.nonzero(db[first:last] >= threshold)[0]
+            if len(loud_frames):
+                onset = (first + int(loud_frames[0])) / 100
+                w = w.model_copy(update={"start": round(max(w.start, onset), 3)})
+        snapped.append(w)
+        previous_end = w.end
+    return snapped
 
 
 def transcribe(
@@ -170,11 +207,15 @@ def transcribe(
     min_words_per_second: float = 1.3,
     on_chunk: Callable[[float], None] = lambda _: None,
 ) -> Transcript:
-    """The whole audio's transcript, or a no-speech result that says why."""
+    """The whole audio's transcript, or a no-speech result that says why. The language is
+    detected on the first chunk that sounds like speech and kept for the rest."""
+    language: str | None = None
+    probability: float | None = None
 
     def result(words: list[Word], reason: str | None) -> Transcript:
         return Transcript(
-            language=transcriber.language,
+            language=language,
+            language_probability=probability,
             speech=bool(words),
             no_speech_reason=reason,
             words=words,
@@ -189,17 +230,16 @@ def transcribe(
         on_chunk(chunk.start + chunk.seconds)
         if low_energy_ratio(frame_energies(chunk.pcm)) < min_low_energy_ratio:
             continue
-        heard = [w for w in transcriber.words(chunk) if w.text]
-        if not sounds_like_speech(heard, min_confidence, min_words_per_second):
+        heard = transcriber.hear(chunk, language)
+        if not sounds_like_speech(heard.words, min_confidence, min_words_per_second):
             continue
+        if language is None:
+            language, probability = heard.language, heard.probability
+            if language not in SUPPORTED_LANGUAGES:
+                names = ", ".join(SUPPORTED_LANGUAGES.values())
+                return result([], f"the speech is in a language not transcribed ({language}; supported: {names})")
         words += [
-            w.model_copy(
-                update={
-                    "text": WORD_NOISE.sub("", w.text),
-                    "start": round(chunk.start + w.start, 2),
-                    "end": round(chunk.start + w.end, 2),
-                }
-            )
-            for w in heard
+            w.model_copy(update={"start": round(chunk.start + w.start, 2), "end": round(chunk.start + w.end, 2)})
+            for w in snap_onsets(heard.words, frame_energies(chunk.pcm))
         ]
     return result(words, None if words else "no speech was recognised: the sound is music, tones or noise")

@@ -25,7 +25,7 @@ from shared.media.models import Loudness, MadeBy, MediaAnalysis, PosterChoice, S
 from shared.metadata.technical import Technical
 from shared.models import Artifact, Video
 
-SCHEMA_VERSION: Literal[3] = 3
+SCHEMA_VERSION: Literal[4] = 4
 
 
 class Source(BaseModel):
@@ -94,7 +94,8 @@ class Hls(BaseModel):
 
 
 class TranscriptPart(BaseModel):
-    language: str  # BCP 47
+    language: str | None  # ISO 639-1, as detected; null when nothing was heard
+    language_probability: float | None  # the engine's confidence in the language, 0-1
     speech: bool
     no_speech_reason: str | None = None
     text: str
@@ -135,7 +136,7 @@ class Keywords(BaseModel):
 
 
 class MetadataDocument(BaseModel):
-    schema_version: Literal[3] = SCHEMA_VERSION
+    schema_version: Literal[4] = SCHEMA_VERSION
     video_id: UUID
     job_id: UUID
     generated_at: datetime
@@ -268,6 +269,7 @@ def add_content(doc: MetadataDocument, content: Content, refs: dict[str, Artifac
     if t is not None:
         doc.transcript = TranscriptPart(
             language=t.language,
+            language_probability=t.language_probability,
             speech=t.speech,
             no_speech_reason=t.no_speech_reason,
             text=t.text,

@@ -14,7 +14,7 @@ from shared.content.chapters import ChapterRules, chapters
 from shared.content.described import Content
 from shared.content.keywords import keywords
 from shared.content.suggestions import VideoFacts, suggest
-from shared.content.transcript import Transcript, transcribe
+from shared.content.transcript import Transcript, running_text, transcribe
 from shared.logs import get_logger
 from shared.media.models import MadeBy, MediaAnalysis, OutputFile, Rendition
 from shared.metadata.technical import Technical
@@ -79,10 +79,11 @@ def describe_content(
         cues = cc.cues(words)
     with timed(timings, "keywords"):
         utterances = transcript.utterances() if transcript else []
-        ranked = keywords(". ".join(u.text for u in utterances), limit=svc.settings.keywords_max)
+        language = (transcript.language if transcript and transcript.speech else None) or "en"
+        ranked = keywords(running_text(utterances), limit=svc.settings.keywords_max, language=language)
     with timed(timings, "chapters"):
         rules = ChapterRules(min_seconds=svc.settings.chapter_min_seconds, max_seconds=svc.settings.chapter_max_seconds)
-        parts = chapters(duration, analysis.scene_cuts if analysis else [], words, rules)
+        parts = chapters(duration, analysis.scene_cuts if analysis else [], words, rules, language)
     with timed(timings, "suggestions"):
         v = technical.video
         facts = VideoFacts(

@@ -1,5 +1,5 @@
 """What a video says, through the real functions: a generated clip of three scenes, a sentence
-spoken (espeak-ng) in each, transcribed offline by PocketSphinx, with captions, chapters,
+spoken (espeak-ng) in each, transcribed offline by Whisper, with captions, chapters,
 keywords and suggestions in a document that validates against the exported JSON Schema."""
 
 from __future__ import annotations
@@ -41,14 +41,18 @@ def describe(conn: Any, env: Path, clip: Path, name: str = f"{USER}/kitchen_foot
 
 def test_a_spoken_clip_gets_transcript_captions_chapters_keywords_and_suggestions(env, conn, clips):
     doc = MetadataDocument.model_validate(describe(conn, env, clips["speech"]))
-    assert doc.schema_version == 3
+    assert doc.schema_version == 4
 
     t = doc.transcript
-    assert t is not None and t.speech and t.language == "en-US" and t.made_by.tool == "pocketsphinx"
+    assert t is not None and t.speech and t.language == "en" and t.made_by.tool == "faster-whisper"
+    assert t.language_probability is not None and t.language_probability > 0.5
     assert t.word_count >= 12 and t.mean_confidence is not None and t.mean_confidence > 0.5
-    assert len(t.segments) == 3  # one run of speech per scene
-    for segment, cut in zip(t.segments, CUTS, strict=True):
-        assert cut + 0.5 < segment.start < cut + 2 and segment.end < cut + 12
+    # Runs of speech (split at pauses of 0.6 s: a sentence's end may be one) inside their scene,
+    # each scene's first where its sentence starts.
+    by_scene = {cut: [s for s in t.segments if cut <= s.start < cut + 12] for cut in CUTS}
+    assert sum(len(runs) for runs in by_scene.values()) == len(t.segments)
+    for cut, runs in by_scene.items():
+        assert runs and cut + 0.5 < runs[0].start < cut + 2 and runs[-1].end < cut + 12
     assert t.words is not None
     words = json.loads((env / t.words.bucket / t.words.path).read_text())["words"]
     assert [w["text"] for w in words] == t.text.split()

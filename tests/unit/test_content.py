@@ -24,12 +24,14 @@ from shared.content.transcript import (
     SAMPLE_RATE,
     AudioChunk,
     AudioFormatError,
+    Heard,
     Transcript,
     Utterance,
     Word,
     audio_chunks,
     frame_energies,
     low_energy_ratio,
+    snap_onsets,
     sounding_spans,
     transcribe,
 )
@@ -285,22 +287,26 @@ def test_audio_that_is_not_16k_mono_is_refused(tmp_path):
 
 
 class ScriptedEngine:
-    """The Transcriber port answering from a script: confidence per chunk, in order."""
+    """The Transcriber port answering from a script: confidence per chunk, in order, in the
+    language it detects (or is asked for)."""
 
-    language = "en-US"
     made_by = BY
 
-    def __init__(self, confidences: list[float]) -> None:
+    def __init__(self, confidences: list[float], detects: str = "en") -> None:
         self.confidences = confidences
+        self.detects = detects
         self.heard: list[AudioChunk] = []
+        self.asked: list[str | None] = []
 
-    def words(self, chunk: AudioChunk) -> list[Word]:
+    def hear(self, chunk: AudioChunk, language: str | None) -> Heard:
         self.heard.append(chunk)
+        self.asked.append(language)
         c = self.confidences[len(self.heard) - 1]
-        return [
-            Word(text="read(2)", start=0.1, end=0.5, confidence=c),
-            Word(text="on", start=0.6, end=0.8, confidence=c),
+        words = [
+            Word(text="Read", start=0.1, end=0.5, confidence=c),
+            Word(text="on.", start=0.6, end=0.8, confidence=c),
         ]
+        return Heard(words=words, language=language or self.detects, probability=1.0 if language else 0.8)
 
 
 def test_transcribe_offsets_words_and_drops_unsure_chunks(tmp_path):
@@ -308,10 +314,37 @@ def test_transcribe_offsets_words_and_drops_unsure_chunks(tmp_path):
     engine = ScriptedEngine([0.9, 0.1])
     progress: list[float] = []
     got = transcribe(engine, wav, [Segment(start=3, end=5)], 8.0, on_chunk=progress.append)
-    assert isinstance(got, Transcript) and got.speech and got.language == "en-US"
-    assert [w.text for w in got.words] == ["read", "on"]  # the unsure second chunk is music
-    assert got.words[0].start == pytest.approx(0.1) and len(engine.heard) == 2
+    assert isinstance(got, Transcript) and got.speech and (got.language, got.language_probability) == ("en", 0.8)
+    assert [w.text for w in got.words] == ["Read", "on."]  # the unsure second chunk is music
+    assert got.words[0].start == pytest.approx(0.1, abs=0.05) and len(engine.heard) == 2
     assert engine.heard[1].start == pytest.approx(4.75) and progress and progress[-1] == pytest.approx(8.0)
+
+
+def test_the_language_is_detected_once_and_kept(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", np.concatenate([syllables(3), np.zeros(2 * SAMPLE_RATE), syllables(3)]))
+    engine = ScriptedEngine([0.9, 0.9], detects="de")
+    got = transcribe(engine, wav, [Segment(start=3, end=5)], 8.0)
+    assert engine.asked == [None, "de"] and got.language == "de" and len(got.words) == 4
+
+
+def test_speech_in_a_language_not_transcribed_says_so(tmp_path):
+    wav = write_wav(tmp_path / "a.wav", syllables(3))
+    got = transcribe(ScriptedEngine([0.9], detects="ja"), wav, [], 3.0)
+    assert not got.speech and got.words == [] and got.language == "ja"
+    assert got.no_speech_reason == (
+        "the speech is in a language not transcribed (ja; supported: English, German, Spanish, French)"
+    )
+
+
+def test_a_word_after_a_pause_starts_where_its_sound_does():
+    """Engines put a word's start up to 0.4 s early after a pause; the audio says when."""
+    pcm = np.concatenate([np.zeros(SAMPLE_RATE), 0.3 * np.ones(SAMPLE_RATE // 2), np.zeros(SAMPLE_RATE // 2)])
+    energies = frame_energies((pcm * 32767).astype("<i2").tobytes())
+    early = [Word(text="Hello", start=0.6, end=1.3, confidence=0.9), Word(text="you", start=1.3, end=1.5, confidence=1)]
+    snapped = snap_onsets(early, energies)
+    assert snapped[0].start == pytest.approx(1.0) and snapped[1].start == 1.3  # no pause before "you"
+    late = [Word(text="Hi", start=1.1, end=1.3, confidence=0.9)]
+    assert snap_onsets(late, energies)[0].start == 1.1  # never moved earlier
 
 
 def test_silence_and_steady_tones_are_no_speech(tmp_path):
@@ -327,9 +360,7 @@ def test_silence_and_steady_tones_are_no_speech(tmp_path):
 
 
 def test_utterances_split_at_pauses():
-    t = Transcript(
-        language="en-US", speech=True, made_by=BY, words=[*words_at("one two", 0.0), *words_at("three", 3.0)]
-    )
+    t = Transcript(language="en", speech=True, made_by=BY, words=[*words_at("one two", 0.0), *words_at("three", 3.0)])
     assert [(u.text, u.start) for u in t.utterances()] == [("one two", 0.0), ("three", 3.0)]
     assert t.text == "one two three"
 
