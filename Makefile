@@ -6,13 +6,17 @@ BIN := $(VENV)/bin
 PG_BIN := /usr/lib/postgresql/15/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the pipeline and its tests need, checked by a file each one provides (the
-# last two: recordings of real human speech for the transcription tests).
+# last six: recordings of real human speech, with their texts, for the transcription tests).
 APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so espeak-ng:/usr/bin/espeak-ng \
   postgresql-15-pgtap:/usr/share/postgresql/15/extension/pgtap.control \
   libtap-parser-sourcehandler-pgtap-perl:/usr/bin/pg_prove nodejs:/usr/bin/node npm:/usr/bin/npm \
   pocketsphinx-testdata:/usr/share/pocketsphinx/test/data/librivox/transcription \
-  alsa-utils:/usr/share/sounds/alsa/Front_Center.wav
+  alsa-utils:/usr/share/sounds/alsa/Front_Center.wav \
+  asterisk-core-sounds-fr:/usr/share/doc/asterisk-core-sounds-fr/core-sounds-fr.txt.gz \
+  asterisk-core-sounds-fr-wav:/usr/share/asterisk/sounds/fr_CA_f_June/activated.wav \
+  asterisk-core-sounds-es:/usr/share/doc/asterisk-core-sounds-es/core-sounds-es.txt.gz \
+  asterisk-core-sounds-es-wav:/usr/share/asterisk/sounds/es_MX_f_Allison/agent-loggedoff.wav
 # The real Supabase CLI, from the npm registry (the `supabase` package's installer downloads from
 # elsewhere; the platform package carries the binary itself).
 SUPABASE_CLI_VERSION := 3.1.0

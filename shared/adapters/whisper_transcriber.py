@@ -11,13 +11,15 @@ known failure is inventing a polite sentence over silence or a tune.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from shared.adapters.whisper_model import MODEL_NAME, model_folder
-from shared.content.transcript import AudioChunk, Heard, Word
+from shared.content.transcript import AudioChunk, Heard, Word, choose_language
 from shared.media.models import MadeBy
 
 
@@ -35,7 +37,11 @@ class WhisperTranscriber:
     def hear(self, chunk: AudioChunk, language: str | None) -> Heard:
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
         with self._one_at_a_time:
-            segments, info = self._model.transcribe(
+            probability = 1.0
+            if language is None:
+                _, _, ranked = self._model.detect_language(samples, vad_filter=True)
+                language, probability = choose_language(ranked)
+            segments, _ = self._model.transcribe(
                 samples,
                 language=language,
                 word_timestamps=True,
@@ -43,15 +49,24 @@ class WhisperTranscriber:
                 condition_on_previous_text=False,  # a misheard phrase must not seed the next
                 beam_size=5,
             )
-            words = [
-                Word(
-                    text=w.word.strip(),
-                    start=round(w.start, 3),
-                    end=round(w.end, 3),
-                    confidence=round(min(1.0, max(0.0, w.probability)), 3),
-                )
-                for segment in segments
-                for w in segment.words or []
-                if w.word.strip()
-            ]
-        return Heard(words=words, language=info.language, probability=round(info.language_probability, 3))
+            words = whole_words(w for segment in segments for w in segment.words or [])
+        return Heard(words=words, language=language, probability=round(probability, 3))
+
+
+def whole_words(pieces: Iterable[Any]) -> list[Word]:
+    """Whisper's words as people write them. A piece without a leading space continues the word
+    before it ("d" + "'agent", "ill" + "-disposed"); joined with spaces they would read
+    "d 'agent". The word's confidence is its least sure piece's."""
+    words: list[Word] = []
+    for piece in pieces:
+        text = piece.word.strip()
+        if not text:
+            continue
+        confidence = round(min(1.0, max(0.0, piece.probability)), 3)
+        if words and not piece.word.startswith(" "):
+            last = words[-1]
+            joined = {"text": last.text + text, "end": round(piece.end, 3)}
+            words[-1] = last.model_copy(update={**joined, "confidence": min(last.confidence, confidence)})
+        else:
+            words.append(Word(text=text, start=round(piece.start, 3), end=round(piece.end, 3), confidence=confidence))
+    return words

@@ -46,6 +46,22 @@ class Utterance(BaseModel):
 SUPPORTED_LANGUAGES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French"}
 
 
+SURE_OF_LANGUAGE = 0.5  # an unsupported language this likely is taken at its word
+FALLBACK_LANGUAGE_MIN = 0.05  # else a supported one at least this likely is preferred
+
+
+def choose_language(probabilities: list[tuple[str, float]]) -> tuple[str, float]:
+    """The language to transcribe in, from an engine's probabilities (most likely first). Whisper
+    base is unsure of short or synthetic speech: German it may call Latin at 0.19. An
+    unsupported language wins only when the engine is sure of it; otherwise the likeliest
+    supported one, if it is a real contender."""
+    top = probabilities[0]
+    if top[0] in SUPPORTED_LANGUAGES or top[1] >= SURE_OF_LANGUAGE:
+        return top
+    supported = [p for p in probabilities if p[0] in SUPPORTED_LANGUAGES and p[1] >= FALLBACK_LANGUAGE_MIN]
+    return supported[0] if supported else top
+
+
 class Transcript(BaseModel):
     language: str | None  # ISO 639-1, as detected; None when nothing was heard
     language_probability: float | None = None  # the engine's confidence in it, 0-1

@@ -406,3 +406,12 @@ def test_a_cut_at_every_frame_still_makes_chapters_of_the_minimum_length():
     made = chapters(120.0, cuts, [])
     assert made[0].start == 0 and made[-1].end == 120.0
     assert all(c.end - c.start >= 10 for c in made) and 6 <= len(made) <= 12
+
+
+def test_the_language_chosen_from_an_engines_probabilities():
+    from shared.content.transcript import choose_language
+
+    assert choose_language([("de", 0.43), ("en", 0.41)]) == ("de", 0.43)
+    assert choose_language([("la", 0.19), ("de", 0.15), ("en", 0.1)]) == ("de", 0.15)  # unsure: supported wins
+    assert choose_language([("ja", 0.93), ("en", 0.02)]) == ("ja", 0.93)  # sure: said so, not transcribed
+    assert choose_language([("th", 0.44), ("ms", 0.07), ("en", 0.01)]) == ("th", 0.44)  # no real contender
