@@ -72,9 +72,16 @@ class Settings(BaseSettings):
     # Content metadata (generate_metadata): transcript, captions, chapters, keywords, suggestions.
     # Whisper base (faster-whisper, offline), or none. Its model folder is assembled once per
     # instance under the cache directory (a function's temporary disk by default).
-    transcriber: Literal["whisper", "none"] = "whisper"
+    transcriber: Literal["whisper", "api", "none"] = "whisper"
     model_cache_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "vidpipe-models")
     transcriber_threads: int = 0  # CTranslate2's CPU threads; 0: its default
+    # VIDPIPE_TRANSCRIBER=api: an OpenAI-compatible audio/transcriptions API (OpenAI, Groq, a
+    # local whisper server); its failures leave the video without a transcript, reason recorded.
+    transcription_api_base_url: str | None = None  # e.g. https://api.openai.com/v1
+    transcription_api_key: SecretStr | None = None
+    transcription_model: str = "whisper-1"
+    transcription_timeout_seconds: float = 60.0
+    transcription_attempts: int = 2
     transcript_min_confidence: float = 0.35  # a chunk whose words average less is taken for music
     chapter_min_seconds: float = 10.0
     chapter_max_seconds: float = 300.0  # longer stretches without a cut split at a pause
@@ -125,6 +132,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "VIDPIPE_STORAGE_BACKEND=supabase needs VIDPIPE_SUPABASE_URL and VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _transcription_api_complete(self) -> Settings:
+        if self.transcriber == "api" and not self.transcription_api_base_url:
+            raise ValueError("VIDPIPE_TRANSCRIBER=api needs VIDPIPE_TRANSCRIPTION_API_BASE_URL")
         return self
 
     @model_validator(mode="after")

@@ -83,6 +83,18 @@ def transcriber_loader(settings: Settings) -> Callable[[], Transcriber | None]:
 
     @lru_cache(maxsize=1)
     def load() -> Transcriber | None:
+        if settings.transcriber == "api":
+            from shared.adapters.transcription_api import TranscriptionApi
+
+            key = settings.transcription_api_key
+            return TranscriptionApi(
+                requests.Session(),
+                settings.transcription_api_base_url or "",  # required by the settings' check
+                settings.transcription_model,
+                key.get_secret_value() if key else None,
+                settings.transcription_timeout_seconds,
+                settings.transcription_attempts,
+            )
         from shared.adapters.whisper_transcriber import WhisperTranscriber
 
         return WhisperTranscriber(settings.model_cache_dir, settings.transcriber_threads)

@@ -6,17 +6,14 @@ timeouts, refusals, cut-off or malformed replies) becomes a TextGenerationError 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import requests
 
-from shared.adapters.provider_text import redact
+from shared.adapters import hosted_api
 from shared.content.suggestions import MAX_TITLE, Suggestion, TextGenerationError, VideoFacts
 from shared.media.models import MadeBy
 
-RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
-MAX_RETRY_AFTER = 10.0
 UNUSABLE = "the answer was not usable"
 SYSTEM_PROMPT = (
     "You write a title and a description for a video from facts about it: its file name, length, "
@@ -68,43 +65,18 @@ class ChatCompletionsTextGenerator:
         }
 
     def suggest(self, facts: VideoFacts) -> Suggestion:
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        body = self.request_body(facts)
-        for attempt in range(1, self._attempts + 1):
-            try:
-                response = self._session.post(self._url, json=body, headers=headers, timeout=self._timeout)
-            except requests.Timeout:
-                error, public, wait = f"no answer within {self._timeout:g} s", "the API did not answer in time", 1.0
-            except requests.RequestException as exc:
-                error, public, wait = f"the request failed ({type(exc).__name__})", "the API could not be reached", 1.0
-            else:
-                if response.status_code == 200:
-                    return parse_reply(response)
-                error = redact(f"HTTP {response.status_code}: {error_message(response)}", self._api_key)
-                public = f"the API answered HTTP {response.status_code}"
-                if response.status_code not in RETRYABLE:
-                    raise TextGenerationError(error, public)
-                wait = retry_after(response)
-            if attempt < self._attempts:
-                time.sleep(wait)
-        raise TextGenerationError(f"{error} (after {self._attempts} attempts)", public)
-
-
-def error_message(response: requests.Response) -> str:
-    """The API's `{"error": {"message": …}}`, or the start of whatever body came back."""
-    try:
-        payload = response.json()
-        message = payload["error"]["message"] if isinstance(payload.get("error"), dict) else payload["error"]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        message = response.text
-    return " ".join(str(message).split())[:200] or response.reason or "no message"
-
-
-def retry_after(response: requests.Response) -> float:
-    try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(response.headers.get("Retry-After", "1"))))
-    except ValueError:
-        return 1.0
+        try:
+            response = hosted_api.post(
+                self._session,
+                self._url,
+                api_key=self._api_key,
+                timeout=self._timeout,
+                attempts=self._attempts,
+                json=self.request_body(facts),
+            )
+        except hosted_api.ProviderError as exc:
+            raise TextGenerationError(str(exc), exc.public) from None
+        return parse_reply(response)
 
 
 def parse_reply(response: requests.Response) -> Suggestion:

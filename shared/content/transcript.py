@@ -104,7 +104,16 @@ class AudioChunk:
 class Heard:
     words: list[Word]  # times relative to the chunk's start
     language: str  # ISO 639-1: the one asked for, or the one detected
-    probability: float  # the engine's confidence in the language (1 when it was asked for)
+    probability: float | None  # the engine's confidence in the language (None: it does not say)
+
+
+class TranscriptionError(Exception):
+    """A hosted engine gave no usable answer. str(): why, for the log; `public`: a fixed sentence
+    for the owner's document."""
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
 
 
 class Transcriber(Protocol):

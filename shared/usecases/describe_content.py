@@ -14,7 +14,7 @@ from shared.content.chapters import ChapterRules, chapters
 from shared.content.described import Content
 from shared.content.keywords import keywords
 from shared.content.suggestions import VideoFacts, suggest
-from shared.content.transcript import Transcript, running_text, transcribe
+from shared.content.transcript import Transcript, TranscriptionError, running_text, transcribe
 from shared.logs import get_logger
 from shared.media.models import MadeBy, MediaAnalysis, OutputFile, Rendition
 from shared.metadata.technical import Technical
@@ -44,14 +44,18 @@ def listen(
     if audio is None or analysis is None:
         return None, "the process step produced no audio track"
     with svc.storage.local_copy(audio.bucket, audio.path) as wav:
-        return transcribe(
-            transcriber,
-            wav,
-            analysis.silent_segments or [],
-            technical.duration_seconds or 0.0,
-            min_confidence=svc.settings.transcript_min_confidence,
-            on_chunk=lambda _progress: beat.check(),  # stop between chunks once the lease is gone
-        ), None
+        try:
+            return transcribe(
+                transcriber,
+                wav,
+                analysis.silent_segments or [],
+                technical.duration_seconds or 0.0,
+                min_confidence=svc.settings.transcript_min_confidence,
+                on_chunk=lambda _progress: beat.check(),  # stop between chunks once the lease is gone
+            ), None
+        except TranscriptionError as exc:  # a hosted engine failed: described without a transcript
+            log.warning("transcription failed: %s", exc)
+            return None, f"the transcription failed: {exc.public}"
 
 
 def describe_content(

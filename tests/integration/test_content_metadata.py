@@ -135,3 +135,36 @@ def test_a_failing_chat_completions_api_leaves_the_default_and_the_reason(env, c
     assert s is not None and s.made_by.tool == "vidpipe extractive summary" and s.title == "Clip"
     assert s.provider_error == "the API answered HTTP 401"  # the provider's own words stay in the log
     assert "sk-test" not in json.dumps(doc.model_dump(mode="json"))
+
+
+@pytest.fixture
+def hosted(monkeypatch: pytest.MonkeyPatch, env: Path) -> Any:
+    from shared.adapters.whisper_model import model_folder
+    from shared.config import Settings
+    from tests.transcription_server import TranscriptionServer
+
+    server = TranscriptionServer(model_folder(Settings().model_cache_dir))
+    monkeypatch.setenv("VIDPIPE_TRANSCRIBER", "api")
+    monkeypatch.setenv("VIDPIPE_TRANSCRIPTION_API_BASE_URL", server.base_url)
+    monkeypatch.setenv("VIDPIPE_TRANSCRIPTION_API_KEY", "sk-test-not-a-secret")
+    reload_settings()
+    yield server
+    server.close()
+
+
+def test_a_hosted_transcription_api_hears_the_clip(env, conn, clips, hosted):
+    doc = MetadataDocument.model_validate(describe(conn, env, clips["speech"]))
+    t = doc.transcript
+    assert t is not None and t.speech and t.language == "en" and t.made_by.tool == "audio transcriptions API"
+    assert {"football", "championship"} <= {w.strip(".,").lower() for w in t.text.split()}
+    assert doc.captions is not None and doc.keywords is not None
+
+
+def test_a_failing_hosted_transcription_leaves_the_video_described_without_a_transcript(env, conn, clips, hosted):
+    from tests.transcription_server import Reply as ApiReply
+
+    hosted.script = [ApiReply(status=401, error="Incorrect API key provided: sk-test-not-a-secret")]
+    doc = MetadataDocument.model_validate(describe(conn, env, clips["speech"]))
+    assert doc.transcript is None and doc.absent["transcript"] == "the transcription failed: the API answered HTTP 401"
+    assert doc.chapters is not None  # the rest of the description is made
+    assert "sk-test" not in json.dumps(doc.model_dump(mode="json"))
