@@ -37,20 +37,26 @@ class WhisperTranscriber:
     def hear(self, chunk: AudioChunk, language: str | None) -> Heard:
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
         with self._one_at_a_time:
+            # The segments come lazily: detection happens here, decoding only when they are read.
+            segments, info = self._transcribe(samples, language)
             probability = 1.0
             if language is None:
-                _, _, ranked = self._model.detect_language(samples, vad_filter=True)
+                ranked = info.all_language_probs or [(info.language, info.language_probability)]
                 language, probability = choose_language(ranked)
-            segments, _ = self._model.transcribe(
-                samples,
-                language=language,
-                word_timestamps=True,
-                vad_filter=True,
-                condition_on_previous_text=False,  # a misheard phrase must not seed the next
-                beam_size=5,
-            )
+                if language != info.language:  # unsure of an unsupported one: decode in the likely one
+                    segments, _ = self._transcribe(samples, language)
             words = whole_words(w for segment in segments for w in segment.words or [])
         return Heard(words=words, language=language, probability=round(probability, 3))
+
+    def _transcribe(self, samples: np.ndarray[Any, Any], language: str | None) -> tuple[Iterable[Any], Any]:
+        return self._model.transcribe(  # type: ignore[no-any-return]
+            samples,
+            language=language,
+            word_timestamps=True,
+            vad_filter=True,
+            condition_on_previous_text=False,  # a misheard phrase must not seed the next
+            beam_size=5,
+        )
 
 
 def whole_words(pieces: Iterable[Any]) -> list[Word]:
