@@ -109,6 +109,16 @@ class DeliveryDeferred(Exception):
         self.until = until
 
 
+class ProviderError(Exception):
+    """A hosted service (text generation, transcription) gave no usable answer. str(): why, for
+    the log (redacted, but it may quote the provider); `public`: a fixed sentence for the owner's
+    document, which never holds a provider's words."""
+
+    def __init__(self, message: str, public: str) -> None:
+        super().__init__(message)
+        self.public = public
+
+
 class LeaseLost(Exception):
     """The caller's lease expired and the step was taken away (VP412)."""
 

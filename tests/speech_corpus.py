@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.clips import run_ffmpeg
-from shared.content.keywords import _stop_words, keywords
+from shared.content.keywords import keywords, stop_words
 from shared.content.transcript import Transcriber, Transcript, running_text, transcribe
 
 TESTDATA = Path("/usr/share/pocketsphinx/test/data")
@@ -153,7 +153,7 @@ def hear(engine: Transcriber, clip: Clip) -> Transcript:
 
 
 def content_words(clip: Clip) -> set[str]:
-    stop = {w for s in _stop_words(clip.language) for w in normalised(s)}
+    stop = {w for s in stop_words(clip.language) for w in normalised(s)}
     return {w for w in normalised(clip.said) if w not in stop and len(w) >= 3 and not w.isdigit()}
 
 

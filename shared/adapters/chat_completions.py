@@ -10,11 +10,10 @@ from typing import Any
 
 import requests
 
-from shared.adapters import hosted_api
+from shared.adapters.hosted_api import UNUSABLE, HostedApi
 from shared.content.suggestions import MAX_TITLE, Suggestion, TextGenerationError, VideoFacts
 from shared.media.models import MadeBy
 
-UNUSABLE = "the answer was not usable"
 SYSTEM_PROMPT = (
     "You write a title and a description for a video from facts about it: its file name, length, "
     "keywords, chapter labels and a machine transcript that may contain recognition errors. "
@@ -36,12 +35,9 @@ class ChatCompletionsTextGenerator:
         attempts: int = 2,
         max_transcript_chars: int = 12_000,
     ) -> None:
-        self._session = session
-        self._url = base_url.rstrip("/") + "/chat/completions"
+        url = base_url.rstrip("/") + "/chat/completions"
+        self._api = HostedApi(session, url, api_key, timeout_seconds, attempts, TextGenerationError)
         self._model = model
-        self._api_key = api_key
-        self._timeout = timeout_seconds
-        self._attempts = max(1, attempts)
         self._max_transcript = max_transcript_chars
         self.made_by = MadeBy(tool="chat completions API", version=model)
 
@@ -65,18 +61,7 @@ class ChatCompletionsTextGenerator:
         }
 
     def suggest(self, facts: VideoFacts) -> Suggestion:
-        try:
-            response = hosted_api.post(
-                self._session,
-                self._url,
-                api_key=self._api_key,
-                timeout=self._timeout,
-                attempts=self._attempts,
-                json=self.request_body(facts),
-            )
-        except hosted_api.ProviderError as exc:
-            raise TextGenerationError(str(exc), exc.public) from None
-        return parse_reply(response)
+        return parse_reply(self._api.post(json=self.request_body(facts)))
 
 
 def parse_reply(response: requests.Response) -> Suggestion:

@@ -1,9 +1,9 @@
 """Calling a hosted, OpenAI-compatible API (chat completions, audio transcriptions) the one way:
 a bearer key, a timeout, 408/409/429/5xx tried again after the server's Retry-After (capped),
-every other answer final. Failures become a ProviderError carrying two texts: one for the log,
-where a provider's own words are kept with the key and anything key-shaped redacted (providers
-quote a refused key back, whole, cut short or starred out), and a fixed sentence for the
-owner's document, which never holds a provider's words."""
+every other answer final. Failures become the calling port's ProviderError (shared/domain.py),
+carrying two texts: one for the log, where a provider's own words are kept with the key and
+anything key-shaped redacted (providers quote a refused key back, whole, cut short or starred
+out), and a fixed sentence for the owner's document, which never holds a provider's words."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from typing import Any
 
 import requests
 
+from shared.domain import ProviderError
+
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 10.0
+UNUSABLE = "the answer was not usable"
 # Key- and token-shaped: sk-…, gsk_…, xai-…, key-… (masked or not), bearer tokens, JWT-like
 # dotted strings, and any unbroken run of 24 or more key characters.
 KEY_SHAPED = re.compile(
@@ -25,44 +28,57 @@ KEY_SHAPED = re.compile(
 )
 
 
-class ProviderError(Exception):
-    """No usable answer. str(): why, for the log; `public`: a fixed sentence for the document."""
-
-    def __init__(self, message: str, public: str) -> None:
-        super().__init__(message)
-        self.public = public
-
-
 def redact(text: str, secret: str | None = None) -> str:
     if secret:
         text = text.replace(secret, "[key]")
     return KEY_SHAPED.sub("[key]", text)
 
 
-def post(
-    session: requests.Session, url: str, *, api_key: str | None, timeout: float, attempts: int, **request: Any
-) -> requests.Response:
-    """The 200 answer to a POST (`request`: json=…, or data=… and files=…), or ProviderError."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    attempts = max(1, attempts)
-    for attempt in range(1, attempts + 1):
-        try:
-            response = session.post(url, headers=headers, timeout=timeout, **request)
-        except requests.Timeout:
-            error, public, wait = f"no answer within {timeout:g} s", "the API did not answer in time", 1.0
-        except requests.RequestException as exc:
-            error, public, wait = f"the request failed ({type(exc).__name__})", "the API could not be reached", 1.0
-        else:
-            if response.status_code == 200:
-                return response
-            error = redact(f"HTTP {response.status_code}: {error_message(response)}", api_key)
-            public = f"the API answered HTTP {response.status_code}"
-            if response.status_code not in RETRYABLE:
-                raise ProviderError(error, public)
-            wait = retry_after(response)
-        if attempt < attempts:
-            time.sleep(wait)
-    raise ProviderError(f"{error} (after {attempts} attempts)", public)
+class HostedApi:
+    """One endpoint of a hosted API, called the one way; failures raise `failure`, the calling
+    port's kind of ProviderError."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        api_key: str | None,
+        timeout: float,
+        attempts: int,
+        failure: type[ProviderError],
+    ) -> None:
+        self.session = session
+        self.url = url
+        self.api_key = api_key
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self.failure = failure
+
+    def post(self, **request: Any) -> requests.Response:
+        """The 200 answer to a POST (`request`: json=…, or data=… and files=…)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self.session.post(self.url, headers=headers, timeout=self.timeout, **request)
+            except requests.Timeout:
+                error, public, wait = f"no answer within {self.timeout:g} s", "the API did not answer in time", 1.0
+            except requests.RequestException as exc:
+                error, public, wait = f"the request failed ({type(exc).__name__})", "the API could not be reached", 1.0
+            else:
+                if response.status_code == 200:
+                    return response
+                error = redact(f"HTTP {response.status_code}: {error_message(response)}", self.api_key)
+                public = f"the API answered HTTP {response.status_code}"
+                if response.status_code not in RETRYABLE:
+                    raise self.failure(error, public)
+                wait = retry_after(response)
+            if attempt < self.attempts:
+                time.sleep(wait)
+        raise self.failure(f"{error} (after {self.attempts} attempts)", public)
+
+    def unusable(self, why: str) -> ProviderError:
+        """The failure for an answer of the wrong shape."""
+        return self.failure(why, UNUSABLE)
 
 
 def error_message(response: requests.Response) -> str:

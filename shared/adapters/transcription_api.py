@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from shared.adapters import hosted_api
+from shared.adapters.hosted_api import HostedApi
 from shared.content.transcript import SAMPLE_RATE, AudioChunk, Heard, TranscriptionError, Word
 from shared.media.models import MadeBy
 
@@ -41,12 +41,9 @@ class TranscriptionApi:
         timeout_seconds: float,
         attempts: int = 2,
     ) -> None:
-        self._session = session
-        self._url = base_url.rstrip("/") + "/audio/transcriptions"
+        url = base_url.rstrip("/") + "/audio/transcriptions"
+        self._api = HostedApi(session, url, api_key, timeout_seconds, attempts, TranscriptionError)
         self._model = model
-        self._api_key = api_key
-        self._timeout = timeout_seconds
-        self._attempts = attempts
         self.made_by = MadeBy(tool="audio transcriptions API", version=model)
 
     def hear(self, chunk: AudioChunk, language: str | None) -> Heard:
@@ -58,42 +55,31 @@ class TranscriptionApi:
         ]
         if language:
             form.append(("language", language))
+        response = self._api.post(data=form, files={"file": ("chunk.wav", as_wav(chunk), "audio/wav")})
         try:
-            response = hosted_api.post(
-                self._session,
-                self._url,
-                api_key=self._api_key,
-                timeout=self._timeout,
-                attempts=self._attempts,
-                data=form,
-                files={"file": ("chunk.wav", as_wav(chunk), "audio/wav")},
-            )
-        except hosted_api.ProviderError as exc:
-            raise TranscriptionError(str(exc), exc.public) from None
-        return parse_reply(response, language)
+            return parse_reply(response, language)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise self._api.unusable("the reply is not verbose JSON with word timestamps") from None
 
 
 def parse_reply(response: requests.Response, asked: str | None) -> Heard:
-    try:
-        body: dict[str, Any] = response.json()
-        pieces = body["words"]  # a server that ignores timestamp_granularities sends none: unusable
-        segments = body.get("segments") or []
-        if not isinstance(pieces, list):
-            raise TypeError("words is not a list")
-        words = [
-            Word(
-                text=str(p["word"]).strip(),
-                start=round(float(p["start"]), 3),
-                end=round(float(p["end"]), 3),
-                confidence=_confidence(float(p["start"]), segments),
-            )
-            for p in pieces
-            if str(p["word"]).strip()
-        ]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise TranscriptionError(
-            "the reply is not verbose JSON with word timestamps", "the answer was not usable"
-        ) from None
+    """Words and language from a verbose JSON answer; ValueError, KeyError or TypeError when it
+    is not one."""
+    body: dict[str, Any] = response.json()
+    pieces = body["words"]  # a server that ignores timestamp_granularities sends none: unusable
+    segments = body.get("segments") or []
+    if not isinstance(pieces, list):
+        raise TypeError("words is not a list")
+    words = [
+        Word(
+            text=str(p["word"]).strip(),
+            start=round(float(p["start"]), 3),
+            end=round(float(p["end"]), 3),
+            confidence=_confidence(float(p["start"]), segments),
+        )
+        for p in pieces
+        if str(p["word"]).strip()
+    ]
     named = str(body.get("language") or asked or "").strip().lower()
     return Heard(words=words, language=LANGUAGE_CODES.get(named, named), probability=None)
 

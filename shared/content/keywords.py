@@ -85,7 +85,7 @@ def _stem(token: str) -> str:
 
 
 @lru_cache(maxsize=8)
-def _stop_words(language: str) -> frozenset[str]:
+def stop_words(language: str) -> frozenset[str]:
     """YAKE's list for the language (it has one for each the transcriber supports), plus English
     filler for English."""
     import yake  # type: ignore[import-untyped,unused-ignore]
@@ -105,7 +105,7 @@ def keywords(text: str, limit: int = 15, max_words: int = 3, language: str = "en
         return []
     import yake  # type: ignore[import-untyped,unused-ignore]
 
-    stop = _stop_words(language)
+    stop = stop_words(language)
     extractor = yake.KeywordExtractor(lan=language, n=max_words, dedup_lim=0.9, top=limit * 4, stopwords=stop)
     kept: list[Keyword] = []
     seen: list[set[str]] = []

@@ -13,6 +13,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared.content.transcript import Utterance
+from shared.domain import ProviderError
 from shared.logs import get_logger
 from shared.media.models import MadeBy
 
@@ -47,13 +48,8 @@ class Suggestion(BaseModel):
     description: str
 
 
-class TextGenerationError(Exception):
-    """The provider gave no usable answer. The message says why, for the log (redacted, but it
-    may quote the provider); `public` says it in a fixed sentence for the owner's document."""
-
-    def __init__(self, message: str, public: str) -> None:
-        super().__init__(message)
-        self.public = public
+class TextGenerationError(ProviderError):
+    """The text generator gave no usable title and description."""
 
 
 class TextGenerator(Protocol):

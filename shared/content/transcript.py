@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel
 
+from shared.domain import ProviderError
 from shared.media.models import MadeBy, Segment
 
 SAMPLE_RATE = 16_000
@@ -107,13 +108,8 @@ class Heard:
     probability: float | None  # the engine's confidence in the language (None: it does not say)
 
 
-class TranscriptionError(Exception):
-    """A hosted engine gave no usable answer. str(): why, for the log; `public`: a fixed sentence
-    for the owner's document."""
-
-    def __init__(self, message: str, public: str) -> None:
-        super().__init__(message)
-        self.public = public
+class TranscriptionError(ProviderError):
+    """A hosted engine gave no usable transcript."""
 
 
 class Transcriber(Protocol):
@@ -253,7 +249,8 @@ def transcribe(
     words: list[Word] = []
     for chunk in audio_chunks(wav, spans):
         on_chunk(chunk.start + chunk.seconds)
-        if low_energy_ratio(frame_energies(chunk.pcm)) < min_low_energy_ratio:
+        energies = frame_energies(chunk.pcm)  # for the rhythm check and the word onsets
+        if low_energy_ratio(energies) < min_low_energy_ratio:
             continue
         heard = transcriber.hear(chunk, language)
         if not sounds_like_speech(heard.words, min_confidence, min_words_per_second):
@@ -265,6 +262,6 @@ def transcribe(
                 return result([], f"the speech is in a language not transcribed ({language}; supported: {names})")
         words += [
             w.model_copy(update={"start": round(chunk.start + w.start, 2), "end": round(chunk.start + w.end, 2)})
-            for w in snap_onsets(heard.words, frame_energies(chunk.pcm))
+            for w in snap_onsets(heard.words, energies)
         ]
     return result(words, None if words else "no speech was recognised: the sound is music, tones or noise")
