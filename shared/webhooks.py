@@ -53,18 +53,19 @@ def post_to_endpoint(
         return Delivery(None, f"refused: {exc}"[:MAX_ERROR_CHARS], _ms(started))
     headers = {**sign_headers(secret, message_id, body), "Host": target.host_header, "User-Agent": "vidpipe-webhooks/1"}
     left = timeout - (time.monotonic() - started)
+    conn = http.client.HTTPConnection(target.host, target.port)
     with _Watchdog(left) as watchdog:
         try:
-            conn = http.client.HTTPConnection(target.host, target.port)
             conn.sock = _connect(target, watchdog, left)
             conn.request("POST", target.path, body=body.encode(), headers=headers)
             response = conn.getresponse()
             text = response.read(MAX_ERROR_CHARS * 4).decode("utf-8", "replace")
-            conn.close()
         except (OSError, http.client.HTTPException, ValueError) as exc:
             failure: str | None = f"{type(exc).__name__}: {exc}"
         else:
             failure = None
+        finally:
+            conn.close()  # a failed send's socket too
     if watchdog.expired:  # whatever was made of an answer cut short
         return Delivery(None, f"timed out: no complete answer within {timeout:g} s", _ms(started))
     if failure is not None:
