@@ -42,13 +42,14 @@ def main() -> None:
             used += cpu() - cpu_before
             audio += seconds(clip.wav)
             source = "espeak-ng" if clip.name.startswith("espeak") else "human"
-            e = edits(normalised(clip.said), normalised(t.text))
+            said = normalised(clip.said, clip.language)
+            e = edits(said, normalised(t.text, clip.language))
             errors[(clip.language, source)][0] += e
-            errors[(clip.language, source)][1] += len(normalised(clip.said))
+            errors[(clip.language, source)][1] += len(said)
             content = content_words(clip)
             held = len(content & keyword_words(t, clip.language)) if content else 0
             print(
-                f"{clip.name:<36} {t.language or '-':>3} {e:>2}/{len(normalised(clip.said)):<3}"
+                f"{clip.name:<36} {t.language or '-':>3} {e:>2}/{len(said):<3}"
                 f" keywords {held}/{len(content)}  {t.text[:70]}"
             )
         print("\nword error rate:")

@@ -3,6 +3,7 @@ features of the text alone (no corpus, no model); we then drop filler and near-d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.metadata import version
 
@@ -76,12 +77,18 @@ class Keyword(BaseModel):
     score: float  # YAKE's score: lower is more relevant
 
 
-def _stem(token: str) -> str:
-    """Enough folding to count "apples" and "apple" as one keyword."""
-    for suffix in ("ies", "es", "s"):
-        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
-            return token[: -len(suffix)] + ("y" if suffix == "ies" else "")
-    return token
+# Snowball's stemmer for each language the transcriber supports: "valleys" and "valley",
+# "Blumen" and "Blume", "fleurs" and "fleur" fold to one stem, so they make one keyword.
+STEMMERS = {"en": "english", "de": "german", "es": "spanish", "fr": "french"}
+
+
+@lru_cache(maxsize=8)
+def _stemmer(language: str) -> Callable[[str], str]:
+    import snowballstemmer  # type: ignore[import-untyped,unused-ignore]
+
+    if language not in STEMMERS:
+        return lambda token: token
+    return snowballstemmer.stemmer(STEMMERS[language]).stemWord  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=8)
@@ -99,13 +106,13 @@ def made_by() -> MadeBy:
 
 def keywords(text: str, limit: int = 15, max_words: int = 3, language: str = "en") -> list[Keyword]:
     """Ranked, best first: phrases of content words only (no stop word of the language, filler
-    or number), none sharing half its words (folded) with a better-ranked one: "tomato sauce"
-    keeps out "fresh tomato sauce", "tomato" and "sauce"."""
+    or number), none sharing half its words' stems with a better-ranked one: "tomato sauce"
+    keeps out "fresh tomato sauce", "tomatoes" and "sauce"."""
     if not text.strip():
         return []
     import yake  # type: ignore[import-untyped,unused-ignore]
 
-    stop = stop_words(language)
+    stop, stem = stop_words(language), _stemmer(language)
     extractor = yake.KeywordExtractor(lan=language, n=max_words, dedup_lim=0.9, top=limit * 4, stopwords=stop)
     kept: list[Keyword] = []
     seen: list[set[str]] = []
@@ -114,7 +121,7 @@ def keywords(text: str, limit: int = 15, max_words: int = 3, language: str = "en
         # Whisper writes numbers as digits ("2024", "3.5", "10%"): none of them is a keyword.
         if not tokens or any(t in stop or len(t) < 3 or any(c.isdigit() for c in t) for t in tokens):
             continue
-        stems = {_stem(t) for t in tokens}
+        stems = {stem(t) for t in tokens}
         if any(2 * len(stems & other) >= len(stems) for other in seen):
             continue
         seen.append(stems)

@@ -117,6 +117,21 @@ def test_keywords_are_ranked_content_phrases_without_filler_or_duplicates():
         assert any(word in k for k in texts), word
 
 
+@pytest.mark.parametrize(
+    ("language", "text", "one_of"),
+    [
+        ("en", "The valleys are green. We walked through the valley. Green valleys everywhere.", "valley"),
+        ("en", "Old houses line the river. The house by the river is old. Houses and boats.", "house"),
+        ("de", "Die Blumen blühen im Garten. Eine Blume ist rot. Viele Blumen im Garten.", "blume"),
+        ("es", "Las flores del jardín son rojas. Una flor amarilla. Flores y árboles del jardín.", "flor"),
+        ("fr", "Les fleurs du jardin sont rouges. Une fleur jaune. Des fleurs et des arbres.", "fleur"),
+    ],
+)
+def test_keywords_count_a_word_once_across_its_inflections(language, text, one_of):
+    texts = [k.text for k in keywords(text, language=language)]
+    assert sum(1 for k in texts if k.split()[0].startswith(one_of)) == 1, texts
+
+
 def test_keywords_of_nothing_and_tags():
     assert keywords("") == [] and keywords("um uh yeah okay") == []
     ranked = keywords(TEXT)
