@@ -134,7 +134,8 @@ def label(words: list[Word], start: float, end: float, number: int, max_words: i
         if count > max_words:
             break
         phrases.append(extra.text)
-    return ", ".join(phrases).capitalize()
+    joined = ", ".join(phrases)
+    return joined[:1].upper() + joined[1:]
 
 
 def youtube_list(chapters: list[Chapter]) -> str:

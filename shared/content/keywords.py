@@ -116,6 +116,7 @@ def keywords(text: str, limit: int = 15, max_words: int = 3, language: str = "en
     extractor = yake.KeywordExtractor(lan=language, n=max_words, dedup_lim=0.9, top=limit * 4, stopwords=stop)
     kept: list[Keyword] = []
     seen: list[set[str]] = []
+    written = capitalised_words(text)
     for phrase, score in extractor.extract_keywords(text):
         tokens = [t for t in (w.strip(PUNCTUATION) for w in phrase.lower().split()) if t]
         # Whisper writes numbers as digits ("2024", "3.5", "10%"): none of them is a keyword.
@@ -125,12 +126,25 @@ def keywords(text: str, limit: int = 15, max_words: int = 3, language: str = "en
         if any(2 * len(stems & other) >= len(stems) for other in seen):
             continue
         seen.append(stems)
-        kept.append(Keyword(text=" ".join(tokens), score=round(float(score), 6)))
+        kept.append(Keyword(text=" ".join(written.get(t, t) for t in tokens), score=round(float(score), 6)))
         if len(kept) == limit:
             break
     return kept
 
 
+def capitalised_words(text: str) -> dict[str, str]:
+    """Words the text capitalises where no sentence starts (names; German nouns), by their lower
+    case: a keyword keeps "John Dashwood" and "Zug" as written and "river" in lower case."""
+    written: dict[str, str] = {}
+    starts = True
+    for raw in text.split():
+        word = raw.strip(PUNCTUATION)
+        if word[:1].isupper() and not starts:
+            written.setdefault(word.lower(), word)
+        starts = raw.endswith((".", "!", "?", "…")) or (starts and not word)
+    return written
+
+
 def tags(ranked: list[Keyword], limit: int = 10) -> list[str]:
     """Short labels for tagging UIs: the best keywords of one or two words, lower case."""
-    return [k.text for k in ranked if len(k.text.split()) <= 2][:limit]
+    return [k.text.lower() for k in ranked if len(k.text.split()) <= 2][:limit]

@@ -5,6 +5,7 @@ LLM behind an API) may do better; when it fails, the default stands and the fail
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import PurePosixPath
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from shared.content.keywords import PUNCTUATION
 from shared.content.transcript import Utterance
 from shared.domain import ProviderError
 from shared.logs import get_logger
@@ -22,6 +24,8 @@ log = get_logger("describe")
 MAX_TITLE = 100
 MAX_DESCRIPTION = 1000
 SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to"})
+# A sentence ends at . ! ? or … and a space, unless the word before is a short title (Mr., Dr.).
+SENTENCE_END = re.compile(r"(?<!\b[A-Z]\.)(?<!\b[A-Z][a-z]\.)(?<!\b[A-Z][a-z]{2}\.)(?<=[.!?…])\s+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
@@ -34,6 +38,7 @@ class VideoFacts:
     width: int | None
     height: int | None
     scenes: int
+    language: str = "en"  # ISO 639-1, of the speech (a silent video's text is English)
     utterances: list[Utterance] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)  # best first
     chapters: list[str] = field(default_factory=list)  # labels, in order
@@ -72,9 +77,34 @@ def title_case(text: str) -> str:
     return " ".join(w if i and w in SMALL_WORDS else w[:1].upper() + w[1:] for i, w in enumerate(words))
 
 
+def first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def sentence(text: str) -> str:
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+    text = text.strip().rstrip(",;:")
+    return first_upper(text) + ("" if text.endswith((".", "!", "?", "…")) else ".")
+
+
+def sentences(utterances: list[Utterance]) -> list[str]:
+    """The speech as sentences. Where the engine punctuates, its sentences, across pauses ("He
+    was not an ill-disposed young man," / "unless…"); a run of speech without any punctuation is
+    a sentence of its own. A title ("Mr.", "Dr.", "Fr.") ends none."""
+    found: list[str] = []
+    current = ""
+    for u in utterances:
+        current = f"{current} {u.text.strip()}".strip()
+        if not current.endswith((",", ";", ":")):
+            found.append(current)
+            current = ""
+    if current:
+        found.append(current)
+    return [part for text in found for part in SENTENCE_END.split(text) if part]
+
+
+def folded(text: str) -> str:
+    """Lower case, punctuation as spaces: for finding a keyword in a sentence."""
+    return " " + " ".join(text.lower().translate(str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))).split()) + " "
 
 
 def length_words(seconds: float) -> str:
@@ -83,6 +113,51 @@ def length_words(seconds: float) -> str:
     if seconds < 5400:
         return f"{round(seconds / 60)}-minute"
     return f"{seconds / 3600:.1f}-hour"
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The few words the extractive summary writes itself, in the language of the speech."""
+
+    and_: str
+    summary: Callable[[float, str, int], str]  # duration, " (WxH)" or "", chapters
+
+
+def _seconds_in(units: tuple[str, str, str], seconds: float) -> str:
+    if seconds < 90:
+        return f"{round(seconds)} {units[0]}"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} {units[1]}"
+    return f"{seconds / 3600:.1f} {units[2]}"
+
+
+WORDING = {
+    "en": Wording(
+        "and",
+        lambda d, size, n: f"A {length_words(d)} video{size}" + (f" in {n} chapters" if n else ""),
+    ),
+    "de": Wording(
+        "und",
+        lambda d, size, n: (
+            f"Ein Video von {_seconds_in(('Sekunden', 'Minuten', 'Stunden'), d)}{size}"
+            + (f" in {n} Kapiteln" if n else "")
+        ),
+    ),
+    "es": Wording(
+        "y",
+        lambda d, size, n: (
+            f"Un vídeo de {_seconds_in(('segundos', 'minutos', 'horas'), d)}{size}"
+            + (f" en {n} capítulos" if n else "")
+        ),
+    ),
+    "fr": Wording(
+        "et",
+        lambda d, size, n: (
+            f"Une vidéo de {_seconds_in(('secondes', 'minutes', 'heures'), d)}{size}"
+            + (f" en {n} chapitres" if n else "")
+        ),
+    ),
+}
 
 
 def name_title(file_name: str) -> str:
@@ -95,10 +170,12 @@ def name_title(file_name: str) -> str:
 
 
 def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences: int = 2) -> Suggestion:
+    """The best keywords as the title; the sentences that hold the most (and best) keywords,
+    then a line of facts, as the description. In the speech's language: English titles in
+    title case, the others as a sentence (German nouns keep their capitals)."""
     size = f" ({facts.width}x{facts.height})" if facts.width and facts.height else ""
-    summary = f"A {length_words(facts.duration_seconds)} video{size}"
-    if facts.chapters:
-        summary += f" in {len(facts.chapters)} chapters"
+    wording = WORDING.get(facts.language, WORDING["en"]) if facts.keywords else WORDING["en"]
+    summary = wording.summary(facts.duration_seconds, size, len(facts.chapters))
     if not facts.keywords:
         scenes = f" and {facts.scenes} scenes" if facts.scenes > 1 and not facts.chapters else ""
         return Suggestion(
@@ -106,14 +183,16 @@ def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences:
             description=clean(f"{summary}{scenes}, without speech.", MAX_DESCRIPTION),
         )
     phrases = facts.keywords[:title_phrases]
-    joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " and " + phrases[-1]
-    rank = {k: 1.0 / (i + 1) for i, k in enumerate(facts.keywords)}
-    weight = [sum(v for k, v in rank.items() if f" {k} " in f" {u.text} ") for u in facts.utterances]
-    best = sorted(sorted(range(len(facts.utterances)), key=lambda i: -weight[i])[:description_sentences])
-    said = " ".join(sentence(facts.utterances[i].text) for i in best if weight[i] > 0)
+    joined = phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + f" {wording.and_} " + phrases[-1]
+    title = title_case(joined) if facts.language == "en" else first_upper(joined)
+    rank = {folded(k): 1.0 / (i + 1) for i, k in enumerate(facts.keywords)}
+    spoken = sentences(facts.utterances)
+    weight = [sum(v for k, v in rank.items() if k in folded(s)) for s in spoken]
+    best = sorted(sorted(range(len(spoken)), key=lambda i: -weight[i])[:description_sentences])
+    said = " ".join(sentence(spoken[i]) for i in best if weight[i] > 0)
     topics = f": {', '.join(facts.chapters)}" if facts.chapters else ""
     return Suggestion(
-        title=clean(title_case(joined), MAX_TITLE),
+        title=clean(title, MAX_TITLE),
         description=clean(f"{said} {summary}{topics}.".strip(), MAX_DESCRIPTION),
     )
 

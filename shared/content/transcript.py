@@ -88,7 +88,7 @@ class Transcript(BaseModel):
 def running_text(utterances: list[Utterance]) -> str:
     """The utterances as sentences: a full stop where a run of speech ends without one (an engine
     that writes no punctuation), so no keyword phrase spans two of them."""
-    return " ".join(u.text if u.text.endswith((".", "!", "?", "…")) else f"{u.text}." for u in utterances)
+    return " ".join(u.text if u.text.endswith((".", "!", "?", "…")) else f"{u.text.rstrip(',;:')}." for u in utterances)
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,7 @@ def describe_content(
             width=v.display_width if v else None,
             height=v.display_height if v else None,
             scenes=len(analysis.scene_cuts) + 1 if analysis else 1,
+            language=language,
             utterances=utterances,
             keywords=[k.text for k in ranked],
             chapters=[c.label for c in parts] if len(parts) > 1 else [],

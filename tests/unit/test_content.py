@@ -129,7 +129,7 @@ def test_keywords_are_ranked_content_phrases_without_filler_or_duplicates():
 )
 def test_keywords_count_a_word_once_across_its_inflections(language, text, one_of):
     texts = [k.text for k in keywords(text, language=language)]
-    assert sum(1 for k in texts if k.split()[0].startswith(one_of)) == 1, texts
+    assert sum(1 for k in texts if k.split()[0].lower().startswith(one_of)) == 1, texts
 
 
 def test_keywords_of_nothing_and_tags():
@@ -211,6 +211,59 @@ def test_extractive_title_and_description_from_keywords_and_sentences():
     assert "thank you" not in s.description.lower()
     assert "36-second video (1280x720) in 3 chapters: Cook pasta, Championship game, Scene 3." in s.description
     assert extractive(FACTS) == s  # deterministic
+
+
+def test_the_description_quotes_whole_sentences_across_pauses():
+    facts = VideoFacts(
+        file_name="austen.mp4",
+        duration_seconds=26,
+        width=640,
+        height=360,
+        scenes=1,
+        utterances=[
+            Utterance(start=0, end=6, text="And Mr. John Dashwood had then leisure to consider it."),
+            Utterance(start=7, end=9, text="He was not an ill-disposed young man,"),
+            Utterance(start=10, end=14, text="unless to be rather cold-hearted is to be ill-disposed."),
+        ],
+        keywords=["John Dashwood", "ill-disposed young man", "leisure"],
+    )
+    s = extractive(facts)
+    assert s.title == "John Dashwood, Ill-disposed Young Man and Leisure"
+    assert s.description == (
+        "And Mr. John Dashwood had then leisure to consider it. He was not an ill-disposed young man,"
+        " unless to be rather cold-hearted is to be ill-disposed. A 26-second video (640x360)."
+    )
+
+
+def test_a_german_video_is_described_in_german():
+    facts = VideoFacts(
+        file_name="zug.mp4",
+        duration_seconds=75,
+        width=640,
+        height=360,
+        scenes=2,
+        language="de",
+        utterances=[
+            Utterance(start=0, end=3, text="Der Zug nach Berlin fährt heute am Abend ab."),
+            Utterance(start=4, end=7, text="Meine Schwester kocht gerne Suppe mit frischem Gemüse."),
+        ],
+        keywords=["Zug", "Schwester kocht gerne", "Abend"],
+        chapters=["Zug, Abend", "Schwester kocht gerne"],
+    )
+    s = extractive(facts)
+    assert s.title == "Zug, Schwester kocht gerne und Abend"
+    assert s.description == (
+        "Der Zug nach Berlin fährt heute am Abend ab. Meine Schwester kocht gerne Suppe mit frischem Gemüse."
+        " Ein Video von 75 Sekunden (640x360) in 2 Kapiteln: Zug, Abend, Schwester kocht gerne."
+    )
+
+
+def test_keywords_keep_the_capitals_of_names_and_german_nouns():
+    ranked = keywords("The river Thames flows past London. River boats carry Anna to London.")
+    assert [k.text for k in ranked] == ["Thames flows past", "London", "boats carry Anna", "river"]
+    assert tags(ranked) == ["london", "river"]
+    german = [k.text for k in keywords("Der Zug fährt am Abend. Meine Schwester kocht Suppe.", language="de")]
+    assert any("Zug" in k for k in german) and any("Schwester" in k for k in german)
 
 
 def test_without_speech_the_title_comes_from_the_file_name():
