@@ -1,12 +1,14 @@
 """Upload-to-ready time on the local stack, and how much of it is the pipeline's own overhead.
 
-    .venv/bin/python bench/pipeline.py [--runs 5]
+    .venv/bin/python bench/pipeline.py [--runs 5] [--clip sample|1080p]
 
 For the `make run` sample (36 s of 1280x720 30 fps H.264/AAC in three scenes, a sentence spoken
-in each) it reports, per run, the time from the storage insert to `ready` (database
-timestamps), and the media time: the same work the steps do (ingest's probe and
-first-frame decode, process's probe and one-run render, generate_metadata's transcription with
-a loaded model), timed on its own. Overhead = ready - media.
+in each), or the same made at 1920x1080 in three 10 s scenes (30 s), it reports, per run, the
+time from the storage insert to `ready` (database timestamps); the media time: the same work the
+steps do (ingest's probe and first-frame decode, process's probe and one-run render,
+generate_metadata's transcription with a loaded model), timed on its own; and the floor: one
+ffmpeg run that decodes the source and encodes only the proxy (bench/process.py's). Overhead =
+ready - media; the goal for ready / floor is ≤ 1.5.
 Not part of `make test`: figures on a shared machine are for reading, not asserting.
 """
 
@@ -19,16 +21,17 @@ import time
 from pathlib import Path
 
 import psycopg
+from process import floor_command, measured  # bench/process.py, beside this file
 from psycopg.rows import dict_row
 
 from infra.cli import upload, wait_for_job
-from infra.clips import make_sample
+from infra.clips import make_sample, make_speech_clip
 from infra.local.stack import LocalStack
 from shared.adapters.whisper_transcriber import WhisperTranscriber
 from shared.config import Settings
 from shared.content.transcript import transcribe
 from shared.media.models import MadeBy
-from shared.media.plan import RenditionOptions
+from shared.media.plan import RenditionOptions, plan_for
 from shared.media.probe import check_decodes, probe, video_streams
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
@@ -49,12 +52,24 @@ def media_seconds(clip: Path) -> float:
     return time.perf_counter() - started
 
 
+def floor_seconds(clip: Path) -> float:
+    """Wall time of one ffmpeg run that decodes the source and encodes only the proxy."""
+    opts = RenditionOptions()
+    tech = technical_from_probe(probe(clip), MadeBy(tool="ffprobe", version="bench"))
+    with tempfile.TemporaryDirectory() as out:
+        return measured(floor_command(clip, Path(out), *plan_for(Path(out), tech, opts).proxy, opts)).wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--clip", choices=["sample", "1080p"], default="sample")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidpipe-bench-"))
-    clip = make_sample(work / "sample.mp4")
+    if args.clip == "sample":
+        clip = make_sample(work / "sample.mp4")
+    else:
+        clip = make_speech_clip(work / "hd.mp4", scene_seconds=10.0, width=1920, height=1080)
     stack = LocalStack(work / "home")
     state = stack.up()
     rows = []
@@ -74,14 +89,14 @@ def main() -> None:
                 ).fetchone()
             assert t is not None
             media = media_seconds(clip)
-            rows.append((float(t["ready"]), media))
+            rows.append((float(t["ready"]), media, floor_seconds(clip)))
     finally:
         stack.down()
-    print(f"{'run':>3} {'ready s':>8} {'media s':>8} {'overhead s':>10}")
-    for i, (ready, media) in enumerate(rows, 1):
-        print(f"{i:>3} {ready:8.2f} {media:8.2f} {ready - media:10.2f}")
+    print(f"{'run':>3} {'ready s':>8} {'media s':>8} {'overhead s':>10} {'floor s':>8} {'ready/floor':>11}")
+    for i, (ready, media, floor) in enumerate(rows, 1):
+        print(f"{i:>3} {ready:8.2f} {media:8.2f} {ready - media:10.2f} {floor:8.2f} {ready / floor:11.2f}")
     med = [statistics.median(col) for col in zip(*rows, strict=True)]
-    print(f"med {med[0]:8.2f} {med[1]:8.2f} {med[0] - med[1]:10.2f}")
+    print(f"med {med[0]:8.2f} {med[1]:8.2f} {med[0] - med[1]:10.2f} {med[2]:8.2f} {med[0] / med[2]:11.2f}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ is confident of them: over music, engines babble a few unsure words.
 
 from __future__ import annotations
 
+import itertools
 import math
 import wave
 from collections.abc import Callable, Iterator
@@ -95,6 +96,7 @@ def running_text(utterances: list[Utterance]) -> str:
 class AudioChunk:
     start: float  # seconds from the start of the audio
     pcm: bytes  # 16-bit little-endian mono samples at SAMPLE_RATE
+    spans: tuple[Segment, ...] = ()  # the stretches of sound in it (from the start of the audio)
 
     @property
     def seconds(self) -> float:
@@ -154,9 +156,23 @@ def sounding_spans(silences: list[Segment], duration: float, min_seconds: float 
     return spans
 
 
-def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 20.0, pad: float = 0.25) -> Iterator[AudioChunk]:
-    """Each span (padded a little, for the engine's onset), cut at most max_seconds long at the
-    quietest 10 ms in the last quarter of the window. Reads one window at a time."""
+def windows(spans: list[Segment], max_seconds: float) -> list[list[Segment]]:
+    """Spans packed into windows of at most max_seconds, pauses included: an engine pays for each
+    call (Whisper encodes 30 s whatever it is given), so three sentences of a 30 s clip are one
+    call, not three. A span longer than the window stays on its own, to be cut."""
+    packed: list[list[Segment]] = []
+    for span in sorted(spans, key=lambda s: s.start):
+        if packed and span.end - packed[-1][0].start <= max_seconds:
+            packed[-1].append(span)
+        else:
+            packed.append([span])
+    return packed
+
+
+def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 28.0, pad: float = 0.25) -> Iterator[AudioChunk]:
+    """The spans packed into windows (padded a little, for the engine's onset), each cut at most
+    max_seconds long (under Whisper's 30 s) at the quietest 10 ms in the last quarter of the
+    window. Reads one window at a time."""
     with wave.open(str(wav), "rb") as w:
         if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
             raise AudioFormatError(
@@ -164,16 +180,22 @@ def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 20.0, pad
                 f"{w.getnchannels()} channels, {8 * w.getsampwidth()}-bit"
             )
         total = w.getnframes()
-        for span in spans:
-            at = max(0, int((span.start - pad) * SAMPLE_RATE))
-            stop = min(total, math.ceil((span.end + pad) * SAMPLE_RATE))
+        for window in windows(spans, max_seconds - 2 * pad):
+            at = max(0, int((window[0].start - pad) * SAMPLE_RATE))
+            stop = min(total, math.ceil((window[-1].end + pad) * SAMPLE_RATE))
             while stop - at > FRAME:
                 w.setpos(at)
                 want = min(stop - at, int(max_seconds * SAMPLE_RATE))
                 pcm = w.readframes(want)
                 if at + want < stop:
                     pcm = pcm[: 2 * _quietest_cut(pcm)]
-                yield AudioChunk(start=at / SAMPLE_RATE, pcm=pcm)
+                start, end = at / SAMPLE_RATE, (at + len(pcm) // 2) / SAMPLE_RATE
+                inside = tuple(
+                    Segment(start=max(s.start, start), end=min(s.end, end))
+                    for s in window
+                    if s.end > start and s.start < end
+                )
+                yield AudioChunk(start=start, pcm=pcm, spans=inside)
                 at += len(pcm) // 2
 
 
@@ -184,26 +206,62 @@ def _quietest_cut(pcm: bytes) -> int:
     return (first + int(np.argmin(energies[first:]))) * FRAME
 
 
-def sounds_like_speech(words: list[Word], min_confidence: float, min_words_per_second: float) -> bool:
+PAUSE_DB = 15.0
+
+
+def sounds_like_speech(
+    words: list[Word], min_confidence: float, min_words_per_second: float, db: NDArray[np.float64]
+) -> bool:
     """Engines babble over music: a few words, far apart, that they are unsure of. People speak
-    two or three words a second (slow speakers above 1.5), and engines are sure of most."""
+    two or three words a second (slow speakers above 1.5), and engines are sure of most. The pace
+    is over the time spoken: a quiet pause between sentences (under room noise too loud for the
+    silence detector: PAUSE_DB under the words) is not time spoken; the gap between babbled
+    words over a tune, as loud as they are, is.
+    `db`: the chunk's 10 ms frame levels, words' times relative to its start."""
     if not words:
         return False
-    span = max(words[-1].end - words[0].start, 0.5)
+    spoken = [db[int(w.start * 100) : int(w.end * 100)] for w in words]
+    level = float(np.median(np.concatenate(spoken))) if any(len(f) for f in spoken) else 0.0
+    span = words[-1].end - words[0].start
+    for before, after in itertools.pairwise(words):
+        gap = db[int(before.end * 100) : int(after.start * 100)]
+        if len(gap) >= 30 and float(np.median(gap)) < level - PAUSE_DB:
+            span -= after.start - before.end
     confidence = sum(w.confidence for w in words) / len(words)
-    return confidence >= min_confidence and len(words) / span >= min_words_per_second
+    return confidence >= min_confidence and len(words) / max(span, 0.5) >= min_words_per_second
 
 
-def snap_onsets(words: list[Word], energies: NDArray[np.float64], pause: float = 0.2) -> list[Word]:
+def decibels(energies: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.asarray(10 * np.log10(energies + 1e-12), dtype=np.float64)
+
+
+def speech_level(db: NDArray[np.float64]) -> float:
+    """The level over which a 10 ms frame is loud enough to be speech: 30 dB under the chunk's
+    loud frames and 10 dB over its quiet ones."""
+    if not len(db):
+        return 0.0
+    quiet, loud = float(np.percentile(db, 10)), float(np.percentile(db, 95))
+    return max(quiet + 10, loud - 30)
+
+
+def by_span(words: list[Word], spans: list[Segment]) -> list[list[Word]]:
+    """The words grouped by the span each falls in (or is nearest to, by its middle)."""
+    groups: list[list[Word]] = [[] for _ in spans]
+    for w in words:
+        middle = (w.start + w.end) / 2
+        nearest = min(range(len(spans)), key=lambda i: max(spans[i].start - middle, middle - spans[i].end, 0.0))
+        groups[nearest].append(w)
+    return groups
+
+
+def snap_onsets(words: list[Word], db: NDArray[np.float64], pause: float = 0.2) -> list[Word]:
     """Word times from an engine start early after a pause (Whisper base: up to 0.4 s), and a
     caption shown before anyone speaks reads wrong. A word after a pause (or the first) starts
-    where the sound does: the first 10 ms frame within it loud enough to be speech, 30 dB under
-    the chunk's loud frames and 10 dB over its quiet ones."""
-    if not words or not len(energies):
+    where the sound does: the first 10 ms frame within it loud enough to be speech (`db`: the
+    chunk's frame levels)."""
+    if not words or not len(db):
         return words
-    db = 10 * np.log10(energies + 1e-12)
-    quiet, loud = float(np.percentile(db, 10)), float(np.percentile(db, 95))
-    threshold = max(quiet + 10, loud - 30)
+    threshold = speech_level(db)
     snapped, previous_end = [], None
     for w in words:
         if previous_end is None or w.start - previous_end >= pause:
@@ -249,11 +307,24 @@ def transcribe(
     words: list[Word] = []
     for chunk in audio_chunks(wav, spans):
         on_chunk(chunk.start + chunk.seconds)
-        energies = frame_energies(chunk.pcm)  # for the rhythm check and the word onsets
-        if low_energy_ratio(energies) < min_low_energy_ratio:
+        energies = frame_energies(chunk.pcm)  # for the rhythm check, the pace and the word onsets
+        db = decibels(energies)
+        # Each stretch of sound is judged on its own, as if it had been heard alone: its rhythm
+        # before the engine runs, then the pace and confidence of the words heard in it.
+        local = [Segment(start=s.start - chunk.start, end=s.end - chunk.start) for s in chunk.spans]
+        rhythmic = [
+            low_energy_ratio(energies[int(s.start * 100) : int(s.end * 100)]) >= min_low_energy_ratio for s in local
+        ]
+        if not any(rhythmic):
             continue
         heard = transcriber.hear(chunk, language)
-        if not sounds_like_speech(heard.words, min_confidence, min_words_per_second):
+        kept = [
+            w
+            for group, keep in zip(by_span(heard.words, local), rhythmic, strict=True)
+            if keep and sounds_like_speech(group, min_confidence, min_words_per_second, db)
+            for w in group
+        ]
+        if not kept:
             continue
         if language is None:
             language, probability = heard.language, heard.probability
@@ -262,6 +333,6 @@ def transcribe(
                 return result([], f"the speech is in a language not transcribed ({language}; supported: {names})")
         words += [
             w.model_copy(update={"start": round(chunk.start + w.start, 2), "end": round(chunk.start + w.end, 2)})
-            for w in snap_onsets(heard.words, energies)
+            for w in snap_onsets(kept, db)
         ]
     return result(words, None if words else "no speech was recognised: the sound is music, tones or noise")

@@ -29,10 +29,12 @@ from shared.content.transcript import (
     Utterance,
     Word,
     audio_chunks,
+    decibels,
     frame_energies,
     low_energy_ratio,
     snap_onsets,
     sounding_spans,
+    sounds_like_speech,
     transcribe,
 )
 from shared.media.models import MadeBy, SceneCut, Segment
@@ -343,6 +345,8 @@ def test_long_sound_is_read_in_bounded_chunks_cut_at_quiet_points(tmp_path):
     wav = write_wav(tmp_path / "a.wav", syllables(65))
     chunks = list(audio_chunks(wav, [Segment(start=0, end=65)], max_seconds=20))
     assert all(c.seconds <= 20 for c in chunks) and len(chunks) >= 4
+    for c in chunks:  # each chunk's own part of the span
+        assert [(s.start, s.end) for s in c.spans] == [(c.start, pytest.approx(c.start + c.seconds))]
     assert sum(len(c.pcm) for c in chunks) == 65 * SAMPLE_RATE * 2  # every sample once
     for a, b in itertools.pairwise(chunks):
         assert b.start == pytest.approx(a.start + a.seconds)
@@ -377,22 +381,63 @@ class ScriptedEngine:
         return Heard(words=words, language=language or self.detects, probability=1.0 if language else 0.8)
 
 
+def two_stretches_apart(tmp_path: Path, gap: float) -> Path:
+    quiet = np.zeros(int(gap * SAMPLE_RATE))
+    return write_wav(tmp_path / "a.wav", np.concatenate([syllables(3), quiet, syllables(3)]))
+
+
 def test_transcribe_offsets_words_and_drops_unsure_chunks(tmp_path):
-    wav = write_wav(tmp_path / "a.wav", np.concatenate([syllables(3), np.zeros(2 * SAMPLE_RATE), syllables(3)]))
+    wav = two_stretches_apart(tmp_path, 30)  # too far apart for one window: two calls
     engine = ScriptedEngine([0.9, 0.1])
     progress: list[float] = []
-    got = transcribe(engine, wav, [Segment(start=3, end=5)], 8.0, on_chunk=progress.append)
+    got = transcribe(engine, wav, [Segment(start=3, end=33)], 36.0, on_chunk=progress.append)
     assert isinstance(got, Transcript) and got.speech and (got.language, got.language_probability) == ("en", 0.8)
     assert [w.text for w in got.words] == ["Read", "on."]  # the unsure second chunk is music
     assert got.words[0].start == pytest.approx(0.1, abs=0.05) and len(engine.heard) == 2
-    assert engine.heard[1].start == pytest.approx(4.75) and progress and progress[-1] == pytest.approx(8.0)
+    assert engine.heard[1].start == pytest.approx(32.75) and progress and progress[-1] == pytest.approx(36.0)
 
 
 def test_the_language_is_detected_once_and_kept(tmp_path):
-    wav = write_wav(tmp_path / "a.wav", np.concatenate([syllables(3), np.zeros(2 * SAMPLE_RATE), syllables(3)]))
+    wav = two_stretches_apart(tmp_path, 30)
     engine = ScriptedEngine([0.9, 0.9], detects="de")
-    got = transcribe(engine, wav, [Segment(start=3, end=5)], 8.0)
+    got = transcribe(engine, wav, [Segment(start=3, end=33)], 36.0)
     assert engine.asked == [None, "de"] and got.language == "de" and len(got.words) == 4
+
+
+class FixedEngine:
+    """The Transcriber port hearing the same words (times from the chunk's start) in every chunk."""
+
+    made_by = BY
+
+    def __init__(self, words: list[tuple[str, float, float]]) -> None:
+        self.words = [
+            Word(text=t, start=a, end=b, confidence=c) for t, a, c, b in ((t, a, c, a + 0.3) for t, a, c in words)
+        ]
+        self.heard: list[AudioChunk] = []
+
+    def hear(self, chunk: AudioChunk, language: str | None) -> Heard:
+        self.heard.append(chunk)
+        return Heard(words=self.words, language=language or "en", probability=0.9)
+
+
+def test_stretches_near_each_other_are_one_call_and_each_is_judged_alone(tmp_path):
+    """Three stretches of sound within 28 s go to the engine at once (Whisper encodes 30 s per
+    call whatever it gets), and each keeps its words only if it would have alone: the steady
+    tone's confident words and the mumbled stretch's unsure ones are dropped."""
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE)
+    quiet = np.zeros(2 * SAMPLE_RATE)
+    wav = write_wav(tmp_path / "a.wav", np.concatenate([syllables(3), quiet, tone, quiet, syllables(3)]))
+    engine = FixedEngine(
+        [
+            *((w, 0.5 + 0.4 * i, 0.9) for i, w in enumerate(["We", "cook", "pasta", "today."])),
+            *((w, 5.5 + 0.4 * i, 0.9) for i, w in enumerate(["Thank", "you", "for", "watching."])),
+            *((w, 10.5 + 0.4 * i, 0.1) for i, w in enumerate(["la", "la", "la", "la."])),
+        ]
+    )
+    silences = [Segment(start=3, end=5), Segment(start=8, end=10)]
+    got = transcribe(engine, wav, silences, 13.0)
+    assert len(engine.heard) == 1 and [(s.start, s.end) for s in engine.heard[0].spans] == [(0, 3), (5, 8), (10, 13)]
+    assert [w.text for w in got.words] == ["We", "cook", "pasta", "today."]
 
 
 def test_speech_in_a_language_not_transcribed_says_so(tmp_path):
@@ -407,12 +452,28 @@ def test_speech_in_a_language_not_transcribed_says_so(tmp_path):
 def test_a_word_after_a_pause_starts_where_its_sound_does():
     """Engines put a word's start up to 0.4 s early after a pause; the audio says when."""
     pcm = np.concatenate([np.zeros(SAMPLE_RATE), 0.3 * np.ones(SAMPLE_RATE // 2), np.zeros(SAMPLE_RATE // 2)])
-    energies = frame_energies((pcm * 32767).astype("<i2").tobytes())
+    energies = decibels(frame_energies((pcm * 32767).astype("<i2").tobytes()))
     early = [Word(text="Hello", start=0.6, end=1.3, confidence=0.9), Word(text="you", start=1.3, end=1.5, confidence=1)]
     snapped = snap_onsets(early, energies)
     assert snapped[0].start == pytest.approx(1.0) and snapped[1].start == 1.3  # no pause before "you"
     late = [Word(text="Hi", start=1.1, end=1.3, confidence=0.9)]
     assert snap_onsets(late, energies)[0].start == 1.1  # never moved earlier
+
+
+def test_the_pace_of_speech_leaves_out_quiet_pauses_but_not_loud_gaps():
+    """Two sentences 12 s apart under room noise the silence detector cannot hear as silence are
+    speech; the same few words with a tune playing between them are babble."""
+
+    def heard_at(starts: list[float]) -> list[Word]:
+        return [Word(text="w", start=t, end=t + 0.3, confidence=0.9) for t in starts]
+
+    spoken = [0.5, 0.9, 1.3, 1.7, 14.0, 14.4, 14.8, 15.2]
+    room = np.full(1600, -40.0)  # 16 s of 10 ms frames at -40 dB
+    for t in spoken:
+        room[int(t * 100) : int(t * 100) + 30] = -15.0
+    assert sounds_like_speech(heard_at(spoken), 0.35, 1.3, room)
+    tune = np.where(room < -20, -18.0, -15.0)  # the gap as loud as the words
+    assert not sounds_like_speech(heard_at(spoken), 0.35, 1.3, tune)
 
 
 def test_silence_and_steady_tones_are_no_speech(tmp_path):
