@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 PG_BIN := /usr/lib/postgresql/15/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the pipeline and its tests need, checked by a file each one provides (the
-# last six: recordings of real human speech, with their texts, for the transcription tests).
+# six from pocketsphinx-testdata on: recordings of real human speech, with their texts, for the
+# transcription tests; pgbouncer: the transaction-mode pooler the functions are tested through).
 APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so espeak-ng:/usr/bin/espeak-ng \
   postgresql-15-pgtap:/usr/share/postgresql/15/extension/pgtap.control \
@@ -16,7 +17,8 @@ APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   asterisk-core-sounds-fr:/usr/share/doc/asterisk-core-sounds-fr/core-sounds-fr.txt.gz \
   asterisk-core-sounds-fr-wav:/usr/share/asterisk/sounds/fr_CA_f_June/activated.wav \
   asterisk-core-sounds-es:/usr/share/doc/asterisk-core-sounds-es/core-sounds-es.txt.gz \
-  asterisk-core-sounds-es-wav:/usr/share/asterisk/sounds/es_MX_f_Allison/agent-loggedoff.wav
+  asterisk-core-sounds-es-wav:/usr/share/asterisk/sounds/es_MX_f_Allison/agent-loggedoff.wav \
+  pgbouncer:/usr/sbin/pgbouncer
 # The real Supabase CLI, from the npm registry (the `supabase` package's installer downloads from
 # elsewhere; the platform package carries the binary itself).
 SUPABASE_CLI_VERSION := 3.1.0

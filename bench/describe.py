@@ -76,6 +76,11 @@ def sample(work: Path) -> None:
     print(f"  words {len(t.words)}, cues {len(cues)}, chapters {[c.label for c in parts]}, title {s.title!r}")
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def long_recording(work: Path, minutes: float) -> None:
     spoken = work / "spoken.wav"
     text = " ".join(SPEECH_SCENES)
@@ -111,11 +116,14 @@ def long_recording(work: Path, minutes: float) -> None:
     )
     engine = WhisperTranscriber(Settings().model_cache_dir)
     before = rss_mb()
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds()
     t = transcribe(engine, wav, [], seconds)
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, cpu_seconds() - cpu_before
     print(f"long recording: {minutes:g} min of speech, {wav.stat().st_size / 1e6:.0f} MB of WAV")
-    print(f"  transcript {took:.1f} s (real-time factor {took / seconds:.3f}), {len(t.words)} words")
+    print(
+        f"  transcript {took:.1f} s (real-time factor {took / seconds:.3f}; CPU {cpu / seconds:.3f} s"
+        f" per audio second), {len(t.words)} words"
+    )
     print(f"  peak RSS {rss_mb():.0f} MB (before transcribing: {before:.0f} MB)")
 
 

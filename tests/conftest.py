@@ -15,6 +15,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from infra.clips import make_clip, make_speech_clip
+from infra.local.pooler import TransactionPooler
 from infra.local.postgres import PostgresCluster, prepare_database
 
 EVENTS = Path(__file__).parent / "events"
@@ -36,6 +37,17 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def pooler(pg_cluster: PostgresCluster) -> Iterator[TransactionPooler]:
+    """pgbouncer in transaction mode in front of the cluster (started when a test asks)."""
+    pooler = TransactionPooler(pg_cluster)
+    pooler.start()
+    try:
+        yield pooler
+    finally:
+        pooler.stop()
 
 
 @pytest.fixture

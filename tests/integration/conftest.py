@@ -1,3 +1,3 @@
-from tests.integration.doors import env
+from tests.integration.doors import env, function_db_url
 
-__all__ = ["env"]
+__all__ = ["env", "function_db_url"]

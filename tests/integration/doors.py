@@ -16,6 +16,7 @@ from functions_framework import create_app
 from psycopg.types.json import Jsonb
 
 from infra import REPO_ROOT
+from infra.local.pooler import TransactionPooler
 from shared.config import get_settings
 from shared.ports import Services
 from shared.services import reset_services, services_for
@@ -26,10 +27,23 @@ SECRET = new_secret()
 
 
 @pytest.fixture
-def env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def function_db_url(db_url: str) -> str:
+    """The URL the functions connect with: the test's database, directly."""
+    return db_url
+
+
+@pytest.fixture(name="function_db_url", params=["direct", "pooled"])
+def direct_and_pooled(request: pytest.FixtureRequest, db_url: str, pooler: TransactionPooler) -> str:
+    """For modules that import it: each test twice, once with the functions connected directly
+    and once through pgbouncer in transaction mode, as serverless functions reach Supabase."""
+    return pooler.pooled(db_url) if request.param == "pooled" else db_url
+
+
+@pytest.fixture
+def env(function_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings for the functions; yields the local storage root."""
     root = tmp_path / "storage"
-    monkeypatch.setenv("VIDPIPE_DATABASE_URL", db_url)
+    monkeypatch.setenv("VIDPIPE_DATABASE_URL", function_db_url)
     monkeypatch.setenv("VIDPIPE_EVENT_SECRET", SECRET)
     monkeypatch.setenv("VIDPIPE_STORAGE_ROOT", str(root))
     reload_settings()

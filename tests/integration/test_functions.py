@@ -1,5 +1,6 @@
 """The four functions in-process (functions-framework's test client) over a real database,
-real local storage and real ffmpeg: signature, envelope, outcome and status codes."""
+real local storage and real ffmpeg: signature, envelope, outcome and status codes. Each test runs
+twice: the functions connected directly, and through pgbouncer in transaction mode."""
 
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.integration.doors import (
     USER,
     announced,
     client,
+    direct_and_pooled,
     event_for,
     job_row,
     post,
@@ -24,6 +26,8 @@ from tests.integration.doors import (
     services,
     upload,
 )
+
+__all__ = ["direct_and_pooled"]  # the fixture: each test direct and through the pooler
 
 
 def test_unsigned_tampered_and_foreign_signatures_get_401(env, conn, clips):

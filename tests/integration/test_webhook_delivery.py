@@ -1,7 +1,8 @@
 """Customer webhooks through the real notify function: every job event becomes a message, each
 endpoint gets its own delivery with its own retry schedule, every attempt is logged, 410 turns
 an endpoint off, Retry-After is honoured, exhaustion and replays are recorded, unsafe URLs are
-refused before any connection."""
+refused before any connection. Each test runs twice: notify connected directly, and through
+pgbouncer in transaction mode."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.doors import USER, event_for, job_row, post, reload_settings, upload
+from tests.integration.doors import USER, direct_and_pooled, event_for, job_row, post, reload_settings, upload
 from tests.receiver import Endpoint
 
 pytestmark = pytest.mark.integration
+__all__ = ["direct_and_pooled"]  # the fixture: each test direct and through the pooler
 
 
 @pytest.fixture
