@@ -19,6 +19,9 @@ APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   asterisk-core-sounds-es:/usr/share/doc/asterisk-core-sounds-es/core-sounds-es.txt.gz \
   asterisk-core-sounds-es-wav:/usr/share/asterisk/sounds/es_MX_f_Allison/agent-loggedoff.wav \
   pgbouncer:/usr/sbin/pgbouncer
+# The container tools of the image tests (infra/images.py), without their recommendations:
+# podman's would upgrade passwd and login, which stay at the installed version.
+CONTAINER_NEEDS := podman:/usr/bin/podman mmdebstrap:/usr/bin/mmdebstrap runc:/usr/sbin/runc
 # The real Supabase CLI, from the npm registry (the `supabase` package's installer downloads from
 # elsewhere; the platform package carries the binary itself).
 SUPABASE_CLI_VERSION := 3.1.0
@@ -37,6 +40,15 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@missing=""; for pair in $(CONTAINER_NEEDS); do \
+	  pkg=$${pair%%:*}; bin=$${pair#*:}; [ -e "$$bin" ] || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing container tools:$$missing"; \
+	  keep=$$(dpkg-query -W -f='$${Package}=$${Version} ' login passwd 2>/dev/null); \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $$missing $$keep; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -2,6 +2,9 @@
 
     python -m shared.serve --target ingest --source functions/ingest/main.py [--host H] [--port P]
 
+The port and address come from $PORT and $HOST when not given (a container's settings); GET
+/healthz answers 200 with the function's name once it is loaded, for a runtime's probes.
+
 functions-framework's own server (gunicorn, one thread per connection, no limit on the request
 line) falls to a handful of slow clients. Here waitress reads every request whole in its I/O
 thread before a worker sees it, so a slow client holds a connection, never a worker; the request
@@ -13,8 +16,11 @@ after VIDPIPE_DOOR_IDLE_SECONDS; connections outnumber workers.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import signal
+import sys
 import time
 from typing import Any
 
@@ -57,6 +63,19 @@ class DoorServer(TcpWSGIServer):  # type: ignore[misc]
                 channel.will_close = True  # a request still arriving after its time: dropped
 
 
+def with_health(app: Any, target: str) -> Any:
+    """The app, and GET /healthz beside it (the events come to POST /)."""
+    body = json.dumps({"function": target, "status": "ok"}).encode()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == "/healthz" and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return app(environ, start_response)
+
+    return serve
+
+
 def make_server(app: Any, host: str, port: int, settings: Settings) -> DoorServer:
     adj = Adjustments(
         host=host,
@@ -81,12 +100,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", required=True, help="the function: ingest, process, generate_metadata, notify")
     parser.add_argument("--source", required=True, help="its main.py")
-    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104  # a container's port; the stack passes 127.0.0.1
+    # A container listens on every address of its own; the local stack passes 127.0.0.1.
+    parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     args = parser.parse_args(argv)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" is not news
     app = functions_framework.create_app(target=args.target, source=args.source)  # type: ignore[no-untyped-call]
-    make_server(app, args.host, args.port, get_settings()).run()
+    # A container's first process gets no default signal handling: SIGTERM (a runtime scaling
+    # in) must end it. Work cut short is the lease's to recover, as for any lost instance.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    make_server(with_health(app, args.target), args.host, args.port, get_settings()).run()
 
 
 if __name__ == "__main__":

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from importlib.metadata import version
 
+from shared import __version__
 from shared.content.transcript import Word
 from shared.media.models import MadeBy
 from shared.media.timecode import srt_time, vtt_time
 
 
 def made_by() -> MadeBy:
-    return MadeBy(tool="vidpipe captions", version=version("vidpipe"))
+    return MadeBy(tool="vidpipe captions", version=__version__)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Literal
 
 from pydantic import BaseModel
 
+from shared import __version__
 from shared.content.keywords import keywords
 from shared.content.transcript import Word
 from shared.media.models import MadeBy, SceneCut, Segment
@@ -21,7 +21,7 @@ Boundary = Literal["start", "scene_cut", "pause"]
 
 
 def made_by() -> MadeBy:
-    return MadeBy(tool="vidpipe chapters (scene cuts and speech pauses)", version=version("vidpipe"))
+    return MadeBy(tool="vidpipe chapters (scene cuts and speech pauses)", version=__version__)
 
 
 @dataclass(frozen=True)

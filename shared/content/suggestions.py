@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import version
 from pathlib import PurePosixPath
 from typing import Protocol
 
 from pydantic import BaseModel
 
+from shared import __version__
 from shared.content.keywords import PUNCTUATION
 from shared.content.transcript import Utterance
 from shared.domain import ProviderError
@@ -198,7 +198,7 @@ def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences:
 
 
 def made_by() -> MadeBy:
-    return MadeBy(tool="vidpipe extractive summary", version=version("vidpipe"))
+    return MadeBy(tool="vidpipe extractive summary", version=__version__)
 
 
 class Suggestions(Suggestion):

@@ -32,12 +32,14 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def door() -> Iterator[int]:
     port = free_port()
-    env = {**os.environ, "VIDPIPE_EVENT_SECRET": new_secret(), "PYTHONUNBUFFERED": "1"}
+    # The address as a container's runtime gives it: in the environment.
+    env = {**os.environ, "VIDPIPE_EVENT_SECRET": new_secret(), "PYTHONUNBUFFERED": "1", "HOST": "127.0.0.1"}
+    env["PORT"] = str(port)
     for key in [k for k in env if k.startswith("VIDPIPE_DOOR_")]:
         del env[key]  # the production defaults
     proc = subprocess.Popen(
         [sys.executable, "-m", "shared.serve", "--target", "notify", "--source",
-         str(REPO_ROOT / "functions" / "notify" / "main.py"), "--host", "127.0.0.1", "--port", str(port)],
+         str(REPO_ROOT / "functions" / "notify" / "main.py")],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -60,6 +62,12 @@ def ask(port: int, request: bytes, timeout: float = 10.0) -> bytes:
 
 def status_of(answer: bytes) -> int:
     return int(answer.split(b" ", 2)[1])
+
+
+def test_the_health_answer(door):
+    answer = ask(door, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(answer) == 200 and answer.endswith(b'{"function": "notify", "status": "ok"}')
+    assert status_of(ask(door, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")) == 405  # events are POSTed
 
 
 def test_slow_clients_hold_connections_not_workers(door):
