@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+import requests
+from psycopg.types.json import Jsonb
+
 from infra import REPO_ROOT
+from infra.local.postgres import free_port
+from shared.signing import new_secret
 
 CONTAINERFILE = REPO_ROOT / "infra" / "images" / "Containerfile"
 PUBLIC_BASE = "docker.io/library/debian:bookworm-slim"
@@ -129,3 +138,104 @@ def run_command(tag: str, name: str, env: dict[str, str], volumes: dict[Path, st
     for host_path, container_path in (volumes or {}).items():
         args += ["-v", f"{host_path}:{container_path}"]
     return [*args, tag]
+
+
+STORAGE_IN_CONTAINER = "/data"
+
+
+class ContainerStack:
+    """The four function images running on loopback ports, as a cloud runtime runs them, and
+    the dispatcher posting events to them: the functions reach the database at `function_db_url`
+    (a transaction pooler), the dispatcher at `direct_db_url` (LISTEN needs a session); local
+    storage under `storage` (mounted at /data, writable by the images' user)."""
+
+    def __init__(
+        self, images: dict[str, str], direct_db_url: str, function_db_url: str, storage: Path, logs: Path
+    ) -> None:
+        self.images, self.direct_db_url, self.function_db_url = images, direct_db_url, function_db_url
+        self.storage, self.logs = storage, logs
+        self.secret = new_secret()
+        self.urls = {name: f"http://127.0.0.1:{free_port()}/" for name in images}
+        self.names = {name: f"vidpipe-{name.replace('_', '-')}-{os.getpid()}-{free_port()}" for name in images}
+        self.healthy_after: dict[str, float] = {}  # seconds from `podman run` to /healthz answering
+        self._containers: list[subprocess.Popen[bytes]] = []  # the `podman run`s, in the foreground
+        self._dispatcher: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ContainerStack:
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _start(self) -> None:
+        started = {}
+        for name, image in self.images.items():
+            env = {
+                "PORT": self.urls[name].rstrip("/").rsplit(":", 1)[1],
+                "HOST": "127.0.0.1",
+                "VIDPIPE_DATABASE_URL": self.function_db_url,
+                "VIDPIPE_EVENT_SECRET": self.secret,
+                "VIDPIPE_STORAGE_BACKEND": "local",
+                "VIDPIPE_STORAGE_ROOT": STORAGE_IN_CONTAINER,
+            }
+            started[name] = time.monotonic()
+            with open(self.logs / f"{name}.log", "wb") as log:
+                command = run_command(image, self.names[name], env, {self.storage: STORAGE_IN_CONTAINER})
+                self._containers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+        for name in self.images:
+            self.healthy_after[name] = wait_healthy(self.urls[name], started[name])
+        with psycopg.connect(self.direct_db_url, autocommit=True) as conn:
+            conn.execute("select public.configure_delivery('dispatcher', %s, %s)", (Jsonb(self.urls), self.secret))
+        env = {
+            **os.environ,
+            "VIDPIPE_DATABASE_URL": self.direct_db_url,
+            "VIDPIPE_EVENT_SECRET": self.secret,
+            "VIDPIPE_FUNCTION_URLS": json.dumps(self.urls),
+        }
+        with open(self.logs / "dispatcher.log", "wb") as log:
+            self._dispatcher = subprocess.Popen(
+                [sys.executable, "-m", "infra.dispatcher"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log
+            )
+
+    def __exit__(self, *_: object) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.terminate()
+        for name in self.names.values():
+            subprocess.run([*PODMAN, "stop", "-t", "10", name], capture_output=True, check=False)
+        for proc in [*self._containers, *([self._dispatcher] if self._dispatcher else [])]:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def log_tails(self, chars: int = 1500) -> str:
+        return "\n".join(
+            f"{name}: {(self.logs / f'{name}.log').read_text(errors='replace')[-chars:]}" for name in self.images
+        )
+
+    def usage(self, name: str) -> tuple[float, float]:
+        """CPU seconds and peak memory (MB, page cache included: a cloud runtime's in-memory
+        disk counts) of one running container so far, from its cgroup (v1 or v2)."""
+        path = podman("inspect", "--format", "{{.State.CgroupPath}}", self.names[name])
+        root = Path("/sys/fs/cgroup")
+        if (root / "cgroup.controllers").exists():  # v2
+            cpu = float(dict(line.split() for line in (root / path.lstrip("/") / "cpu.stat").open())["usage_usec"])
+            return cpu / 1e6, float((root / path.lstrip("/") / "memory.peak").read_text()) / 1e6
+        cpu_ns = float((root / "cpuacct" / path.lstrip("/") / "cpuacct.usage").read_text())
+        peak = float((root / "memory" / path.lstrip("/") / "memory.max_usage_in_bytes").read_text())
+        return cpu_ns / 1e9, peak / 1e6
+
+
+def wait_healthy(url: str, since: float, timeout: float = 60) -> float:
+    """Seconds since `since` when GET /healthz first answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "healthz", timeout=1).status_code == 200:
+                return time.monotonic() - since
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise ImageError(f"{url} did not answer /healthz within {timeout} s")
