@@ -36,9 +36,12 @@ from infra.console import (
     short_id,
     stop,
 )
+from infra.deploy import PlanError
+from infra.deploy import plan as deploy_plan
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
 from infra.summary import summary
 from infra.webhooks_cli import webhooks
+from shared import __version__
 from shared.adapters.postgres import PostgresDatabase
 from shared.domain import JobNotFound, StepBusy, StepNotApplicable
 from shared.metadata.document import SCHEMA_FILE, json_schema
@@ -341,6 +344,23 @@ def bundle(
     shutil.copytree(REPO_ROOT / "functions" / name, target, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO_ROOT / "shared", target / "shared", ignore=shutil.ignore_patterns("__pycache__"))
     err.print(f"bundle: {target}")
+
+
+@app.command()
+def deploy(
+    project: Annotated[str, typer.Option(help="the Google Cloud project id")],
+    region: Annotated[str, typer.Option(help="the Cloud Run region, such as europe-west1")],
+    supabase_url: Annotated[str, typer.Option(help="https://<ref>.supabase.co")],
+    plan: Annotated[bool, typer.Option("--plan", help="print the commands (the only mode)")] = False,
+    tag: Annotated[str, typer.Option(help="the images' tag")] = __version__,
+) -> None:
+    """Print the commands that deploy the four functions to Google Cloud Run, in order."""
+    if not plan:
+        stop("vidpipe calls no cloud itself: `vidpipe deploy --plan …` prints the commands to run", EXIT_USAGE)
+    try:
+        typer.echo(deploy_plan(project, region, supabase_url, tag), nl=False)
+    except PlanError as exc:
+        stop(str(exc), EXIT_USAGE)
 
 
 def main() -> None:

@@ -1,0 +1,163 @@
+"""The deploy recipe for Google Cloud Run, as the exact commands for one project and region.
+
+`vidpipe deploy --plan` prints them and calls no cloud: a person (or a CI job) runs them. Each
+function is its own Cloud Run service, from its own image (infra/images/Containerfile, the
+public Debian base), with the resources measured by bench/images.py. Secrets come from Secret
+Manager; the plan names shell variables for them and never holds a value. The last step feeds
+the services' URLs back to the database (`configure_delivery`), which then sends the events
+through pg_net.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+from infra.images import IMAGES, PUBLIC_BASE
+
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
+SUPABASE_URL = re.compile(r"^https://[a-z0-9]{20}\.supabase\.co$")
+# A step is one request: it must be allowed to run as long as the database's carrier waits for
+# it (delivery_settings.timeout_ms, 1,900 s).
+REQUEST_TIMEOUT_SECONDS = 1900
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one function's Cloud Run service is given (bench/images.py has the measurements)."""
+
+    cpu: int
+    memory: str
+    concurrency: int  # requests one instance serves at once
+    max_instances: int
+    min_instances: int = 0
+    why: str = ""
+
+
+RESOURCES = {
+    "ingest": Resources(
+        cpu=1,
+        memory="1Gi",
+        concurrency=4,
+        max_instances=20,
+        why="a probe and one frame's decode: ~1 CPU s and ~130 MB per upload",
+    ),
+    "process": Resources(
+        cpu=2,
+        memory="4Gi",
+        concurrency=1,
+        max_instances=20,
+        why="one ffmpeg run, CPU-bound on both cores; its scratch files live in memory on Cloud Run",
+    ),
+    "generate_metadata": Resources(
+        cpu=2,
+        memory="2Gi",
+        concurrency=1,
+        max_instances=10,
+        why="Whisper base held in memory (~450 MB) and decoding on both cores",
+    ),
+    "notify": Resources(
+        cpu=1,
+        memory="512Mi",
+        concurrency=8,
+        max_instances=10,
+        why="signed HTTP sends, mostly waiting on the network",
+    ),
+}
+SECRETS = {  # environment variable -> Secret Manager secret
+    "VIDPIPE_EVENT_SECRET": "vidpipe-event-secret",
+    "VIDPIPE_DATABASE_URL": "vidpipe-database-url",
+    "VIDPIPE_SUPABASE_SERVICE_ROLE_KEY": "vidpipe-supabase-service-role-key",
+}
+
+
+class PlanError(ValueError):
+    pass
+
+
+def service(function: str) -> str:
+    return "vidpipe-" + function.replace("_", "-")
+
+
+def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
+    """The commands, in order, as a shell script."""
+    if not PROJECT_ID.match(project):
+        raise PlanError(f"{project!r} is not a Google Cloud project id (6-30 lower-case letters, digits, hyphens)")
+    if not REGION.match(region):
+        raise PlanError(f"{region!r} is not a Cloud Run region (such as europe-west1)")
+    if not SUPABASE_URL.match(supabase_url):
+        raise PlanError(f"{supabase_url!r} is not a Supabase project URL (https://<ref>.supabase.co)")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+        raise PlanError(f"{tag!r} is not an image tag")
+    registry = f"{region}-docker.pkg.dev/{project}/vidpipe"
+    account = f"vidpipe-functions@{project}.iam.gserviceaccount.com"
+    q = shlex.quote
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# vidpipe on Cloud Run: project {project}, region {region}, images tagged {tag}.",
+        "# Run from the repository's root, with gcloud signed in and podman (or docker) at hand.",
+        "# The secrets are read from the environment and go straight to Secret Manager:",
+        "#   VIDPIPE_EVENT_SECRET               a whsec_ secret (python -c 'from shared.signing",
+        "#                                      import new_secret; print(new_secret())')",
+        "#   VIDPIPE_DATABASE_URL               Supavisor's transaction-mode URL (port 6543)",
+        "#   VIDPIPE_SUPABASE_SERVICE_ROLE_KEY  the project's service_role key",
+        "#   SUPABASE_DB_URL                    the direct URL (port 5432), for the last step",
+        "set -euo pipefail",
+        ': "${VIDPIPE_EVENT_SECRET:?}" "${VIDPIPE_DATABASE_URL:?}" "${VIDPIPE_SUPABASE_SERVICE_ROLE_KEY:?}"',
+        ': "${SUPABASE_DB_URL:?}"',
+        "",
+        "# 1. The project's services, a registry for the images, an identity for the functions.",
+        f"gcloud config set project {q(project)}",
+        "gcloud services enable run.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com",
+        f"gcloud artifacts repositories create vidpipe --repository-format=docker --location={q(region)}",
+        "gcloud iam service-accounts create vidpipe-functions --display-name='vidpipe functions'",
+        "",
+        "# 2. The secrets, readable by the functions' identity alone.",
+    ]
+    for variable, secret in SECRETS.items():
+        lines += [
+            f'printf %s "${variable}" | gcloud secrets create {secret} --data-file=-',
+            f"gcloud secrets add-iam-policy-binding {secret} --member=serviceAccount:{account}"
+            " --role=roles/secretmanager.secretAccessor",
+        ]
+    lines += [
+        "",
+        "# 3. One image per function, FROM the public Debian base, pushed to the registry.",
+        f"gcloud auth print-access-token | podman login -u oauth2accesstoken --password-stdin {region}-docker.pkg.dev",
+    ]
+    for function, spec in IMAGES.items():
+        image = f"{registry}/{service(function)}:{tag}"
+        lines += [
+            f"podman build -f infra/images/Containerfile --build-arg BASE={PUBLIC_BASE}"
+            f" --build-arg FUNCTION={function} --build-arg PACKAGES={q(' '.join(spec.packages))}"
+            f" --build-arg MODEL={q(spec.model)} -t {image} .",
+            f"podman push {image}",
+        ]
+    secrets = ",".join(f"{variable}={secret}:latest" for variable, secret in SECRETS.items())
+    lines += ["", "# 4. One Cloud Run service per function. The events are signed: the door checks them itself."]
+    for function, r in RESOURCES.items():
+        lines += [
+            f"# {function}: {r.why}",
+            f"gcloud run deploy {service(function)} --image={registry}/{service(function)}:{tag} --region={q(region)}"
+            f" --service-account={account} --execution-environment=gen2 --cpu={r.cpu} --memory={r.memory}"
+            f" --concurrency={r.concurrency} --timeout={REQUEST_TIMEOUT_SECONDS}"
+            f" --min-instances={r.min_instances} --max-instances={r.max_instances} --cpu-boost"
+            f" --allow-unauthenticated --set-env-vars=VIDPIPE_STORAGE_BACKEND=supabase,"
+            f"VIDPIPE_SUPABASE_URL={supabase_url} --set-secrets={secrets}",
+        ]
+    lines += ["", "# 5. The database learns where the functions are and sends the events through pg_net."]
+    for function in RESOURCES:
+        variable = function.upper() + "_URL"
+        lines.append(
+            f"{variable}=$(gcloud run services describe {service(function)} --region={q(region)}"
+            " --format='value(status.url)')/"
+        )
+    urls = ", ".join(f"'{f}', '$" + "{" + f"{f.upper()}_URL" + "}'" for f in RESOURCES)
+    lines += [
+        'psql "$SUPABASE_DB_URL" -v ON_ERROR_STOP=1 -c \\',
+        f"  \"select public.configure_delivery('pg_net', jsonb_build_object({urls}), '$VIDPIPE_EVENT_SECRET')\"",
+        "",
+    ]
+    return "\n".join(lines)

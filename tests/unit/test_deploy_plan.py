@@ -1,0 +1,75 @@
+"""`vidpipe deploy --plan`: the Cloud Run recipe as commands, for one project and region, with
+no secret in it and nothing called."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from infra.deploy import RESOURCES, SECRETS, PlanError, plan
+from infra.images import IMAGES
+
+ARGS = ("acme-video-prod", "europe-west1", "https://abcdefghijklmnopqrst.supabase.co", "0.1.0")
+
+
+def deploys(script: str) -> dict[str, dict[str, str]]:
+    """Each `gcloud run deploy` line's flags, by service."""
+    found = {}
+    for line in script.splitlines():
+        if line.startswith("gcloud run deploy "):
+            words = shlex.split(line)
+            found[words[3]] = dict(w[2:].split("=", 1) for w in words[4:] if "=" in w)
+    return found
+
+
+def test_every_function_is_a_service_of_its_own_image_with_its_resources():
+    script = plan(*ARGS)
+    services = deploys(script)
+    assert set(services) == {"vidpipe-" + f.replace("_", "-") for f in IMAGES}
+    for function, r in RESOURCES.items():
+        flags = services["vidpipe-" + function.replace("_", "-")]
+        assert flags["cpu"] == str(r.cpu) and flags["memory"] == r.memory
+        assert flags["concurrency"] == str(r.concurrency) and flags["timeout"] == "1900"
+        assert flags["image"].endswith(f"/vidpipe/vidpipe-{function.replace('_', '-')}:0.1.0")
+        assert flags["set-secrets"].split(",") == [f"{k}={v}:latest" for k, v in SECRETS.items()]
+    builds = [line for line in script.splitlines() if line.startswith("podman build")]
+    assert len(builds) == 4 and all("BASE=docker.io/library/debian:bookworm-slim" in b for b in builds)
+    assert "FUNCTION=generate_metadata --build-arg PACKAGES=ffmpeg --build-arg MODEL=whisper" in script
+
+
+def test_the_plan_is_valid_shell_and_holds_no_secret_value():
+    script = plan(*ARGS)
+    assert subprocess.run(["bash", "-n"], input=script, text=True, check=False).returncode == 0
+    assert not re.search(r"whsec_[A-Za-z0-9+/]{8}|eyJ[A-Za-z0-9]|postgresql://", script)
+    assert "configure_delivery('pg_net'" in script and "'${NOTIFY_URL}'" in script
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("Acme; rm -rf /", *ARGS[1:]), "project id"),
+        ((ARGS[0], "europe west1", *ARGS[2:]), "region"),
+        ((*ARGS[:2], "http://10.0.0.1", ARGS[3]), "Supabase project URL"),
+        ((*ARGS[:3], "$(id)"), "image tag"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_printed(args, says):
+    with pytest.raises(PlanError, match=says):
+        plan(*args)
+
+
+def test_the_command_prints_the_plan_and_calls_nothing_without_it():
+    from typer.testing import CliRunner
+
+    from infra.cli import app
+
+    options = ["--project", ARGS[0], "--region", ARGS[1], "--supabase-url", ARGS[2]]
+    printed = CliRunner().invoke(app, ["deploy", "--plan", *options])
+    assert printed.exit_code == 0 and printed.stdout == plan(*ARGS[:3], tag=ARGS[3])
+    refused = CliRunner().invoke(app, ["deploy", *options])
+    assert refused.exit_code == 2 and "--plan" in refused.output
+    bad = CliRunner().invoke(app, ["deploy", "--plan", *options[:5], "nowhere"])
+    assert bad.exit_code == 2 and "Supabase project URL" in bad.output
