@@ -32,9 +32,10 @@ MODEL_DIR = f"/opt/vidpipe/models/{MODEL_NAME}"
 
 
 @pytest.fixture(scope="module")
-def images() -> dict[str, str]:
+def images() -> Iterator[dict[str, str]]:
     base = local_base()
-    return {name: build(name, base=base, tag=f"localhost/vidpipe-{name.replace('_', '-')}:test") for name in IMAGES}
+    yield {name: build(name, base=base, tag=f"localhost/vidpipe-{name.replace('_', '-')}:test") for name in IMAGES}
+    podman("image", "prune", "-f")  # the layers earlier builds left untagged; the cache stays
 
 
 @pytest.fixture
