@@ -3,6 +3,7 @@ features of the text alone (no corpus, no model); we then drop filler and near-d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from importlib.metadata import version
@@ -70,6 +71,12 @@ FILLER = frozenset(
 
 
 PUNCTUATION = ".,;:!?¿¡…\"'«»“”„()[]"
+# A word that ends with a full stop yet ends no sentence: a title or an initial ("Mr.", "Dr.", "J.").
+TITLE = re.compile(r"[A-Z][a-z]{0,2}\.")
+
+
+def ends_sentence(word: str) -> bool:
+    return word.endswith((".", "!", "?", "…")) and not TITLE.fullmatch(word)
 
 
 class Keyword(BaseModel):
@@ -141,7 +148,7 @@ def capitalised_words(text: str) -> dict[str, str]:
         word = raw.strip(PUNCTUATION)
         if word[:1].isupper() and not starts:
             written.setdefault(word.lower(), word)
-        starts = raw.endswith((".", "!", "?", "…")) or (starts and not word)
+        starts = ends_sentence(raw) or (starts and not word)
     return written
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from shared import __version__
-from shared.content.keywords import PUNCTUATION
+from shared.content.keywords import PUNCTUATION, ends_sentence
 from shared.content.transcript import Utterance
 from shared.domain import ProviderError
 from shared.logs import get_logger
@@ -24,8 +24,6 @@ log = get_logger("describe")
 MAX_TITLE = 100
 MAX_DESCRIPTION = 1000
 SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "but", "by", "for", "in", "of", "on", "or", "the", "to"})
-# A sentence ends at . ! ? or … and a space, unless the word before is a short title (Mr., Dr.).
-SENTENCE_END = re.compile(r"(?<!\b[A-Z]\.)(?<!\b[A-Z][a-z]\.)(?<!\b[A-Z][a-z]{2}\.)(?<=[.!?…])\s+")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
@@ -99,7 +97,17 @@ def sentences(utterances: list[Utterance]) -> list[str]:
             current = ""
     if current:
         found.append(current)
-    return [part for text in found for part in SENTENCE_END.split(text) if part]
+    sentences: list[str] = []
+    for text in found:
+        words: list[str] = []
+        for word in text.split():
+            words.append(word)
+            if ends_sentence(word):
+                sentences.append(" ".join(words))
+                words = []
+        if words:
+            sentences.append(" ".join(words))
+    return sentences
 
 
 def folded(text: str) -> str:

@@ -264,6 +264,8 @@ def test_keywords_keep_the_capitals_of_names_and_german_nouns():
     ranked = keywords("The river Thames flows past London. River boats carry Anna to London.")
     assert [k.text for k in ranked] == ["Thames flows past", "London", "boats carry Anna", "river"]
     assert tags(ranked) == ["london", "river"]
+    after_a_title = keywords("And Mr. John Dashwood had then leisure to consider how much there might be.")
+    assert "John Dashwood" in [k.text for k in after_a_title]  # "Mr." ends no sentence
     german = [k.text for k in keywords("Der Zug fährt am Abend. Meine Schwester kocht Suppe.", language="de")]
     assert any("Zug" in k for k in german) and any("Schwester" in k for k in german)
 
