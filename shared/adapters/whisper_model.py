@@ -91,3 +91,9 @@ def model_folder(cache: Path) -> Path:
         shutil.rmtree(work, ignore_errors=True)
         raise
     return folder
+
+
+if __name__ == "__main__":  # an image's build: `python whisper_model.py CACHE` (standard library only)
+    import sys
+
+    print(model_folder(Path(sys.argv[1])))
