@@ -1,5 +1,6 @@
 """The offline transcriber on real sound: Whisper hears espeak-ng's sentence, and a melody, a
-drone of noise or a tone come out as a clear no-speech result rather than invented words."""
+drone of noise, applause or a tone come out as a clear no-speech result rather than invented
+words."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from shared.content.transcript import transcribe
 
 pytestmark = pytest.mark.integration
 
+CLAPPERS = "+".join(f"exp(-40*mod(t*{3 + 0.23 * k:.2f}+{0.083 * k:.3f}\\,1))" for k in range(12))
 SOUNDS = {
     "tone": ["-f", "lavfi", "-i", "sine=f=440:d=6"],
     "chord": ["-f", "lavfi", "-i", "aevalsrc=0.3*sin(2*PI*261*t)+0.3*sin(2*PI*329*t)+0.3*sin(2*PI*392*t):d=6"],
@@ -26,6 +28,8 @@ SOUNDS = {
         r"aevalsrc=0.5*sin(2*PI*(220+110*floor(mod(t*4\,8)))*t)*(0.6+0.4*sin(2*PI*2*t)):d=6",
     ],
     "noise": ["-f", "lavfi", "-i", "anoisesrc=c=pink:a=0.3:d=6"],
+    # twelve people clapping out of step: bursts of noise, each dying away in ~25 ms
+    "applause": ["-f", "lavfi", "-i", f"aevalsrc=(random(0)*2-1)*0.12*({CLAPPERS}):d=6", "-af", "highpass=f=700"],
 }
 
 
