@@ -87,3 +87,30 @@ def test_eight_requests_at_once_each_get_their_own_words(engine, tmp_path):
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda wav: transcribe(engine, wav, [], 6.0).text, wavs * 2))
     assert together == alone * 2
+
+
+def test_no_caption_starts_more_than_a_third_of_a_second_before_its_words(engine, tmp_path):
+    """Three sentences placed at known times after pauses (Whisper base puts a word's start up to
+    0.4 s early after a pause): each sentence's first caption starts no more than 0.3 s before
+    the sound of its first word, and not after it."""
+    from shared.content.captions import cues
+    from shared.content.transcript import frame_energies
+
+    placed = {1.0: SENTENCES[0], 6.5: SENTENCES[1], 12.0: SENTENCES[2]}
+    inputs, graph, onsets = [], [], []
+    for i, (at, sentence) in enumerate(placed.items()):
+        raw = tmp_path / f"raw{i}.wav"
+        subprocess.run(["espeak-ng", *VOICE, "-w", str(raw), sentence], check=True)
+        spoken = wav16k(tmp_path / f"p{i}.wav", ["-i", str(raw)])
+        energies = frame_energies(spoken.read_bytes()[44:])
+        lead = next(k for k, e in enumerate(energies) if e > 1e-4) / 100  # espeak's own lead-in
+        onsets.append(at + lead)
+        inputs += ["-i", str(spoken)]
+        graph.append(f"[{i}:a]adelay={int(at * 1000)}:all=1[a{i}]")
+    mix = ";".join(graph) + ";" + "".join(f"[a{i}]" for i in range(len(placed))) + "amix=inputs=3:normalize=0"
+    wav = wav16k(tmp_path / "placed.wav", [*inputs, "-filter_complex", mix, "-t", "18"])
+    words = transcribe(engine, wav, [], 18.0).words
+    starts = [c.start for c in cues(words)]
+    for onset in onsets:
+        first = min(starts, key=lambda s: abs(s - onset))
+        assert onset - 0.3 <= first <= onset + 0.05, (onset, starts)
