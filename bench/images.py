@@ -17,32 +17,18 @@ import argparse
 import itertools
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from infra.cli import wait_for_end
 from infra.clips import make_speech_clip
 from infra.images import IMAGES, ContainerStack, build, local_base, size_mb
 from infra.local.pooler import TransactionPooler
 from infra.local.postgres import PostgresCluster, prepare_database
 from tests.integration.doors import USER, upload
-
-
-def wait_ready(conn: Any, object_id: Any, timeout: float = 900) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row: dict[str, Any] | None = conn.execute(
-            "select j.* from processing_jobs j join videos v on v.id = j.video_id where v.object_id = %s",
-            (object_id,),
-        ).fetchone()
-        if row is not None and row["status"] in ("ready", "failed"):
-            assert row["status"] == "ready", row
-            return row
-        time.sleep(0.2)
-    raise SystemExit("the job did not finish")
 
 
 def step_seconds(conn: Any, job_id: Any) -> dict[str, float]:
@@ -91,7 +77,8 @@ def main() -> None:
                     describes = []
                     for i in range(2):
                         row = upload(conn, storage, clip, f"{USER}/clip{i}.mp4")
-                        job = wait_ready(conn, row["id"])
+                        job = wait_for_end(conn, row["id"], 900)
+                        assert job["status"] == "ready", job
                         describes.append(step_seconds(conn, job["id"]))
                 usage = {name: stack.usage(name) for name in images}
             print(f"\n{seconds} s clip, 1920x1080 30 fps, sent through twice (the first after a cold start):")

@@ -117,6 +117,17 @@ def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) ->
     ).fetchone()
 
 
+def wait_for_end(conn: psycopg.Connection[dict[str, Any]], object_id: UUID, timeout: float) -> dict[str, Any]:
+    """The upload's job once it is ready or failed; TimeoutError if it is neither in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = job_for_object(conn, object_id)
+        if job is not None and job["status"] in ("ready", "failed"):
+            return job
+        time.sleep(0.2)
+    raise TimeoutError(f"the job of {object_id} did not end within {timeout} s")
+
+
 def announcement(conn: psycopg.Connection[dict[str, Any]], job: dict[str, Any]) -> tuple[Any, str] | None:
     """When and how the job's final event reached its owner's endpoints, or None while a first
     attempt is still on its way."""

@@ -115,14 +115,6 @@ def folded(text: str) -> str:
     return " " + " ".join(text.lower().translate(str.maketrans(PUNCTUATION, " " * len(PUNCTUATION))).split()) + " "
 
 
-def length_words(seconds: float) -> str:
-    if seconds < 90:
-        return f"{round(seconds)}-second"
-    if seconds < 5400:
-        return f"{round(seconds / 60)}-minute"
-    return f"{seconds / 3600:.1f}-hour"
-
-
 @dataclass(frozen=True)
 class Wording:
     """The few words the extractive summary writes itself, in the language of the speech."""
@@ -131,18 +123,21 @@ class Wording:
     summary: Callable[[float, str, int], str]  # duration, " (WxH)" or "", chapters
 
 
-def _seconds_in(units: tuple[str, str, str], seconds: float) -> str:
+def _seconds_in(units: tuple[str, str, str], seconds: float, joiner: str = " ") -> str:
+    """A length in seconds, minutes or hours: "36 Sekunden", or with joiner "-" "36-second"."""
     if seconds < 90:
-        return f"{round(seconds)} {units[0]}"
+        return f"{round(seconds)}{joiner}{units[0]}"
     if seconds < 5400:
-        return f"{round(seconds / 60)} {units[1]}"
-    return f"{seconds / 3600:.1f} {units[2]}"
+        return f"{round(seconds / 60)}{joiner}{units[1]}"
+    return f"{seconds / 3600:.1f}{joiner}{units[2]}"
 
 
 WORDING = {
     "en": Wording(
         "and",
-        lambda d, size, n: f"A {length_words(d)} video{size}" + (f" in {n} chapters" if n else ""),
+        lambda d, size, n: (
+            f"A {_seconds_in(('second', 'minute', 'hour'), d, '-')} video{size}" + (f" in {n} chapters" if n else "")
+        ),
     ),
     "de": Wording(
         "und",
@@ -195,7 +190,7 @@ def extractive(facts: VideoFacts, title_phrases: int = 3, description_sentences:
     title = title_case(joined) if facts.language == "en" else first_upper(joined)
     rank = {folded(k): 1.0 / (i + 1) for i, k in enumerate(facts.keywords)}
     spoken = sentences(facts.utterances)
-    weight = [sum(v for k, v in rank.items() if k in folded(s)) for s in spoken]
+    weight = [sum(v for k, v in rank.items() if k in text) for text in map(folded, spoken)]
     best = sorted(sorted(range(len(spoken)), key=lambda i: -weight[i])[:description_sentences])
     said = " ".join(sentence(spoken[i]) for i in best if weight[i] > 0)
     topics = f": {', '.join(facts.chapters)}" if facts.chapters else ""

@@ -13,15 +13,14 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from infra.cli import wait_for_end
 from infra.images import IMAGES, ULIMITS, ContainerStack, build, local_base, podman
 from shared.adapters.whisper_model import MODEL_NAME
 from tests.integration.doors import USER, upload
@@ -55,19 +54,6 @@ def running(images, storage, db_url, pooler, tmp_path) -> Iterator[ContainerStac
         yield stack
 
 
-def wait_for_status(conn: Any, object_id: Any, statuses: set[str], timeout: float = 240) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        row: dict[str, Any] | None = conn.execute(
-            "select j.* from processing_jobs j join videos v on v.id = j.video_id where v.object_id = %s",
-            (object_id,),
-        ).fetchone()
-        if row is not None and row["status"] in statuses:
-            return row
-        time.sleep(0.2)
-    raise AssertionError(f"the job did not reach {statuses} within {timeout} s: {row}")
-
-
 def test_the_images_hold_only_what_each_function_needs(images):
     def has(image: str, command: str) -> bool:
         return podman("run", "--rm", *ULIMITS, "--network=host", image, "sh", "-c", f"command -v {command} || :") != ""
@@ -88,9 +74,9 @@ def test_uploads_go_to_ready_through_the_four_containers(running, storage, db_ur
         speech = upload(conn, storage, clips["speech"], f"{USER}/talk.mp4")
         broken = upload(conn, storage, clips["plain"], f"{USER}/broken.mp4")
         (storage / "uploads" / f"{USER}/broken.mp4").write_bytes(b"not a video at all")
-        done = wait_for_status(conn, speech["id"], {"ready", "failed"})
+        done = wait_for_end(conn, speech["id"], 240)
         assert done["status"] == "ready", (done["reason_code"], done["last_error"], running.log_tails())
-        failed = wait_for_status(conn, broken["id"], {"ready", "failed"})
+        failed = wait_for_end(conn, broken["id"], 240)
         assert failed["status"] == "failed" and failed["reason_code"] == "not_a_video", failed["last_error"]
         document = conn.execute(
             "select m.document from video_metadata m join videos v on v.id = m.video_id where v.object_id = %s",
