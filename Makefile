@@ -7,7 +7,8 @@ PG_BIN := /usr/lib/postgresql/15/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the pipeline and its tests need, checked by a file each one provides (the
 # six from pocketsphinx-testdata on: recordings of real human speech, with their texts, for the
-# transcription tests; pgbouncer: the transaction-mode pooler the functions are tested through).
+# transcription tests; pgbouncer: the transaction-mode pooler the functions are tested through;
+# chromium: the browser the results page is tested in, as Playwright's own download cannot work).
 APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   postgresql-15-cron:/usr/lib/postgresql/15/lib/pg_cron.so espeak-ng:/usr/bin/espeak-ng \
   postgresql-15-pgtap:/usr/share/postgresql/15/extension/pgtap.control \
@@ -18,19 +19,18 @@ APT_NEEDS := ffmpeg:/usr/bin/ffprobe postgresql-15:$(PG_BIN)/initdb \
   asterisk-core-sounds-fr-wav:/usr/share/asterisk/sounds/fr_CA_f_June/activated.wav \
   asterisk-core-sounds-es:/usr/share/doc/asterisk-core-sounds-es/core-sounds-es.txt.gz \
   asterisk-core-sounds-es-wav:/usr/share/asterisk/sounds/es_MX_f_Allison/agent-loggedoff.wav \
-  pgbouncer:/usr/sbin/pgbouncer
+  pgbouncer:/usr/sbin/pgbouncer chromium:/usr/bin/chromium
 # The container tools of the image tests (infra/images.py), without their recommendations:
 # podman's would upgrade passwd and login, which stay at the installed version.
 CONTAINER_NEEDS := podman:/usr/bin/podman mmdebstrap:/usr/bin/mmdebstrap runc:/usr/sbin/runc
-# The real Supabase CLI, from the npm registry (the `supabase` package's installer downloads from
-# elsewhere; the platform package carries the binary itself).
-SUPABASE_CLI_VERSION := 3.1.0
-SUPABASE_CLI_PKG := @supabase/cli-linux-$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x64)
-SUPABASE := .tools/node_modules/$(SUPABASE_CLI_PKG)/bin/supabase
+# The npm tools, pinned by infra/node/package-lock.json and installed under .tools/: the real
+# Supabase CLI (the platform package carries the binary; the `supabase` package's installer
+# downloads from elsewhere), the type generator and checker, supabase-js and hls.js.
+NODE_TOOLS := .tools/.installed
 
-.PHONY: setup system-packages run check test lint down clean
+.PHONY: setup system-packages run check test lint types down clean
 
-setup: system-packages $(VENV)/.installed $(SUPABASE)
+setup: system-packages $(VENV)/.installed $(NODE_TOOLS)
 
 system-packages:
 	@missing=""; for pair in $(APT_NEEDS); do \
@@ -57,10 +57,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-$(SUPABASE):
+$(NODE_TOOLS): infra/node/package.json infra/node/package-lock.json
 	mkdir -p .tools
-	npm install --prefix .tools --no-audit --no-fund --silent $(SUPABASE_CLI_PKG)@$(SUPABASE_CLI_VERSION)
-	$(SUPABASE) --version
+	cp infra/node/package.json infra/node/package-lock.json .tools/
+	npm ci --prefix .tools --no-audit --no-fund --loglevel=error
+	touch $@
 
 run: setup
 	$(BIN)/vidpipe sample .vidpipe/sample.mp4
@@ -78,6 +79,11 @@ check: lint
 # Everything CI runs.
 test: lint
 	$(BIN)/pytest -q
+
+# The TypeScript types of the database and of the JSON documents, into types/ (a test fails
+# when the committed ones are stale).
+types: setup
+	$(BIN)/vidpipe types
 
 down:
 	-$(BIN)/vidpipe down

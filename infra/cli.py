@@ -22,6 +22,7 @@ from rich import box
 from rich.table import Table
 
 from infra import REPO_ROOT
+from infra import types as typegen
 from infra.clips import make_sample
 from infra.console import (
     EXIT_FAILED,
@@ -41,7 +42,7 @@ from infra.deploy import plan as deploy_plan
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
 from infra.summary import summary
 from infra.webhooks_cli import webhooks
-from shared import __version__
+from shared import __version__, webhook_payload
 from shared.adapters.postgres import PostgresDatabase
 from shared.domain import JobNotFound, StepBusy, StepNotApplicable
 from shared.metadata.document import SCHEMA_FILE, json_schema
@@ -328,10 +329,31 @@ def retry(job: Annotated[str, typer.Argument(help="a failed job's id, or a uniqu
 
 
 @app.command()
-def schema(out: Annotated[Path, typer.Option(help="where to write it")] = SCHEMA_FILE) -> None:
-    """Write the metadata document's JSON Schema (the repo keeps it beside the model)."""
-    out.write_text(json.dumps(json_schema(), indent=2) + "\n")
-    err.print(f"schema: {out}")
+def schema() -> None:
+    """Write the JSON Schemas of the metadata document and of the webhook payload (the repo keeps
+    each beside its model)."""
+    for file, made in ((SCHEMA_FILE, json_schema()), (webhook_payload.SCHEMA_FILE, webhook_payload.json_schema())):
+        file.write_text(json.dumps(made, indent=2) + "\n")
+        err.print(f"schema: {file.relative_to(REPO_ROOT)}")
+
+
+@app.command()
+def types(
+    check: Annotated[bool, typer.Option("--check", help="write nothing; exit 1 when types/ is stale")] = False,
+) -> None:
+    """Write types/: the database's TypeScript types (the Supabase CLI) and the metadata document's and
+    webhook payload's (from their JSON Schemas); then compile the typed example."""
+    try:
+        if check:
+            if found := typegen.stale():
+                stop(f"[red]types/ is stale:[/red] {', '.join(found)}; run `make types` and commit", EXIT_REFUSED)
+        else:
+            for file in typegen.write():
+                err.print(f"types: {file.relative_to(REPO_ROOT)}")
+        typegen.check_example()
+    except typegen.TypesError as exc:
+        stop(f"[red]{exc}[/red]", EXIT_REFUSED)
+    err.print("types: current, and the example compiles")
 
 
 @app.command()

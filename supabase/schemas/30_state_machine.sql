@@ -383,3 +383,36 @@ begin
   return public.transition_job(p_job, 'queued', p_now, p_note => 'the upload passed its checks on retry');
 end
 $$;
+
+-- An owner asks for their own failed job to be tried again (the results page's retry), as
+-- requeue_job does for operators. Another owner's job does not exist for them (VP404).
+create function public.retry_job(p_job uuid) returns public.processing_jobs
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_uid uuid := auth.uid();
+begin
+  if v_uid is null then
+    raise exception 'sign in to retry a job' using errcode = '42501';
+  end if;
+  perform from public.processing_jobs where id = p_job and owner_id = v_uid;
+  if not found then
+    raise exception 'job % not found', p_job using errcode = 'VP404';
+  end if;
+  return public.requeue_job(p_job);
+end
+$$;
+
+-- Watching jobs ---------------------------------------------------------------------------------
+-- Every change of a job is a notification on channel vidpipe_jobs carrying the job's id alone: a
+-- listener (the local results page) reads the job again with its reader's rights. Front ends on a
+-- hosted project follow processing_jobs through Realtime instead.
+create function public.notify_job_event() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  perform pg_notify('vidpipe_jobs', new.job_id::text);
+  return null;
+end
+$$;
+
+create trigger job_event_notify after insert on public.job_events
+  for each row execute function public.notify_job_event();

@@ -80,7 +80,7 @@ do $$
 declare
   r record;
   v_for_owners text[] := array['acting_owner', 'create_webhook_endpoint', 'delete_webhook_endpoint',
-                               'set_webhook_endpoint_enabled', 'is_ingest_bucket'];
+                               'set_webhook_endpoint_enabled', 'is_ingest_bucket', 'retry_job'];
 begin
   for r in
     select p.oid::regprocedure as f, p.proname = any (v_for_owners) as for_owners from pg_proc p
@@ -93,7 +93,7 @@ begin
          'retry_outbox', 'settle_dead_event', 'announcement_type', 'webhook_payload', 'announce', 'claim_delivery',
          'record_attempt', 'replay_delivery', 'settle_dead_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
          'deliver_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery', 'scheduled_jobs',
-         'event_secret'])
+         'event_secret', 'notify_job_event'])
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', r.f);
     execute format('grant execute on function %s to %s', r.f,

@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(94);
+select plan(98);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -59,6 +59,7 @@ select throws_ok(format('select * from public.%I', t), '42501', null, format('an
                     'event_requests']) t;
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x')$$, '42501', null,
                  'anon cannot register an endpoint');
+select throws_ok($$select public.retry_job(gen_random_uuid())$$, '42501', null, 'anon cannot retry a job');
 reset role;
 
 -- An owner: their own rows only -------------------------------------------------------------------
@@ -122,6 +123,14 @@ select throws_ok($$select * from public.create_webhook_endpoint('https://user:pw
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/x', array['video.deleted'])$$,
                  '22P02', null, 'unknown event types are refused');
 
+-- Retry: her own failed jobs only.
+select throws_ok($$select public.retry_job((select job_id from fixture
+                                             where owner_id = '00000000-0000-4000-8000-00000000000b'))$$,
+                 'VP404', null, 'Alice cannot retry Bob''s job: it does not exist for her');
+select throws_ok($$select public.retry_job((select job_id from fixture
+                                             where owner_id = '00000000-0000-4000-8000-00000000000a'))$$,
+                 'VP410', null, 'a job that did not fail is not retried');
+
 -- Storage: uploads only under her own folder.
 select lives_ok($$insert into storage.objects (bucket_id, name, owner)
                   values ('uploads', '00000000-0000-4000-8000-00000000000a/new.mp4', auth.uid())$$,
@@ -148,6 +157,8 @@ select throws_ok(format('select public.set_webhook_endpoint_enabled(%L, false, %
                         (select endpoint_id from fixture where owner_id = '00000000-0000-4000-8000-00000000000b'),
                         '00000000-0000-4000-8000-00000000000b'),
                  '42501', null, 'a token without sub cannot turn Bob''s endpoint off');
+select throws_ok($$select public.retry_job((select job_id from fixture limit 1))$$, '42501', null,
+                 'a token without sub cannot retry a job');
 reset role;
 
 -- The service role: the pipeline's work ---------------------------------------------------------

@@ -1,15 +1,19 @@
 """The job state machine on a real Postgres built from supabase/migrations."""
 
+import json
 from datetime import timedelta
 
 import psycopg
 import pytest
+from jsonschema import Draft202012Validator
 from psycopg.types.json import Jsonb
 
 from infra.local.postgres import prepare_database
+from shared import webhook_payload
 from shared.domain import DeliveryStatus, JobStatus, JobStep, PipelineFunction, Reason, WebhookEventType
 
 USER = "00000000-0000-4000-8000-000000000001"
+OTHER = "00000000-0000-4000-8000-00000000000f"
 
 
 def new_object(conn, bucket="uploads", name=None):
@@ -508,3 +512,72 @@ def test_jobs_join_the_realtime_publication_where_supabase_has_one(pg_cluster, c
     finally:
         with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
             admin.execute("drop database vidpipe_realtime with (force)")
+
+
+def act_as_owner(conn, user):
+    """What PostgREST does for a signed-in user: their role and their token's claims."""
+    conn.execute("set role authenticated")
+    conn.execute(
+        "select set_config('request.jwt.claims', %s, false)", (f'{{"sub": "{user}", "role": "authenticated"}}',)
+    )
+
+
+def test_an_owner_retries_their_own_failed_job(conn):
+    job = new_job(conn)["id"]
+    fail_at(conn, job, "process")
+    act_as_owner(conn, USER)
+    try:
+        row = conn.execute("select * from retry_job(%s)", (job,)).fetchone()
+        assert (row["status"], row["retries"]) == ("queued", 1)
+        assert sqlstate_of(conn, "select retry_job(%s)", (job,)) == "VP410"  # queued now: nothing to retry
+    finally:
+        conn.execute("reset role")
+    assert history(conn, job)[-1] == ("failed", "queued", None, "retry requested at step process")
+
+
+def test_no_owner_retries_a_job_that_is_not_theirs(conn):
+    job = new_job(conn)["id"]
+    fail_at(conn, job, "process")
+    conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (OTHER,))
+    act_as_owner(conn, OTHER)
+    try:
+        assert sqlstate_of(conn, "select retry_job(%s)", (job,)) == "VP404"
+    finally:
+        conn.execute("reset role")
+    assert conn.execute("select status from processing_jobs where id = %s", (job,)).fetchone()["status"] == "failed"
+
+
+def test_every_change_of_a_job_is_notified_with_its_id_alone(conn, db_url):
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("listen vidpipe_jobs")
+        job = new_job(conn)["id"]
+        fail_at(conn, job, "process")
+        conn.execute("select requeue_job(%s)", (job,))
+        heard = [n.payload for n in listener.notifies(timeout=2, stop_after=4)]
+    # queued, processing, failed, queued again: one notification a change, carrying no owner or status
+    assert heard == [str(job)] * 4
+
+
+def test_the_announcements_the_database_writes_keep_the_payload_schema(conn):
+    ready = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (ready,))
+    conn.execute("select complete_process(%s, %s, '{}', '[]', '{}')", (ready, held(conn, ready)))
+    conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (ready,))
+    conn.execute("select complete_generate_metadata(%s, %s, 1, '{}')", (ready, held(conn, ready)))
+    failed = reject(conn, "not_a_video", "no video stream")["id"]
+    validator = Draft202012Validator(json.loads(webhook_payload.SCHEMA_FILE.read_text()))
+    payloads = [
+        r["payload"]
+        for r in conn.execute("select payload from webhook_messages where job_id in (%s, %s)", (ready, failed))
+    ]
+    assert sorted(p["type"] for p in payloads) == ["video.failed", "video.ingested", "video.processed", "video.ready"]
+    for payload in payloads:
+        validator.validate(payload)  # as a consumer would
+        parsed = webhook_payload.WebhookPayload.model_validate(payload)  # and no field the model lacks
+        assert parsed.model_dump(mode="json", exclude_none=True)["data"] == payload["data"]
+    failure = next(p for p in payloads if p["type"] == "video.failed")["data"]
+    assert (failure["reason"], failure["message"], failure["failed_step"]) == (
+        "not_a_video",
+        "no video stream",
+        "ingest",
+    )

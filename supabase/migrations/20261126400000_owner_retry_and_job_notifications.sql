@@ -1,0 +1,36 @@
+-- vidpipe: an owner may retry their own failed job (retry_job, for the results page and any front
+-- end), and every change of a job is announced on channel vidpipe_jobs with the job's id, for
+-- listeners that read it again with their own rights. The same change as supabase/schemas/
+-- (30_state_machine, 70_security).
+
+create function public.retry_job(p_job uuid) returns public.processing_jobs
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_uid uuid := auth.uid();
+begin
+  if v_uid is null then
+    raise exception 'sign in to retry a job' using errcode = '42501';
+  end if;
+  perform from public.processing_jobs where id = p_job and owner_id = v_uid;
+  if not found then
+    raise exception 'job % not found', p_job using errcode = 'VP404';
+  end if;
+  return public.requeue_job(p_job);
+end
+$$;
+
+create function public.notify_job_event() returns trigger
+language plpgsql set search_path = '' as $$
+begin
+  perform pg_notify('vidpipe_jobs', new.job_id::text);
+  return null;
+end
+$$;
+
+create trigger job_event_notify after insert on public.job_events
+  for each row execute function public.notify_job_event();
+
+revoke execute on function public.retry_job(uuid) from public, anon, authenticated;
+grant execute on function public.retry_job(uuid) to authenticated, service_role;
+revoke execute on function public.notify_job_event() from public, anon, authenticated;
+grant execute on function public.notify_job_event() to service_role;
