@@ -12,12 +12,11 @@ import shutil
 import time
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import psycopg
 import typer
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 from rich import box
 from rich.table import Table
 
@@ -39,7 +38,8 @@ from infra.console import (
 )
 from infra.deploy import PlanError
 from infra.deploy import plan as deploy_plan
-from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UPLOADS_BUCKET, LocalStack, StackState
+from infra.local.stack import FUNCTIONS, LocalStack, StackState
+from infra.local.uploads import upload_file
 from infra.summary import summary
 from infra.webhooks_cli import webhooks
 from shared import __version__, webhook_payload
@@ -72,6 +72,18 @@ def up() -> None:
         f"stack up: postgres on port {state.pg_port}; functions "
         + ", ".join(f"{n} {u}" for n, u in state.function_urls.items())
     )
+    if state.ui_url:
+        err.print(f"results page: {_stack().ui_address(state)}")
+
+
+@app.command()
+def ui() -> None:
+    """Print the results page's URL (starting the stack if needed): the videos, live, with their
+    player, captions, chapters, storyboard, transcript and metadata."""
+    state = _ensure_up()
+    if not state.ui_url:
+        stop("this stack was started without the results page: `vidpipe down`, then `vidpipe up`", EXIT_REFUSED)
+    print(_stack().ui_address(state))
 
 
 @app.command()
@@ -81,33 +93,9 @@ def down() -> None:
     err.print("stack down")
 
 
-def storage_name(file: Path) -> str:
-    """`<owner>/<short id>-<file name>`, with characters a storage key should not carry replaced."""
-    clean = re.sub(r"[^A-Za-z0-9._-]", "_", file.name).lstrip(".") or "video"
-    return f"{LOCAL_USER_ID}/{uuid4().hex[:8]}-{clean}"
-
-
 def upload(state: StackState, file: Path, name: str | None = None) -> UUID:
-    """What Supabase Storage does on an upload: store the bytes, then insert storage.objects.
-    `name` overrides the object key (tests of odd paths)."""
-    name = name or storage_name(file)
-    target = state.storage_root / UPLOADS_BUCKET / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(file, target)
-    with psycopg.connect(state.database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) "
-            "values (%s, %s, %s, %s, %s) returning id",
-            (
-                UPLOADS_BUCKET,
-                name,
-                LOCAL_USER_ID,
-                LOCAL_USER_ID,
-                Jsonb({"size": file.stat().st_size, "mimetype": "video/mp4"}),
-            ),
-        ).fetchone()
-    assert row is not None
-    return UUID(str(row[0]))
+    """Upload FILE as the local user's video; `name` overrides the object key (tests of odd paths)."""
+    return upload_file(state.database_url, state.storage_root, file, name)
 
 
 def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) -> dict[str, Any] | None:

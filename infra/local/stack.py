@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -42,6 +43,7 @@ UPLOADS_BUCKET = "uploads"
 CARRIERS = {"dispatcher": "dispatcher", "pg_net": "platform"}
 CARRIER_MODULES = {"dispatcher": "infra.dispatcher", "platform": "infra.local.platform"}
 PG_NET_STANDIN_SQL = Path(__file__).with_name("pg_net_standin.sql")
+UI = "ui"  # the results page, infra/ui
 
 
 class StackError(RuntimeError):
@@ -58,6 +60,7 @@ class StackState:
     function_urls: dict[str, str]
     pids: dict[str, int]
     delivery: str = "dispatcher"  # what carries the events: the dispatcher, or the database (pg_net)
+    ui_url: str = ""  # the results page (infra/ui), opened with the key in ui_key
     durable: bool = False  # fsync and synchronous commits, as in production (fault tests crash it)
 
     def cluster(self) -> PostgresCluster:
@@ -117,12 +120,17 @@ class LocalStack:
         cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port)
         return state if cluster.running() else None
 
-    def _secret(self) -> str:
-        path = self.home / "event_secret"
+    def _secret(self, name: str = "event_secret") -> str:
+        """A secret kept in the home, readable by its owner alone; made on first use."""
+        path = self.home / name
         if not path.exists():
-            path.write_text(new_secret())
-            path.chmod(0o600)
+            path.touch(mode=0o600)
+            path.write_text(new_secret() if name == "event_secret" else secrets.token_urlsafe(24))
         return path.read_text().strip()
+
+    def ui_address(self, state: StackState) -> str:
+        """The results page's URL with its key: what `vidpipe up` and `vidpipe ui` print."""
+        return f"{state.ui_url}?key={self._secret('ui_key')}"
 
     # Up and down --------------------------------------------------------------------------
     def up(self) -> StackState:
@@ -145,17 +153,18 @@ class LocalStack:
         if retry_base:
             with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
                 conn.execute(f"alter database {DATABASE} set vidpipe.retry_base_seconds = {float(retry_base)}")
-        ports = {name: free_port() for name in FUNCTIONS}
+        ports = {name: free_port() for name in (*FUNCTIONS, UI)}
         state = StackState(
             home=str(self.home),
             data_dir=str(cluster.data_dir),
             pg_port=cluster.port,
             database_url=url,
             event_secret=self._secret(),
-            function_urls={name: f"http://127.0.0.1:{port}/" for name, port in ports.items()},
+            function_urls={name: f"http://127.0.0.1:{ports[name]}/" for name in FUNCTIONS},
             pids={},
             delivery=delivery,
             durable=self.durable,
+            ui_url=f"http://127.0.0.1:{ports[UI]}/",
         )
         with psycopg.connect(url, autocommit=True) as conn:  # what `vidpipe` tells a hosted project once
             conn.execute(
@@ -163,7 +172,7 @@ class LocalStack:
                 (delivery, Jsonb(state.function_urls), state.event_secret),
             )
         try:
-            for name in (*FUNCTIONS, CARRIERS[delivery]):
+            for name in (*FUNCTIONS, CARRIERS[delivery], UI):
                 self._start(name, state)
         except BaseException:
             self._save(state)
@@ -210,6 +219,10 @@ class LocalStack:
         }
         if name in CARRIER_MODULES:
             cmd = [sys.executable, "-m", CARRIER_MODULES[name]]
+        elif name == UI:
+            port = int(state.ui_url.rstrip("/").rsplit(":", 1)[1])
+            env["VIDPIPE_UI_KEY"] = self._secret("ui_key")
+            cmd = [sys.executable, "-m", "infra.ui", "--host", "127.0.0.1", "--port", str(port)]
         else:
             port = int(state.function_urls[name].rstrip("/").rsplit(":", 1)[1])
             cmd = [

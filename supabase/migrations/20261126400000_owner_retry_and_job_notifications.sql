@@ -1,7 +1,8 @@
 -- vidpipe: an owner may retry their own failed job (retry_job, for the results page and any front
--- end), and every change of a job is announced on channel vidpipe_jobs with the job's id, for
--- listeners that read it again with their own rights. The same change as supabase/schemas/
--- (30_state_machine, 70_security).
+-- end), may read the files derived from their videos through Storage (a signed URL for the proxy,
+-- the captions, the storyboard), and every change of a job is announced on channel vidpipe_jobs
+-- with the job's id, for listeners that read it again with their own rights. The same change as
+-- supabase/schemas/ (30_state_machine, 70_security), and a storage policy.
 
 create function public.retry_job(p_job uuid) returns public.processing_jobs
 language plpgsql security definer set search_path = '' as $$
@@ -34,3 +35,7 @@ revoke execute on function public.retry_job(uuid) from public, anon, authenticat
 grant execute on function public.retry_job(uuid) to authenticated, service_role;
 revoke execute on function public.notify_job_event() from public, anon, authenticated;
 grant execute on function public.notify_job_event() to service_role;
+
+-- Derived files are kept under <owner>/<video>/ in the derived bucket: the owner reads their own.
+create policy vidpipe_owner_reads_derived on storage.objects for select to authenticated
+  using (bucket_id = 'derived' and split_part(name, '/', 1) = (select auth.uid())::text);

@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(98);
+select plan(100);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -25,6 +25,7 @@ begin
   foreach u in array array['00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-00000000000b']::uuid[] loop
     select c.id into e from public.create_webhook_endpoint('https://example.com/hooks', null, null, u) c;
     insert into storage.objects (bucket_id, name, owner) values ('uploads', u || '/v.mp4', u) returning id into o;
+    insert into storage.objects (bucket_id, name) values ('derived', u || '/' || o || '/proxy.mp4');
     j := public.create_job(o, u, 'uploads', u || '/v.mp4', 1, 'video/mp4');
     j := public.claim_step(j.id, 'process', 'w', 60);
     perform public.complete_process(j.id, j.lease_owner, '{}', jsonb_build_array(jsonb_build_object(
@@ -142,6 +143,10 @@ select throws_ok($$insert into storage.objects (bucket_id, name, owner) values (
                  '42501', null, 'an upload outside any owner folder is refused');
 select is((select count(*)::int from storage.objects where bucket_id = 'uploads'
             and split_part(name, '/', 1) <> auth.uid()::text), 0, 'Alice sees no other owner''s uploads');
+select is((select count(*)::int from storage.objects where bucket_id = 'derived'
+            and split_part(name, '/', 1) = auth.uid()::text), 1, 'Alice reads the files derived from her video');
+select is((select count(*)::int from storage.objects where bucket_id = 'derived'
+            and split_part(name, '/', 1) <> auth.uid()::text), 0, 'Alice reads no other owner''s derived files');
 select throws_ok($$insert into storage.objects (bucket_id, name, owner)
                    values ('uploads', '00000000-0000-4000-8000-00000000000a/spoof.mp4',
                            '00000000-0000-4000-8000-00000000000b')$$,

@@ -15,7 +15,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from infra.cli import upload, wait_for_job
-from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, LocalStack, StackState
+from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UI, LocalStack, StackState
 from tests.receiver import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ def stack() -> Iterator[StackState]:
 
 
 def test_uploads_become_ready_and_are_announced_with_no_dispatcher(stack, clips):
-    assert stack.delivery == "pg_net" and set(stack.pids) == {*FUNCTIONS, "platform"}
+    assert stack.delivery == "pg_net" and set(stack.pids) == {*FUNCTIONS, "platform", UI}
     hook = Receiver()
     try:
         with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:

@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from infra.cli import display_name, storage_name
+from infra.cli import display_name
+from infra.local.uploads import storage_name
 
 
 def test_storage_name_is_owner_scoped_and_safe():
