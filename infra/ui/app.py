@@ -242,17 +242,21 @@ def events() -> Response:
 
 
 def job_events(config: UiConfig) -> Iterator[str]:
-    """Server-sent events: `job` with the job's row (as the user reads it) after each change."""
-    with psycopg.connect(config.database_url, autocommit=True) as listener:
-        listener.execute(f"listen {JOBS_CHANNEL}")
-        yield "event: hello\ndata: {}\n\n"
-        while True:
-            ids = {n.payload for n in listener.notifies(timeout=KEEPALIVE_SECONDS, stop_after=1)}
-            if not ids:
-                yield ": keepalive\n\n"  # also how a closed tab is noticed: the write fails
-                continue
-            ids |= {n.payload for n in listener.notifies(timeout=0.05)}  # the rest of a burst, at once
-            with as_owner(config.database_url, config.owner) as conn:
-                rows = conn.execute(JOBS + " where j.id = any(%s::uuid[])", (sorted(ids),)).fetchall()
-            for row in rows:  # another owner's jobs are not among them
-                yield f"event: job\ndata: {json.dumps(_json(row))}\n\n"
+    """Server-sent events: `job` with the job's row (as the user reads it) after each change. The
+    stream ends when the database goes away; the browser's EventSource connects again by itself."""
+    try:
+        with psycopg.connect(config.database_url, autocommit=True) as listener:
+            listener.execute(f"listen {JOBS_CHANNEL}")
+            yield "event: hello\ndata: {}\n\n"
+            while True:
+                ids = {n.payload for n in listener.notifies(timeout=KEEPALIVE_SECONDS, stop_after=1)}
+                if not ids:
+                    yield ": keepalive\n\n"  # also how a closed tab is noticed: the write fails
+                    continue
+                ids |= {n.payload for n in listener.notifies(timeout=0.05)}  # the rest of a burst, at once
+                with as_owner(config.database_url, config.owner) as conn:
+                    rows = conn.execute(JOBS + " where j.id = any(%s::uuid[])", (sorted(ids),)).fetchall()
+                for row in rows:  # another owner's jobs are not among them
+                    yield f"event: job\ndata: {json.dumps(_json(row))}\n\n"
+    except psycopg.OperationalError:
+        return

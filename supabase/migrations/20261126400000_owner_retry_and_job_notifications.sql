@@ -1,8 +1,9 @@
 -- vidpipe: an owner may retry their own failed job (retry_job, for the results page and any front
 -- end), may read the files derived from their videos through Storage (a signed URL for the proxy,
--- the captions, the storyboard), and every change of a job is announced on channel vidpipe_jobs
--- with the job's id, for listeners that read it again with their own rights. The same change as
--- supabase/schemas/ (30_state_machine, 70_security), and a storage policy.
+-- the captions, the storyboard), and every change of a job and every attempt to deliver its
+-- webhooks is announced on channel vidpipe_jobs with the job's id, for listeners that read it
+-- again with their own rights. The same change as supabase/schemas/ (30_state_machine,
+-- 50_webhooks, 70_security), and a storage policy.
 
 create function public.retry_job(p_job uuid) returns public.processing_jobs
 language plpgsql security definer set search_path = '' as $$
@@ -29,6 +30,8 @@ end
 $$;
 
 create trigger job_event_notify after insert on public.job_events
+  for each row execute function public.notify_job_event();
+create trigger webhook_attempt_notify after insert on public.webhook_attempts
   for each row execute function public.notify_job_event();
 
 revoke execute on function public.retry_job(uuid) from public, anon, authenticated;

@@ -403,9 +403,10 @@ end
 $$;
 
 -- Watching jobs ---------------------------------------------------------------------------------
--- Every change of a job is a notification on channel vidpipe_jobs carrying the job's id alone: a
--- listener (the local results page) reads the job again with its reader's rights. Front ends on a
--- hosted project follow processing_jobs through Realtime instead.
+-- Every change of a job, and every attempt to deliver its webhooks, is a notification on channel
+-- vidpipe_jobs carrying the job's id alone: a listener (the local results page) reads the job
+-- again with its reader's rights. Front ends on a hosted project follow processing_jobs through
+-- Realtime instead.
 create function public.notify_job_event() returns trigger
 language plpgsql set search_path = '' as $$
 begin

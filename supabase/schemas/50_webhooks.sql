@@ -314,3 +314,7 @@ language sql set search_path = '' as $$
          last_error = format('the notify function could not take the delivery: %s', p_message)
    where id = p_id and finished_at is null
 $$;
+
+-- Each attempt is news for whoever watches the job (public.notify_job_event, channel vidpipe_jobs).
+create trigger webhook_attempt_notify after insert on public.webhook_attempts
+  for each row execute function public.notify_job_event();

@@ -558,6 +558,17 @@ def test_every_change_of_a_job_is_notified_with_its_id_alone(conn, db_url):
     assert heard == [str(job)] * 4
 
 
+def test_each_webhook_attempt_is_notified_as_news_of_its_job(conn, db_url):
+    conn.execute("select create_webhook_endpoint('https://example.com/hook', null, null, %s)", (USER,))
+    job = new_job(conn)["id"]
+    delivery = conn.execute("select id from webhook_deliveries where job_id = %s", (job,)).fetchone()["id"]
+    lease = conn.execute("select lease from claim_delivery(%s, 'w', 60)", (delivery,)).fetchone()["lease"]
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("listen vidpipe_jobs")
+        conn.execute("select record_attempt(%s, %s, 204, null, 12, '', null)", (delivery, lease))
+        assert [n.payload for n in listener.notifies(timeout=2, stop_after=1)] == [str(job)]
+
+
 def test_the_announcements_the_database_writes_keep_the_payload_schema(conn):
     ready = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (ready,))

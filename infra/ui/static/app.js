@@ -137,13 +137,23 @@ async function showVideo(videoId) {
   const section = $("detail");
   section.replaceChildren(
     el("h2", { id: "title", text: (doc && doc.suggestions && doc.suggestions.title) || displayName(job.path) }),
-    el("p", { class: "note", text: `${displayName(job.path)} · ${job.status}` + (job.retries ? ` · retried ${job.retries}×` : "") }),
+    el("p", { class: "note", id: "summary", text: `${displayName(job.path)} · ${job.status}` + (job.retries ? ` · retries: ${job.retries}` : "") }),
   );
   if (job.status === "failed") section.append(failure(job));
+  else if (job.status !== "ready") section.append(steps(job.status));
   if (job.status === "ready" && doc) section.append(...ready(doc));
   else if (doc && doc.poster) section.append(el("img", { class: "poster", src: fileUrl(doc.poster), alt: "poster" }));
   section.append(el("h3", { text: "History" }), historyTable(data.events));
   section.append(el("h3", { text: "Webhook deliveries" }), el("div", { id: "deliveries" }, deliveriesTable(data.deliveries)));
+}
+
+// Where a job on its way stands: the steps it has done, the one it is in, those to come.
+const STEPS = [["queued", "checked"], ["processing", "processing"], ["processed", "processed"],
+  ["describing", "describing"], ["ready", "ready"]];
+function steps(status) {
+  const at = STEPS.findIndex(([s]) => s === status);
+  return el("ol", { class: "steps", id: "steps" }, ...STEPS.map(([s, label], i) =>
+    el("li", { class: i < at ? "done" : i === at ? "now" : "", text: label })));
 }
 
 function failure(job) {
@@ -216,22 +226,25 @@ function ready(doc) {
   return parts;
 }
 
+// The HLS ladder through hls.js where the browser has Media Source Extensions, else natively
+// (Safari on iOS), else the MP4 proxy.
 function attachSource(video, doc) {
   const mp4 = doc.proxy ? fileUrl(doc.proxy) : null;
-  if (doc.hls && doc.hls.master) {
-    const master = fileUrl(doc.hls.master);
-    if (video.canPlayType("application/vnd.apple.mpegurl")) { video.src = master; return; }
-    withHls().then((Hls) => {
-      if (Hls && Hls.isSupported()) {
-        state.hls = new Hls();
-        state.hls.loadSource(master);
-        state.hls.attachMedia(video);
-        video.dataset.source = "hls";
-      } else if (mp4) video.src = mp4;
-    });
+  const play = (src, how) => { video.src = src; video.dataset.source = how; };
+  if (!(doc.hls && doc.hls.master)) {
+    if (mp4) play(mp4, "mp4");
     return;
   }
-  if (mp4) { video.src = mp4; video.dataset.source = "mp4"; }
+  const master = fileUrl(doc.hls.master);
+  withHls().then((Hls) => {
+    if (Hls && Hls.isSupported()) {
+      state.hls = new Hls();
+      state.hls.loadSource(master);
+      state.hls.attachMedia(video);
+      video.dataset.source = "hls.js";
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) play(master, "hls");
+    else if (mp4) play(mp4, "mp4");
+  });
 }
 
 let hlsLoading = null;
