@@ -61,19 +61,22 @@ def _ensure_up() -> StackState:
     if state is None:
         err.print("[dim]starting the local stack…[/dim]")
         state = stack.up()
+        if state.ui_url:
+            err.print(f"[dim]results page: {stack.ui_address(state)}[/dim]", highlight=False)
     return state
 
 
 @app.command()
 def up() -> None:
-    """Start the local stack (Postgres, the four functions, the dispatcher)."""
-    state = _ensure_up()
+    """Start the local stack (Postgres, the four functions, the dispatcher, the results page)."""
+    stack = _stack()
+    state = stack.running() or stack.up()
     err.print(
         f"stack up: postgres on port {state.pg_port}; functions "
         + ", ".join(f"{n} {u}" for n, u in state.function_urls.items())
     )
     if state.ui_url:
-        err.print(f"results page: {_stack().ui_address(state)}")
+        err.print(f"results page: {stack.ui_address(state)}", highlight=False)
 
 
 @app.command()
