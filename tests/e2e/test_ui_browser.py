@@ -3,6 +3,9 @@ stack serves. An upload goes through the pipeline while the page watches it with
 the ready video plays (through hls.js, the HLS ladder being on) with its captions, its chapters
 seek, and its storyboard shows on the timeline. Screenshots are kept in test-artifacts/ui/."""
 
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +70,20 @@ def page(stack) -> Iterator[Page]:
         yield page
         browser.close()
         assert errors == [], errors  # no script error on the way
+
+
+def test_vidpipe_ui_prints_the_pages_address(stack):
+    local, state = stack
+    printed = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "ui"],
+        env={**os.environ, "VIDPIPE_HOME": str(local.home)},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert printed == local.ui_address(state) and printed.startswith(state.ui_url + "?key=")
 
 
 def uploaded_row(page: Page, name: str) -> Locator:
@@ -146,9 +163,16 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
 
 
 def test_a_failed_upload_shows_its_reason_and_can_be_retried(page):
-    broken = Path(tempfile.mkdtemp(prefix="vidpipe-ui-bad-")) / "notes.mp4"
-    broken.write_bytes(b"this is not a video\n" * 100)
-    page.set_input_files("#file", str(broken))
+    """Dropped on the page, as a person drags a file from their desktop."""
+    page.evaluate(
+        """([name, text]) => {
+             const files = new DataTransfer();
+             files.items.add(new File([text], name, { type: "video/mp4" }));
+             document.getElementById("drop").dispatchEvent(
+               new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+           }""",
+        ["notes.mp4", "this is not a video\n" * 100],
+    )
     row = uploaded_row(page, "notes.mp4")
     expect(row.locator(".status")).to_have_text("failed", timeout=60_000)
     row.locator("a").click()
