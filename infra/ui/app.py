@@ -253,7 +253,7 @@ def job_events(config: UiConfig) -> Iterator[str]:
                 if not ids:
                     yield ": keepalive\n\n"  # also how a closed tab is noticed: the write fails
                     continue
-                ids |= {n.payload for n in listener.notifies(timeout=0.05)}  # the rest of a burst, at once
+                ids |= {n.payload for n in listener.notifies(timeout=0.01)}  # the rest of a burst, at once
                 with as_owner(config.database_url, config.owner) as conn:
                     rows = conn.execute(JOBS + " where j.id = any(%s::uuid[])", (sorted(ids),)).fetchall()
                 for row in rows:  # another owner's jobs are not among them

@@ -1,0 +1,139 @@
+"""How fast the results page hears of a job's change, and what it costs, measured on a fresh stack:
+
+    .venv/bin/python bench/ui.py [--changes 200] [--pages 4]
+
+`--pages` event streams are opened on the page's server as a browser's EventSource does. A job
+is then moved through `--changes` status changes (claim, fail, retry, in turn), each committed on
+its own; for each change the bench reports the time from its commit to its `job` event on every
+stream (the database's notification, the read as the user under row level security, the
+server-sent event). Then the page's two reads: the list of videos and one video's detail, each
+timed over 50 requests. Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import requests
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from infra.local.stack import LOCAL_USER_ID, LocalStack
+from infra.ui.app import COOKIE
+
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    at = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return f"median {statistics.median(ordered):.1f} ms, p95 {at(0.95):.1f} ms, max {ordered[-1]:.1f} ms"
+
+
+def stream(url: str, key: str, heard: list[tuple[float, str]], ready: threading.Event) -> None:
+    """One page's event stream: (arrival time, status) of each job event."""
+    with (
+        contextlib.suppress(requests.RequestException),  # the stack goes down at the end
+        requests.get(f"{url}api/events", cookies={COOKIE: key}, stream=True, timeout=60) as answer,
+    ):
+        kind = None
+        for line in answer.iter_lines(decode_unicode=True):
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+                if kind == "hello":
+                    ready.set()
+            elif line.startswith("data: ") and kind == "job":
+                heard.append((time.perf_counter(), json.loads(line.removeprefix("data: "))["status"]))
+
+
+def move(conn: psycopg.Connection[dict[str, Any]], job: UUID, changes: int) -> list[float]:
+    """Claim, fail and retry the job in turn, each change committed alone; when each committed."""
+    committed: list[float] = []
+    for i in range(changes):
+        step = i % 3
+        if step == 0:
+            conn.execute("select claim_step(%s, 'process', 'bench', 600)", (job,))
+        elif step == 1:
+            token = conn.execute("select lease_owner from processing_jobs where id = %s", (job,)).fetchone()
+            assert token is not None
+            conn.execute(
+                "select fail_step(%s, 'process', %s, 'media_error', 'bench', false)", (job, token["lease_owner"])
+            )
+        else:
+            conn.execute("select requeue_job(%s)", (job,))
+        committed.append(time.perf_counter())
+        time.sleep(0.02)
+    return committed
+
+
+def lags(pages: list[list[tuple[float, str]]], committed: list[float]) -> list[float]:
+    """Per page and change, milliseconds from the commit to the first event after it (changes
+    that fall within one read of the server arrive as one event, with the newest status)."""
+    found = []
+    for heard in pages:
+        arrivals = [t for t, _ in heard]
+        for at in committed:
+            after = [t for t in arrivals if t >= at]
+            if after:
+                found.append(1000 * (after[0] - at))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--changes", type=int, default=200)
+    parser.add_argument("--pages", type=int, default=4)
+    args = parser.parse_args()
+    local = LocalStack(Path(tempfile.mkdtemp(prefix="vidpipe-bench-ui-")))
+    state = local.up()
+    key = (local.home / "ui_key").read_text().strip()
+    try:
+        pages: list[list[tuple[float, str]]] = [[] for _ in range(args.pages)]
+        for heard in pages:
+            ready = threading.Event()
+            threading.Thread(target=stream, args=(state.ui_url, key, heard, ready), daemon=True).start()
+            ready.wait(10)
+        with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
+            # A job of the local user's that no function picks up: the dispatcher is stopped.
+            os.killpg(state.pids["dispatcher"], signal.SIGTERM)
+            oid = conn.execute(
+                "insert into storage.objects (bucket_id, name, owner, metadata) values ('derived', %s, %s, %s) "
+                "returning id",
+                (f"{LOCAL_USER_ID}/bench.mp4", LOCAL_USER_ID, Jsonb({"size": 1})),
+            ).fetchone()["id"]
+            job = conn.execute(
+                "select id, video_id from create_job(%s, %s, 'uploads', 'p', 1, 'video/mp4', 1000000)",
+                (oid, LOCAL_USER_ID),
+            ).fetchone()
+            time.sleep(1)
+            for heard in pages:
+                heard.clear()
+            committed = move(conn, job["id"], args.changes)
+            time.sleep(2)
+        print(f"{args.changes} changes, {args.pages} pages: {sum(len(h) for h in pages)} events heard")
+        print(f"commit to event: {percentiles(lags(pages, committed))}")
+        session = requests.Session()
+        session.cookies.set(COOKIE, key)
+        for what, path in (("list", "api/videos"), ("detail", f"api/videos/{job['video_id']}")):
+            times = []
+            for _ in range(50):
+                started = time.perf_counter()
+                session.get(state.ui_url + path, timeout=10).raise_for_status()
+                times.append(1000 * (time.perf_counter() - started))
+            print(f"{what}: {percentiles(times)}")
+    finally:
+        local.destroy()
+
+
+if __name__ == "__main__":
+    main()
