@@ -84,6 +84,7 @@ def create_app(config: UiConfig) -> Flask:
     app.config["UI"] = config
     app.config["MAX_CONTENT_LENGTH"] = None  # the bucket's limit applies (check_upload)
     app.before_request(gate)
+    app.after_request(harden)
     app.register_error_handler(HTTPException, http_error)
     app.register_blueprint(page)
     return app
@@ -115,6 +116,22 @@ def gate() -> Any:
     if request.method != "GET" and origin is not None and origin != request.host_url.rstrip("/"):
         abort(403)
     return None
+
+
+# The page runs its own scripts only, and talks to its own server only; hls.js feeds the player
+# from blob: URLs and parses in a blob: worker; no other site may frame it.
+CONTENT_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def harden(answer: Response) -> Response:
+    answer.headers["Content-Security-Policy"] = CONTENT_POLICY
+    answer.headers["X-Content-Type-Options"] = "nosniff"
+    answer.headers["Referrer-Policy"] = "no-referrer"  # the key never leaves in a Referer
+    return answer
 
 
 def http_error(exc: HTTPException) -> Any:

@@ -65,11 +65,13 @@ def page(stack) -> Iterator[Page]:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        # a refused resource or a policy violation (hls.js's worker, a blob: source) is logged as one
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.goto(local.ui_address(state))
         expect(page.locator("#live")).to_have_text("live")
         yield page
         browser.close()
-        assert errors == [], errors  # no script error on the way
+        assert errors == [], errors  # no script error, refused load or policy violation on the way
 
 
 def test_vidpipe_ui_prints_the_pages_address(stack):
@@ -94,7 +96,14 @@ def uploaded_row(page: Page, name: str) -> Locator:
 
 
 def player(page: Page, expression: str) -> object:
-    return page.evaluate(f"(() => {{ const v = document.getElementById('player'); return {expression}; }})()")
+    """`expression` of the player `v`, evaluated in the page (as a function: the page's policy
+    allows no eval)."""
+    return page.evaluate(f"() => {{ const v = document.getElementById('player'); return {expression}; }}")
+
+
+def until(page: Page, condition: str) -> None:
+    """Wait until `condition` of the player `v` holds."""
+    page.wait_for_function(f"() => {{ const v = document.getElementById('player'); return {condition}; }}")
 
 
 def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyboard(page, sample):
@@ -118,11 +127,8 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
     # The ready page: the ladder through hls.js, captions as a track that shows.
     expect(page.locator("#player")).to_have_attribute("data-source", "hls.js")
     player(page, "(v.muted = true, v.play(), true)")
-    page.wait_for_function("document.getElementById('player').currentTime > 1.5")
-    page.wait_for_function(
-        "(() => { const t = document.getElementById('player').textTracks[0];"
-        " return t && t.mode === 'showing' && t.activeCues && t.activeCues.length > 0; })()"
-    )
+    until(page, "v.currentTime > 1.5")
+    until(page, "v.textTracks[0]?.mode === 'showing' && v.textTracks[0].activeCues?.length > 0")
     cue = player(page, "v.textTracks[0].activeCues[0].text")
     assert isinstance(cue, str) and cue.strip()
     page.screenshot(path=SHOTS / "ready.png", full_page=True)
@@ -133,7 +139,7 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
     start = float(chapters.nth(2).get_attribute("data-start") or "nan")
     assert 20 <= start <= 26
     chapters.nth(2).click()
-    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {start}) < 1.5")
+    until(page, f"Math.abs(v.currentTime - {start}) < 1.5")
 
     # The storyboard: hovering three quarters along the timeline shows that moment's tile.
     timeline = page.locator("#timeline")
@@ -150,7 +156,7 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
     word = page.locator("#transcript .word").nth(10)
     said_at = float(word.get_attribute("data-start") or "nan")
     word.click()
-    page.wait_for_function(f"Math.abs(document.getElementById('player').currentTime - {said_at}) < 1")
+    until(page, f"Math.abs(v.currentTime - {said_at}) < 1")
     expect(page.locator("#keywords li").first).to_be_visible()
     expect(page.locator("#technical")).to_contain_text("h264")
     expect(page.locator("#loudness")).to_contain_text("LUFS")

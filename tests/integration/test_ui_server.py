@@ -71,6 +71,14 @@ def test_the_page_opens_with_its_key_only(world):
     assert stranger.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 200
 
 
+def test_the_page_runs_its_own_scripts_only(world):
+    page = get(world, "/")
+    assert page.status_code == 200 and b'src="/static/app.js"' in page.data
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_another_host_name_or_origin_is_refused(world):
     # DNS rebinding: a name that resolves to this machine is not the page's own
     assert get(world, "/api/videos", headers={"Host": "evil.example"}).status_code == 421
