@@ -1,7 +1,8 @@
 """Serve the results page: `python -m infra.ui --port P` (the stack starts it).
 
-Configuration from the environment: VIDPIPE_DATABASE_URL, VIDPIPE_STORAGE_ROOT, VIDPIPE_UI_KEY
-(the key in the page's URL) and VIDPIPE_UI_OWNER (the user it acts for; the local user)."""
+Configuration from the environment: the pipeline's settings (shared.config: the database URL,
+the storage root and derived bucket, the upload limit), VIDPIPE_UI_KEY (the key in the page's
+URL) and VIDPIPE_UI_OWNER (the user it acts for; the local user by default)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import argparse
 import os
 import signal
 import sys
-from pathlib import Path
 
 from waitress import serve
 
@@ -23,11 +23,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    settings = get_settings()
+    key = os.environ.get("VIDPIPE_UI_KEY")
+    if not key:
+        sys.exit("VIDPIPE_UI_KEY is not set: the page opens with a key (the stack makes one)")
     config = UiConfig(
-        database_url=os.environ["VIDPIPE_DATABASE_URL"],
-        storage_root=Path(os.environ["VIDPIPE_STORAGE_ROOT"]),
+        database_url=settings.database_url.get_secret_value(),
+        storage_root=settings.storage_root,
         owner=os.environ.get("VIDPIPE_UI_OWNER", LOCAL_USER_ID),
-        key=os.environ["VIDPIPE_UI_KEY"],
+        key=key,
+        derived_bucket=settings.derived_bucket,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # Each open page holds a thread for its event stream; uploads up to the pipeline's own limit
@@ -37,7 +42,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         threads=16,
-        max_request_body_size=get_settings().max_upload_bytes,
+        max_request_body_size=settings.max_upload_bytes,
         ident="vidpipe-ui",
     )
 

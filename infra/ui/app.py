@@ -53,6 +53,7 @@ JOB_COLUMNS = """
   j.id as job_id, j.video_id, v.object_id, v.path, v.size_bytes, j.status, j.reason_code, j.last_error,
   j.failed_step, j.attempts, j.max_attempts, j.retries, j.retry_requested_at, j.created_at, j.updated_at,
   j.finished_at, m.document #>> '{suggestions,title}' as title, m.document #>> '{poster,path}' as poster,
+  m.document #>> '{poster,bucket}' as poster_bucket,
   (m.document #>> '{technical,duration_seconds}')::float as duration_seconds
 """
 JOBS = f"""
@@ -68,6 +69,7 @@ class UiConfig:
     storage_root: Path
     owner: str  # the signed-in user the page acts for
     key: str  # opens the page
+    derived_bucket: str = "derived"
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:
@@ -244,8 +246,8 @@ def file(bucket: str, key: str) -> Any:
     with owner_db() as conn:
         allowed = conn.execute(
             "select 1 from public.videos v where (v.bucket = %(bucket)s and v.path = %(key)s) "
-            "or (%(bucket)s = 'derived' and v.owner_id::text = %(owner)s and v.id::text = %(video)s)",
-            {"bucket": bucket, "key": key, "owner": parts[0], "video": parts[1]},
+            "or (%(bucket)s = %(derived)s and v.owner_id::text = %(owner)s and v.id::text = %(video)s)",
+            {"bucket": bucket, "key": key, "derived": ui().derived_bucket, "owner": parts[0], "video": parts[1]},
         ).fetchone()
     target = ui().storage_root / bucket / key
     if allowed is None or not target.is_file():

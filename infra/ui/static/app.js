@@ -18,7 +18,6 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 const fileUrl = (ref) => `/files/${encodeURIComponent(ref.bucket)}/${ref.path.split("/").map(encodeURIComponent).join("/")}`;
-const derivedUrl = (path) => fileUrl({ bucket: "derived", path });
 const displayName = (path) => (path || "").split("/").pop().replace(/^[0-9a-f]{8}-/, "");
 function clock(seconds) {
   const s = Math.max(0, Math.floor(seconds || 0));
@@ -46,7 +45,7 @@ function renderList() {
     const status = row.querySelector(".status");
     status.textContent = job.status;
     status.classList.add(job.status);
-    if (job.poster) row.querySelector(".thumb").src = derivedUrl(job.poster);
+    if (job.poster) row.querySelector(".thumb").src = fileUrl({ bucket: job.poster_bucket, path: job.poster });
     if (job.video_id) row.querySelector("a").href = `#/video/${job.video_id}`;
     return row;
   }));
