@@ -93,7 +93,8 @@ function upload(file) {
     if (e.lengthComputable) progress.value = Math.round((100 * e.loaded) / e.total);
   };
   xhr.onload = () => {
-    const body = JSON.parse(xhr.responseText || "{}");
+    let body = {};
+    try { body = JSON.parse(xhr.responseText || "{}"); } catch { body = { error: xhr.statusText }; }
     if (xhr.status !== 201) {
       note.textContent = `not uploaded: ${body.error || xhr.status}`;
       return;
