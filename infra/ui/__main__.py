@@ -14,7 +14,7 @@ import sys
 from waitress import serve
 
 from infra.local.stack import LOCAL_USER_ID
-from infra.ui.app import UiConfig, create_app
+from infra.ui.app import THREADS, UiConfig, create_app
 from shared.config import get_settings
 
 
@@ -35,13 +35,12 @@ def main() -> None:
         derived_bucket=settings.derived_bucket,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Each open page holds a thread for its event stream; uploads up to the pipeline's own limit
-    # are buffered by waitress before the app sees them.
+    # Uploads up to the pipeline's own limit are buffered by waitress before the app sees them.
     serve(
         create_app(config),
         host=args.host,
         port=args.port,
-        threads=16,
+        threads=THREADS,
         max_request_body_size=settings.max_upload_bytes,
         ident="vidpipe-ui",
     )

@@ -11,9 +11,11 @@ another site in the browser nor another user's process reads the videos."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import mimetypes
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -44,7 +46,11 @@ STATIC = Path(__file__).with_name("static")
 HLS_JS = REPO_ROOT / ".tools" / "node_modules" / "hls.js" / "dist"
 COOKIE = "vidpipe_ui"
 JOBS_CHANNEL = "vidpipe_jobs"
-KEEPALIVE_SECONDS = 15.0
+# Each open page holds one of the server's threads for its event stream; a few threads always stay
+# for everything else, and a stream whose page is gone is noticed at its next keepalive.
+THREADS = 16
+MAX_STREAMS = 12
+KEEPALIVE_SECONDS = 5.0
 # Types the standard table lacks or gets wrong for a player.
 for suffix, kind in ((".m3u8", "application/vnd.apple.mpegurl"), (".m4s", "video/iso.segment"), (".vtt", "text/vtt")):
     mimetypes.add_type(kind, suffix)
@@ -53,8 +59,7 @@ JOB_COLUMNS = """
   j.id as job_id, j.video_id, v.object_id, v.path, v.size_bytes, j.status, j.reason_code, j.last_error,
   j.failed_step, j.attempts, j.max_attempts, j.retries, j.retry_requested_at, j.created_at, j.updated_at,
   j.finished_at, m.document #>> '{suggestions,title}' as title, m.document #>> '{poster,path}' as poster,
-  m.document #>> '{poster,bucket}' as poster_bucket,
-  (m.document #>> '{technical,duration_seconds}')::float as duration_seconds
+  m.document #>> '{poster,bucket}' as poster_bucket
 """
 JOBS = f"""
 select {JOB_COLUMNS}
@@ -84,6 +89,7 @@ page = Blueprint("page", __name__)
 def create_app(config: UiConfig) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config["UI"] = config
+    app.config["STREAMS"] = threading.BoundedSemaphore(MAX_STREAMS)
     app.config["MAX_CONTENT_LENGTH"] = None  # the bucket's limit applies (check_upload)
     app.before_request(gate)
     app.after_request(harden)
@@ -108,16 +114,21 @@ def gate() -> Any:
         abort(421)  # a name rebound to this machine does not reach the page
     key = ui().key
     given = request.args.get("key")
-    if given is not None and hmac.compare_digest(given, key):
+    if given is not None and _same(given, key):
         answer = redirect(request.path)
         answer.set_cookie(COOKIE, key, httponly=True, samesite="Strict", path="/")
         return answer
-    if not hmac.compare_digest(request.cookies.get(COOKIE, ""), key):
+    if not _same(request.cookies.get(COOKIE, ""), key):
         abort(401)
     origin = request.headers.get("Origin")
     if request.method != "GET" and origin is not None and origin != request.host_url.rstrip("/"):
         abort(403)
     return None
+
+
+def _same(given: str, key: str) -> bool:
+    """In constant time, as bytes: compare_digest refuses str with non-ASCII characters."""
+    return hmac.compare_digest(given.encode(), key.encode())
 
 
 # The page runs its own scripts only, and talks to its own server only; hls.js feeds the player
@@ -256,8 +267,22 @@ def file(bucket: str, key: str) -> Any:
 
 
 @page.get("/api/events")
-def events() -> Response:
-    return Response(job_events(ui()), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+def events() -> Any:
+    streams: threading.BoundedSemaphore = current_app.config["STREAMS"]
+    if not streams.acquire(blocking=False):
+        return jsonify(error=f"{MAX_STREAMS} pages are open already; close one"), 503
+    answer = Response(job_events(ui()), mimetype="text/event-stream", headers={"Cache-Control": "no-store"})
+    answer.call_on_close(streams.release)  # however the stream ends, even before its first byte
+    return answer
+
+
+def job_ids(payloads: set[str]) -> list[str]:
+    """The notifications' job ids; anything else sent on the channel is ignored."""
+    found = []
+    for payload in payloads:
+        with contextlib.suppress(ValueError):
+            found.append(str(UUID(payload)))
+    return sorted(found)
 
 
 def job_events(config: UiConfig) -> Iterator[str]:
@@ -274,7 +299,7 @@ def job_events(config: UiConfig) -> Iterator[str]:
                     continue
                 ids |= {n.payload for n in listener.notifies(timeout=0.01)}  # the rest of a burst, at once
                 with as_owner(config.database_url, config.owner) as conn:
-                    rows = conn.execute(JOBS + " where j.id = any(%s::uuid[])", (sorted(ids),)).fetchall()
+                    rows = conn.execute(JOBS + " where j.id = any(%s::uuid[])", (job_ids(ids),)).fetchall()
                 for row in rows:  # another owner's jobs are not among them
                     yield f"event: job\ndata: {json.dumps(_json(row))}\n\n"
     except psycopg.OperationalError:

@@ -12,7 +12,7 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from infra.ui.app import COOKIE, UiConfig, create_app, job_events
+from infra.ui.app import COOKIE, MAX_STREAMS, UiConfig, create_app, job_events, job_ids
 
 pytestmark = pytest.mark.integration
 
@@ -64,6 +64,9 @@ def test_the_page_opens_with_its_key_only(world):
     answer = stranger.get("/api/videos", base_url="http://127.0.0.1:5000")
     assert answer.status_code == 401 and "vidpipe ui" in answer.get_json()["error"]
     assert stranger.get("/?key=a-guess", base_url="http://127.0.0.1:5000").status_code == 401
+    assert stranger.get("/?key=clé", base_url="http://127.0.0.1:5000").status_code == 401  # not a crash
+    stranger.set_cookie(COOKIE, "ключ", domain="127.0.0.1")
+    assert stranger.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 401
     opened = stranger.get(f"/?key={KEY}", base_url="http://127.0.0.1:5000")
     assert opened.status_code == 302 and opened.headers["Location"] == "/"
     cookie = opened.headers["Set-Cookie"]
@@ -157,6 +160,24 @@ def test_the_user_retries_their_own_failed_job_only(world):
     assert again.status_code == 409 and "checked again" in again.get_json()["error"]
 
 
+def test_open_pages_are_capped_so_the_server_keeps_threads_for_the_rest(world):
+    streams = [get(world, "/api/events", buffered=False) for _ in range(MAX_STREAMS)]
+    assert {s.status_code for s in streams} == {200}
+    refused = get(world, "/api/events", buffered=False)
+    assert refused.status_code == 503 and "close one" in refused.get_json()["error"]
+    assert get(world, "/api/videos").status_code == 200
+    streams.pop().close()  # a page closed, even before its stream began: its place is free again
+    streams.append(get(world, "/api/events", buffered=False))
+    assert streams[-1].status_code == 200
+    for stream in streams:
+        stream.close()
+
+
+def test_only_job_ids_sent_on_the_channel_are_read():
+    job = "0b4f6e52-3c1a-4d8e-9f7a-2b6c8d0e1f23"
+    assert job_ids({job, "not a uuid", "", "'; drop table x; --"}) == [job]
+
+
 def test_the_event_stream_carries_the_users_own_jobs_only(world):
     stream = job_events(world["config"])
     assert next(stream).startswith("event: hello")
@@ -169,6 +190,7 @@ def test_the_event_stream_carries_the_users_own_jobs_only(world):
     threading.Thread(target=read, daemon=True).start()  # it ends with the test's database
     with psycopg.connect(world["url"], autocommit=True) as conn:
         conn.execute("select claim_step(%s, 'process', 'w', 60)", (world["theirs"]["job_id"],))
+        conn.execute("select pg_notify('vidpipe_jobs', 'not a job id')")  # ignored, the stream lives on
         conn.execute("select claim_step(%s, 'process', 'w', 60)", (world["mine"]["job_id"],))
     deadline = time.monotonic() + 10
     while not got and time.monotonic() < deadline:

@@ -77,6 +77,8 @@ function listen() {
   source.onerror = () => {
     live.textContent = "reconnecting…";
     live.classList.remove("on");
+    // The browser retries a dropped stream itself, but not a refused one (too many open pages).
+    if (source.readyState === EventSource.CLOSED) setTimeout(listen, 5000);
   };
 }
 
