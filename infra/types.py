@@ -10,7 +10,6 @@ types/example.ts is the hand-written front end that uses them; `tsc` checks it (
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,14 +17,12 @@ from typing import Any
 
 from infra import REPO_ROOT
 from infra.local.postgres import PostgresCluster, prepare_database
-from infra.local.supabase_cli import supabase_bin
+from infra.local.supabase_cli import SupabaseCliError, gen_types
 from shared import webhook_payload
 from shared.metadata import document
 
 TYPES_DIR = REPO_ROOT / "types"
 NODE_BIN = REPO_ROOT / ".tools" / "node_modules" / ".bin"
-# The tools' own chatter about formatting stays out of the files.
-QUIET = {**os.environ, "PGSSLMODE": "disable", "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
 
 
 class TypesError(RuntimeError):
@@ -33,7 +30,7 @@ class TypesError(RuntimeError):
 
 
 def _run(cmd: list[str], stdin: str | None = None, cwd: Path = REPO_ROOT) -> str:
-    ran = subprocess.run(cmd, input=stdin, capture_output=True, text=True, env=QUIET, cwd=cwd, timeout=300, check=False)
+    ran = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=cwd, timeout=300, check=False)
     if ran.returncode != 0:
         raise TypesError(f"{Path(cmd[0]).name} failed ({ran.returncode}): {(ran.stderr or ran.stdout).strip()}")
     return ran.stdout
@@ -48,7 +45,10 @@ def _node_tool(name: str) -> str:
 
 def database_types(url: str) -> str:
     """The CLI's description of the `public` schema of the database at `url`."""
-    return _run([supabase_bin(), "gen", "types", "typescript", f"--remote={url}", "--schema", "public"])
+    try:
+        return gen_types(url)
+    except SupabaseCliError as exc:
+        raise TypesError(str(exc)) from exc
 
 
 def _untitled_properties(node: Any) -> Any:

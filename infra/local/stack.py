@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -86,6 +87,10 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def _port_of(url: str) -> int:
+    return int(url.rstrip("/").rsplit(":", 1)[1])
+
+
 def _wait_for_port(port: int, timeout: float, name: str, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,17 +125,20 @@ class LocalStack:
         cluster = PostgresCluster(Path(state.data_dir), port=state.pg_port)
         return state if cluster.running() else None
 
-    def _secret(self, name: str = "event_secret") -> str:
+    def _secret(self, name: str = "event_secret", make: Callable[[], str] = new_secret) -> str:
         """A secret kept in the home, readable by its owner alone; made on first use."""
         path = self.home / name
         if not path.exists():
             path.touch(mode=0o600)
-            path.write_text(new_secret() if name == "event_secret" else secrets.token_urlsafe(24))
+            path.write_text(make())
         return path.read_text().strip()
+
+    def _ui_key(self) -> str:
+        return self._secret("ui_key", lambda: secrets.token_urlsafe(24))
 
     def ui_address(self, state: StackState) -> str:
         """The results page's URL with its key: what `vidpipe up` and `vidpipe ui` print."""
-        return f"{state.ui_url}?key={self._secret('ui_key')}"
+        return f"{state.ui_url}?key={self._ui_key()}"
 
     # Up and down --------------------------------------------------------------------------
     def up(self) -> StackState:
@@ -217,14 +225,15 @@ class LocalStack:
             "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls),
             "PYTHONUNBUFFERED": "1",
         }
+        port = 0  # what the component listens on; a carrier listens on nothing
         if name in CARRIER_MODULES:
             cmd = [sys.executable, "-m", CARRIER_MODULES[name]]
         elif name == UI:
-            port = int(state.ui_url.rstrip("/").rsplit(":", 1)[1])
-            env["VIDPIPE_UI_KEY"] = self._secret("ui_key")
+            port = _port_of(state.ui_url)
+            env["VIDPIPE_UI_KEY"] = self._ui_key()
             cmd = [sys.executable, "-m", "infra.ui", "--host", "127.0.0.1", "--port", str(port)]
         else:
-            port = int(state.function_urls[name].rstrip("/").rsplit(":", 1)[1])
+            port = _port_of(state.function_urls[name])
             cmd = [
                 sys.executable,
                 "-m",
@@ -244,7 +253,7 @@ class LocalStack:
                 cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT, start_new_session=True
             )
         state.pids[name] = proc.pid
-        if name not in CARRIER_MODULES:
+        if port:
             _wait_for_port(port, 30, name, log)
 
     def restart(self, name: str) -> None:

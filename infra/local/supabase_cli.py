@@ -38,14 +38,24 @@ def supabase_bin() -> str:
     )
 
 
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI against a local cluster, which speaks no TLS: said so rather than have it try and warn."""
+    env = {**os.environ, "PGSSLMODE": "disable", "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
+    ran = subprocess.run([supabase_bin(), *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+    if ran.returncode != 0:
+        raise SupabaseCliError(
+            f"supabase {args[0]} {args[1]} failed ({ran.returncode}): {(ran.stderr or ran.stdout).strip()}"
+        )
+    return ran
+
+
 def db_push(url: str, include_seed: bool = False) -> str:
     """Apply the migrations not yet recorded in the database at `url`; returns the CLI's report."""
-    cmd = [supabase_bin(), "db", "push", f"--remote={url}", "--yes", "--workdir", str(REPO_ROOT)]
-    if include_seed:
-        cmd.append("--include-seed")
-    # A local cluster speaks no TLS: say so rather than have the CLI try and warn.
-    env = {**os.environ, "PGSSLMODE": "disable", "SUPABASE_TELEMETRY_DISABLED": "1", "DO_NOT_TRACK": "1"}
-    ran = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
-    if ran.returncode != 0:
-        raise SupabaseCliError(f"supabase db push failed ({ran.returncode}): {(ran.stderr or ran.stdout).strip()}")
+    seed = ["--include-seed"] if include_seed else []
+    ran = _run("db", "push", f"--remote={url}", "--yes", "--workdir", str(REPO_ROOT), *seed)
     return ran.stdout + ran.stderr
+
+
+def gen_types(url: str) -> str:
+    """The TypeScript types of the `public` schema of the database at `url`."""
+    return _run("gen", "types", "typescript", f"--remote={url}", "--schema", "public").stdout

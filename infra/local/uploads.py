@@ -51,17 +51,11 @@ def check_upload(database_url: str, owner: str, name: str, size: int, bucket: st
                     "insert into storage.objects (bucket_id, name, owner, owner_id) values (%s, %s, %s, %s)",
                     (bucket, name, owner, owner),
                 )
-                raise _RollBack
-        except _RollBack:
-            pass
+                raise psycopg.Rollback
         except psycopg.errors.InsufficientPrivilege as exc:
             raise UploadRefused(403, f"not allowed to upload {name}") from exc
         except psycopg.errors.UniqueViolation as exc:
             raise UploadRefused(409, f"{name} exists") from exc
-
-
-class _RollBack(Exception):
-    pass
 
 
 def store_upload(
