@@ -52,8 +52,7 @@ THREADS = 16
 MAX_STREAMS = 12
 KEEPALIVE_SECONDS = 5.0
 # Types the standard table lacks or gets wrong for a player.
-for suffix, kind in ((".m3u8", "application/vnd.apple.mpegurl"), (".m4s", "video/iso.segment"), (".vtt", "text/vtt")):
-    mimetypes.add_type(kind, suffix)
+MEDIA_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".vtt": "text/vtt"}
 
 JOB_COLUMNS = """
   j.id as job_id, j.video_id, v.object_id, v.path, v.size_bytes, j.status, j.reason_code, j.last_error,
@@ -87,6 +86,8 @@ page = Blueprint("page", __name__)
 
 
 def create_app(config: UiConfig) -> Flask:
+    for suffix, kind in MEDIA_TYPES.items():  # here, not at import: the table is read from disk
+        mimetypes.add_type(kind, suffix)
     app = Flask(__name__, static_folder=None)
     app.config["UI"] = config
     app.config["STREAMS"] = threading.BoundedSemaphore(MAX_STREAMS)
