@@ -55,9 +55,25 @@ def door() -> Iterator[int]:
 
 
 def ask(port: int, request: bytes, timeout: float = 10.0) -> bytes:
+    """The whole answer: its headers, then as many bytes as Content-Length says (they may come
+    in a later segment than the headers), or whatever arrives before the server closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
-        return s.recv(4096)
+        answer = b""
+        while chunk := s.recv(4096):
+            answer += chunk
+            head, found, body = answer.partition(b"\r\n\r\n")
+            if found and len(body) >= _content_length(head):
+                break
+        return answer
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 def status_of(answer: bytes) -> int:
