@@ -29,6 +29,7 @@ from shared.content.chapters import chapters
 from shared.content.keywords import keywords
 from shared.content.suggestions import VideoFacts, suggest
 from shared.content.transcript import transcribe
+from shared.media.confine import DecodeLimits
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions
 from shared.media.probe import probe
@@ -53,7 +54,8 @@ def sample(work: Path) -> None:
     clip = make_sample(work / "sample.mp4")
     tech = technical_from_probe(probe(clip), MadeBy(tool="ffprobe", version="bench"))
     print(f"sample clip: {tech.duration_seconds} s")
-    result = timed("process (one ffmpeg run)", lambda: render(clip, work / "out", tech, RenditionOptions()))
+    limits = DecodeLimits.from_settings(Settings())
+    result = timed("process (one ffmpeg run)", lambda: render(clip, work / "out", tech, RenditionOptions(), limits))
     a = result.analysis
     wav = next(r for r in result.renditions if r.kind == "audio").main.local
     engine = timed("transcriber model load", lambda: WhisperTranscriber(Settings().model_cache_dir))

@@ -32,6 +32,7 @@ from infra.local.stack import UPLOADS_BUCKET, LocalStack, StackState
 from shared.config import Settings
 from shared.content.chapters import chapters
 from shared.domain import PipelineError
+from shared.media.confine import DecodeLimits
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions
 from shared.media.probe import FfmpegProbe, probe
@@ -118,7 +119,7 @@ def flicker(seconds: int) -> None:
         src = make_flicker(Path(tmp) / "flicker.mp4", seconds=seconds, fps=1000, size=2)
         started = time.monotonic()
         try:
-            check_media(FfmpegProbe(), src, Settings())
+            check_media(FfmpegProbe(DecodeLimits.from_settings(Settings())), src, Settings())
             refusal = "accepted"
         except PipelineError as exc:
             refusal = f"{exc.reason}: {exc}"
@@ -126,7 +127,7 @@ def flicker(seconds: int) -> None:
         print(f"3. {seconds} s at 1000 fps, {src.stat().st_size} bytes: ingest {took:.2f} s, {refusal}")
         tech = technical_from_probe(probe(src), MadeBy(tool="ffprobe", version="bench"))
         started = time.monotonic()
-        result = render(src, Path(tmp) / "work", tech, RenditionOptions())
+        result = render(src, Path(tmp) / "work", tech, RenditionOptions(), DecodeLimits.from_settings(Settings()))
         rendered = time.monotonic() - started
         scene_files = len(list((Path(tmp) / "work" / "thumbnails").glob("scene_*")))
         cuts = result.analysis.scene_cuts

@@ -30,6 +30,7 @@ from infra.local.stack import LocalStack
 from shared.adapters.whisper_transcriber import WhisperTranscriber
 from shared.config import Settings
 from shared.content.transcript import transcribe
+from shared.media.confine import DecodeLimits
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions, plan_for
 from shared.media.probe import check_decodes, probe, video_streams
@@ -42,11 +43,11 @@ ENGINE = WhisperTranscriber(Settings().model_cache_dir)  # loaded once, as in a 
 def media_seconds(clip: Path) -> float:
     started = time.perf_counter()
     info = probe(clip)  # ingest
-    check_decodes(clip, int(video_streams(info)[0]["index"]))
+    check_decodes(clip, "mov", int(video_streams(info)[0]["index"]))
     info = probe(clip)  # process
     tech = technical_from_probe(info, MadeBy(tool="ffprobe", version="bench"))
     with tempfile.TemporaryDirectory() as out:
-        result = render(clip, Path(out), tech, RenditionOptions())
+        result = render(clip, Path(out), tech, RenditionOptions(), DecodeLimits.from_settings(Settings()))
         wav = next(r for r in result.renditions if r.kind == "audio").main.local
         transcribe(ENGINE, wav, result.analysis.silent_segments or [], tech.duration_seconds or 0.0)
     return time.perf_counter() - started

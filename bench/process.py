@@ -29,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from infra.clips import make_clip  # noqa: E402
+from shared.config import Settings  # noqa: E402
+from shared.media.confine import DecodeLimits  # noqa: E402
 from shared.media.models import MadeBy  # noqa: E402
 from shared.media.plan import RenditionOptions, plan_for  # noqa: E402
 from shared.media.probe import probe  # noqa: E402
@@ -71,7 +73,8 @@ def run_step(clip: Path) -> None:
     before, started = cpu(), time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         info = probe(clip)
-        render(clip, Path(out), technical_from_probe(info, MadeBy(tool="ffprobe", version="bench")), RenditionOptions())
+        tech = technical_from_probe(info, MadeBy(tool="ffprobe", version="bench"))
+        render(clip, Path(out), tech, RenditionOptions(), DecodeLimits.from_settings(Settings()))
     print(
         json.dumps(
             {

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 10 * 1024**3
     max_duration_seconds: float = 4 * 3600
     max_video_dimension: int = 8192  # widest or tallest frame accepted, in pixels
+    # Pixels in one frame: 8K (8192x4320). Decoders refuse larger frames, whatever was declared.
+    max_frame_pixels: int = 8192 * 4320
+    # Frame size times frame rate: 8K at 30 fps, 4K at 120. The work grows with the duration,
+    # not with what a small file can pack into each second (600 frames of 8192x8192 in 2 MB).
+    max_pixels_per_second: float = 8192 * 4320 * 30
     # Frames are what the work costs: a tiny file at 1000 fps is hours of decoding and scene cuts.
     max_frame_rate: float = 240.0  # a phone's slow-motion mode
     max_video_frames: int = 864_000  # 4 hours at 60 fps

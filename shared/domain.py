@@ -66,10 +66,12 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"  # over max_upload_bytes
     TOO_LONG = "too_long"  # over max_duration_seconds
     NOT_A_VIDEO = "not_a_video"  # no media container, a still image, or no video stream
+    UNSUPPORTED_CONTAINER = "unsupported_container"  # a playlist, list or other kind that opens further files
     TRUNCATED = "truncated"  # the container's index is missing: the upload was cut short
     BAD_DIMENSIONS = "bad_dimensions"  # a frame size that is invalid or over max_video_dimension
     FRAME_RATE_TOO_HIGH = "frame_rate_too_high"  # over max_frame_rate
     TOO_MANY_FRAMES = "too_many_frames"  # over max_video_frames
+    TOO_MANY_PIXELS = "too_many_pixels"  # frame size times frame rate over max_pixels_per_second
     TOO_MANY_STREAMS = "too_many_streams"  # over max_streams
     UNDECODABLE = "undecodable"  # a video stream whose frames do not decode
     MEDIA_ERROR = "media_error"  # ffmpeg failed on a file that probed fine

@@ -90,8 +90,8 @@ class MediaProbe(Protocol):
         """ffprobe's JSON for the file, or PipelineError with the reason it is unusable."""
         ...
 
-    def check_decodes(self, path: Path, stream_index: int) -> None:
-        """PipelineError unless the stream's first frame decodes."""
+    def check_decodes(self, path: Path, demuxer: str, stream_index: int) -> None:
+        """PipelineError unless the stream's first frame decodes, read by `demuxer` (the probe's)."""
         ...
 
 

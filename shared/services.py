@@ -16,6 +16,7 @@ from shared.adapters.local_storage import LocalStorage
 from shared.adapters.postgres import PostgresDatabase
 from shared.adapters.s3_storage import S3Storage
 from shared.config import Settings, get_settings
+from shared.media.confine import DecodeLimits
 from shared.media.probe import FfmpegProbe
 from shared.ports import Services, Storage, no_transcriber
 from shared.webhooks import EndpointSender
@@ -52,7 +53,7 @@ def build_services(settings: Settings, function: str) -> Services:
         settings=settings,
         db=PostgresDatabase(settings.database_url.get_secret_value()),
         storage=storage_from(settings),
-        media=FfmpegProbe(),
+        media=FfmpegProbe(DecodeLimits.from_settings(settings)),
         webhooks=EndpointSender(settings.webhook_timeout_seconds, settings.webhook_allowed_networks),
         worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
         transcriber=transcriber_loader(settings) if describes else no_transcriber,

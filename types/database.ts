@@ -819,7 +819,7 @@ isOneToOne: false
                            }
           }
           Enums: {
-            "delivery_carrier": "dispatcher"|"pg_net","delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
+            "delivery_carrier": "dispatcher"|"pg_net","delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -935,7 +935,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "delivery_carrier": ["dispatcher", "pg_net"],"delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
+            "delivery_carrier": ["dispatcher", "pg_net"],"delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
           }
         }
 } as const

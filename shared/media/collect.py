@@ -9,6 +9,7 @@ import shutil
 from typing import Any
 
 from shared.media import analysis as parse
+from shared.media.confine import OUTPUT_FORMATS
 from shared.media.models import MediaAnalysis, OutputFile, RenderResult, Rendition, StoryboardInfo, Thumbnail
 from shared.media.plan import Plan
 from shared.media.poster import choose_poster
@@ -159,7 +160,7 @@ def _hls_rendition(plan: Plan) -> Rendition | None:
 
 def _described(kind: str, file: OutputFile) -> Rendition:
     """Read the output's own header (no decode) for its dimensions and duration."""
-    info = probe(file.local)
+    info = probe(file.local, OUTPUT_FORMATS)
     details: dict[str, Any] = {}
     for stream in info.get("streams", []):
         if stream.get("codec_type") == "video" and "width" not in details:

@@ -27,8 +27,18 @@ def stderr_tail(stderr: bytes | str | None, lines: int = 3) -> str:
     return " | ".join(kept[-lines:]) or "no diagnostic output"
 
 
-# (text in ffmpeg's stderr, reason, sentence): failures common enough to deserve their own words.
+# (pattern in ffmpeg's stderr, reason, sentence): failures common enough to deserve their own
+# words. The sentence may name the pattern's groups: {0}, {1}.
 Diagnosis = tuple[str, Reason, str]
+
+
+def diagnose(stderr: str, known: Sequence[Diagnosis]) -> PipelineError | None:
+    """The first known diagnosis ffmpeg printed, as an error with its own words."""
+    for pattern, reason, sentence in known:
+        found = re.search(pattern, stderr)
+        if found:
+            return PipelineError(reason, sentence.format(*found.groups()))
+    return None
 
 
 def run_tool(
@@ -38,10 +48,12 @@ def run_tool(
     timeout: float,
     known: Sequence[Diagnosis] = (),
     stop: threading.Event | None = None,
+    refuse: Sequence[Diagnosis] = (),
 ) -> subprocess.CompletedProcess[bytes]:
     """Run an ffmpeg-family command; a non-zero exit becomes PipelineError(reason), or the
-    reason of the first `known` diagnosis whose text ffmpeg printed. When `stop` is set (the
-    step's lease is gone) the tool is killed and LeaseLost raised."""
+    reason of the first `known` diagnosis whose text ffmpeg printed. A `refuse` diagnosis fails
+    the run whatever its exit (ffmpeg skips a frame it may not decode and goes on). When `stop`
+    is set (the step's lease is gone) the tool is killed and LeaseLost raised."""
     try:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
@@ -62,13 +74,23 @@ def run_tool(
                 reading.join()
                 raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True)
     result = subprocess.CompletedProcess(args, proc.returncode, output[0], output[1])
+    stderr = result.stderr.decode(errors="replace")
+    refused = diagnose(stderr, [*refuse, *known] if result.returncode else refuse)
+    if refused is not None:
+        raise refused
     if result.returncode != 0:
-        stderr = result.stderr.decode(errors="replace")
-        for text, known_reason, sentence in known:
-            if text in stderr:
-                raise PipelineError(known_reason, sentence)
-        raise PipelineError(reason, f"{what} failed: {stderr_tail(stderr)}")
+        raise PipelineError(reason, f"{what} failed: {stderr_tail(scrub_paths(stderr, args))}")
     return result
+
+
+def scrub_paths(text: str, args: Sequence[str]) -> str:
+    """ffmpeg names its files in its messages; where the instance keeps them is not the user's
+    business (nor an attacker's): each path of the command becomes its file name."""
+    for arg in sorted(args, key=len, reverse=True):
+        path = arg.removeprefix("file:")
+        if "/" in path.rstrip("/"):
+            text = text.replace(path, path.rstrip("/").rsplit("/", 1)[-1])
+    return text
 
 
 @cache

@@ -8,6 +8,7 @@ from typing import Any
 
 import ffmpeg
 
+from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, demuxer_of, input_options, input_url
 from shared.media.plan import Plan, hls_ladder, ladder_kbps, proxy_size
 from shared.metadata.technical import Technical
 
@@ -16,12 +17,16 @@ def _scaled(stream: Any, size: tuple[int, int]) -> Any:
     return stream.filter("scale", size[0], size[1]).filter("setsar", 1)
 
 
-def build_command(src: Path, plan: Plan, tech: Technical) -> list[str]:
+def build_command(src: Path, plan: Plan, tech: Technical, limits: DecodeLimits) -> list[str]:
     assert tech.video is not None  # plan_for checked
     opts = plan.options
     for folder in ("thumbnails", "storyboard", "meta"):
         (plan.work / folder).mkdir(parents=True, exist_ok=True)
-    source = ffmpeg.input(str(src))  # ffmpeg auto-rotates on decode, so frames arrive upright
+    # Confined to the demuxer the probe found, with the decode limits (shared/media/confine.py).
+    # ffmpeg auto-rotates on decode, so frames arrive upright.
+    source = ffmpeg.input(
+        input_url(src), **input_options(tuple(VIDEO_CONTAINERS), limits, demuxer_of(tech.container), whole=True)
+    )
     hls_heights = hls_ladder(tech, opts) if opts.hls else []
     # Scale once to the proxy's size, then split: the thumbnails share that size and the small
     # analysis frames come from it far more cheaply than from the source. Only HLS rungs, which

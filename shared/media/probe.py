@@ -7,11 +7,26 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain import PipelineError, Reason
+from shared.media.confine import UPLOAD_FORMATS, VIDEO_CONTAINERS, DecodeLimits, input_args
 from shared.media.ffmpeg_tools import Diagnosis, run_tool
 
 PROBE_TIMEOUT_S = 60.0
 
+# A frame over the limit is refused by the decoder before it allocates it (`-max_pixels`).
+FRAME_TOO_LARGE: Diagnosis = (
+    r"Picture size (\d+x\d+) exceeds specified max pixel count (\d+)",
+    Reason.BAD_DIMENSIONS,
+    "the video has frames of {0} pixels; the limit is {1} pixels a frame",
+)
+ACCEPTED = ", ".join(VIDEO_CONTAINERS.values())
 PROBE_DIAGNOSES: list[Diagnosis] = [
+    (
+        r"\[(\w+) @ 0x[0-9a-f]+\] Format not on whitelist",
+        Reason.UNSUPPORTED_CONTAINER,
+        "the file is of a kind the pipeline does not read ({0}): playlists, lists and image sequences "
+        f"name other files. Accepted: {ACCEPTED}",
+    ),
+    FRAME_TOO_LARGE,
     (
         "moov atom not found",
         Reason.TRUNCATED,
@@ -34,16 +49,18 @@ ISO_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
 STILL_IMAGE_DEMUXERS = ("image2",)
 
 
-def probe(path: Path) -> dict[str, Any]:
-    """ffprobe's format and streams as JSON; NOT_A_VIDEO (or a more precise reason) when it
-    cannot read the file."""
+def probe(path: Path, formats: tuple[str, ...] = UPLOAD_FORMATS, limits: DecodeLimits | None = None) -> dict[str, Any]:
+    """ffprobe's format and streams as JSON, read by one of `formats` only (see
+    shared/media/confine.py); NOT_A_VIDEO (or a more precise reason) when it cannot read the file."""
+    source = input_args(path, formats, limits)
     try:
         result = run_tool(
-            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", *source],
             Reason.NOT_A_VIDEO,
             "reading the file as a media container",
             timeout=PROBE_TIMEOUT_S,
             known=PROBE_DIAGNOSES,
+            refuse=[FRAME_TOO_LARGE],
         )
     except PipelineError as exc:
         # ffprobe trusts a .mp4 name and misses the moov of any bytes at all.
@@ -83,8 +100,9 @@ def audio_streams(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
 
 
-def check_decodes(path: Path, stream_index: int) -> None:
-    """Decode the first frame of the stream: a header can lie, a decoder cannot."""
+def check_decodes(path: Path, demuxer: str, stream_index: int, limits: DecodeLimits | None = None) -> None:
+    """Decode the first frame of the stream, read by the demuxer the probe found: a header can
+    lie, a decoder cannot."""
     run_tool(
         [
             "ffmpeg",
@@ -93,8 +111,7 @@ def check_decodes(path: Path, stream_index: int) -> None:
             "-v",
             "error",
             "-xerror",
-            "-i",
-            str(path),
+            *input_args(path, UPLOAD_FORMATS, limits, demuxer),
             "-map",
             f"0:{stream_index}",
             "-frames:v",
@@ -106,15 +123,18 @@ def check_decodes(path: Path, stream_index: int) -> None:
         Reason.UNDECODABLE,
         "decoding the first video frame",
         timeout=PROBE_TIMEOUT_S,
-        known=DECODE_DIAGNOSES,
+        known=[FRAME_TOO_LARGE, *DECODE_DIAGNOSES],
     )
 
 
 class FfmpegProbe:
-    """The MediaProbe port on ffprobe and ffmpeg."""
+    """The MediaProbe port on ffprobe and ffmpeg, confined and held to the decode limits."""
+
+    def __init__(self, limits: DecodeLimits) -> None:
+        self.limits = limits
 
     def probe(self, path: Path) -> dict[str, Any]:
-        return probe(path)
+        return probe(path, limits=self.limits)
 
-    def check_decodes(self, path: Path, stream_index: int) -> None:
-        check_decodes(path, stream_index)
+    def check_decodes(self, path: Path, demuxer: str, stream_index: int) -> None:
+        check_decodes(path, demuxer, stream_index, self.limits)

@@ -18,21 +18,47 @@ from pathlib import Path
 
 from shared.domain import PipelineError, Reason
 from shared.media.collect import collect
+from shared.media.confine import DecodeLimits
 from shared.media.ffmpeg_tools import run_tool
 from shared.media.filter_graph import build_command
 from shared.media.models import RenderResult
 from shared.media.plan import RenditionOptions, plan_for
+from shared.media.probe import FRAME_TOO_LARGE
 from shared.metadata.technical import Technical
+
+# How far past the duration limit a decode may go before it counts as over: a video of exactly
+# the limit ends within a frame or an audio packet of it.
+DURATION_SLACK_SECONDS = 0.5
 
 
 def render(
-    src: Path, work: Path, tech: Technical, options: RenditionOptions, stop: threading.Event | None = None
+    src: Path,
+    work: Path,
+    tech: Technical,
+    options: RenditionOptions,
+    limits: DecodeLimits,
+    stop: threading.Event | None = None,
 ) -> RenderResult:
     plan = plan_for(work, tech, options)
-    args = build_command(src, plan, tech)
+    args = build_command(src, plan, tech, limits)
     timeout = max(300.0, 20 * plan.duration)
-    result = run_tool(args, Reason.MEDIA_ERROR, "transcoding", timeout=timeout, stop=stop)
+    result = run_tool(args, Reason.MEDIA_ERROR, "transcoding", timeout=timeout, stop=stop, refuse=[FRAME_TOO_LARGE])
     log = result.stderr.decode(errors="replace")
     if not (plan.path("proxy.mp4")).exists() or not sorted((work / "thumbnails").glob("thumb_*")):
         raise PipelineError(Reason.MEDIA_ERROR, "no video frame could be decoded")
-    return collect(plan, tech, log)
+    found = collect(plan, tech, log)
+    check_decoded_duration(found, tech, limits)
+    return found
+
+
+def check_decoded_duration(found: RenderResult, tech: Technical, limits: DecodeLimits) -> None:
+    """The run reads at most a second past the limit: a proxy longer than the limit means the
+    source holds more than its container declared (timestamps that start again, a short header)."""
+    proxy = next(r for r in found.renditions if r.kind == "proxy")
+    decoded = float(proxy.details.get("duration_seconds") or 0)
+    if decoded > limits.max_seconds + DURATION_SLACK_SECONDS:
+        raise PipelineError(
+            Reason.TOO_LONG,
+            f"the video decodes to more than {limits.max_seconds:.0f} s, the limit, "
+            f"though its container declares {tech.duration_seconds or 0:.0f} s",
+        )

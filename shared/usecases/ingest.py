@@ -13,7 +13,8 @@ from shared.config import Settings
 from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath, safe_key
 from shared.events import parse_storage_object_event
 from shared.logs import get_logger
-from shared.media.probe import audio_streams, still_image_format, video_streams
+from shared.media.confine import VIDEO_CONTAINERS, demuxer_of
+from shared.media.probe import ACCEPTED, audio_streams, still_image_format, video_streams
 from shared.models import StorageObject, UploadInfo
 from shared.ports import MediaProbe, Services
 from shared.usecases.outcome import Outcome
@@ -61,7 +62,8 @@ def check_limits(size: int | None, settings: Settings) -> int:
 
 
 def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
-    """Before any decode: a frame size from a header can ask a decoder for gigabytes."""
+    """Before any decode: a frame size from a header can ask a decoder for gigabytes. (The
+    decoders are held to max_frame_pixels too, for frames that grow after the header.)"""
     width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
     if width <= 0 or height <= 0:
         raise PipelineError(Reason.BAD_DIMENSIONS, "the video stream declares no frame size")
@@ -69,6 +71,11 @@ def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
         raise PipelineError(
             Reason.BAD_DIMENSIONS,
             f"the video declares {width}x{height} pixels; the limit is {settings.max_video_dimension} on either side",
+        )
+    if width * height > settings.max_frame_pixels:
+        raise PipelineError(
+            Reason.BAD_DIMENSIONS,
+            f"the video has frames of {width}x{height} pixels; the limit is {settings.max_frame_pixels} pixels a frame",
         )
 
 
@@ -103,6 +110,17 @@ def check_frames(stream: dict[str, Any], duration: float, settings: Settings) ->
         raise PipelineError(
             Reason.TOO_MANY_FRAMES, f"the video has {frames} frames; the limit is {settings.max_video_frames}"
         )
+    # The frames' rate over the whole video, when the container counts them: a rate declared for
+    # the first frames says little of the rest.
+    rate = max(rate or 0.0, frames / duration if duration > 0 else 0.0)
+    pixel_rate = int(stream["width"]) * int(stream["height"]) * rate
+    if pixel_rate > settings.max_pixels_per_second:
+        raise PipelineError(
+            Reason.TOO_MANY_PIXELS,
+            f"the video decodes {pixel_rate / 1e6:.0f} million pixels a second "
+            f"({stream['width']}x{stream['height']} at {rate:.3g} frames a second); "
+            f"the limit is {settings.max_pixels_per_second / 1e6:.0f} million",
+        )
 
 
 def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
@@ -124,6 +142,11 @@ def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
             Reason.NOT_A_VIDEO,
             "the file holds audio only, no video stream" if audio_streams(info) else "the file holds no video stream",
         )
+    demuxer = demuxer_of(str(info["format"].get("format_name") or ""))
+    if demuxer not in VIDEO_CONTAINERS:
+        raise PipelineError(
+            Reason.UNSUPPORTED_CONTAINER, f"the pipeline does not process {demuxer} files; it accepts {ACCEPTED}"
+        )
     duration = float((info.get("format") or {}).get("duration") or 0)
     if duration > settings.max_duration_seconds:
         raise PipelineError(
@@ -131,7 +154,7 @@ def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
         )
     check_frame_size(streams[0], settings)
     check_frames(streams[0], duration, settings)
-    media.check_decodes(local, int(streams[0]["index"]))
+    media.check_decodes(local, demuxer, int(streams[0]["index"]))
 
 
 def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:

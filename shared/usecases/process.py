@@ -10,6 +10,7 @@ from uuid import UUID
 from shared.config import Settings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import parse_job_event
+from shared.media.confine import DecodeLimits
 from shared.media.ffmpeg_tools import tool_version
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions
@@ -51,7 +52,8 @@ def process_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
             info = svc.media.probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
-            result = render(src, Path(tmp), technical, rendition_options(svc.settings), stop=beat.lost)
+            limits = DecodeLimits.from_settings(svc.settings)
+            result = render(src, Path(tmp), technical, rendition_options(svc.settings), limits, stop=beat.lost)
             artifacts = [store(svc, video, r, ffmpeg_by, beat) for r in result.renditions]
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None

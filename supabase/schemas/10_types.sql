@@ -43,10 +43,12 @@ create type public.failure_reason as enum (
   'too_large',          -- over VIDPIPE_MAX_UPLOAD_BYTES
   'too_long',           -- over VIDPIPE_MAX_DURATION_SECONDS
   'not_a_video',        -- no media container, a still image, or no video stream
+  'unsupported_container', -- a playlist, list, image sequence or other kind that opens further files
   'truncated',          -- the upload was cut short: no MP4 index, or the media data stops early
   'bad_dimensions',     -- a frame size no decoder can allocate, none, or over VIDPIPE_MAX_VIDEO_DIMENSION
   'frame_rate_too_high', -- over VIDPIPE_MAX_FRAME_RATE frames a second
   'too_many_frames',    -- over VIDPIPE_MAX_VIDEO_FRAMES frames in all
+  'too_many_pixels',    -- frame size times frame rate over VIDPIPE_MAX_PIXELS_PER_SECOND
   'too_many_streams',   -- over VIDPIPE_MAX_STREAMS streams
   'undecodable',        -- the first video frame does not decode
   'media_error',        -- ffmpeg failed on a file that probed fine

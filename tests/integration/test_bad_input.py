@@ -12,9 +12,10 @@ import pytest
 from shared.adapters.local_storage import LocalStorage
 from shared.config import get_settings
 from shared.domain import UnsafePath
+from shared.media.confine import DecodeLimits
 from shared.media.probe import FfmpegProbe
 from shared.usecases.ingest import ingest
-from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
+from tests.bad_inputs import BAD_FILES, CAUGHT_IN_PROCESS, LIMITS_ENV, make_bad_files, plant_other_owners_video
 from tests.integration.doors import USER, announced, event_for, job_row, post, services, upload
 
 STRANGER = "00000000-0000-4000-8000-0000000000ff"  # a signed-up user other than USER
@@ -46,16 +47,31 @@ def ingest_last_upload(conn) -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
-def test_bad_file(limits, conn, bad_files, capfd, name):
+def test_bad_file(limits, conn, bad_files, clips, capfd, name):
     reason, words = BAD_FILES[name]
+    plant_other_owners_video(limits / "uploads", clips["plain"])
     obj = upload(conn, limits, bad_files[name], f"{USER}/{name}")
-    job = ingest_last_upload(conn)
+    job = processed_last_upload(conn) if name in CAUGHT_IN_PROCESS else ingest_last_upload(conn)
     assert job["reason_code"] == reason
     assert words in job["last_error"] and "Traceback" not in job["last_error"]
     assert " @ 0x" not in job["last_error"]  # no ffmpeg internals
-    assert job["failed_step"] == "ingest"
+    assert str(limits) not in job["last_error"]  # nor where the instance keeps files
+    assert job["failed_step"] == ("process" if name in CAUGHT_IN_PROCESS else "ingest")
     assert (limits / "uploads" / obj["name"]).read_bytes() == bad_files[name].read_bytes()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def processed_last_upload(conn) -> dict:
+    """Accepted on what it declares, then failed by the decoder's limits, for good (no retry)."""
+    accepted = post("ingest", event_for(conn, "ingest"))
+    assert accepted.get_json()["outcome"] == "done", accepted.get_data(as_text=True)
+    response = post("process", event_for(conn, "process"))
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.get_json()["outcome"] == "failed", text
+    assert "Traceback" not in text
+    job = job_row(conn)
+    assert job["status"] == "failed"
+    return job
 
 
 @pytest.mark.parametrize(
@@ -104,6 +120,7 @@ def test_an_event_for_a_bucket_outside_the_pipeline(env, conn, clips):
 
 class CountingProbe(FfmpegProbe):
     def __init__(self) -> None:
+        super().__init__(DecodeLimits.from_settings(get_settings()))
         self.probed: list[Path] = []
 
     def probe(self, path: Path) -> dict:

@@ -9,6 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from shared.domain import PipelineError, Reason, TransientError
+from shared.media.confine import DecodeLimits
 from shared.media.probe import FfmpegProbe
 from shared.metadata.document import SCHEMA_FILE, MetadataDocument
 from shared.signing import new_secret, sign_headers
@@ -167,7 +168,7 @@ class SlowProbe(FfmpegProbe):
 def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips):
     obj = upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     with pytest.raises(TransientError):  # the door answers 503: the dispatcher retries the event later
-        ingest(services("ingest", media=SlowProbe()), obj["id"])
+        ingest(services("ingest", media=SlowProbe(DecodeLimits(1920 * 1080, 60))), obj["id"])
     assert job_row(conn) is None
 
 

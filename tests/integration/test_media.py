@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from infra.clips import FAST_H264_AAC, run_ffmpeg
+from shared.config import Settings
 from shared.domain import PipelineError, Reason
+from shared.media.confine import OUTPUT_FORMATS, DecodeLimits
 from shared.media.models import MadeBy
 from shared.media.plan import RenditionOptions
 from shared.media.probe import check_decodes, probe, video_streams
@@ -17,11 +19,12 @@ from tests.media_checks import decodes, vtt_cues
 from tests.media_variants import make_variants
 
 BY = MadeBy(tool="ffprobe", version="test")
+LIMITS = DecodeLimits.from_settings(Settings())
 
 
 def rendered(src, tmp_path, **options) -> tuple:
     tech = technical_from_probe(probe(src), BY)
-    result = render(src, tmp_path, tech, RenditionOptions(**options))
+    result = render(src, tmp_path, tech, RenditionOptions(**options), LIMITS)
     return tech, {r.kind: r for r in result.renditions}, result
 
 
@@ -127,7 +130,7 @@ def test_hls_ladder_is_capped_at_the_source_and_plays(clips, tmp_path):
     assert master.count("#EXT-X-STREAM-INF") == 1  # a 360p source: no 720p or 1080p rung
     assert "RESOLUTION=640x360" in master
     playlist = out["hls"].main.local.parent / "0" / "index.m3u8"
-    info = probe(playlist)
+    info = probe(playlist, OUTPUT_FORMATS)
     assert sorted(s["codec_name"] for s in info["streams"]) == ["aac", "h264"]
     assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.2)
 
@@ -199,7 +202,7 @@ def test_random_bytes_are_not_a_video(clips):
 
 def test_first_frame_decodes_for_real_video(clips):
     info = probe(clips["plain"])
-    check_decodes(clips["plain"], int(video_streams(info)[0]["index"]))
+    check_decodes(clips["plain"], "mov", int(video_streams(info)[0]["index"]))
 
 
 def test_a_flickering_video_makes_at_most_one_cut_and_scene_thumbnail_a_second(tmp_path):

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from shared.domain import PipelineError
+from shared.media.confine import DecodeLimits
 from shared.media.filter_graph import build_command
 from shared.media.models import MadeBy
 from shared.media.plan import (
@@ -15,6 +16,8 @@ from shared.media.plan import (
     width_size,
 )
 from shared.metadata.technical import technical_from_probe
+
+LIMITS = DecodeLimits(max_frame_pixels=8192 * 4320, max_seconds=4 * 3600)
 
 
 @pytest.mark.parametrize(
@@ -55,12 +58,15 @@ def tech_of(with_audio: bool, width: int = 1920, height: int = 1080):
     streams = [{"index": 0, "codec_type": "video", "codec_name": "h264", "width": width, "height": height}]
     if with_audio:
         streams.append({"index": 1, "codec_type": "audio", "codec_name": "aac", "channels": 2})
-    return technical_from_probe({"format": {"duration": "10"}, "streams": streams}, MadeBy(tool="ffprobe", version="x"))
+    return technical_from_probe(
+        {"format": {"duration": "10", "format_name": "mov,mp4,m4a,3gp,3g2,mj2"}, "streams": streams},
+        MadeBy(tool="ffprobe", version="x"),
+    )
 
 
 def command(tmp_path, with_audio=True, **options):
     tech = tech_of(with_audio)
-    return build_command(Path("/in.mp4"), plan_for(tmp_path, tech, RenditionOptions(**options)), tech)
+    return build_command(Path("/in.mp4"), plan_for(tmp_path, tech, RenditionOptions(**options)), tech, LIMITS)
 
 
 def test_one_input_feeds_every_output(tmp_path):

@@ -1,0 +1,91 @@
+"""What an ffmpeg or ffprobe run on an upload may open, and how much it may decode.
+
+An upload is hostile until proven otherwise. Some demuxers open further files named inside the
+file they read: an HLS or DASH playlist, an ffconcat list, an image sequence, a MOV with external
+data references. Uploaded as `holiday.mp4`, a playlist whose entry is `../<other owner>/x.mp4`
+made the pipeline process another owner's video, and hid a duration and a frame size from the
+probe. So every run on an upload names its input as a `file:` URL, allows the `file` protocol
+alone, and allows only demuxers that read the one file they are given. Limits are enforced where
+the frames are decoded (`-max_pixels`, `-t`), not only on what the container declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.config import Settings
+
+# The containers the pipeline processes, by ffmpeg's demuxer name, and who makes them. Each reads
+# its one file only: the mov demuxer follows external data references only when asked
+# (`enable_drefs`, off by default, and never set here).
+VIDEO_CONTAINERS: dict[str, str] = {
+    "mov": "MP4, MOV, M4V, 3GP: phones, cameras, editors, the web",
+    "matroska": "MKV and WebM: screen recorders, OBS, browsers' MediaRecorder",
+    "avi": "AVI: older cameras and capture tools",
+    "mpegts": "MPEG-TS and M2TS: AVCHD cameras, broadcast and stream recordings",
+    "mpeg": "MPEG-PS: DVD (VOB) and MPEG-1/2 files",
+    "flv": "FLV: stream recordings",
+    "asf": "WMV",
+    "ogg": "Ogg Theora",
+    "gif": "animated GIF",
+}
+# Read so that ingest can say what a file is, never processed: single pictures, sound alone.
+STILL_IMAGE_DEMUXERS = ("png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe", "qoi_pipe")
+AUDIO_DEMUXERS = ("mp3", "wav", "flac", "aac", "w64")
+UPLOAD_FORMATS = (*VIDEO_CONTAINERS, *STILL_IMAGE_DEMUXERS, *AUDIO_DEMUXERS)
+# What the pipeline itself writes, read back to describe it: the proxy, the ladder, the sound.
+OUTPUT_FORMATS = ("mov", "hls", "mpegts", "wav")
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What one run may decode: frames of at most `max_frame_pixels`, at most `max_seconds` of
+    the source (a second more is read, so that going past the limit shows)."""
+
+    max_frame_pixels: int
+    max_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DecodeLimits:
+        return cls(settings.max_frame_pixels, settings.max_duration_seconds)
+
+
+def demuxer_of(format_name: str) -> str:
+    """ffprobe's `format_name` (`mov,mp4,m4a,3gp,3g2,mj2`) → the demuxer's short name (`mov`)."""
+    return format_name.split(",", 1)[0]
+
+
+def input_options(
+    formats: tuple[str, ...], limits: DecodeLimits | None = None, demuxer: str | None = None, *, whole: bool = False
+) -> dict[str, str]:
+    """Input options for one file: only the `file` protocol, only `formats` (or exactly `demuxer`),
+    and with `limits`, frames no larger than allowed and (for a `whole` read) no more than the
+    allowed duration."""
+    options = {"protocol_whitelist": "file", "format_whitelist": ",".join(formats)}
+    if demuxer is not None:
+        if demuxer not in formats:
+            raise ValueError(f"demuxer {demuxer!r} is not among {formats}")
+        options["f"] = demuxer
+    if limits is not None:
+        options["max_pixels"] = str(limits.max_frame_pixels)
+        if whole:
+            options["t"] = f"{limits.max_seconds + 1:g}"
+    return options
+
+
+def input_url(path: Path) -> str:
+    """A `file:` URL, so that no part of a name (`concat:`, `subfile,,`) is read as a protocol."""
+    return f"file:{path.absolute()}"
+
+
+def input_args(
+    path: Path, formats: tuple[str, ...], limits: DecodeLimits | None = None, demuxer: str | None = None
+) -> list[str]:
+    """The same as command-line words, ending with `-i <url>`."""
+    words: list[str] = []
+    for key, value in input_options(formats, limits, demuxer).items():
+        words += [f"-{key}", value]
+    return [*words, "-i", input_url(path)]
