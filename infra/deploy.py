@@ -16,9 +16,12 @@ from dataclasses import dataclass
 
 from infra.images import IMAGES, PUBLIC_BASE
 
-PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]$")
-SUPABASE_URL = re.compile(r"^https://[a-z0-9]{20}\.supabase\.co$")
+# Matched whole (fullmatch): `$` alone also matches before a trailing newline, which would split
+# the printed script's commands.
+PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
+REGION = re.compile(r"[a-z]+-[a-z]+[0-9]")
+SUPABASE_URL = re.compile(r"https://[a-z0-9]{20}\.supabase\.co")
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # A step is one request: it must be allowed to run as long as the database's carrier waits for
 # it (delivery_settings.timeout_ms, 1,900 s).
 REQUEST_TIMEOUT_SECONDS = 1900
@@ -83,13 +86,13 @@ def service(function: str) -> str:
 
 def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
     """The commands, in order, as a shell script."""
-    if not PROJECT_ID.match(project):
+    if not PROJECT_ID.fullmatch(project):
         raise PlanError(f"{project!r} is not a Google Cloud project id (6-30 lower-case letters, digits, hyphens)")
-    if not REGION.match(region):
+    if not REGION.fullmatch(region):
         raise PlanError(f"{region!r} is not a Cloud Run region (such as europe-west1)")
-    if not SUPABASE_URL.match(supabase_url):
+    if not SUPABASE_URL.fullmatch(supabase_url):
         raise PlanError(f"{supabase_url!r} is not a Supabase project URL (https://<ref>.supabase.co)")
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+    if not IMAGE_TAG.fullmatch(tag):
         raise PlanError(f"{tag!r} is not an image tag")
     registry = f"{region}-docker.pkg.dev/{project}/vidpipe"
     account = f"vidpipe-functions@{project}.iam.gserviceaccount.com"
@@ -103,10 +106,14 @@ def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
         "#                                      import new_secret; print(new_secret())')",
         "#   VIDPIPE_DATABASE_URL               Supavisor's transaction-mode URL (port 6543)",
         "#   VIDPIPE_SUPABASE_SERVICE_ROLE_KEY  the project's service_role key",
-        "#   SUPABASE_DB_URL                    the direct URL (port 5432), for the last step",
+        "#   SUPABASE_DB_URL                    the direct URL (port 5432) without its password, and",
+        "#   PGPASSWORD                         the database password, for the last step (psql 15 or later)",
+        "# No secret is ever a command's argument, where other users of the machine would see it.",
         "set -euo pipefail",
         ': "${VIDPIPE_EVENT_SECRET:?}" "${VIDPIPE_DATABASE_URL:?}" "${VIDPIPE_SUPABASE_SERVICE_ROLE_KEY:?}"',
-        ': "${SUPABASE_DB_URL:?}"',
+        ': "${SUPABASE_DB_URL:?}" "${PGPASSWORD:?}"',
+        'case "$SUPABASE_DB_URL" in *://*:*@*)',
+        '  echo "SUPABASE_DB_URL holds a password: put it in PGPASSWORD instead" >&2; exit 2;; esac',
         "",
         "# 1. The project's services, a registry for the images, an identity for the functions.",
         f"gcloud config set project {q(project)}",
@@ -147,17 +154,25 @@ def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
             f" --allow-unauthenticated --set-env-vars=VIDPIPE_STORAGE_BACKEND=supabase,"
             f"VIDPIPE_SUPABASE_URL={supabase_url} --set-secrets={secrets}",
         ]
-    lines += ["", "# 5. The database learns where the functions are and sends the events through pg_net."]
+    lines += [
+        "",
+        "# 5. The database learns where the functions are and sends the events through pg_net. psql",
+        "#    reads the URLs and the secret from its environment (\\getenv), the SQL from stdin.",
+    ]
     for function in RESOURCES:
         variable = function.upper() + "_URL"
         lines.append(
             f"{variable}=$(gcloud run services describe {service(function)} --region={q(region)}"
             " --format='value(status.url)')/"
         )
-    urls = ", ".join(f"'{f}', '$" + "{" + f"{f.upper()}_URL" + "}'" for f in RESOURCES)
+    exported = " ".join(f.upper() + "_URL" for f in RESOURCES)
+    lines += [f"export {exported} VIDPIPE_EVENT_SECRET", "psql -X -v ON_ERROR_STOP=1 \"$SUPABASE_DB_URL\" <<'SQL'"]
+    lines += [f"\\getenv {f}_url {f.upper()}_URL" for f in RESOURCES]
+    urls = ", ".join(f"'{f}', :'{f}_url'" for f in RESOURCES)
     lines += [
-        'psql "$SUPABASE_DB_URL" -v ON_ERROR_STOP=1 -c \\',
-        f"  \"select public.configure_delivery('pg_net', jsonb_build_object({urls}), '$VIDPIPE_EVENT_SECRET')\"",
+        "\\getenv event_secret VIDPIPE_EVENT_SECRET",
+        f"select public.configure_delivery('pg_net', jsonb_build_object({urls}), :'event_secret');",
+        "SQL",
         "",
     ]
     return "\n".join(lines)

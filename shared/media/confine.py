@@ -21,17 +21,18 @@ if TYPE_CHECKING:
 # The containers the pipeline processes, by ffmpeg's demuxer name, and who makes them. Each reads
 # its one file only: the mov demuxer follows external data references only when asked
 # (`enable_drefs`, off by default, and never set here).
-VIDEO_CONTAINERS: dict[str, str] = {
-    "mov": "MP4, MOV, M4V, 3GP: phones, cameras, editors, the web",
-    "matroska": "MKV and WebM: screen recorders, OBS, browsers' MediaRecorder",
-    "avi": "AVI: older cameras and capture tools",
-    "mpegts": "MPEG-TS and M2TS: AVCHD cameras, broadcast and stream recordings",
-    "mpeg": "MPEG-PS: DVD (VOB) and MPEG-1/2 files",
-    "flv": "FLV: stream recordings",
-    "asf": "WMV",
-    "ogg": "Ogg Theora",
-    "gif": "animated GIF",
+VIDEO_CONTAINERS: dict[str, tuple[str, str]] = {
+    "mov": ("MP4/MOV", "phones, cameras, editors, the web"),
+    "matroska": ("MKV/WebM", "screen recorders, OBS, browsers' MediaRecorder"),
+    "avi": ("AVI", "older cameras and capture tools"),
+    "mpegts": ("MPEG-TS", "AVCHD cameras (M2TS), broadcast and stream recordings"),
+    "mpeg": ("MPEG-PS", "DVD (VOB) and MPEG-1/2 files"),
+    "flv": ("FLV", "stream recordings"),
+    "asf": ("WMV", "Windows' own recorders"),
+    "ogg": ("Ogg", "Theora video"),
+    "gif": ("GIF", "animations"),
 }
+ACCEPTED = ", ".join(label for label, _ in VIDEO_CONTAINERS.values())
 # Read so that ingest can say what a file is, never processed: single pictures, sound alone.
 STILL_IMAGE_DEMUXERS = ("png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "tiff_pipe", "gif_pipe", "qoi_pipe")
 AUDIO_DEMUXERS = ("mp3", "wav", "flac", "aac", "w64")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain import PipelineError, Reason
-from shared.media.confine import UPLOAD_FORMATS, VIDEO_CONTAINERS, DecodeLimits, input_args
+from shared.media.confine import ACCEPTED, UPLOAD_FORMATS, DecodeLimits, input_args
 from shared.media.ffmpeg_tools import Diagnosis, run_tool
 
 PROBE_TIMEOUT_S = 60.0
@@ -18,13 +18,12 @@ FRAME_TOO_LARGE: Diagnosis = (
     Reason.BAD_DIMENSIONS,
     "the video has frames of {0} pixels; the limit is {1} pixels a frame",
 )
-ACCEPTED = ", ".join(VIDEO_CONTAINERS.values())
 PROBE_DIAGNOSES: list[Diagnosis] = [
     (
         r"\[(\w+) @ 0x[0-9a-f]+\] Format not on whitelist",
         Reason.UNSUPPORTED_CONTAINER,
         "the file is of a kind the pipeline does not read ({0}): playlists, lists and image sequences "
-        f"name other files. Accepted: {ACCEPTED}",
+        f"name other files. It reads {ACCEPTED}",
     ),
     FRAME_TOO_LARGE,
     (

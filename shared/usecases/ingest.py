@@ -13,8 +13,8 @@ from shared.config import Settings
 from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath, safe_key
 from shared.events import parse_storage_object_event
 from shared.logs import get_logger
-from shared.media.confine import VIDEO_CONTAINERS, demuxer_of
-from shared.media.probe import ACCEPTED, audio_streams, still_image_format, video_streams
+from shared.media.confine import ACCEPTED, VIDEO_CONTAINERS, demuxer_of
+from shared.media.probe import audio_streams, still_image_format, video_streams
 from shared.models import StorageObject, UploadInfo
 from shared.ports import MediaProbe, Services
 from shared.usecases.outcome import Outcome
@@ -145,7 +145,7 @@ def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
     demuxer = demuxer_of(str(info["format"].get("format_name") or ""))
     if demuxer not in VIDEO_CONTAINERS:
         raise PipelineError(
-            Reason.UNSUPPORTED_CONTAINER, f"the pipeline does not process {demuxer} files; it accepts {ACCEPTED}"
+            Reason.UNSUPPORTED_CONTAINER, f"the pipeline does not process {demuxer} files; it reads {ACCEPTED}"
         )
     duration = float((info.get("format") or {}).get("duration") or 0)
     if duration > settings.max_duration_seconds:

@@ -24,9 +24,10 @@ from infra.cli import upload, wait_for_job
 from infra.clips import make_speech_clip
 from infra.local.postgres import PostgresCluster
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_alive
+from shared.media.confine import OUTPUT_FORMATS
 from shared.media.probe import probe
 from shared.signing import sign_headers
-from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files
+from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files, plant_other_owners_video
 from tests.media_checks import decodes, vtt_cues
 from tests.receiver import Receiver
 
@@ -139,7 +140,7 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     assert float(proxy["format"]["duration"]) == pytest.approx(float(fmt["duration"]), abs=0.1)
     master = stored(doc["hls"]["master"])
     variant = master.parent / master.read_text().split("\n")[3]  # the first rung's playlist
-    assert float(probe(variant)["format"]["duration"]) == pytest.approx(float(fmt["duration"]), abs=0.2)
+    assert float(probe(variant, OUTPUT_FORMATS)["format"]["duration"]) == pytest.approx(float(fmt["duration"]), abs=0.2)
     assert all(
         decodes(stack.storage_root / doc["thumbnails"]["bucket"] / t["path"]) for t in doc["thumbnails"]["items"]
     )
@@ -209,6 +210,7 @@ BAD_PATHS = {
 def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver, clips, tmp_path_factory):
     hook, secret = receiver
     files = make_bad_files(tmp_path_factory.mktemp("bad"))
+    plant_other_owners_video(stack.storage_root / "uploads", clips["plain"])
     uploads = {upload(stack, path): (path, BAD_FILES[name][0]) for name, path in files.items()}
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (STRANGER,))

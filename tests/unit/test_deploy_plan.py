@@ -44,7 +44,7 @@ def test_the_plan_is_valid_shell_and_holds_no_secret_value():
     script = plan(*ARGS)
     assert subprocess.run(["bash", "-n"], input=script, text=True, check=False).returncode == 0
     assert not re.search(r"whsec_[A-Za-z0-9+/]{8}|eyJ[A-Za-z0-9]|postgresql://", script)
-    assert "configure_delivery('pg_net'" in script and "'${NOTIFY_URL}'" in script
+    assert "configure_delivery('pg_net'" in script and "'notify', :'notify_url'" in script
 
 
 @pytest.mark.parametrize(
@@ -73,3 +73,60 @@ def test_the_command_prints_the_plan_and_calls_nothing_without_it():
     assert refused.exit_code == 2 and "--plan" in refused.output
     bad = CliRunner().invoke(app, ["deploy", "--plan", *options[:5], "nowhere"])
     assert bad.exit_code == 2 and "Supabase project URL" in bad.output
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_a_trailing_newline_in_any_argument_is_refused(which):
+    args = list(ARGS)
+    args[which] += "\n"
+    with pytest.raises(PlanError):
+        plan(*args)
+
+
+SECRET_VALUES = {
+    "VIDPIPE_EVENT_SECRET": "whsec_c2VjcmV0LWV2ZW50LXNlY3JldC1mb3ItdGVzdHM=",
+    "VIDPIPE_DATABASE_URL": "postgresql://postgres.ref:pooler-secret@pooler:6543/postgres",
+    "VIDPIPE_SUPABASE_SERVICE_ROLE_KEY": "eyJservice-role-secret",
+    "PGPASSWORD": "database-secret",
+}
+# Stand-ins that record how they were called: every argument, and what psql read and was given.
+RECORDER = """#!/bin/bash
+printf '%s\\n' "$(basename "$0") $*" >> "$CALLS"
+case "$(basename "$0") $1 $2" in
+  "gcloud run services") echo "https://$4-abc-ew.a.run.app" ;;
+  psql*) cat > "$CALLS.sql"; env > "$CALLS.env" ;;
+  "gcloud secrets create") cat >> "$CALLS.secrets"; echo >> "$CALLS.secrets" ;;
+esac
+"""
+
+
+def run_plan(tmp_path, db_url: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("gcloud", "podman", "psql"):
+        (bin_dir / tool).write_text(RECORDER)
+        (bin_dir / tool).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"), "SUPABASE_DB_URL": db_url}
+    return subprocess.run(["bash", "-c", plan(*ARGS)], env={**env, **SECRET_VALUES}, text=True, capture_output=True)
+
+
+def test_no_secret_is_ever_a_commands_argument(tmp_path):
+    ran = run_plan(tmp_path, "postgresql://postgres@db.abcdefghijklmnopqrst.supabase.co:5432/postgres")
+    assert ran.returncode == 0, ran.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert calls.count("gcloud run deploy") == 4 and "psql -X -v ON_ERROR_STOP=1 postgresql://postgres@db." in calls
+    for value in SECRET_VALUES.values():
+        assert value not in calls
+    # Secret Manager got each one on stdin; psql found the secret and the URLs in its environment.
+    assert (tmp_path / "calls.secrets").read_text().split() == list(SECRET_VALUES.values())[:3]
+    given = dict(line.split("=", 1) for line in (tmp_path / "calls.env").read_text().splitlines() if "=" in line)
+    assert given["VIDPIPE_EVENT_SECRET"] == SECRET_VALUES["VIDPIPE_EVENT_SECRET"]
+    assert given["NOTIFY_URL"] == "https://vidpipe-notify-abc-ew.a.run.app/"
+    sql = (tmp_path / "calls.sql").read_text()
+    assert "\\getenv event_secret VIDPIPE_EVENT_SECRET" in sql and ":'event_secret'" in sql
+
+
+def test_a_database_url_with_its_password_stops_the_plan_before_psql(tmp_path):
+    ran = run_plan(tmp_path, "postgresql://postgres:database-secret@db.abcdefghijklmnopqrst.supabase.co:5432/postgres")
+    assert ran.returncode == 2 and "PGPASSWORD" in ran.stderr
+    assert not (tmp_path / "calls").exists()
