@@ -94,6 +94,7 @@ def plant_other_owners_video(uploads: Path, clip: Path) -> None:
     target = uploads / OTHER_OWNERS_FILE.removeprefix("../")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(clip.read_bytes())
+    target.chmod(0o600)  # as the storage keeps every file
 
 
 def make_bad_files(root: Path) -> dict[str, Path]:

@@ -146,7 +146,9 @@ class LocalStack:
         if state is not None and self._revive(state):
             return state
         self.down()  # whatever half of a previous stack is left
-        self.home.mkdir(parents=True, exist_ok=True)
+        # The stack's user alone reads its home: the uploads, the logs, the keys.
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.home.chmod(0o700)
         self.logs.mkdir(exist_ok=True)
         (self.home / "storage").mkdir(exist_ok=True)
         # A local stack trades durability for speed; a stack whose database is crashed on purpose keeps it.

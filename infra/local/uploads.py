@@ -71,10 +71,11 @@ def store_upload(
     """Store the bytes of `source` under `bucket/name`, then insert the object as the storage
     service does (owner from the uploader's token); returns the object's id."""
     target = storage_root / bucket / name
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     try:
-        with open(partial, "wb") as out:
+        # Readable by the stack's user alone, as every stored file (os.open: open() would take 0644).
+        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
             shutil.copyfileobj(source, out, 1 << 20)
         os.replace(partial, target)
     finally:

@@ -43,12 +43,12 @@ class LocalStorage:
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         target = self.file_path(bucket, path)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Write aside and rename, so readers never see half a file. The partial file lives outside
         # the buckets, so a writer killed mid-copy leaves nothing in the owner's folder.
         partial = self.root / ".partial"
-        partial.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=partial, prefix="upload-")
+        partial.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=partial, prefix="upload-")  # 0600: the owner's alone
         os.close(fd)
         try:
             shutil.copyfile(src, tmp)

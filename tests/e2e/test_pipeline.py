@@ -27,7 +27,7 @@ from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState, process_ali
 from shared.media.confine import OUTPUT_FORMATS
 from shared.media.probe import probe
 from shared.signing import sign_headers
-from tests.bad_inputs import BAD_FILES, LIMITS_ENV, make_bad_files, plant_other_owners_video
+from tests.bad_inputs import BAD_FILES, CAUGHT_IN_PROCESS, LIMITS_ENV, make_bad_files, plant_other_owners_video
 from tests.media_checks import decodes, vtt_cues
 from tests.receiver import Receiver
 
@@ -211,24 +211,29 @@ def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver
     hook, secret = receiver
     files = make_bad_files(tmp_path_factory.mktemp("bad"))
     plant_other_owners_video(stack.storage_root / "uploads", clips["plain"])
-    uploads = {upload(stack, path): (path, BAD_FILES[name][0]) for name, path in files.items()}
+    uploads = {
+        upload(stack, path): (path, BAD_FILES[name][0], name in CAUGHT_IN_PROCESS) for name, path in files.items()
+    }
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (STRANGER,))
     uploads.update(
-        {upload(stack, clips["plain"], name): (clips["plain"], reason) for name, reason in BAD_PATHS.items()}
+        {upload(stack, clips["plain"], name): (clips["plain"], reason, False) for name, reason in BAD_PATHS.items()}
     )
     with ThreadPoolExecutor(8) as pool:
         jobs = dict(zip(uploads, pool.map(lambda oid: wait_for_job(stack, oid, 120), uploads), strict=True))
-    for object_id, (source, reason) in uploads.items():
+    for object_id, (source, reason, accepted_first) in uploads.items():
         job = jobs[object_id]
         assert job is not None and (job["status"], job["reason_code"]) == ("failed", reason), (source, job)
         assert (stack.storage_root / "uploads" / job["path"]).read_bytes() == source.read_bytes()  # untouched
         if job["owner_id"] is None:
             assert deliveries_for(hook, secret, str(job["id"]), timeout=0) == []  # nobody to tell
             continue
-        events = deliveries_for(hook, secret, str(job["id"]), 1)
-        assert [(e["type"], e["data"]["reason"]) for e in events] == [("video.failed", reason)]
-        assert "Traceback" not in events[0]["data"]["message"]
+        # What ingest accepted on its declarations, the decoder failed in process.
+        events = deliveries_for(hook, secret, str(job["id"]), 2 if accepted_first else 1)
+        said = [(e["type"], e["data"].get("reason")) for e in events]
+        assert said == [("video.ingested", None)] * accepted_first + [("video.failed", reason)], source
+        assert "Traceback" not in events[-1]["data"]["message"]
+        assert str(stack.storage_root) not in events[-1]["data"]["message"]
     logs = "".join(p.read_text(errors="replace") for p in (Path(stack.home) / "logs").glob("*.log"))
     assert "Traceback" not in logs
 
@@ -446,3 +451,11 @@ def test_up_is_idempotent_and_down_stops_everything(home, stack):
     assert all(not process_alive(pid) for pid in stack.pids.values())
     for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
         assert cli(home, *command, timeout=60).returncode == 5, command
+
+
+def test_the_home_and_every_stored_file_are_the_stacks_user_alone(home, stack, clips):
+    wait_for_job(stack, upload(stack, clips["plain"]), 120)
+    assert Path(home).stat().st_mode & 0o777 == 0o700
+    stored = [p for p in stack.storage_root.rglob("*") if p.is_file()]
+    assert len(stored) > 5 and any("uploads" in p.parts for p in stored)
+    assert [p for p in stored if p.stat().st_mode & 0o077] == []
