@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     door_threads: int = 8
     door_connections: int = 100
     door_request_seconds: float = 10.0  # request line, headers and body arrive whole within this
+    door_body_bytes_per_second: int = 1024**2  # ... plus the body's length at this rate (uploads)
     door_idle_seconds: int = 30  # an idle keep-alive connection is closed after this
     door_max_header_bytes: int = 16 * 1024  # request line and headers together
 

@@ -136,6 +136,11 @@ class LocalStack:
     def _ui_key(self) -> str:
         return self._secret("ui_key", lambda: secrets.token_urlsafe(24))
 
+    def _new_ui_key(self) -> str:
+        """A key for each start of the page: one that leaked is dead after `down` and `up`."""
+        (self.home / "ui_key").unlink(missing_ok=True)
+        return self._ui_key()
+
     def ui_address(self, state: StackState) -> str:
         """The results page's URL with its key: what `vidpipe up` and `vidpipe ui` print."""
         return f"{state.ui_url}?key={self._ui_key()}"
@@ -232,7 +237,7 @@ class LocalStack:
             cmd = [sys.executable, "-m", CARRIER_MODULES[name]]
         elif name == UI:
             port = _port_of(state.ui_url)
-            env["VIDPIPE_UI_KEY"] = self._ui_key()
+            env["VIDPIPE_UI_KEY"] = self._new_ui_key()
             cmd = [sys.executable, "-m", "infra.ui", "--host", "127.0.0.1", "--port", str(port)]
         else:
             port = _port_of(state.function_urls[name])
@@ -288,6 +293,7 @@ class LocalStack:
         self._stop_pids(list(state.pids.values()))
         PostgresCluster(Path(state.data_dir), port=state.pg_port).stop()
         self.state_file.unlink(missing_ok=True)
+        (self.home / "ui_key").unlink(missing_ok=True)
 
     def destroy(self) -> None:
         """Down, then remove the home and the database cluster with every byte they hold."""

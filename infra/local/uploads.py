@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 
 from infra.local.owner_db import as_owner
 from infra.local.stack import LOCAL_USER_ID, UPLOADS_BUCKET
+from shared.adapters.local_storage import LocalStorage
 
 
 class UploadRefused(Exception):
@@ -72,6 +73,23 @@ def store_upload(
     service does (owner from the uploader's token); returns the object's id."""
     target = storage_root / bucket / name
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    received = _received_file(source, storage_root, size)
+    if received is not None:
+        os.link(received, target)  # the body was written beside the buckets as it arrived: no copy
+    else:
+        _copy_in(source, target)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) "
+            "values (%s, %s, %s, %s, %s) returning id",
+            (bucket, name, owner, owner, Jsonb({"size": size, "mimetype": content_type})),
+        ).fetchone()
+    assert row is not None
+    return UUID(str(row[0]))
+
+
+def _copy_in(source: IO[bytes], target: Path) -> None:
+    """Write aside and rename, so that nobody sees half a file."""
     partial = target.with_name(f".{target.name}.partial")
     try:
         # Readable by the stack's user alone, as every stored file (os.open: open() would take 0644).
@@ -81,14 +99,16 @@ def store_upload(
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) "
-            "values (%s, %s, %s, %s, %s) returning id",
-            (bucket, name, owner, owner, Jsonb({"size": size, "mimetype": content_type})),
-        ).fetchone()
-    assert row is not None
-    return UUID(str(row[0]))
+
+
+def _received_file(source: IO[bytes], storage_root: Path, size: int) -> Path | None:
+    """The file the results page's server received the body into (shared.serve's screen), when
+    `source` is one: a whole one, in the storage's own folder for files being written."""
+    name = getattr(source, "name", None)
+    if not isinstance(name, str) or Path(name).parent.resolve() != LocalStorage(storage_root).partial_dir.resolve():
+        return None
+    source.flush()
+    return Path(name) if os.fstat(source.fileno()).st_size == size else None
 
 
 def upload_file(database_url: str, storage_root: Path, file: Path, name: str | None = None) -> UUID:

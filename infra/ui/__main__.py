@@ -11,11 +11,10 @@ import os
 import signal
 import sys
 
-from waitress import serve
-
 from infra.local.stack import LOCAL_USER_ID
-from infra.ui.app import THREADS, UiConfig, create_app
+from infra.ui.app import THREADS, UiConfig, create_app, screen_for
 from shared.config import get_settings
+from shared.serve import make_server
 
 
 def main() -> None:
@@ -33,17 +32,21 @@ def main() -> None:
         owner=os.environ.get("VIDPIPE_UI_OWNER", LOCAL_USER_ID),
         key=key,
         derived_bucket=settings.derived_bucket,
+        port=args.port,
     )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    # Uploads up to the pipeline's own limit are buffered by waitress before the app sees them.
-    serve(
-        create_app(config),
-        host=args.host,
-        port=args.port,
+    # The doors' server and limits (deadlines against slow clients), with uploads up to the
+    # pipeline's own limit, judged on their headers and written where they are kept.
+    app = create_app(config)
+    make_server(
+        app,
+        args.host,
+        args.port,
+        settings,
+        max_body=settings.max_upload_bytes + 1,  # waitress refuses a body of max_body bytes or more
         threads=THREADS,
-        max_request_body_size=settings.max_upload_bytes,
-        ident="vidpipe-ui",
-    )
+        screen=screen_for(app),
+    ).run()
 
 
 if __name__ == "__main__":

@@ -5,22 +5,30 @@ as the service role. Live status comes from the database's notifications on vidp
 carry a job's id alone; each is read again as the user before it is sent to the browser as a
 server-sent event. Uploads enter the pipeline as `vidpipe process` does (infra.local.uploads).
 
-One key, made by the stack and printed in the page's URL, opens the page: it becomes a
-same-site, HTTP-only cookie, and the Host header must name the loopback address, so neither
-another site in the browser nor another user's process reads the videos."""
+One key, made anew by the stack each time it starts the page and printed in the page's URL,
+opens the page: it is traded for a login, a random token that expires, kept in a same-site,
+HTTP-only cookie named for the page's port (cookies ignore ports: other servers on localhost see
+the login, never the key, and not for long). The Host header must name the loopback address, so
+neither another site in the browser nor another user's process reads the videos. The server
+(`screen`) judges each request on its headers, before it reads a byte of the body."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import json
 import mimetypes
+import secrets
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
+from urllib.parse import parse_qs
 from uuid import UUID
 
 import psycopg
@@ -36,15 +44,21 @@ from flask import (
     send_file,
     send_from_directory,
 )
+from waitress.parser import HTTPRequestParser
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cookie
 
 from infra import REPO_ROOT
 from infra.local.owner_db import as_owner
 from infra.local.uploads import UploadRefused, check_upload, storage_name, store_upload
+from shared.adapters.local_storage import LocalStorage
+from shared.serve import Refused, Screen
 
 STATIC = Path(__file__).with_name("static")
 HLS_JS = REPO_ROOT / ".tools" / "node_modules" / "hls.js" / "dist"
-COOKIE = "vidpipe_ui"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+# A login lasts a working day: one that leaked (to another server on localhost) dies with it.
+LOGIN_SECONDS = 8 * 3600
 JOBS_CHANNEL = "vidpipe_jobs"
 # Each open page holds one of the server's threads for its event stream; a few threads always stay
 # for everything else, and a stream whose page is gone is noticed at its next keepalive.
@@ -53,6 +67,27 @@ MAX_STREAMS = 12
 KEEPALIVE_SECONDS = 5.0
 # Types the standard table lacks or gets wrong for a player.
 MEDIA_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".vtt": "text/vtt"}
+# What a user's file may be served as, inline: what the page plays, shows and reads. Anything else
+# (an upload named .html, .svg or .js) is an attachment of no type, so it never runs here.
+INLINE_TYPES = frozenset(
+    {
+        "video/mp4",
+        "video/mp2t",
+        "video/webm",
+        "video/quicktime",
+        "video/iso.segment",
+        "application/vnd.apple.mpegurl",
+        "image/jpeg",
+        "image/png",
+        "image/webp",
+        "text/vtt",
+        "application/json",
+        "audio/wav",
+        "audio/x-wav",
+    }
+)
+# A file opened on its own is a document of no origin that runs nothing.
+FILE_POLICY = "sandbox; default-src 'none'"
 
 JOB_COLUMNS = """
   j.id as job_id, j.video_id, v.object_id, v.path, v.size_bytes, j.status, j.reason_code, j.last_error,
@@ -72,8 +107,43 @@ class UiConfig:
     database_url: str
     storage_root: Path
     owner: str  # the signed-in user the page acts for
-    key: str  # opens the page
+    key: str  # opens the page: traded for a login
     derived_bucket: str = "derived"
+    port: int = 0  # the page's own: its cookie is named for it
+
+    @property
+    def cookie(self) -> str:
+        return f"vidpipe_ui_{self.port}"
+
+
+class Logins:
+    """Logins the key opened: random tokens, never the key, each valid for LOGIN_SECONDS. Kept in
+    memory (a restart of the page ends them), by their SHA-256 (a lookup reveals nothing)."""
+
+    def __init__(self, key: str, seconds: float = LOGIN_SECONDS) -> None:
+        self.key, self.seconds = key, seconds
+        self._until: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+
+    def open(self, given_key: str) -> str | None:
+        """A new login's token, when `given_key` is the key."""
+        if not _same(given_key, self.key):
+            return None
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            self._until = {k: t for k, t in self._until.items() if t > now}
+            self._until[_digest(token)] = now + self.seconds
+        return token
+
+    def valid(self, token: str) -> bool:
+        with self._lock:
+            until = self._until.get(_digest(token))
+        return until is not None and until > time.monotonic()
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode(errors="surrogateescape")).digest()
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:
@@ -90,6 +160,7 @@ def create_app(config: UiConfig) -> Flask:
         mimetypes.add_type(kind, suffix)
     app = Flask(__name__, static_folder=None)
     app.config["UI"] = config
+    app.config["LOGINS"] = Logins(config.key)
     app.config["STREAMS"] = threading.BoundedSemaphore(MAX_STREAMS)
     app.config["MAX_CONTENT_LENGTH"] = None  # the bucket's limit applies (check_upload)
     app.before_request(gate)
@@ -108,23 +179,76 @@ def owner_db() -> AbstractContextManager[psycopg.Connection[dict[str, Any]]]:
     return as_owner(ui().database_url, ui().owner)
 
 
+def refusal(logins: Logins, host: str, method: str, key_given: bool, login: str, origin: str | None) -> int:
+    """The page's rules, one home for the server's screen and the app: 0 to go on, or the status
+    that refuses. Loopback names only; the key (a GET with ?key=, judged by the app) or a live
+    login; no writes from other origins."""
+    if host.rsplit(":", 1)[0] not in LOOPBACK_NAMES:
+        return 421  # a name rebound to this machine does not reach the page
+    if method == "GET" and key_given:
+        return 0
+    if not logins.valid(login):
+        return 401
+    if method not in ("GET", "HEAD") and origin is not None and origin != f"http://{host}":
+        return 403
+    return 0
+
+
 def gate() -> Any:
-    """Loopback names only; the key once in the URL, then its cookie; no writes from other origins."""
-    host = (request.host or "").rsplit(":", 1)[0]
-    if host not in ("127.0.0.1", "localhost"):
-        abort(421)  # a name rebound to this machine does not reach the page
-    key = ui().key
+    config, logins = ui(), current_app.config["LOGINS"]
     given = request.args.get("key")
-    if given is not None and _same(given, key):
+    status = refusal(
+        logins,
+        request.host or "",
+        request.method,
+        given is not None,
+        request.cookies.get(config.cookie, ""),
+        request.headers.get("Origin"),
+    )
+    if status:
+        abort(status)
+    if request.method == "GET" and given is not None:
+        token = logins.open(given)
+        if token is None:
+            abort(401)
         answer = redirect(request.path)
-        answer.set_cookie(COOKIE, key, httponly=True, samesite="Strict", path="/")
+        answer.set_cookie(config.cookie, token, max_age=LOGIN_SECONDS, httponly=True, samesite="Strict", path="/")
         return answer
-    if not _same(request.cookies.get(COOKIE, ""), key):
-        abort(401)
-    origin = request.headers.get("Origin")
-    if request.method != "GET" and origin is not None and origin != request.host_url.rstrip("/"):
-        abort(403)
     return None
+
+
+UPLOADS_PATH = "/api/uploads"
+REASONS = {401: "Unauthorized", 403: "Forbidden", 411: "Length Required", 421: "Misdirected Request"}
+
+
+def screen_for(app: Flask) -> Screen:
+    """The server's judgement of a request on its headers alone, before its body is read: the
+    same rules as `gate`; an upload's body goes straight to a file beside the buckets, which
+    `store_upload` links into place (or which vanishes when the request ends)."""
+    config: UiConfig = app.config["UI"]
+    logins: Logins = app.config["LOGINS"]
+    partial = LocalStorage(config.storage_root).partial_dir
+
+    def screen(request: HTTPRequestParser) -> Refused | IO[bytes] | None:
+        headers = request.headers
+        status = refusal(
+            logins,
+            headers.get("HOST", ""),
+            request.command,
+            "key" in parse_qs(request.query or ""),
+            parse_cookie(headers.get("COOKIE", "")).get(config.cookie, ""),
+            headers.get("ORIGIN"),
+        )
+        if status:
+            return Refused(status, REASONS[status], MESSAGES.get(status, ""))
+        if request.command != "POST" or request.path != UPLOADS_PATH:
+            return None
+        if request.chunked or request.content_length <= 0:
+            return Refused(411, REASONS[411], "send the file as the body, with its length")
+        partial.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return tempfile.NamedTemporaryFile(dir=partial, prefix="upload-")  # the request closes it
+
+    return screen
 
 
 def _same(given: str, key: str) -> bool:
@@ -142,15 +266,17 @@ CONTENT_POLICY = (
 
 
 def harden(answer: Response) -> Response:
-    answer.headers["Content-Security-Policy"] = CONTENT_POLICY
+    answer.headers.setdefault("Content-Security-Policy", CONTENT_POLICY)
     answer.headers["X-Content-Type-Options"] = "nosniff"
     answer.headers["Referrer-Policy"] = "no-referrer"  # the key never leaves in a Referer
     return answer
 
 
+MESSAGES = {401: "open the page with the URL `vidpipe ui` prints", 421: "use 127.0.0.1"}
+
+
 def http_error(exc: HTTPException) -> Any:
-    messages = {401: "open the page with the URL `vidpipe ui` prints", 421: "use 127.0.0.1"}
-    return jsonify(error=messages.get(exc.code or 500, exc.description)), exc.code
+    return jsonify(error=MESSAGES.get(exc.code or 500, exc.description)), exc.code
 
 
 @page.get("/")
@@ -218,14 +344,14 @@ def retry(job_id: UUID) -> Any:
         with owner_db() as conn:
             row = conn.execute("select status from public.retry_job(%s)", (job_id,)).fetchone()
     except psycopg.Error as exc:
-        status = {"VP404": 404, "VP409": 409, "VP410": 409}.get(exc.sqlstate or "")
+        status = {"VP404": 404, "VP409": 409, "VP410": 409, "VP429": 429}.get(exc.sqlstate or "")
         if status is None:
             raise
         return jsonify(error=exc.diag.message_primary), status
     return jsonify(status=row["status"] if row else None)
 
 
-@page.post("/api/uploads")
+@page.post(UPLOADS_PATH)
 def upload() -> Any:
     """The request's body is the file; `?name=` its name. Answers the storage object's id."""
     size = request.content_length
@@ -239,7 +365,7 @@ def upload() -> Any:
             config.database_url,
             config.storage_root,
             name,
-            request.stream,
+            request.environ["wsgi.input"],  # the screen's file, when served by make_server
             size,
             owner=config.owner,
             content_type=request.mimetype or "application/octet-stream",
@@ -253,7 +379,7 @@ def upload() -> Any:
 def file(bucket: str, key: str) -> Any:
     """A file of a video the user may read: its upload, or one derived from it."""
     parts = PurePosixPath(key).parts
-    if ".." in parts or key.startswith("/") or len(parts) < 2:
+    if ".." in parts or key.startswith("/") or len(parts) < 2 or "\x00" in bucket + key:
         abort(404)
     with owner_db() as conn:
         allowed = conn.execute(
@@ -264,7 +390,18 @@ def file(bucket: str, key: str) -> Any:
     target = ui().storage_root / bucket / key
     if allowed is None or not target.is_file():
         abort(404)
-    return send_file(target, conditional=True, max_age=0)
+    kind = mimetypes.guess_type(target.name)[0]
+    inline = kind in INLINE_TYPES
+    answer = send_file(
+        target,
+        mimetype=kind if inline else "application/octet-stream",
+        as_attachment=not inline,
+        download_name=target.name,
+        conditional=True,
+        max_age=0,
+    )
+    answer.headers["Content-Security-Policy"] = FILE_POLICY
+    return answer
 
 
 @page.get("/api/events")

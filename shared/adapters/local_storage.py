@@ -17,6 +17,11 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    @property
+    def partial_dir(self) -> Path:
+        """Where files being written wait, outside every bucket (on the same file system)."""
+        return self.root / ".partial"
+
     def file_path(self, bucket: str, path: str) -> Path:
         bucket, path = safe_key(bucket, path)
         home = (self.root / bucket).resolve()
@@ -46,9 +51,8 @@ class LocalStorage:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Write aside and rename, so readers never see half a file. The partial file lives outside
         # the buckets, so a writer killed mid-copy leaves nothing in the owner's folder.
-        partial = self.root / ".partial"
-        partial.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=partial, prefix="upload-")  # 0600: the owner's alone
+        self.partial_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.partial_dir, prefix="upload-")  # 0600: the owner's alone
         os.close(fd)
         try:
             shutil.copyfile(src, tmp)

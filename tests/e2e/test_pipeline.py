@@ -442,20 +442,25 @@ def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, st
         hook.close()
 
 
-def test_up_is_idempotent_and_down_stops_everything(home, stack):
-    # Last in this module: it stops the stack the other tests share.
-    again = cli(home, "up", timeout=60)
-    assert again.returncode == 0 and str(stack.pg_port) in again.stderr  # the same stack, not a new one
-    assert cli(home, "down", timeout=60).returncode == 0
-    assert LocalStack(home).running() is None
-    assert all(not process_alive(pid) for pid in stack.pids.values())
-    for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
-        assert cli(home, *command, timeout=60).returncode == 5, command
-
-
 def test_the_home_and_every_stored_file_are_the_stacks_user_alone(home, stack, clips):
     wait_for_job(stack, upload(stack, clips["plain"]), 120)
     assert Path(home).stat().st_mode & 0o777 == 0o700
     stored = [p for p in stack.storage_root.rglob("*") if p.is_file()]
     assert len(stored) > 5 and any("uploads" in p.parts for p in stored)
     assert [p for p in stored if p.stat().st_mode & 0o077] == []
+
+
+def test_up_is_idempotent_and_down_stops_everything(home, stack):
+    # Last in this module: it stops the stack the other tests share.
+    again = cli(home, "up", timeout=60)
+    assert again.returncode == 0 and str(stack.pg_port) in again.stderr  # the same stack, not a new one
+    page = cli(home, "ui", timeout=60).stdout
+    assert cli(home, "down", timeout=60).returncode == 0
+    assert not (Path(home) / "ui_key").exists()
+    assert cli(home, "up", timeout=120).returncode == 0
+    assert cli(home, "ui", timeout=60).stdout.split("?key=")[1] != page.split("?key=")[1]  # a key per start
+    assert cli(home, "down", timeout=60).returncode == 0
+    assert LocalStack(home).running() is None
+    assert all(not process_alive(pid) for pid in stack.pids.values())
+    for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
+        assert cli(home, *command, timeout=60).returncode == 5, command

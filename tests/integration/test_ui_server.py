@@ -12,7 +12,8 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from infra.ui.app import COOKIE, MAX_STREAMS, UiConfig, create_app, job_events, job_ids
+from infra.ui import app as ui_app
+from infra.ui.app import LOGIN_SECONDS, MAX_STREAMS, UiConfig, create_app, job_events, job_ids
 
 pytestmark = pytest.mark.integration
 
@@ -49,9 +50,10 @@ def world(db_url: str, tmp_path: Path):
         derived = storage / "derived" / v["path"].split("/")[0] / v["video_id"] / "captions.vtt"
         derived.parent.mkdir(parents=True)
         derived.write_text("WEBVTT\n\n00:00.000 --> 00:01.000\nhello\n")
-    config = UiConfig(database_url=db_url, storage_root=storage, owner=ME, key=KEY)
-    client = create_app(config).test_client()
-    client.set_cookie(COOKIE, KEY, domain="127.0.0.1")
+    config = UiConfig(database_url=db_url, storage_root=storage, owner=ME, key=KEY, port=5000)
+    app = create_app(config)
+    client = app.test_client()
+    client.set_cookie(config.cookie, app.config["LOGINS"].open(KEY), domain="127.0.0.1")
     return {"client": client, "config": config, "mine": mine, "theirs": theirs, "failed": failed, "url": db_url}
 
 
@@ -65,13 +67,25 @@ def test_the_page_opens_with_its_key_only(world):
     assert answer.status_code == 401 and "vidpipe ui" in answer.get_json()["error"]
     assert stranger.get("/?key=a-guess", base_url="http://127.0.0.1:5000").status_code == 401
     assert stranger.get("/?key=clé", base_url="http://127.0.0.1:5000").status_code == 401  # not a crash
-    stranger.set_cookie(COOKIE, "ключ", domain="127.0.0.1")
+    cookie_name = world["config"].cookie
+    stranger.set_cookie(cookie_name, "ключ", domain="127.0.0.1")
+    assert stranger.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 401
+    stranger.set_cookie(cookie_name, KEY, domain="127.0.0.1")  # the key itself is no login
     assert stranger.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 401
     opened = stranger.get(f"/?key={KEY}", base_url="http://127.0.0.1:5000")
     assert opened.status_code == 302 and opened.headers["Location"] == "/"
     cookie = opened.headers["Set-Cookie"]
+    assert cookie.startswith("vidpipe_ui_5000=") and KEY not in cookie
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
     assert stranger.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 200
+
+
+def test_a_login_expires(world, monkeypatch):
+    client = world["client"]
+    assert client.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 200
+    later = ui_app.time.monotonic() + LOGIN_SECONDS + 1
+    monkeypatch.setattr(ui_app.time, "monotonic", lambda: later)
+    assert client.get("/api/videos", base_url="http://127.0.0.1:5000").status_code == 401
 
 
 def test_the_page_runs_its_own_scripts_only(world):
