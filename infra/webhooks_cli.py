@@ -57,8 +57,8 @@ def add(
             row = conn.execute(
                 "select * from public.create_webhook_endpoint(%s, %s, %s, %s)", (url, event or None, description, owner)
             ).fetchone()
-        except psycopg.errors.CheckViolation:
-            stop("[red]refused: the URL must be http(s) with a host and no credentials[/red]", EXIT_USAGE)
+        except psycopg.errors.CheckViolation as exc:  # the database says which rule, and no more
+            stop(f"[red]refused: {exc.diag.message_primary}[/red]", EXIT_USAGE)
     assert row is not None
     out.print(f"endpoint {row['id']}\nsecret   {row['secret']}")
     err.print("[dim]keep the secret: it verifies the webhook-signature header, and is not shown again[/dim]")

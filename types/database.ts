@@ -101,6 +101,40 @@ isOneToOne: false
       referencedColumns: ["id"]
     }
                   ]
+                },"owner_limits": {
+                  Row: {
+                    "retries_per_hour": number,"retries_per_job": number,"singleton": boolean,"updated_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "retries_per_hour"?: number,"retries_per_job"?: number,"singleton"?: boolean,"updated_at"?: string
+                  }
+                  Update: {
+                    "retries_per_hour"?: number,"retries_per_job"?: number,"singleton"?: boolean,"updated_at"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"owner_retries": {
+                  Row: {
+                    "id": number,"job_id": string,"owner_id": string,"requested_at": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "id"?: never,"job_id": string,"owner_id": string,"requested_at"?: string
+                  }
+                  Update: {
+                    "id"?: never,"job_id"?: string,"owner_id"?: string,"requested_at"?: string
+                  }
+                  Relationships: [
+                    {
+      foreignKeyName: "owner_retries_job_id_fkey"
+      columns: ["job_id"]
+isOneToOne: false
+      referencedRelation: "processing_jobs"
+      referencedColumns: ["id"]
+    }
+                  ]
                 },"processing_jobs": {
                   Row: {
                     "attempts": number,"created_at": string,"failed_step": Database["public"]['Enums']["job_step"] | null,"finished_at": string | null,"id": string,"last_error": string | null,"lease_expires_at": string | null,"lease_owner": string | null,"max_attempts": number,"owner_id": string | null,"reason_code": Database["public"]['Enums']["failure_reason"] | null,"retries": number,"retry_requested_at": string | null,"run_after": string,"status": Database["public"]['Enums']["job_status"],"updated_at": string,"video_id": string

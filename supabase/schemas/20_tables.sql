@@ -232,3 +232,26 @@ comment on table public.webhook_attempts is 'Every HTTP attempt to deliver a mes
 create index webhook_attempts_delivery on public.webhook_attempts (delivery_id);
 create index webhook_attempts_endpoint on public.webhook_attempts (endpoint_id, created_at);
 create index webhook_attempts_job on public.webhook_attempts (job_id);
+
+-- What owners may ask of the pipeline themselves -------------------------------------------------
+-- One row, which operators change with an update: how often an owner may retry a failed job
+-- (retry_job) in all, and in an hour across their jobs. Each retry runs ingest again and
+-- announces again.
+create table public.owner_limits (
+  singleton boolean primary key default true constraint one_row check (singleton),
+  retries_per_job integer not null default 3 check (retries_per_job >= 0),
+  retries_per_hour integer not null default 10 check (retries_per_hour >= 0),
+  updated_at timestamptz not null default now()
+);
+comment on table public.owner_limits is 'How often owners may retry their failed jobs (retry_job). One row.';
+insert into public.owner_limits default values;
+
+create table public.owner_retries (
+  id bigint generated always as identity primary key,
+  job_id uuid not null references public.processing_jobs (id) on delete cascade,
+  owner_id uuid not null,
+  requested_at timestamptz not null default now()
+);
+comment on table public.owner_retries is 'Every retry an owner asked for (retry_job), counted against owner_limits.';
+create index owner_retries_owner on public.owner_retries (owner_id, requested_at);
+create index owner_retries_job on public.owner_retries (job_id);

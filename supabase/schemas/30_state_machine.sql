@@ -385,11 +385,17 @@ end
 $$;
 
 -- An owner asks for their own failed job to be tried again (the results page's retry), as
--- requeue_job does for operators. Another owner's job does not exist for them (VP404).
+-- requeue_job does for operators. Another owner's job does not exist for them (VP404). Each
+-- retry runs ingest again and announces again, so owners are held to owner_limits (VP429).
 create function public.retry_job(p_job uuid) returns public.processing_jobs
 language plpgsql security definer set search_path = '' as $$
 declare
   v_uid uuid := auth.uid();
+  v_now timestamptz := now();
+  v_limits public.owner_limits;
+  v_job_retries integer;
+  v_last_hour integer;
+  j public.processing_jobs;
 begin
   if v_uid is null then
     raise exception 'sign in to retry a job' using errcode = '42501';
@@ -398,7 +404,21 @@ begin
   if not found then
     raise exception 'job % not found', p_job using errcode = 'VP404';
   end if;
-  return public.requeue_job(p_job);
+  -- One owner's retries at a time, so that retries at once cannot pass the limits together.
+  perform pg_advisory_xact_lock(hashtextextended('vidpipe.owner_retries:' || v_uid, 0));
+  select * into strict v_limits from public.owner_limits;
+  select count(*) filter (where r.job_id = p_job), count(*) filter (where r.requested_at > v_now - interval '1 hour')
+    into v_job_retries, v_last_hour
+    from public.owner_retries r where r.owner_id = v_uid;
+  if v_job_retries >= v_limits.retries_per_job then
+    raise exception 'job % was retried % times, the most an owner may', p_job, v_job_retries using errcode = 'VP429';
+  end if;
+  if v_last_hour >= v_limits.retries_per_hour then
+    raise exception 'at most % retries an hour; try again later', v_limits.retries_per_hour using errcode = 'VP429';
+  end if;
+  j := public.requeue_job(p_job, v_now);  -- nothing to retry (VP410, VP409): nothing is counted
+  insert into public.owner_retries (job_id, owner_id, requested_at) values (p_job, v_uid, v_now);
+  return j;
 end
 $$;
 

@@ -39,6 +39,7 @@ create function public.create_webhook_endpoint(
 language plpgsql security definer set search_path = '' as $$
 declare
   v_owner uuid := public.acting_owner(p_owner);
+  v_rule text;
 begin
   -- One owner's endpoints at a time, so that two calls at once cannot pass the cap together.
   perform pg_advisory_xact_lock(hashtextextended('vidpipe.webhook_endpoints:' || v_owner, 0));
@@ -50,6 +51,17 @@ begin
     values (v_owner, p_url, coalesce(p_event_types::public.webhook_event_type[], enum_range(null::public.webhook_event_type)),
             p_description)
     returning e.id, e.secret;
+exception when check_violation or not_null_violation then
+  -- The error's detail would show the refused row, the secret made for it included: say which
+  -- rule the endpoint breaks, nothing more.
+  get stacked diagnostics v_rule = constraint_name;
+  raise exception '%', case v_rule
+      when 'webhook_endpoints_url_plain' then
+        'the URL must be http(s)://host/path, without credentials or spaces, at most 2048 characters'
+      when 'webhook_endpoints_description_length' then 'the description is over 500 characters'
+      when 'webhook_endpoints_event_types_given' then 'name at least one event type'
+      else 'the endpoint is not valid (' || coalesce(nullif(v_rule, ''), 'a required value is missing') || ')' end
+    using errcode = '23514';
 end
 $$;
 

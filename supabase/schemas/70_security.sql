@@ -18,6 +18,8 @@ alter table public.webhook_endpoints enable row level security;
 alter table public.webhook_messages enable row level security;
 alter table public.webhook_deliveries enable row level security;
 alter table public.webhook_attempts enable row level security;
+alter table public.owner_limits enable row level security;
+alter table public.owner_retries enable row level security;
 
 create policy owner_reads on public.videos for select to authenticated using (owner_id = (select auth.uid()));
 create policy owner_reads on public.processing_jobs for select to authenticated using (owner_id = (select auth.uid()));
@@ -32,6 +34,8 @@ create policy owner_reads on public.webhook_deliveries for select to authenticat
   using (owner_id = (select auth.uid()));
 create policy owner_reads on public.webhook_attempts for select to authenticated
   using (owner_id = (select auth.uid()));
+create policy owner_reads on public.owner_retries for select to authenticated
+  using (owner_id = (select auth.uid()));
 
 -- Table privileges ----------------------------------------------------------------------------------
 -- The API roles write nothing (nor reference or trigger on anything); anon reads nothing; owners
@@ -40,13 +44,13 @@ revoke insert, update, delete, truncate, references, trigger on
   public.ingest_buckets, public.videos, public.processing_jobs, public.job_events, public.video_artifacts,
   public.video_metadata, public.event_outbox, public.event_receipts, public.webhook_endpoints,
   public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions,
-  public.delivery_settings, public.event_requests
+  public.delivery_settings, public.event_requests, public.owner_limits, public.owner_retries
   from public, anon, authenticated;
 revoke select on
   public.ingest_buckets, public.videos, public.processing_jobs, public.job_events, public.video_artifacts,
   public.video_metadata, public.event_outbox, public.event_receipts, public.webhook_endpoints,
   public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.job_transitions,
-  public.delivery_settings, public.event_requests
+  public.delivery_settings, public.event_requests, public.owner_limits, public.owner_retries
   from anon;
 -- Nor on tables made later in this schema.
 alter default privileges in schema public revoke references, trigger on tables from anon, authenticated;
@@ -61,7 +65,7 @@ grant all on
   public.ingest_buckets, public.videos, public.processing_jobs, public.job_events, public.video_artifacts,
   public.video_metadata, public.event_outbox, public.event_receipts, public.webhook_endpoints,
   public.webhook_messages, public.webhook_deliveries, public.webhook_attempts, public.delivery_settings,
-  public.event_requests
+  public.event_requests, public.owner_limits, public.owner_retries
   to service_role;
 grant select on public.job_transitions to authenticated, service_role;
 
