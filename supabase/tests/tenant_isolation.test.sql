@@ -4,7 +4,7 @@
 --   pipeline owns; the service role does the pipeline's work; no upload can claim another
 --   owner's storage path. Runs with `supabase test db`, and locally under `make test`.
 begin;
-select plan(100);
+select plan(102);
 
 -- Fixtures, as the pipeline would leave them ---------------------------------------------------
 insert into auth.users (id) values
@@ -131,6 +131,9 @@ select throws_ok($$select public.retry_job((select job_id from fixture
 select throws_ok($$select public.retry_job((select job_id from fixture
                                              where owner_id = '00000000-0000-4000-8000-00000000000a'))$$,
                  'VP410', null, 'a job that did not fail is not retried');
+select is((select count(*)::int from public.owner_retries), 0, 'a refused retry is not counted against her');
+select throws_ok($$update public.owner_limits set retries_per_job = 1000$$, '42501', null,
+                 'Alice cannot raise her own retry limit');
 
 -- Storage: uploads only under her own folder.
 select lives_ok($$insert into storage.objects (bucket_id, name, owner)
