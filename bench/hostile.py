@@ -12,11 +12,16 @@
 3. A 2-minute 2x2 video at 1000 fps whose every frame is a scene cut: the time ingest takes to
    refuse it, and, with the frame-rate limit lifted, the process step's time, the scene cuts and
    thumbnails it keeps, and the time to make chapters of them.
+4. Uploads that decoding would betray, with the production limits: 8192x4320 frames at 60 fps
+   (refused at ingest: the time, and the process step's time and peak memory with the limit
+   lifted), and an MPEG-TS of 320x240 frames then one of 12000x12000 (which ingest accepts on
+   its header): the process step's time, and ffmpeg's peak memory, until the decoder refuses it.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 import uuid
@@ -27,7 +32,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from infra.cli import upload
-from infra.clips import make_clip
+from infra.clips import make_clip, run_ffmpeg
 from infra.local.stack import UPLOADS_BUCKET, LocalStack, StackState
 from shared.config import Settings
 from shared.content.chapters import chapters
@@ -139,6 +144,48 @@ def flicker(seconds: int) -> None:
         )
 
 
+def decoded(src: Path, work: Path, settings: Settings) -> str:
+    """The process step's media work on `src`: its time, ffmpeg's peak memory and its verdict."""
+    started = time.monotonic()
+    try:
+        tech = technical_from_probe(probe(src, limits=DecodeLimits.from_settings(settings)), BY)
+        render(src, work, tech, RenditionOptions(), DecodeLimits.from_settings(settings))
+        verdict = "rendered"
+    except PipelineError as exc:
+        verdict = f"{exc.reason}: {exc}"
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
+    return f"{time.monotonic() - started:.1f} s, ffmpeg peak {peak:.0f} MB so far, {verdict}"
+
+
+def betrayals() -> None:
+    settings = Settings()
+    with tempfile.TemporaryDirectory() as tmp:
+        flood = make_clip(Path(tmp) / "flood.mp4", seconds=1, width=8192, height=4320, fps=60, audio=False)
+        started = time.monotonic()
+        try:
+            check_media(FfmpegProbe(DecodeLimits.from_settings(settings)), flood, settings)
+            refusal = "accepted"
+        except PipelineError as exc:
+            refusal = f"{exc.reason}: {exc}"
+        took = time.monotonic() - started
+        print(f"4. 1 s of 8192x4320 at 60 fps, {flood.stat().st_size} bytes: ingest {took:.2f} s, {refusal}")
+        lifted = settings.model_copy(update={"max_pixels_per_second": 1e12})
+        print(f"   with the limit lifted, process: {decoded(flood, Path(tmp) / 'a', lifted)}")
+        parts = []
+        for size, name in (("320x240", "small.ts"), ("12000x12000", "large.ts")):
+            run_ffmpeg(
+                ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate=10:duration=1", "-frames:v", "2", "-c:v", "libx264",
+                 "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-f", "mpegts", str(Path(tmp) / name)]
+            )  # fmt: skip
+            parts.append((Path(tmp) / name).read_bytes())
+        smuggled = Path(tmp) / "smuggled.ts"
+        smuggled.write_bytes(b"".join(parts))
+        print(f"   320x240 then 12000x12000 in one MPEG-TS, process: {decoded(smuggled, Path(tmp) / 'b', settings)}")
+
+
+BY = MadeBy(tool="ffprobe", version="bench")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoints", type=int, default=8)
@@ -153,6 +200,7 @@ def main() -> None:
         finally:
             stack.destroy()
     flicker(args.flicker_seconds)
+    betrayals()
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def _port_of(url: str) -> int:
     return int(url.rstrip("/").rsplit(":", 1)[1])
 
 
-def _wait_for_port(port: int, timeout: float, name: str, log: Path) -> None:
+def wait_for_port(port: int, timeout: float, name: str, log: Path) -> None:
+    """Until something listens on the loopback port; StackError with the end of `log` if not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -261,7 +262,7 @@ class LocalStack:
             )
         state.pids[name] = proc.pid
         if port:
-            _wait_for_port(port, 30, name, log)
+            wait_for_port(port, 30, name, log)
 
     def restart(self, name: str) -> None:
         """Start one component again after it died or was killed (chaos tests, operators)."""

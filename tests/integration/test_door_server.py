@@ -11,10 +11,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from infra import REPO_ROOT
+from infra.local.stack import wait_for_port
 from shared.config import Settings
 from shared.signing import new_secret
 
@@ -42,13 +44,7 @@ def door() -> Iterator[int]:
          str(REPO_ROOT / "functions" / "notify" / "main.py")],
         cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_port(port, 30, "the door", Path(os.devnull))  # its output is piped
     yield port
     proc.terminate()
     proc.wait(10)

@@ -18,6 +18,7 @@ import requests
 from psycopg.rows import dict_row
 
 from infra import REPO_ROOT
+from infra.local.stack import wait_for_port
 from shared.config import Settings
 from tests.integration.test_door_server import ask, free_port, status_of
 
@@ -60,13 +61,7 @@ def page(db_url: str, tmp_path: Path) -> Iterator[Page]:
         proc = subprocess.Popen(
             [sys.executable, "-m", "infra.ui", "--port", str(port)], cwd=REPO_ROOT, env=env, stdout=out, stderr=out
         )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_port(port, 30, "the results page", log)
     yield Page(port, storage, log, db_url)
     proc.terminate()
     proc.wait(10)
