@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from shared.adapters.whisper_model import MODEL_NAME, model_folder
-from shared.content.transcript import AudioChunk, Heard, Word, choose_language
+from shared.content.transcript import AudioChunk, Heard, Word, language_contenders
 from shared.media.models import MadeBy
 
 
@@ -38,13 +38,16 @@ class WhisperTranscriber:
         samples = np.frombuffer(chunk.pcm, dtype="<i2").astype(np.float32) / 32768.0
         with self._one_at_a_time:
             # The segments come lazily: detection happens here, decoding only when they are read.
-            segments, info = self._transcribe(samples, language)
-            probability = 1.0
-            if language is None:
-                ranked = info.all_language_probs or [(info.language, info.language_probability)]
-                language, probability = choose_language(ranked)
-                if language != info.language:  # unsure of an unsupported one: decode in the likely one
-                    segments, _ = self._transcribe(samples, language)
+            lazy, info = self._transcribe(samples, language)
+            if language is not None:
+                return Heard(whole_words(w for s in lazy for w in s.words or []), language, 1.0)
+            ranked = info.all_language_probs or [(info.language, info.language_probability)]
+            # Unsure: decoded in each contender, the reading the model finds most probable wins.
+            readings = []
+            for candidate, probability in language_contenders(ranked):
+                segments = list(lazy if candidate == info.language else self._transcribe(samples, candidate)[0])
+                readings.append((log_probability(segments), candidate, probability, segments))
+            _, language, probability, segments = max(readings, key=lambda r: r[0])
             words = whole_words(w for segment in segments for w in segment.words or [])
         return Heard(words=words, language=language, probability=round(probability, 3))
 
@@ -57,6 +60,15 @@ class WhisperTranscriber:
             condition_on_previous_text=False,  # a misheard phrase must not seed the next
             beam_size=5,
         )
+
+
+def log_probability(segments: list[Any]) -> float:
+    """How probable the model finds a reading: its segments' mean token log-probability, by
+    length. Nothing heard is the least probable reading."""
+    spans = [(float(s.avg_logprob), max(float(s.end - s.start), 0.01)) for s in segments]
+    if not spans:
+        return float("-inf")
+    return sum(p * d for p, d in spans) / sum(d for _, d in spans)
 
 
 def whole_words(pieces: Iterable[Any]) -> list[Word]:

@@ -48,20 +48,28 @@ class Utterance(BaseModel):
 SUPPORTED_LANGUAGES = {"en": "English", "de": "German", "es": "Spanish", "fr": "French"}
 
 
-SURE_OF_LANGUAGE = 0.5  # an unsupported language this likely is taken at its word
-FALLBACK_LANGUAGE_MIN = 0.05  # else a supported one at least this likely is preferred
+SURE_OF_LANGUAGE = 0.5  # a language this likely is taken at its word
+FALLBACK_LANGUAGE_MIN = 0.05  # else each supported one at least this likely is a contender
+MAX_CONTENDERS = 3
+
+
+def language_contenders(probabilities: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The languages worth listening in, from an engine's probabilities (most likely first).
+    Whisper base is unsure of short or synthetic speech: German it may call Latin at 0.19, a
+    three-second Spanish prompt English at 0.2. A language it is sure of is the only one; when
+    it is unsure, each supported language that is a real contender is, the likeliest first
+    (the engine decodes in each and keeps the reading it finds most probable); with none, the
+    likeliest is."""
+    top = probabilities[0]
+    if top[1] >= SURE_OF_LANGUAGE:
+        return [top]
+    supported = [p for p in probabilities if p[0] in SUPPORTED_LANGUAGES and p[1] >= FALLBACK_LANGUAGE_MIN]
+    return supported[:MAX_CONTENDERS] or [top]
 
 
 def choose_language(probabilities: list[tuple[str, float]]) -> tuple[str, float]:
-    """The language to transcribe in, from an engine's probabilities (most likely first). Whisper
-    base is unsure of short or synthetic speech: German it may call Latin at 0.19. An
-    unsupported language wins only when the engine is sure of it; otherwise the likeliest
-    supported one, if it is a real contender."""
-    top = probabilities[0]
-    if top[0] in SUPPORTED_LANGUAGES or top[1] >= SURE_OF_LANGUAGE:
-        return top
-    supported = [p for p in probabilities if p[0] in SUPPORTED_LANGUAGES and p[1] >= FALLBACK_LANGUAGE_MIN]
-    return supported[0] if supported else top
+    """The likeliest contender: the language to transcribe in without listening again."""
+    return language_contenders(probabilities)[0]
 
 
 class Transcript(BaseModel):

@@ -546,3 +546,11 @@ def test_the_language_chosen_from_an_engines_probabilities():
     assert choose_language([("la", 0.19), ("de", 0.15), ("en", 0.1)]) == ("de", 0.15)  # unsure: supported wins
     assert choose_language([("ja", 0.93), ("en", 0.02)]) == ("ja", 0.93)  # sure: said so, not transcribed
     assert choose_language([("th", 0.44), ("ms", 0.07), ("en", 0.01)]) == ("th", 0.44)  # no real contender
+
+
+def test_an_unsure_engine_listens_again_in_each_supported_contender():
+    from shared.content.transcript import language_contenders
+
+    unsure = [("en", 0.2), ("es", 0.18), ("pt", 0.12), ("fr", 0.06), ("de", 0.05), ("it", 0.04)]
+    assert language_contenders(unsure) == [("en", 0.2), ("es", 0.18), ("fr", 0.06)]
+    assert language_contenders([("es", 0.84), ("en", 0.1)]) == [("es", 0.84)]  # sure: one reading
