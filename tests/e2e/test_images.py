@@ -25,7 +25,10 @@ from infra.images import IMAGES, ULIMITS, ContainerStack, build, local_base, pod
 from shared.adapters.whisper_model import MODEL_NAME
 from tests.integration.doors import USER, upload
 
-pytestmark = pytest.mark.e2e
+# The first test builds the images: on a machine whose podman store is empty (the base from the
+# Debian mirrors, four images' packages from Debian and PyPI) that alone outlasts the suite's
+# 300 s per test; after a code change it takes well under a minute.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 MODEL_DIR = f"/opt/vidpipe/models/{MODEL_NAME}"
 
