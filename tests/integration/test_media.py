@@ -200,6 +200,15 @@ def test_random_bytes_are_not_a_video(clips):
     assert "Traceback" not in info.value.message
 
 
+def test_a_failure_names_the_file_but_not_where_the_instance_keeps_it(clips, tmp_path):
+    kept = tmp_path / "instance-scratch" / "clip.webm"
+    kept.parent.mkdir()
+    kept.write_bytes(clips["junk"].read_bytes())
+    with pytest.raises(PipelineError) as info:
+        probe(kept)
+    assert "clip.webm" in info.value.message and str(kept.parent) not in info.value.message
+
+
 def test_first_frame_decodes_for_real_video(clips):
     info = probe(clips["plain"])
     check_decodes(clips["plain"], "mov", int(video_streams(info)[0]["index"]))
