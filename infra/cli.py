@@ -349,7 +349,8 @@ def types(
 
 @app.command()
 def sample(path: Annotated[Path, typer.Argument()] = Path(".vidpipe/sample.mp4")) -> None:
-    """Write the sample clip (10 s, 1280x720, 30 fps, H.264/AAC) unless it exists."""
+    """Write the sample clip (36 s, 1280x720, 30 fps, H.264/AAC, a sentence spoken in each of its
+    three scenes) unless it exists."""
     if not path.exists():
         make_sample(path)
     err.print(f"sample: {path}")

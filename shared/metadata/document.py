@@ -1,8 +1,9 @@
 """The versioned metadata document of a video.
 
 Version 2 added thumbnails, storyboard, loudness, black and silent segments, scenes, the poster's
-choice and HLS to version 1; version 3 adds what the video says: transcript, captions, chapters,
-keywords and tags, and title and description suggestions."""
+choice and HLS to version 1; version 3 added what the video says: transcript, captions, chapters,
+keywords and tags, and title and description suggestions; version 4 says which language the
+transcript is in as detected (ISO 639-1, none when nothing was heard) and how sure the engine was."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 -- vidpipe schema, part 1 of 7: types. Read the files in order (config.toml lists them):
 -- types → tables → state machine → events → customer webhooks → sweeper → security.
--- Python mirrors every enum here in shared/domain.py; a test keeps each pair equal.
+-- Python mirrors each enum the functions use in shared/domain.py (all but delivery_carrier, which
+-- only the database and the CLI read); a test keeps each pair equal.
 
 -- pgcrypto signs the events the database sends itself (Supabase keeps it in `extensions`).
 create schema if not exists extensions;
