@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import tempfile
 import time
@@ -145,7 +146,14 @@ def flicker(seconds: int) -> None:
 
 
 def decoded(src: Path, work: Path, settings: Settings) -> str:
-    """The process step's media work on `src`: its time, ffmpeg's peak memory and its verdict."""
+    """The process step's media work on `src` in a child of its own, so that the peak memory is
+    its ffmpeg's alone: its time, that peak and its verdict."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        said: str = pool.apply(_decode, (src, work, settings))
+    return said
+
+
+def _decode(src: Path, work: Path, settings: Settings) -> str:
     started = time.monotonic()
     try:
         tech = technical_from_probe(probe(src, limits=DecodeLimits.from_settings(settings)), BY)
@@ -153,8 +161,8 @@ def decoded(src: Path, work: Path, settings: Settings) -> str:
         verdict = "rendered"
     except PipelineError as exc:
         verdict = f"{exc.reason}: {exc}"
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest child so far
-    return f"{time.monotonic() - started:.1f} s, ffmpeg peak {peak:.0f} MB so far, {verdict}"
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # its largest child
+    return f"{time.monotonic() - started:.1f} s, ffmpeg peak {peak:.0f} MB, {verdict}"
 
 
 def betrayals() -> None:
