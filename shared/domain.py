@@ -129,6 +129,10 @@ class IllegalTransition(Exception):
     """A status change the state machine forbids (VP422)."""
 
 
+class LimitReached(Exception):
+    """An owner asked for more than their limits allow, such as another retry (VP429)."""
+
+
 class TransientError(Exception):
     """Infrastructure trouble (database, storage) worth retrying the whole event for."""
 

@@ -52,6 +52,8 @@ from infra import REPO_ROOT
 from infra.local.owner_db import as_owner
 from infra.local.uploads import UploadRefused, check_upload, storage_name, store_upload
 from shared.adapters.local_storage import LocalStorage
+from shared.adapters.postgres import map_error
+from shared.domain import JobNotFound, LimitReached, StepBusy, StepNotApplicable
 from shared.serve import Refused, Screen
 
 STATIC = Path(__file__).with_name("static")
@@ -344,11 +346,17 @@ def retry(job_id: UUID) -> Any:
         with owner_db() as conn:
             row = conn.execute("select status from public.retry_job(%s)", (job_id,)).fetchone()
     except psycopg.Error as exc:
-        status = {"VP404": 404, "VP409": 409, "VP410": 409, "VP429": 429}.get(exc.sqlstate or "")
+        refused = map_error(exc)  # the one SQLSTATE table
+        status = next((code for kind, code in RETRY_ANSWERS.items() if isinstance(refused, kind)), None)
         if status is None:
             raise
-        return jsonify(error=exc.diag.message_primary), status
+        return jsonify(error=str(refused)), status
     return jsonify(status=row["status"] if row else None)
+
+
+# An owner's retry refused: not theirs (or no such job), already being checked again, nothing to
+# retry, over their limits.
+RETRY_ANSWERS: dict[type[Exception], int] = {JobNotFound: 404, StepBusy: 409, StepNotApplicable: 409, LimitReached: 429}
 
 
 @page.post(UPLOADS_PATH)

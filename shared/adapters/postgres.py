@@ -23,6 +23,7 @@ from shared.domain import (
     JobNotFound,
     JobStep,
     LeaseLost,
+    LimitReached,
     Reason,
     StepBusy,
     StepNotApplicable,
@@ -36,6 +37,7 @@ SQLSTATE_ERRORS: dict[str, type[Exception]] = {
     "VP410": StepNotApplicable,
     "VP412": LeaseLost,
     "VP422": IllegalTransition,
+    "VP429": LimitReached,
 }
 
 

@@ -172,6 +172,11 @@ def test_the_user_retries_their_own_failed_job_only(world):
     assert retry(world["failed"]["job_id"]).get_json() == {"status": "failed"}  # ingest looks again
     again = retry(world["failed"]["job_id"])
     assert again.status_code == 409 and "checked again" in again.get_json()["error"]
+    with psycopg.connect(world["url"], autocommit=True) as conn:
+        conn.execute("select finish_reingest(%s, null, null, 'not_a_video', 'still')", (world["failed"]["job_id"],))
+        conn.execute("update owner_limits set retries_per_job = 1")
+    over = retry(world["failed"]["job_id"])
+    assert over.status_code == 429 and "the most an owner may" in over.get_json()["error"]
 
 
 def test_open_pages_are_capped_so_the_server_keeps_threads_for_the_rest(world):
@@ -202,6 +207,7 @@ def test_the_event_stream_carries_the_users_own_jobs_only(world):
             got.append(event)
 
     threading.Thread(target=read, daemon=True).start()  # it ends with the test's database
+
     def heard(count: int) -> None:
         deadline = time.monotonic() + 10
         while len(got) < count and time.monotonic() < deadline:
