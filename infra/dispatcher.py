@@ -24,7 +24,7 @@ from psycopg_pool import ConnectionPool
 from shared.config import Settings, get_settings
 from shared.domain import PipelineFunction
 from shared.logs import get_logger
-from shared.models import Delivery
+from shared.models import PostAnswer
 from shared.webhooks import post_signed
 
 log = get_logger("dispatcher")
@@ -100,22 +100,22 @@ class Dispatcher:
         context = {"event_id": row["id"], "target": target, "attempt": row["attempts"]}
         try:
             if url is None:
-                delivery = Delivery(None, f"no URL configured for function {target!r}", 0)
+                answer = PostAnswer(None, f"no URL configured for function {target!r}", 0)
             else:
                 body = json.dumps(row["payload"], separators=(",", ":"))
-                delivery = post_signed(
+                answer = post_signed(
                     self.session, url, self.secret, f"evt_{row['id']}", body, self.settings.dispatch_timeout_seconds
                 )
-                context["status_code"] = delivery.status_code
-                context["duration_ms"] = delivery.latency_ms
+                context["status_code"] = answer.status_code
+                context["duration_ms"] = answer.latency_ms
             # The database judges the answer: the same rule as when it sends the events itself.
             with self.pool.connection() as conn:
                 settled = conn.execute(
                     "select public.settle_outbox_attempt(%s, %s, %s, %s) as action",
                     (
                         row["id"],
-                        delivery.status_code,
-                        delivery.error if delivery.status_code is None else delivery.body,
+                        answer.status_code,
+                        answer.error if answer.status_code is None else answer.body,
                         self.settings.dispatch_max_attempts,
                     ),
                 ).fetchone()

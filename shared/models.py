@@ -123,14 +123,16 @@ class UploadInfo(Row):
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """The answer to one signed POST: status and body, or the error that stood for them."""
+class PostAnswer:
+    """The answer to one signed POST (to a function or a customer's endpoint): status and body,
+    or the error that stood for them."""
 
     status_code: int | None
     error: str | None
     latency_ms: int
     body: str = ""
     retry_after: str | None = None  # the endpoint's Retry-After header, as sent
+    refused: bool = False  # never sent: the URL leads where we do not call, and always will
 
     @property
     def ok(self) -> bool:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from shared.config import Settings
 from shared.domain import JobStep, Reason
-from shared.models import Artifact, Delivery, DeliveryState, DeliveryTask, Job, StorageObject, UploadInfo, Video
+from shared.models import Artifact, DeliveryState, DeliveryTask, Job, PostAnswer, StorageObject, UploadInfo, Video
 
 if TYPE_CHECKING:  # only generate_metadata loads the speech and text stack (numpy, the model)
     from shared.content.suggestions import TextGenerator
@@ -96,7 +96,7 @@ class MediaProbe(Protocol):
 
 
 class WebhookSender(Protocol):
-    def send(self, url: str, secret: str, message_id: str, body: str) -> Delivery:
+    def send(self, url: str, secret: str, message_id: str, body: str) -> PostAnswer:
         """POST body signed with secret; never raises for network trouble."""
         ...
 

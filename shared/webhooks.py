@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import certifi
 import requests
 
-from shared.models import Delivery
+from shared.models import PostAnswer
 from shared.net_guard import RESOLVE_SECONDS, IPNetwork, Target, UnsafeUrl, resolve
 from shared.signing import sign_headers
 
@@ -24,21 +24,21 @@ MAX_ERROR_CHARS = 500
 
 def post_signed(
     session: requests.Session, url: str, secret: str, message_id: str, body: str, timeout: float
-) -> Delivery:
+) -> PostAnswer:
     """POST body to url, signed; never raises for network trouble, never follows redirects."""
     headers = sign_headers(secret, message_id, body)
     started = time.monotonic()
     try:
         response = session.post(url, data=body.encode(), headers=headers, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
-        return Delivery(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], _ms(started))
+        return PostAnswer(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], _ms(started))
     error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-    return Delivery(response.status_code, error, _ms(started), response.text[:MAX_ERROR_CHARS])
+    return PostAnswer(response.status_code, error, _ms(started), response.text[:MAX_ERROR_CHARS])
 
 
 def post_to_endpoint(
     url: str, secret: str, message_id: str, body: str, timeout: float, allowed: Sequence[IPNetwork] = ()
-) -> Delivery:
+) -> PostAnswer:
     """POST to a customer's URL, signed, after resolving it and refusing private addresses; the
     connection goes to the checked address (TLS still verifies the URL's host name).
 
@@ -50,7 +50,7 @@ def post_to_endpoint(
     try:
         target = resolve(url, allowed, within=min(RESOLVE_SECONDS, timeout))
     except UnsafeUrl as exc:
-        return Delivery(None, f"refused: {exc}"[:MAX_ERROR_CHARS], _ms(started))
+        return PostAnswer(None, f"refused: {exc}"[:MAX_ERROR_CHARS], _ms(started), refused=True)
     headers = {**sign_headers(secret, message_id, body), "Host": target.host_header, "User-Agent": "vidpipe-webhooks/1"}
     left = timeout - (time.monotonic() - started)
     conn = http.client.HTTPConnection(target.host, target.port)
@@ -67,12 +67,13 @@ def post_to_endpoint(
         finally:
             conn.close()  # a failed send's socket too
     if watchdog.expired:  # whatever was made of an answer cut short
-        return Delivery(None, f"timed out: no complete answer within {timeout:g} s", _ms(started))
+        return PostAnswer(None, f"timed out: no complete answer within {timeout:g} s", _ms(started))
     if failure is not None:
-        return Delivery(None, failure[:MAX_ERROR_CHARS], _ms(started))
+        return PostAnswer(None, failure[:MAX_ERROR_CHARS], _ms(started))
     status = response.status
     error = None if 200 <= status < 300 else f"HTTP {status}"
-    return Delivery(status, error, _ms(started), text[:MAX_ERROR_CHARS], retry_after=response.getheader("Retry-After"))
+    retry_after = response.getheader("Retry-After")
+    return PostAnswer(status, error, _ms(started), text[:MAX_ERROR_CHARS], retry_after=retry_after)
 
 
 def _connect(target: Target, watchdog: _Watchdog, timeout: float) -> socket.socket:
@@ -131,5 +132,5 @@ class EndpointSender:
         self.timeout = timeout
         self.allowed = allowed
 
-    def send(self, url: str, secret: str, message_id: str, body: str) -> Delivery:
+    def send(self, url: str, secret: str, message_id: str, body: str) -> PostAnswer:
         return post_to_endpoint(url, secret, message_id, body, self.timeout, self.allowed)

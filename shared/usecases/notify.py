@@ -21,7 +21,7 @@ from shared.config import Settings
 from shared.domain import DeliveryDeferred, DeliveryStatus
 from shared.events import parse_delivery_event
 from shared.logs import get_logger
-from shared.models import Delivery
+from shared.models import PostAnswer
 from shared.ports import Services
 from shared.usecases.outcome import Outcome, Result
 
@@ -44,16 +44,16 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 def next_attempt_at(
-    settings: Settings, attempt: int, delivery: Delivery, now: datetime, rng: random.Random | None = None
+    settings: Settings, attempt: int, answer: PostAnswer, now: datetime, rng: random.Random | None = None
 ) -> datetime | None:
     """When to try again after failed attempt number `attempt`, or None when the schedule is
     spent or the failure is final (410 Gone, or an address we refuse to call)."""
     schedule = settings.webhook_retry_schedule
-    if attempt > len(schedule) or delivery.status_code == 410 or (delivery.error or "").startswith("refused:"):
+    if attempt > len(schedule) or answer.status_code == 410 or answer.refused:
         return None
     jitter = settings.webhook_retry_jitter
     delay = schedule[attempt - 1] * (1 + (rng or random).uniform(-jitter, jitter))
-    asked = retry_after_seconds(delivery.retry_after, now)
+    asked = retry_after_seconds(answer.retry_after, now)
     if asked is not None:  # the endpoint knows when it can take it; within the schedule's longest wait
         delay = max(delay, min(asked, max(schedule)))
     return now + timedelta(seconds=delay)
