@@ -69,6 +69,8 @@ RESOURCES = {
         why="signed HTTP sends, mostly waiting on the network (55 MB)",
     ),
 }
+# notify sends webhooks from the database's rows alone: it touches no file.
+STORAGE_USERS = ("ingest", "process", "generate_metadata")
 SECRETS = {  # environment variable -> Secret Manager secret
     "VIDPIPE_EVENT_SECRET": "vidpipe-event-secret",
     "VIDPIPE_DATABASE_URL": "vidpipe-database-url",
@@ -142,17 +144,20 @@ def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
             f" --build-arg MODEL={q(spec.model)} -t {image} .",
             f"podman push {image}",
         ]
-    secrets = ",".join(f"{variable}={secret}:latest" for variable, secret in SECRETS.items())
     lines += ["", "# 4. One Cloud Run service per function. The events are signed: the door checks them itself."]
     for function, r in RESOURCES.items():
+        # Storage and its service-role key only for the functions that read or write files.
+        stores = function in STORAGE_USERS
+        needed = {v: s for v, s in SECRETS.items() if stores or v != "VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"}
+        secrets = ",".join(f"{variable}={secret}:latest" for variable, secret in needed.items())
+        env = f" --set-env-vars=VIDPIPE_STORAGE_BACKEND=supabase,VIDPIPE_SUPABASE_URL={supabase_url}" if stores else ""
         lines += [
             f"# {function}: {r.why}",
             f"gcloud run deploy {service(function)} --image={registry}/{service(function)}:{tag} --region={q(region)}"
             f" --service-account={account} --execution-environment=gen2 --cpu={r.cpu} --memory={r.memory}"
             f" --concurrency={r.concurrency} --timeout={REQUEST_TIMEOUT_SECONDS}"
             f" --min-instances={r.min_instances} --max-instances={r.max_instances} --cpu-boost"
-            f" --allow-unauthenticated --set-env-vars=VIDPIPE_STORAGE_BACKEND=supabase,"
-            f"VIDPIPE_SUPABASE_URL={supabase_url} --set-secrets={secrets}",
+            f" --allow-unauthenticated{env} --set-secrets={secrets}",
         ]
     lines += [
         "",

@@ -34,7 +34,9 @@ def test_every_function_is_a_service_of_its_own_image_with_its_resources():
         assert flags["cpu"] == str(r.cpu) and flags["memory"] == r.memory
         assert flags["concurrency"] == str(r.concurrency) and flags["timeout"] == "1900"
         assert flags["image"].endswith(f"/vidpipe/vidpipe-{function.replace('_', '-')}:0.1.0")
-        assert flags["set-secrets"].split(",") == [f"{k}={v}:latest" for k, v in SECRETS.items()]
+        given = [f"{k}={v}:latest" for k, v in SECRETS.items() if function != "notify" or "SERVICE_ROLE" not in k]
+        assert flags["set-secrets"].split(",") == given
+        assert ("set-env-vars" in flags) == (function != "notify")  # notify touches no file
     builds = [line for line in script.splitlines() if line.startswith("podman build")]
     assert len(builds) == 4 and all("BASE=docker.io/library/debian:bookworm-slim" in b for b in builds)
     assert "FUNCTION=generate_metadata --build-arg PACKAGES=ffmpeg --build-arg MODEL=whisper" in script
