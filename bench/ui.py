@@ -7,7 +7,9 @@ is then moved through `--changes` status changes (claim, fail, retry, in turn), 
 its own; for each change the bench reports the time from its commit to its `job` event on every
 stream (the database's notification, the read as the user under row level security, the
 server-sent event). Then the page's two reads: the list of videos and one video's detail, each
-timed over 50 requests. Not part of `make test`.
+timed over 50 requests. Then one upload of `--upload-mib` through the page: its time, the page
+server's peak memory before and after, and that nothing of it is left outside the bucket. Not
+part of `make test`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from infra.local.stack import LOCAL_USER_ID, LocalStack
-from infra.ui.app import COOKIE
 
 
 def percentiles(values: list[float]) -> str:
@@ -40,11 +41,18 @@ def percentiles(values: list[float]) -> str:
     return f"median {statistics.median(ordered):.1f} ms, p95 {at(0.95):.1f} ms, max {ordered[-1]:.1f} ms"
 
 
-def stream(url: str, key: str, heard: list[tuple[float, str]], ready: threading.Event) -> None:
+def login(url: str, key: str) -> requests.Session:
+    """A session holding the login the page trades its key for, as a browser's."""
+    session = requests.Session()
+    session.get(f"{url}?key={key}", timeout=10).raise_for_status()
+    return session
+
+
+def stream(session: requests.Session, url: str, heard: list[tuple[float, str]], ready: threading.Event) -> None:
     """One page's event stream: (arrival time, status) of each job event."""
     with (
         contextlib.suppress(requests.RequestException),  # the stack goes down at the end
-        requests.get(f"{url}api/events", cookies={COOKIE: key}, stream=True, timeout=60) as answer,
+        session.get(f"{url}api/events", stream=True, timeout=60) as answer,
     ):
         kind = None
         for line in answer.iter_lines(decode_unicode=True):
@@ -89,19 +97,47 @@ def lags(pages: list[list[tuple[float, str]]], committed: list[float]) -> list[f
     return found
 
 
+def peak_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def upload(session: requests.Session, url: str, pid: int, storage: Path, mib: int) -> None:
+    """One upload of `mib` MiB through the page, as its upload box sends it (the body, its length)."""
+    before = peak_mb(pid)
+    with tempfile.NamedTemporaryFile() as big:
+        big.truncate(mib * 1024**2)  # sparse: the disk the bench reads from costs nothing
+        started = time.perf_counter()
+        answer = session.post(f"{url}api/uploads?name=big.mp4", data=big, timeout=3600)
+        took = time.perf_counter() - started
+    answer.raise_for_status()
+    stored = storage / "uploads" / answer.json()["path"]
+    left = [p for p in (storage / ".partial").glob("*")] if (storage / ".partial").exists() else []
+    print(
+        f"upload of {mib} MiB: {took:.1f} s ({mib / took:.0f} MiB/s); page server peak {before:.0f} MB before, "
+        f"{peak_mb(pid):.0f} MB after; stored {stored.stat().st_size} bytes, links {stored.stat().st_nlink}, "
+        f"{len(left)} files left beside the bucket"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--changes", type=int, default=200)
     parser.add_argument("--pages", type=int, default=4)
+    parser.add_argument("--upload-mib", type=int, default=1024)
     args = parser.parse_args()
     local = LocalStack(Path(tempfile.mkdtemp(prefix="vidpipe-bench-ui-")))
     state = local.up()
     key = (local.home / "ui_key").read_text().strip()
     try:
+        session = login(state.ui_url, key)
         pages: list[list[tuple[float, str]]] = [[] for _ in range(args.pages)]
         for heard in pages:
             ready = threading.Event()
-            threading.Thread(target=stream, args=(state.ui_url, key, heard, ready), daemon=True).start()
+            threading.Thread(target=stream, args=(session, state.ui_url, heard, ready), daemon=True).start()
             ready.wait(10)
         with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
             # A job of the local user's that no function picks up: the dispatcher is stopped.
@@ -122,8 +158,6 @@ def main() -> None:
             time.sleep(2)
         print(f"{args.changes} changes, {args.pages} pages: {sum(len(h) for h in pages)} events heard")
         print(f"commit to event: {percentiles(lags(pages, committed))}")
-        session = requests.Session()
-        session.cookies.set(COOKIE, key)
         for what, path in (("list", "api/videos"), ("detail", f"api/videos/{job['video_id']}")):
             times = []
             for _ in range(50):
@@ -131,6 +165,7 @@ def main() -> None:
                 session.get(state.ui_url + path, timeout=10).raise_for_status()
                 times.append(1000 * (time.perf_counter() - started))
             print(f"{what}: {percentiles(times)}")
+        upload(session, state.ui_url, state.pids["ui"], state.storage_root, args.upload_mib)
     finally:
         local.destroy()
 
