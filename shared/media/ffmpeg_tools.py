@@ -83,14 +83,20 @@ def run_tool(
     return result
 
 
-def scrub_paths(text: str, args: Sequence[str]) -> str:
+# The folders of an absolute path (`file:/tmp/x/` of `file:/tmp/x/clip.mp4`), where a word, a quote
+# or an option's `=` begins: not a ratio such as 16/9.
+FOLDERS = re.compile(r"(?<![^\s'\"(=])(?:file:)?/(?:[^/\s'\"]+/)+")
+
+
+def scrub_paths(text: str, args: Sequence[str] = ()) -> str:
     """ffmpeg names its files in its messages; where the instance keeps them is not the user's
-    business (nor an attacker's): each path of the command becomes its file name."""
+    business (nor an attacker's): each path becomes its file name. The command's own files are
+    matched whole (their folders may hold spaces), any other absolute path by its shape."""
     for arg in sorted(args, key=len, reverse=True):
         path = arg.removeprefix("file:")
-        if "/" in path.rstrip("/"):
-            text = text.replace(path, path.rstrip("/").rsplit("/", 1)[-1])
-    return text
+        if path.startswith("/"):
+            text = text.replace(path, path.rsplit("/", 1)[-1])
+    return FOLDERS.sub("", text)
 
 
 @cache

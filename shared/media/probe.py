@@ -25,7 +25,6 @@ PROBE_DIAGNOSES: list[Diagnosis] = [
         "the file is of a kind the pipeline does not read ({0}): playlists, lists and image sequences "
         f"name other files. It reads {ACCEPTED}",
     ),
-    FRAME_TOO_LARGE,
     (
         "moov atom not found",
         Reason.TRUNCATED,
@@ -122,7 +121,8 @@ def check_decodes(path: Path, demuxer: str, stream_index: int, limits: DecodeLim
         Reason.UNDECODABLE,
         "decoding the first video frame",
         timeout=PROBE_TIMEOUT_S,
-        known=[FRAME_TOO_LARGE, *DECODE_DIAGNOSES],
+        known=DECODE_DIAGNOSES,
+        refuse=[FRAME_TOO_LARGE],
     )
 
 
