@@ -2,6 +2,8 @@
 `authenticated` role with the user's claims): retry their failed jobs a few times, and not
 without end; register endpoints, and see no secret in a refusal."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -90,3 +92,19 @@ def test_a_refused_endpoint_shows_no_secret(db_url, url, description, says):
     diag = refused.value.diag
     said = " ".join(filter(None, (diag.message_primary, diag.message_detail, diag.context, str(refused.value))))
     assert says in said and "whsec_" not in said
+
+
+def test_retries_at_once_cannot_pass_the_hourly_limit_together(conn, db_url):
+    """Ten retries of ten jobs sent at the same moment, with room for three: three are taken."""
+    conn.execute("update owner_limits set retries_per_hour = 3")
+    jobs = [failed_job(conn, f"burst-{i}.mp4") for i in range(10)]
+    start = threading.Barrier(len(jobs))
+
+    def at_once(job: str) -> str | None:
+        start.wait()
+        return retry(db_url, job)
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        answers = list(pool.map(at_once, jobs))
+    assert sorted(answers, key=str) == [None] * 3 + ["VP429"] * 7
+    assert conn.execute("select count(*) as n from owner_retries").fetchone()["n"] == 3
