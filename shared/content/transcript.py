@@ -67,11 +67,6 @@ def language_contenders(probabilities: list[tuple[str, float]]) -> list[tuple[st
     return supported[:MAX_CONTENDERS] or [top]
 
 
-def choose_language(probabilities: list[tuple[str, float]]) -> tuple[str, float]:
-    """The likeliest contender: the language to transcribe in without listening again."""
-    return language_contenders(probabilities)[0]
-
-
 class Transcript(BaseModel):
     language: str | None  # ISO 639-1, as detected; None when nothing was heard
     language_probability: float | None = None  # the engine's confidence in it, 0-1
