@@ -4,6 +4,11 @@ It wakes on LISTEN/NOTIFY and also polls, so a missed notification only delays a
 Each claimed event is invisible to other dispatchers until its visibility timeout ends, so a
 dispatcher killed mid-delivery loses nothing: the event becomes due again by itself. On hosted
 Supabase, pg_net + pg_cron play this part.
+
+Where the functions are and the policy (batch, visibility, timeout, attempts, backoff) come from
+the database's delivery_settings, read on every pass, as pg_net's carrier reads them: one owner
+for both, and a change needs no restart. The environment gives only this process's own pace
+(how often it polls and sweeps).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import requests
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from infra import queries
+from infra.queries import DeliveryPolicy
 from shared.config import Settings, get_settings
 from shared.domain import PipelineFunction
 from shared.logs import get_logger
@@ -51,8 +58,10 @@ class Lane:
         self.in_flight = {f for f in self.in_flight if not f.done()}
         return self.workers - len(self.in_flight)
 
-    def submit(self, work: Callable[[dict[str, Any]], None], row: dict[str, Any]) -> None:
-        self.in_flight.add(self.executor.submit(work, row))
+    def submit(
+        self, work: Callable[[dict[str, Any], DeliveryPolicy], None], row: dict[str, Any], policy: DeliveryPolicy
+    ) -> None:
+        self.in_flight.add(self.executor.submit(work, row, policy))
 
 
 class Dispatcher:
@@ -79,47 +88,36 @@ class Dispatcher:
     def dispatch_once(self) -> int:
         """Claims what each lane has room for; a lane whose workers are all busy claims nothing."""
         claimed = 0
+        with self.pool.connection() as conn:
+            policy = queries.delivery_policy(conn)
         for lane in self.lanes:
-            free = min(lane.free(), self.settings.dispatch_batch)
+            free = min(lane.free(), policy.batch)
             if free <= 0:
                 continue
             # A redelivery while the first is still running is harmless: the function answers 409.
             with self.pool.connection() as conn:
-                rows = conn.execute(
-                    "select * from public.claim_outbox(%s, %s, now(), %s::public.pipeline_function[])",
-                    (free, self.settings.dispatch_visibility_seconds, list(lane.targets)),
-                ).fetchall()
+                rows = queries.claimed_events(conn, free, policy.visibility_seconds, list(lane.targets))
             for row in rows:
-                lane.submit(self.deliver, row)
+                lane.submit(self.deliver, row, policy)
             claimed += len(rows)
         return claimed
 
-    def deliver(self, row: dict[str, Any]) -> None:
+    def deliver(self, row: dict[str, Any], policy: DeliveryPolicy) -> None:
         target = row["target"]
-        url = self.settings.function_urls.get(target)
+        url = policy.function_urls.get(target)
         context = {"event_id": row["id"], "target": target, "attempt": row["attempts"]}
         try:
             if url is None:
                 answer = PostAnswer(None, f"no URL configured for function {target!r}", 0)
             else:
                 body = json.dumps(row["payload"], separators=(",", ":"))
-                answer = post_signed(
-                    self.session, url, self.secret, f"evt_{row['id']}", body, self.settings.dispatch_timeout_seconds
-                )
+                answer = post_signed(self.session, url, self.secret, f"evt_{row['id']}", body, policy.timeout_seconds)
                 context["status_code"] = answer.status_code
                 context["duration_ms"] = answer.latency_ms
             # The database judges the answer: the same rule as when it sends the events itself.
+            detail = (answer.error or "") if answer.status_code is None else answer.body
             with self.pool.connection() as conn:
-                settled = conn.execute(
-                    "select public.settle_outbox_attempt(%s, %s, %s, %s) as action",
-                    (
-                        row["id"],
-                        answer.status_code,
-                        answer.error if answer.status_code is None else answer.body,
-                        self.settings.dispatch_max_attempts,
-                    ),
-                ).fetchone()
-            action = settled["action"] if settled else "unknown"
+                action = queries.settled_event(conn, row["id"], answer.status_code, detail, policy.max_attempts)
             log.info("event %s", action, extra={**context, "outcome": action})
         except Exception:
             # The event stays claimed until its visibility timeout ends, then becomes due again.
@@ -132,18 +130,12 @@ class Dispatcher:
         rather than at the next poll; at most the poll interval."""
         poll = self.settings.dispatch_poll_seconds
         with self.pool.connection() as conn:
-            row = conn.execute(
-                "select extract(epoch from min(available_at) - now()) as due "
-                "from public.event_outbox where delivered_at is null and dead_at is null"
-            ).fetchone()
-        due = row["due"] if row is not None and row["due"] is not None else poll
-        return min(poll, max(0.01, float(due)))
+            due = queries.seconds_to_next_event(conn)
+        return min(poll, max(0.01, poll if due is None else due))
 
     def sweep(self) -> None:
         with self.pool.connection() as conn:
-            rows = conn.execute(
-                "select * from public.sweep(now(), %s)", (self.settings.sweep_stale_seconds,)
-            ).fetchall()
+            rows = queries.swept(conn, self.settings.sweep_stale_seconds)
         for row in rows:
             log.info("sweeper: %s", row["action"], extra={"job_id": str(row["subject_id"]), "outcome": row["action"]})
 
@@ -164,7 +156,7 @@ class Dispatcher:
     def run(self) -> None:
         threading.Thread(target=self._listen, name="listen", daemon=True).start()
         last_sweep = 0.0
-        log.info("dispatcher started", extra={"worker": ",".join(sorted(self.settings.function_urls))})
+        log.info("dispatcher started")
         while not self.stopping.is_set():
             claimed, wait = 0, self.settings.dispatch_poll_seconds
             try:

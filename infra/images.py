@@ -24,10 +24,11 @@ from pathlib import Path
 
 import psycopg
 import requests
-from psycopg.types.json import Jsonb
+from psycopg.rows import dict_row
 
-from infra import REPO_ROOT
+from infra import REPO_ROOT, queries
 from infra.local.postgres import free_port
+from shared.domain import EventCarrier
 from shared.signing import new_secret
 
 CONTAINERFILE = REPO_ROOT / "infra" / "images" / "Containerfile"
@@ -186,14 +187,9 @@ class ContainerStack:
                 self._containers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
         for name in self.images:
             self.healthy_after[name] = wait_healthy(self.urls[name], started[name])
-        with psycopg.connect(self.direct_db_url, autocommit=True) as conn:
-            conn.execute("select public.configure_delivery('dispatcher', %s, %s)", (Jsonb(self.urls), self.secret))
-        env = {
-            **os.environ,
-            "VIDPIPE_DATABASE_URL": self.direct_db_url,
-            "VIDPIPE_EVENT_SECRET": self.secret,
-            "VIDPIPE_FUNCTION_URLS": json.dumps(self.urls),
-        }
+        with psycopg.connect(self.direct_db_url, autocommit=True, row_factory=dict_row) as conn:
+            queries.configured_delivery(conn, EventCarrier.DISPATCHER, self.urls, self.secret)
+        env = {**os.environ, "VIDPIPE_DATABASE_URL": self.direct_db_url, "VIDPIPE_EVENT_SECRET": self.secret}
         with open(self.logs / "dispatcher.log", "wb") as log:
             self._dispatcher = subprocess.Popen(
                 [sys.executable, "-m", "infra.dispatcher"], cwd=REPO_ROOT, env=env, stdout=log, stderr=log

@@ -116,16 +116,10 @@ class Settings(BaseSettings):
     )
     webhook_retry_jitter: float = 0.1
 
-    # What carries outbox events to the functions: a dispatcher process of ours, or the database
-    # itself through pg_net (hosted Supabase; the local stack plays pg_net's worker and pg_cron).
-    delivery: Literal["dispatcher", "pg_net"] = "dispatcher"
-    # Dispatcher: function name -> URL, and how it polls and retries.
-    function_urls: dict[str, str] = Field(default_factory=dict)
-    dispatch_batch: int = 20
+    # The dispatcher's own pace. Which carrier takes the events, where the functions are and the
+    # delivery policy (batch, visibility, timeout, attempts, backoff) are the database's
+    # delivery_settings row, which both carriers read.
     dispatch_poll_seconds: float = 1.0
-    dispatch_timeout_seconds: float = 1900.0
-    dispatch_visibility_seconds: int = 60  # a claimed event is redelivered after this
-    dispatch_max_attempts: int = 8
     sweep_every_seconds: float = 10.0
     sweep_stale_seconds: int = 120
 

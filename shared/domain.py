@@ -53,6 +53,21 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class EventCarrier(StrEnum):
+    """What carries outbox events to the functions. Must equal Postgres' public.delivery_carrier (tested)."""
+
+    DISPATCHER = "dispatcher"  # a process of ours (infra/dispatcher.py)
+    PG_NET = "pg_net"  # the database itself, through pg_net and pg_cron
+
+
+class EventSubject(StrEnum):
+    """What an outbox event is about. Must equal Postgres' public.event_subject (tested)."""
+
+    STORAGE_OBJECT = "storage_object"
+    JOB = "job"
+    WEBHOOK_DELIVERY = "webhook_delivery"
+
+
 class Reason(StrEnum):
     """Stable reason codes a failed job can carry. Documented in README.md. Must equal Postgres'
     public.failure_reason (tested)."""

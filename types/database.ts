@@ -7,28 +7,28 @@ export type Database = {
           Tables: {
             "delivery_settings": {
                   Row: {
-                    "batch": number,"carrier": Database["public"]['Enums']["delivery_carrier"],"event_secret": string | null,"function_urls": NonNullable<Json>,"max_attempts": number,"singleton": boolean,"timeout_ms": number,"updated_at": string,"visibility_seconds": number
+                    "backoff_base_seconds": number,"batch": number,"carrier": Database["public"]['Enums']["delivery_carrier"],"event_secret": string | null,"function_urls": NonNullable<Json>,"max_attempts": number,"singleton": boolean,"timeout_ms": number,"updated_at": string,"visibility_seconds": number
                   }
                   ComputedFields: never
                   Insert: {
-                    "batch"?: number,"carrier"?: Database["public"]['Enums']["delivery_carrier"],"event_secret"?: string | null,"function_urls"?: NonNullable<Json>,"max_attempts"?: number,"singleton"?: boolean,"timeout_ms"?: number,"updated_at"?: string,"visibility_seconds"?: number
+                    "backoff_base_seconds"?: number,"batch"?: number,"carrier"?: Database["public"]['Enums']["delivery_carrier"],"event_secret"?: string | null,"function_urls"?: NonNullable<Json>,"max_attempts"?: number,"singleton"?: boolean,"timeout_ms"?: number,"updated_at"?: string,"visibility_seconds"?: number
                   }
                   Update: {
-                    "batch"?: number,"carrier"?: Database["public"]['Enums']["delivery_carrier"],"event_secret"?: string | null,"function_urls"?: NonNullable<Json>,"max_attempts"?: number,"singleton"?: boolean,"timeout_ms"?: number,"updated_at"?: string,"visibility_seconds"?: number
+                    "backoff_base_seconds"?: number,"batch"?: number,"carrier"?: Database["public"]['Enums']["delivery_carrier"],"event_secret"?: string | null,"function_urls"?: NonNullable<Json>,"max_attempts"?: number,"singleton"?: boolean,"timeout_ms"?: number,"updated_at"?: string,"visibility_seconds"?: number
                   }
                   Relationships: [
                     
                   ]
                 },"event_outbox": {
                   Row: {
-                    "attempts": number,"available_at": string,"created_at": string,"dead_at": string | null,"delivered_at": string | null,"id": number,"last_error": string | null,"payload": NonNullable<Json>,"target": Database["public"]['Enums']["pipeline_function"]
+                    "attempts": number,"available_at": string,"created_at": string,"dead_at": string | null,"delivered_at": string | null,"id": number,"last_error": string | null,"payload": NonNullable<Json>,"subject_id": string,"subject_kind": Database["public"]['Enums']["event_subject"],"target": Database["public"]['Enums']["pipeline_function"]
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"available_at"?: string,"created_at"?: string,"dead_at"?: string | null,"delivered_at"?: string | null,"id"?: never,"last_error"?: string | null,"payload": NonNullable<Json>,"target": Database["public"]['Enums']["pipeline_function"]
+                    "attempts"?: number,"available_at"?: string,"created_at"?: string,"dead_at"?: string | null,"delivered_at"?: string | null,"id"?: never,"last_error"?: string | null,"payload": NonNullable<Json>,"subject_id": string,"subject_kind": Database["public"]['Enums']["event_subject"],"target": Database["public"]['Enums']["pipeline_function"]
                   }
                   Update: {
-                    "attempts"?: number,"available_at"?: string,"created_at"?: string,"dead_at"?: string | null,"delivered_at"?: string | null,"id"?: never,"last_error"?: string | null,"payload"?: NonNullable<Json>,"target"?: Database["public"]['Enums']["pipeline_function"]
+                    "attempts"?: number,"available_at"?: string,"created_at"?: string,"dead_at"?: string | null,"delivered_at"?: string | null,"id"?: never,"last_error"?: string | null,"payload"?: NonNullable<Json>,"subject_id"?: string,"subject_kind"?: Database["public"]['Enums']["event_subject"],"target"?: Database["public"]['Enums']["pipeline_function"]
                   }
                   Relationships: [
                     
@@ -348,6 +348,8 @@ isOneToOne: false
 "id": number,
 "last_error": string | null,
 "payload": NonNullable<Json>,
+"subject_id": string,
+"subject_kind": Database["public"]['Enums']["event_subject"],
 "target": Database["public"]['Enums']["pipeline_function"]
             }[]
                           SetofOptions: {
@@ -436,7 +438,8 @@ isOneToOne: false
       } },
 "configure_delivery":
 { Args: { "p_carrier": Database["public"]['Enums']["delivery_carrier"],"p_event_secret"?: string,"p_function_urls"?: Json,"p_max_attempts"?: number,"p_now"?: string,"p_timeout_ms"?: number }; Returns: {
-              "batch": number,
+              "backoff_base_seconds": number,
+"batch": number,
 "carrier": Database["public"]['Enums']["delivery_carrier"],
 "event_secret": string | null,
 "function_urls": NonNullable<Json>,
@@ -490,7 +493,7 @@ isOneToOne: false
 { Args: { "p_now"?: string }; Returns: number
                            },
 "enqueue_event":
-{ Args: { "p_available_at": string,"p_now": string,"p_old_record": Json,"p_record": Json,"p_schema": string,"p_table": string,"p_target": Database["public"]['Enums']["pipeline_function"],"p_type": string }; Returns: number
+{ Args: { "p_available_at": string,"p_now": string,"p_old_record": Json,"p_record": Json,"p_subject": Database["public"]['Enums']["event_subject"],"p_target": Database["public"]['Enums']["pipeline_function"],"p_type": string }; Returns: number
                            },
 "event_secret":
 { Args: Record<PropertyKey, never>; Returns: string
@@ -780,6 +783,8 @@ isOneToOne: false
 "id": number,
 "last_error": string | null,
 "payload": NonNullable<Json>,
+"subject_id": string,
+"subject_kind": Database["public"]['Enums']["event_subject"],
 "target": Database["public"]['Enums']["pipeline_function"]
             }
                           SetofOptions: {
@@ -817,6 +822,9 @@ isOneToOne: false
 "step_waiting_status":
 { Args: { "p_step": Database["public"]['Enums']["job_step"] }; Returns: Database["public"]['Enums']["job_status"]
                            },
+"subject_table":
+{ Args: { "p_kind": Database["public"]['Enums']["event_subject"] }; Returns: Record<string, unknown>
+                           },
 "sweep":
 { Args: { "p_now"?: string,"p_stale_seconds"?: number }; Returns: {
               "action": string,"subject_id": string
@@ -853,7 +861,7 @@ isOneToOne: false
                            }
           }
           Enums: {
-            "delivery_carrier": "dispatcher"|"pg_net","delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
+            "delivery_carrier": "dispatcher"|"pg_net","delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","event_subject": "storage_object"|"job"|"webhook_delivery","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -969,7 +977,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "delivery_carrier": ["dispatcher", "pg_net"],"delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
+            "delivery_carrier": ["dispatcher", "pg_net"],"delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"event_subject": ["storage_object", "job", "webhook_delivery"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
           }
         }
 } as const

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg.rows import dict_row
 
-from infra import REPO_ROOT
+from infra import REPO_ROOT, queries
 from infra.local.postgres import (
     PostgresCluster,
     PostgresError,
@@ -31,7 +31,7 @@ from infra.local.postgres import (
     free_port,
     prepare_database,
 )
-from shared.domain import PipelineFunction
+from shared.domain import EventCarrier, PipelineFunction
 from shared.net_guard import LOOPBACK
 from shared.signing import new_secret
 
@@ -105,11 +105,16 @@ def wait_for_port(port: int, timeout: float, name: str, log: Path) -> None:
 
 class LocalStack:
     def __init__(
-        self, home: Path | None = None, extra_env: dict[str, str] | None = None, durable: bool = False
+        self,
+        home: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        durable: bool = False,
+        policy: dict[str, float] | None = None,
     ) -> None:
         self.home = (home or Path(os.environ.get("VIDPIPE_HOME", ".vidpipe"))).resolve()
         self.extra_env = extra_env or {}
         self.durable = durable
+        self.policy = policy or {}  # delivery_settings values to set at `up` (infra.queries.POLICY_COLUMNS)
         self.state_file = self.home / "stack.json"
         self.logs = self.home / "logs"
 
@@ -162,13 +167,11 @@ class LocalStack:
         cluster.start()
         url = cluster.create_database(DATABASE)
         prepare_database(url)
-        delivery = self.extra_env.get("VIDPIPE_DELIVERY") or os.environ.get("VIDPIPE_DELIVERY") or "dispatcher"
-        if delivery == "pg_net":
+        delivery = EventCarrier(
+            self.extra_env.get("VIDPIPE_DELIVERY") or os.environ.get("VIDPIPE_DELIVERY") or EventCarrier.DISPATCHER
+        )
+        if delivery == EventCarrier.PG_NET:
             apply_sql_file(url, PG_NET_STANDIN_SQL)
-        retry_base = self.extra_env.get("VIDPIPE_RETRY_BASE_SECONDS")
-        if retry_base:
-            with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
-                conn.execute(f"alter database {DATABASE} set vidpipe.retry_base_seconds = {float(retry_base)}")
         ports = {name: free_port() for name in (*FUNCTIONS, UI)}
         state = StackState(
             home=str(self.home),
@@ -182,11 +185,10 @@ class LocalStack:
             durable=self.durable,
             ui_url=f"http://127.0.0.1:{ports[UI]}/",
         )
-        with psycopg.connect(url, autocommit=True) as conn:  # what `vidpipe` tells a hosted project once
-            conn.execute(
-                "select public.configure_delivery(%s, %s, %s)",
-                (delivery, Jsonb(state.function_urls), state.event_secret),
-            )
+        with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:  # as a hosted project is told once
+            queries.configured_delivery(conn, EventCarrier(delivery), state.function_urls, state.event_secret)
+            if self.policy:
+                queries.changed_policy(conn, **self.policy)
         try:
             for name in (*FUNCTIONS, CARRIERS[delivery], UI):
                 self._start(name, state)
@@ -230,7 +232,6 @@ class LocalStack:
             "VIDPIPE_EVENT_SECRET": state.event_secret,
             "VIDPIPE_STORAGE_BACKEND": "local",
             "VIDPIPE_STORAGE_ROOT": str(state.storage_root),
-            "VIDPIPE_FUNCTION_URLS": json.dumps(state.function_urls),
             "PYTHONUNBUFFERED": "1",
         }
         port = 0  # what the component listens on; a carrier listens on nothing

@@ -1,7 +1,6 @@
 -- vidpipe schema, part 1 of 7: types. Read the files in order (config.toml lists them):
 -- types → tables → state machine → events → customer webhooks → sweeper → security.
--- Python mirrors each enum the functions use in shared/domain.py (all but delivery_carrier, which
--- only the database and the CLI read); a test keeps each pair equal.
+-- Python mirrors each enum in shared/domain.py; a test keeps each pair equal.
 
 -- pgcrypto signs the events the database sends itself (Supabase keeps it in `extensions`).
 create schema if not exists extensions;
@@ -72,6 +71,13 @@ create type public.delivery_carrier as enum (
   'pg_net'       -- the database POSTs through pg_net and reconciles with pg_cron: no server of ours
 );
 comment on type public.delivery_carrier is 'What carries outbox events to the functions.';
+
+create type public.event_subject as enum (
+  'storage_object',   -- an upload (storage.objects): ingest's events
+  'job',              -- a processing job: the events of the steps it waits for
+  'webhook_delivery'  -- one message on its way to one customer endpoint: notify's events
+);
+comment on type public.event_subject is 'What an outbox event is about; its row is event_outbox.subject_id.';
 
 create type public.delivery_status as enum (
   'pending',    -- waiting for its next attempt (next_attempt_at)

@@ -99,6 +99,8 @@ comment on table public.video_metadata is 'The metadata document of a video, val
 create table public.event_outbox (
   id bigint generated always as identity primary key,
   target public.pipeline_function not null,
+  subject_kind public.event_subject not null,
+  subject_id uuid not null,         -- the row the event is about: the payload's record
   payload jsonb not null,           -- Supabase Database Webhook shape {type, table, schema, record, old_record}
   created_at timestamptz not null default now(),
   available_at timestamptz not null default now(),  -- not delivered before; also the claim's visibility
@@ -110,7 +112,7 @@ create table public.event_outbox (
 comment on table public.event_outbox is
   'Events written in the transaction of the change that caused them; a dispatcher delivers them.';
 create index event_outbox_due on public.event_outbox (available_at) where delivered_at is null and dead_at is null;
-create index event_outbox_pending_record on public.event_outbox ((payload -> 'record' ->> 'id'))
+create index event_outbox_pending_subject on public.event_outbox (subject_kind, subject_id)
   where delivered_at is null and dead_at is null;
 
 create table public.event_receipts (
@@ -122,8 +124,11 @@ comment on table public.event_receipts is
   'Events the functions handled in the last ten minutes, to refuse replays; older signatures no longer verify.';
 create index event_receipts_received_at on public.event_receipts (received_at);
 
--- How events reach the functions when the database sends them itself (pg_net), one row. The
--- event secret signs them (Standard Webhooks); it is kept here only where Supabase Vault is absent.
+-- How events reach the functions, one row: which carrier, where each function is, and the policy
+-- both carriers follow (the dispatcher reads the row on every pass, so a change needs no restart).
+-- The retry backoff also spaces a job's retries of a failed step. The event secret signs the
+-- events the database sends itself (Standard Webhooks); it is kept here only where Supabase Vault
+-- is absent. Set with configure_delivery, or change a value with an update.
 create table public.delivery_settings (
   singleton boolean primary key default true constraint one_row check (singleton),
   carrier public.delivery_carrier not null default 'dispatcher',
@@ -132,12 +137,15 @@ create table public.delivery_settings (
   event_secret text constraint secret_is_standard check (event_secret ~ '^whsec_[A-Za-z0-9+/]+={0,2}$'),
   timeout_ms integer not null default 1900000 check (timeout_ms > 0),  -- one call: the slowest step
   max_attempts integer not null default 8 check (max_attempts > 0),    -- deliveries before an event is dead
-  visibility_seconds integer not null default 60 check (visibility_seconds > 0),
-  batch integer not null default 50 check (batch > 0),
+  visibility_seconds integer not null default 60 check (visibility_seconds > 0),  -- a claimed event is resent after
+  batch integer not null default 20 check (batch > 0),  -- events claimed at once
+  -- the first retry waits this, each next one twice as long (at most 600 s), ±25 %
+  backoff_base_seconds numeric not null default 10 check (backoff_base_seconds > 0 and backoff_base_seconds <= 600),
   updated_at timestamptz not null default now()
 );
 comment on table public.delivery_settings is
-  'Where the database sends outbox events through pg_net, and the secret that signs them. Set with configure_delivery.';
+  'How outbox events reach the functions and the policy both carriers follow. One row; set with configure_delivery.';
+insert into public.delivery_settings default values;
 
 -- The pg_net requests carrying outbox events, until their answers are reconciled. pg_net keeps no
 -- retries and its tables are unlogged, so the outbox stays the record: a lost request only

@@ -76,12 +76,12 @@ returns public.job_status language sql immutable set search_path = '' as $$
                      when 'generate_metadata' then 'describing'::public.job_status end
 $$;
 
--- Exponential backoff with ±25 % jitter. The base is a database setting so a test stack can
--- shorten it: `alter database … set vidpipe.retry_base_seconds = 1`.
+-- Exponential backoff with ±25 % jitter, for events and for a job's retries of a step alike; its
+-- base is delivery_settings.backoff_base_seconds.
 create function public.retry_backoff(p_attempt integer)
 returns interval language sql volatile set search_path = '' as $$
   select make_interval(secs =>
-    least(600, coalesce(nullif(current_setting('vidpipe.retry_base_seconds', true), '')::numeric, 10)
+    least(600, coalesce((select s.backoff_base_seconds from public.delivery_settings s), 10)
                * power(2, greatest(p_attempt - 1, 0)))
     * (0.75 + random() * 0.5))
 $$;
@@ -111,9 +111,8 @@ begin
   insert into public.job_events (job_id, owner_id, from_status, to_status, attempt, reason_code, message, created_at)
   values (n.id, n.owner_id, o.status, n.status, n.attempts, n.reason_code, p_note, p_now);
   if v_target is not null then
-    perform public.enqueue_event(v_target, case when o is null then 'INSERT' else 'UPDATE' end, 'public',
-                                 'processing_jobs', to_jsonb(n), case when o is not null then to_jsonb(o) end,
-                                 n.run_after, p_now);
+    perform public.enqueue_event(v_target, case when o is null then 'INSERT' else 'UPDATE' end, 'job',
+                                 to_jsonb(n), case when o is not null then to_jsonb(o) end, n.run_after, p_now);
   end if;
   if n.status in ('queued', 'processed', 'ready', 'failed') then
     perform public.announce(n, public.announcement_type(n.status), p_now);
@@ -357,7 +356,7 @@ begin
   update public.processing_jobs set retry_requested_at = p_now where id = p_job returning * into j;
   insert into public.job_events (job_id, owner_id, from_status, to_status, attempt, reason_code, message, created_at)
   values (j.id, j.owner_id, 'failed', 'failed', 0, j.reason_code, 'retry requested: checking the upload again', p_now);
-  perform public.enqueue_event('ingest', 'INSERT', 'storage', 'objects', to_jsonb(obj), null, p_now, p_now);
+  perform public.enqueue_event('ingest', 'INSERT', 'storage_object', to_jsonb(obj), null, p_now, p_now);
   return j;
 end
 $$;

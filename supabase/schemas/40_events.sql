@@ -4,17 +4,27 @@
 -- delivered settles its work, so nothing waits for ever.
 
 -- Writing events ------------------------------------------------------------------------------
+-- The table a subject's rows live in: the schema and table of the event's payload.
+create function public.subject_table(p_kind public.event_subject, out schema_name text, out table_name text)
+language sql immutable set search_path = '' as $$
+  select case p_kind when 'storage_object' then 'storage' else 'public' end,
+         case p_kind when 'storage_object' then 'objects' when 'job' then 'processing_jobs'
+                     when 'webhook_delivery' then 'webhook_deliveries' end
+$$;
+
+-- p_record is the subject's row; its id is the event's subject_id.
 create function public.enqueue_event(
-  p_target public.pipeline_function, p_type text, p_schema text, p_table text, p_record jsonb, p_old_record jsonb,
-  p_available_at timestamptz, p_now timestamptz
+  p_target public.pipeline_function, p_type text, p_subject public.event_subject, p_record jsonb,
+  p_old_record jsonb, p_available_at timestamptz, p_now timestamptz
 ) returns bigint
 language plpgsql set search_path = '' as $$
 declare
+  t record := public.subject_table(p_subject);
   v_id bigint;
 begin
-  insert into public.event_outbox (target, payload, available_at, created_at)
-  values (p_target,
-          jsonb_build_object('type', p_type, 'table', p_table, 'schema', p_schema,
+  insert into public.event_outbox (target, subject_kind, subject_id, payload, available_at, created_at)
+  values (p_target, p_subject, (p_record ->> 'id')::uuid,
+          jsonb_build_object('type', p_type, 'table', t.table_name, 'schema', t.schema_name,
                              'record', p_record, 'old_record', p_old_record),
           p_available_at, p_now)
   returning id into v_id;
@@ -37,7 +47,7 @@ create function public.on_storage_object_created() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
   if exists (select from public.ingest_buckets b where b.bucket_id = new.bucket_id) then
-    perform public.enqueue_event('ingest', 'INSERT', 'storage', 'objects', to_jsonb(new), null, now(), now());
+    perform public.enqueue_event('ingest', 'INSERT', 'storage_object', to_jsonb(new), null, now(), now());
   end if;
   return null;
 end
@@ -239,6 +249,8 @@ $$;
 
 -- One documented call sets it all up (the service role, or the SQL editor):
 --   select public.configure_delivery('pg_net', '{"ingest": "https://…", "process": …}', 'whsec_…');
+-- Values left null keep what the row holds; the rest of the policy (batch, visibility, backoff) is
+-- changed with an update of delivery_settings.
 create function public.configure_delivery(
   p_carrier public.delivery_carrier, p_function_urls jsonb default null, p_event_secret text default null,
   p_timeout_ms integer default null, p_max_attempts integer default null, p_now timestamptz default now()
@@ -268,16 +280,14 @@ begin
       perform vault.update_secret(v_vault_id, p_event_secret);
     end if;
   end if;
-  insert into public.delivery_settings as d (carrier, function_urls, event_secret, timeout_ms, max_attempts, updated_at)
-  values (p_carrier, coalesce(p_function_urls, '{}'::jsonb), case when not v_in_vault then p_event_secret end,
-          coalesce(p_timeout_ms, 1900000), coalesce(p_max_attempts, 8), p_now)
-  on conflict (singleton) do update
-    set carrier = excluded.carrier,
-        function_urls = coalesce(p_function_urls, d.function_urls),
-        event_secret = case when v_in_vault then null else coalesce(p_event_secret, d.event_secret) end,
-        timeout_ms = coalesce(p_timeout_ms, d.timeout_ms),
-        max_attempts = coalesce(p_max_attempts, d.max_attempts),
-        updated_at = p_now
+  insert into public.delivery_settings default values on conflict (singleton) do nothing;
+  update public.delivery_settings d
+     set carrier = p_carrier,
+         function_urls = coalesce(p_function_urls, d.function_urls),
+         event_secret = case when v_in_vault then null else coalesce(p_event_secret, d.event_secret) end,
+         timeout_ms = coalesce(p_timeout_ms, d.timeout_ms),
+         max_attempts = coalesce(p_max_attempts, d.max_attempts),
+         updated_at = p_now
   returning * into s;
   if s.carrier = 'pg_net'
      and (public.event_secret() is null or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null)
@@ -309,20 +319,15 @@ declare
     then format('the %s function refused the event: %s', e.target, coalesce(e.last_error, 'no detail'))
     else format('the %s function could not be reached after %s deliveries: %s', e.target, e.attempts,
                 coalesce(e.last_error, 'no detail')) end;
-  v_id uuid;
   o record;
   j public.processing_jobs;
 begin
-  if coalesce(e.payload -> 'record' ->> 'id', '') !~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then
-    return;
-  end if;
-  v_id := (e.payload -> 'record' ->> 'id')::uuid;
-  if e.payload ->> 'table' = 'webhook_deliveries' then
-    perform public.settle_dead_delivery(v_id, coalesce(e.last_error, 'no detail'), p_now);
-  elsif e.target = 'ingest' then
+  if e.subject_kind = 'webhook_delivery' then
+    perform public.settle_dead_delivery(e.subject_id, coalesce(e.last_error, 'no detail'), p_now);
+  elsif e.subject_kind = 'storage_object' then
     select so.id, so.bucket_id, so.name, so.metadata, u.id as owner into o
       from storage.objects so left join auth.users u on u.id = so.owner
-     where so.id = v_id;
+     where so.id = e.subject_id;
     if found then
       perform public.create_job(
         o.id, o.owner, o.bucket_id, o.name,
@@ -330,7 +335,7 @@ begin
         o.metadata ->> 'mimetype', p_reason => v_reason, p_message => v_message, p_now => p_now);
     end if;
   else
-    select * into j from public.processing_jobs where id = v_id for update;
+    select * into j from public.processing_jobs where id = e.subject_id for update;
     -- gone, or moved on (a worker holding it is the lease's business)
     if found and j.status = public.step_waiting_status(e.target::text::public.job_step) then
       perform public.transition_job(j.id, 'failed', p_now, v_reason, v_message);

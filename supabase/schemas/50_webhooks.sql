@@ -139,7 +139,7 @@ begin
            select v_id, e.id, j.id, e.owner_id, p_now, p_now from public.webhook_endpoints e
             where e.owner_id = j.owner_id and e.enabled and p_type = any (e.event_types)
            returning * loop
-    perform public.enqueue_event('notify', 'INSERT', 'public', 'webhook_deliveries', to_jsonb(d), null, p_now, p_now);
+    perform public.enqueue_event('notify', 'INSERT', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
   end loop;
   return v_id;
 end
@@ -211,7 +211,7 @@ begin
      where w.owner_id = d.owner_id and w.lease_owner is not null and w.lease_expires_at > p_now and w.id <> d.id;
   end if;
   if v_wait is not null then
-    perform public.enqueue_event('notify', 'UPDATE', 'public', 'webhook_deliveries', to_jsonb(d), null, v_wait, p_now);
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, v_wait, p_now);
     return query select d.id, d.message_id, null::text, null::text, null::jsonb, d.attempts, null::text, v_wait;
     return;
   end if;
@@ -274,14 +274,14 @@ begin
    where w.id = p_id
   returning * into d;
   if d.status = 'pending' then
-    perform public.enqueue_event('notify', 'UPDATE', 'public', 'webhook_deliveries', to_jsonb(d), null, p_retry_at,
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_retry_at,
                                  p_now);
   end if;
   -- A waiting delivery's event is one not yet handed out (attempts = 0) and due later.
   update public.event_outbox set available_at = p_now
    where id = (
      select o.id from public.webhook_deliveries w
-       join public.event_outbox o on o.payload -> 'record' ->> 'id' = w.id::text
+       join public.event_outbox o on o.subject_kind = 'webhook_delivery' and o.subject_id = w.id
       where w.owner_id = d.owner_id and w.finished_at is null and w.lease_owner is null and w.next_attempt_at <= p_now
         and o.delivered_at is null and o.dead_at is null and o.target = 'notify' and o.attempts = 0
         and o.available_at > p_now
@@ -311,7 +311,7 @@ begin
          delivered_at = null, lease_owner = null, lease_expires_at = null
    where id = p_id
   returning * into d;
-  perform public.enqueue_event('notify', 'UPDATE', 'public', 'webhook_deliveries', to_jsonb(d), null, p_now, p_now);
+  perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
   return d;
 end
 $$;

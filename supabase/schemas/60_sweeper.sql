@@ -32,11 +32,11 @@ begin
               and pj.updated_at < p_now - make_interval(secs => p_stale_seconds)
               and not exists (
                 select from public.event_outbox o
-                 where o.delivered_at is null and o.dead_at is null and o.payload -> 'record' ->> 'id' = pj.id::text)
+                 where o.delivered_at is null and o.dead_at is null and o.subject_kind = 'job' and o.subject_id = pj.id)
             for update skip locked loop
     update public.processing_jobs set updated_at = p_now where id = j.id returning * into j;
-    perform public.enqueue_event(public.job_event_target(j.status), 'UPDATE', 'public', 'processing_jobs',
-                                 to_jsonb(j), to_jsonb(j), p_now, p_now);
+    perform public.enqueue_event(public.job_event_target(j.status), 'UPDATE', 'job', to_jsonb(j), to_jsonb(j),
+                                 p_now, p_now);
     subject_id := j.id; action := 'reemitted'; return next;
   end loop;
 
@@ -51,10 +51,11 @@ begin
               and not exists (select from public.videos v where v.object_id = so.id)
               and not exists (
                 select from public.event_outbox ev
-                 where ev.delivered_at is null and ev.dead_at is null and ev.payload -> 'record' ->> 'id' = so.id::text)
+                 where ev.delivered_at is null and ev.dead_at is null and ev.subject_kind = 'storage_object'
+                   and ev.subject_id = so.id)
             order by so.created_at
             limit 100 loop
-    perform public.enqueue_event('ingest', 'INSERT', 'storage', 'objects', to_jsonb(obj), null, p_now, p_now);
+    perform public.enqueue_event('ingest', 'INSERT', 'storage_object', to_jsonb(obj), null, p_now, p_now);
     subject_id := obj.id; action := 'ingest_reemitted'; return next;
   end loop;
 

@@ -93,7 +93,7 @@ begin
          'guard_job', 'step_of', 'step_waiting_status', 'step_running_status', 'retry_backoff', 'lock_job', 'lock_delivery',
          'job_changed', 'transition_job', 'create_job', 'claim_step', 'held_job', 'renew_lease', 'record_artifacts',
          'complete_process', 'complete_generate_metadata', 'fail_step', 'requeue_job', 'finish_reingest',
-         'enqueue_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',
+         'subject_table', 'enqueue_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',
          'retry_outbox', 'settle_dead_event', 'announcement_type', 'webhook_payload', 'announce', 'claim_delivery',
          'record_attempt', 'replay_delivery', 'settle_dead_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
          'deliver_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery', 'scheduled_jobs',

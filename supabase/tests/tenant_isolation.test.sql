@@ -185,7 +185,8 @@ select lives_ok($$select * from public.create_webhook_endpoint('https://example.
                 'the service role registers an endpoint for a named owner');
 select throws_ok($$select * from public.create_webhook_endpoint('https://example.com/ops')$$, '22023', null,
                  'the service role must name the owner');
-select lives_ok($$insert into public.event_outbox (target, payload) values ('notify', '{}')$$,
+select lives_ok($$insert into public.event_outbox (target, subject_kind, subject_id, payload)
+                   values ('notify', 'webhook_delivery', gen_random_uuid(), '{}')$$,
                 'the service role writes the outbox');
 reset role;
 

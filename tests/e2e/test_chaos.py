@@ -35,9 +35,9 @@ pytestmark = pytest.mark.e2e
 # Only the retry backoff's base is 1 s instead of 10 s: an event whose function was killed over and
 # over waits 10 s, 20 s … 600 s between deliveries in production, which would only make this test
 # minutes longer, not test more.
-CHAOS_ENV = {"VIDPIPE_RETRY_BASE_SECONDS": "1"}
+CHAOS_POLICY = {"backoff_base_seconds": 1.0}
 SETTINGS = Settings()
-RETRY_BASE_S = float(CHAOS_ENV["VIDPIPE_RETRY_BASE_SECONDS"])
+RETRY_BASE_S = CHAOS_POLICY["backoff_base_seconds"]
 # A killed step is claimed again within its lease, a sweep, the retry's backoff (+25 % jitter), the
 # dispatcher's poll, and the few seconds an event takes to reach its function on a loaded machine.
 HOP_S = 5.0
@@ -58,7 +58,7 @@ DEADLINE_S = 600  # a job may lose a worker on each of its attempts of each step
 @pytest.fixture(scope="module")
 def chaos_stack() -> Iterator[tuple[LocalStack, StackState]]:
     home = Path(tempfile.mkdtemp(prefix="vidpipe-chaos-"))
-    local = LocalStack(home, extra_env=CHAOS_ENV, durable=True)  # Postgres is crashed: keep what it commits
+    local = LocalStack(home, durable=True, policy=CHAOS_POLICY)  # Postgres is crashed: keep what it commits
     try:
         yield local, local.up()
     finally:

@@ -46,13 +46,8 @@ def stack(home) -> StackState:
     # Three deliveries a second or two apart: an unreachable function gives up within seconds.
     return LocalStack(
         home,
-        extra_env={
-            "VIDPIPE_RETRY_BASE_SECONDS": "1",
-            "VIDPIPE_DISPATCH_MAX_ATTEMPTS": "3",
-            "VIDPIPE_HLS_ENABLED": "true",
-            "VIDPIPE_CHAPTER_MIN_SECONDS": "5",
-            **LIMITS_ENV,
-        },
+        extra_env={"VIDPIPE_HLS_ENABLED": "true", "VIDPIPE_CHAPTER_MIN_SECONDS": "5", **LIMITS_ENV},
+        policy={"backoff_base_seconds": 1, "max_attempts": 3},
     ).up()
 
 

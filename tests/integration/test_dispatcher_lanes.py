@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from psycopg.types.json import Jsonb
 
+from infra import queries
 from infra.dispatcher import Dispatcher
 from shared.config import Settings
+from shared.domain import EventCarrier
 from shared.signing import new_secret
 
 pytestmark = pytest.mark.integration
@@ -50,20 +53,17 @@ class Function:
 
 
 def enqueue(conn: Any, target: str, n: int) -> None:
-    for i in range(n):
+    for _ in range(n):
         conn.execute(
-            "select enqueue_event(%s, 'INSERT', 'public', 't', %s, null, now(), now())", (target, Jsonb({"id": i}))
+            "select enqueue_event(%s, 'INSERT', 'job', %s, null, now(), now())", (target, Jsonb({"id": str(uuid4())}))
         )
 
 
 def test_slow_webhooks_never_hold_a_pipeline_event(conn, db_url):
     notify, process = Function(hold=True), Function(hold=False)
-    settings = Settings(
-        database_url=db_url,
-        event_secret=new_secret(),
-        function_urls={"notify": notify.url, "process": process.url},
-    )
-    dispatcher = Dispatcher(settings, workers=2, webhook_workers=2)
+    secret = new_secret()
+    queries.configured_delivery(conn, EventCarrier.DISPATCHER, {"notify": notify.url, "process": process.url}, secret)
+    dispatcher = Dispatcher(Settings(database_url=db_url, event_secret=secret), workers=2, webhook_workers=2)
     try:
         enqueue(conn, "notify", 5)
         assert dispatcher.dispatch_once() == 2  # the webhook lane is full

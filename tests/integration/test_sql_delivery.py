@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from infra import queries
 from infra.dispatcher import Dispatcher
 from infra.local.pg_net_worker import PgNetWorker
 from infra.local.postgres import apply_sql_file
@@ -174,19 +175,15 @@ def settle_through_pg_net(conn: Any, worker: PgNetWorker, urls: list[str]) -> No
 
 
 def settle_through_dispatcher(conn: Any, db_url: str, urls: list[str]) -> None:
-    for attempt, url in enumerate(urls, 1):
-        settings = Settings(
-            database_url=db_url,
-            event_secret=SECRET,
-            function_urls={"process": url},
-            dispatch_max_attempts=MAX_ATTEMPTS,
-            dispatch_timeout_seconds=2,
-        )
-        dispatcher = Dispatcher(settings)
-        (row,) = conn.execute(
-            "select * from claim_outbox(1, 60, %s) where target = 'process'", (later(conn, attempt * 3600),)
-        ).fetchall()
-        dispatcher.deliver(row)
+    dispatcher = Dispatcher(Settings(database_url=db_url, event_secret=SECRET))
+    try:
+        for attempt, url in enumerate(urls, 1):
+            configure(conn, {"process": url}, carrier="dispatcher")
+            (row,) = conn.execute(
+                "select * from claim_outbox(1, 60, %s) where target = 'process'", (later(conn, attempt * 3600),)
+            ).fetchall()
+            dispatcher.deliver(row, queries.delivery_policy(conn))
+    finally:
         dispatcher.pool.close()
 
 
@@ -325,3 +322,49 @@ def test_a_failing_pg_net_never_fails_the_change_and_the_reconciler_sends_later(
         assert len(ingest.requests) == 1
     finally:
         ingest.close()
+
+
+# One policy for both carriers ---------------------------------------------------------------------
+def carry(carrier: str, conn: Any, net: PgNetWorker, dispatcher: Dispatcher, answers: int) -> int:
+    """One pass of the carrier over the outbox, until `answers` answers in all are settled; how many
+    events the pass claimed."""
+    if carrier == "pg_net":
+        sent = conn.execute("select deliver_due_events() as n").fetchone()["n"]  # what the trigger and pg_cron run
+        answered(conn, net, answers)
+        conn.execute("select reconcile_event_requests()")
+        return int(sent)
+    claimed = dispatcher.dispatch_once()
+    deadline = time.monotonic() + 10
+    while conn.execute("select count(*) as n from event_outbox where last_error is not null").fetchone()["n"] < answers:
+        assert time.monotonic() < deadline, "the dispatcher did not settle its events"
+        time.sleep(0.02)
+    return claimed
+
+
+def test_both_carriers_follow_a_change_of_policy_without_a_restart(net, conn, db_url):
+    """The dispatcher is made before the policy changes, and each carrier claims the changed batch,
+    gives up after the changed attempts and waits the changed backoff."""
+    refusing = Endpoint(*[(503, {})] * 6)
+    dispatcher = Dispatcher(Settings(database_url=db_url, event_secret=SECRET), workers=4)
+    results = {}
+    try:
+        for carrier in ("pg_net", "dispatcher"):
+            configure(conn, {"ingest": refusing.url}, carrier="dispatcher")  # nothing is sent while they are written
+            conn.execute("delete from event_outbox")
+            for _ in range(3):
+                upload(conn)
+            configure(conn, {"ingest": refusing.url}, carrier=carrier)
+            policy = queries.changed_policy(conn, batch=2, max_attempts=1, backoff_base_seconds=3)
+            assert (policy.batch, policy.max_attempts, policy.backoff_base_seconds) == (2, 1, 3.0)
+            claimed = carry(carrier, conn, net, dispatcher, answers=2)
+            dead = conn.execute("select count(*) as n from event_outbox where dead_at is not null").fetchone()["n"]
+            queries.changed_policy(conn, max_attempts=5)
+            carry(carrier, conn, net, dispatcher, answers=3)
+            (retried,) = conn.execute(
+                "select available_at - now() as wait, dead_at from event_outbox where dead_at is null"
+            ).fetchall()
+            results[carrier] = (claimed, dead, 2.0 <= retried["wait"].total_seconds() <= 3.75, retried["dead_at"])
+    finally:
+        dispatcher.pool.close()
+        refusing.close()
+    assert results["pg_net"] == results["dispatcher"] == (2, 2, True, None)

@@ -10,7 +10,16 @@ from psycopg.types.json import Jsonb
 
 from infra.local.postgres import prepare_database
 from shared import webhook_payload
-from shared.domain import DeliveryStatus, JobStatus, JobStep, PipelineFunction, Reason, WebhookEventType
+from shared.domain import (
+    DeliveryStatus,
+    EventCarrier,
+    EventSubject,
+    JobStatus,
+    JobStep,
+    PipelineFunction,
+    Reason,
+    WebhookEventType,
+)
 
 USER = "00000000-0000-4000-8000-000000000001"
 OTHER = "00000000-0000-4000-8000-00000000000f"
@@ -78,6 +87,8 @@ def test_one_storage_trigger_and_twelve_legal_transitions(conn):
         ("failure_reason", Reason),
         ("webhook_event_type", WebhookEventType),
         ("delivery_status", DeliveryStatus),
+        ("delivery_carrier", EventCarrier),
+        ("event_subject", EventSubject),
     ],
 )
 def test_python_enums_equal_postgres_enums(conn, pg_type, python):

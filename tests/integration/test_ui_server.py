@@ -148,7 +148,7 @@ def test_an_upload_enters_the_pipeline_under_the_users_folder(world):
     with psycopg.connect(world["url"], row_factory=dict_row) as conn:
         obj = conn.execute("select * from storage.objects where id = %s", (body["object_id"],)).fetchone()
         event = conn.execute(
-            "select payload from event_outbox where target = 'ingest' and payload -> 'record' ->> 'id' = %s",
+            "select payload from event_outbox where subject_kind = 'storage_object' and subject_id = %s",
             (body["object_id"],),
         ).fetchone()
     assert (obj["owner_id"], obj["metadata"]) == (ME, {"size": 1000, "mimetype": "video/mp4"})

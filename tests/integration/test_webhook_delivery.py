@@ -48,7 +48,7 @@ def due_deliveries(conn: Any) -> list[dict[str, Any]]:
     conn.execute("update webhook_deliveries set next_attempt_at = now() where next_attempt_at > now()")
     rows = conn.execute(
         "select id, payload from event_outbox where target = 'notify' and delivered_at is null "
-        "and payload ->> 'table' = 'webhook_deliveries' order by id"
+        "and subject_kind = 'webhook_delivery' order by id"
     ).fetchall()
     conn.execute("update event_outbox set delivered_at = now() where id = any(%s)", ([r["id"] for r in rows],))
     return [r["payload"] for r in rows]
@@ -97,7 +97,7 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
         assert all(a["latency_ms"] >= 0 and a["delivery_id"] is not None for a in attempts)
         # the same event again is a duplicate: nothing sent
         payload = conn.execute(
-            "select payload from event_outbox where payload ->> 'table' = 'webhook_deliveries' order by id limit 1"
+            "select payload from event_outbox where subject_kind = 'webhook_delivery' order by id limit 1"
         ).fetchone()["payload"]
         assert post("notify", payload).get_json()["outcome"] == "duplicate" and len(healthy.requests) == 3
     finally:
@@ -120,8 +120,7 @@ def test_a_failing_endpoint_is_retried_on_schedule_without_holding_up_the_other(
         wait = (d["next_attempt_at"] - before).total_seconds()
         assert 5 * 0.9 - 0.1 <= wait <= 5 * 1.1 + 1.0  # the schedule's first step, 5 s ± 10 %
         (retry,) = conn.execute(
-            "select available_at from event_outbox where delivered_at is null "
-            "and payload ->> 'table' = 'webhook_deliveries'"
+            "select available_at from event_outbox where delivered_at is null and subject_kind = 'webhook_delivery'"
         ).fetchall()
         assert retry["available_at"] == d["next_attempt_at"]
         deliver_all(conn)  # 503: the second step, 5 min

@@ -35,7 +35,7 @@ def waiting_event(conn: Any, delivery: Any) -> Any:
     """The delivery's event that has not been handed out yet."""
     return conn.execute(
         "select available_at, attempts from event_outbox where target = 'notify' and delivered_at is null "
-        "and attempts = 0 and payload -> 'record' ->> 'id' = %s::text order by id desc limit 1",
+        "and attempts = 0 and subject_kind = 'webhook_delivery' and subject_id = %s order by id desc limit 1",
         (delivery,),
     ).fetchone()
 

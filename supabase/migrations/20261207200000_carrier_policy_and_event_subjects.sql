@@ -1,0 +1,462 @@
+-- vidpipe: one owner for the event carriers' policy, and a typed subject on every outbox event.
+-- The dispatcher read batch, visibility, timeout and attempts from its environment while pg_net
+-- read them from delivery_settings (with another batch), and the retry backoff's base was a
+-- database setting: now delivery_settings (one row, always present) holds them all and both
+-- carriers read it. Outbox events were matched to their job, upload or delivery through
+-- payload->'record'->>'id' on an expression index; now each event names its subject
+-- (subject_kind, subject_id), indexed. The same change as supabase/schemas/ (10_types, 20_tables,
+-- 30_state_machine, 40_events, 50_webhooks, 60_sweeper, 70_security).
+
+create type public.event_subject as enum (
+  'storage_object',   -- an upload (storage.objects): ingest's events
+  'job',              -- a processing job: the events of the steps it waits for
+  'webhook_delivery'  -- one message on its way to one customer endpoint: notify's events
+);
+comment on type public.event_subject is 'What an outbox event is about; its row is event_outbox.subject_id.';
+
+-- Every event so far is about its payload's record; an event without one was never deliverable.
+alter table public.event_outbox add column subject_kind public.event_subject, add column subject_id uuid;
+update public.event_outbox
+   set subject_kind = case when target = 'ingest' then 'storage_object'
+                           when target = 'notify' then 'webhook_delivery'
+                           else 'job' end::public.event_subject,
+       subject_id = case when payload #>> '{record,id}' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                         then (payload #>> '{record,id}')::uuid end;
+delete from public.event_outbox where subject_id is null;
+alter table public.event_outbox alter column subject_kind set not null, alter column subject_id set not null;
+drop index public.event_outbox_pending_record;
+create index event_outbox_pending_subject on public.event_outbox (subject_kind, subject_id)
+  where delivered_at is null and dead_at is null;
+
+alter table public.delivery_settings
+  add column backoff_base_seconds numeric not null default 10
+    check (backoff_base_seconds > 0 and backoff_base_seconds <= 600),
+  alter column batch set default 20;
+comment on table public.delivery_settings is
+  'How outbox events reach the functions and the policy both carriers follow. One row; set with configure_delivery.';
+insert into public.delivery_settings default values on conflict (singleton) do nothing;
+-- The old default batch was 50 for pg_net and 20 for the dispatcher: one value now. A database
+-- that shortened the backoff with its setting keeps that base.
+update public.delivery_settings set batch = 20 where batch = 50;
+update public.delivery_settings
+   set backoff_base_seconds = least(600, current_setting('vidpipe.retry_base_seconds', true)::numeric)
+ where current_setting('vidpipe.retry_base_seconds', true) ~ '^[0-9]+(\.[0-9]+)?$'
+   and current_setting('vidpipe.retry_base_seconds', true)::numeric > 0;
+
+drop function public.enqueue_event(public.pipeline_function, text, text, text, jsonb, jsonb, timestamptz, timestamptz);
+
+create function public.subject_table(p_kind public.event_subject, out schema_name text, out table_name text)
+language sql immutable set search_path = '' as $$
+  select case p_kind when 'storage_object' then 'storage' else 'public' end,
+         case p_kind when 'storage_object' then 'objects' when 'job' then 'processing_jobs'
+                     when 'webhook_delivery' then 'webhook_deliveries' end
+$$;
+
+create function public.enqueue_event(
+  p_target public.pipeline_function, p_type text, p_subject public.event_subject, p_record jsonb,
+  p_old_record jsonb, p_available_at timestamptz, p_now timestamptz
+) returns bigint
+language plpgsql set search_path = '' as $$
+declare
+  t record := public.subject_table(p_subject);
+  v_id bigint;
+begin
+  insert into public.event_outbox (target, subject_kind, subject_id, payload, available_at, created_at)
+  values (p_target, p_subject, (p_record ->> 'id')::uuid,
+          jsonb_build_object('type', p_type, 'table', t.table_name, 'schema', t.schema_name,
+                             'record', p_record, 'old_record', p_old_record),
+          p_available_at, p_now)
+  returning id into v_id;
+  perform pg_notify('vidpipe_outbox', p_target::text);
+  return v_id;
+end
+$$;
+
+create or replace function public.retry_backoff(p_attempt integer)
+returns interval language sql volatile set search_path = '' as $$
+  select make_interval(secs =>
+    least(600, coalesce((select s.backoff_base_seconds from public.delivery_settings s), 10)
+               * power(2, greatest(p_attempt - 1, 0)))
+    * (0.75 + random() * 0.5))
+$$;
+
+create or replace function public.job_changed(
+  o public.processing_jobs, n public.processing_jobs, p_note text, p_now timestamptz
+) returns void
+language plpgsql set search_path = '' as $$
+declare
+  v_target public.pipeline_function := public.job_event_target(n.status);
+begin
+  insert into public.job_events (job_id, owner_id, from_status, to_status, attempt, reason_code, message, created_at)
+  values (n.id, n.owner_id, o.status, n.status, n.attempts, n.reason_code, p_note, p_now);
+  if v_target is not null then
+    perform public.enqueue_event(v_target, case when o is null then 'INSERT' else 'UPDATE' end, 'job',
+                                 to_jsonb(n), case when o is not null then to_jsonb(o) end, n.run_after, p_now);
+  end if;
+  if n.status in ('queued', 'processed', 'ready', 'failed') then
+    perform public.announce(n, public.announcement_type(n.status), p_now);
+  end if;
+end
+$$;
+
+create or replace function public.requeue_job(p_job uuid, p_now timestamptz default now())
+returns public.processing_jobs
+language plpgsql set search_path = '' as $$
+declare
+  j public.processing_jobs := public.lock_job(p_job);
+  obj storage.objects;
+  v_step public.job_step := coalesce(j.failed_step, 'process');
+begin
+  if j.status <> 'failed' then
+    raise exception 'job % is %, not failed: nothing to retry', p_job, j.status using errcode = 'VP410';
+  end if;
+  if j.retry_requested_at is not null then
+    raise exception 'job % is being checked again; try again shortly', p_job using errcode = 'VP409';
+  end if;
+  update public.processing_jobs set retries = retries + 1, updated_at = p_now where id = p_job returning * into j;
+  if v_step <> 'ingest' then
+    return public.transition_job(p_job, public.step_waiting_status(v_step), p_now,
+                                 p_note => format('retry requested at step %s', v_step));
+  end if;
+  select so.* into obj from storage.objects so join public.videos v on v.object_id = so.id where v.id = j.video_id;
+  if not found then
+    raise exception 'the upload of job % is no longer in storage', p_job using errcode = 'VP404';
+  end if;
+  update public.processing_jobs set retry_requested_at = p_now where id = p_job returning * into j;
+  insert into public.job_events (job_id, owner_id, from_status, to_status, attempt, reason_code, message, created_at)
+  values (j.id, j.owner_id, 'failed', 'failed', 0, j.reason_code, 'retry requested: checking the upload again', p_now);
+  perform public.enqueue_event('ingest', 'INSERT', 'storage_object', to_jsonb(obj), null, p_now, p_now);
+  return j;
+end
+$$;
+
+create or replace function public.on_storage_object_created() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  if exists (select from public.ingest_buckets b where b.bucket_id = new.bucket_id) then
+    perform public.enqueue_event('ingest', 'INSERT', 'storage_object', to_jsonb(new), null, now(), now());
+  end if;
+  return null;
+end
+$$;
+
+create or replace function public.settle_dead_event(e public.event_outbox, p_permanent boolean, p_now timestamptz)
+returns void
+language plpgsql set search_path = '' as $$
+declare
+  v_reason public.failure_reason := case when p_permanent then 'event_rejected' else 'retries_exhausted' end;
+  v_message text := case when p_permanent
+    then format('the %s function refused the event: %s', e.target, coalesce(e.last_error, 'no detail'))
+    else format('the %s function could not be reached after %s deliveries: %s', e.target, e.attempts,
+                coalesce(e.last_error, 'no detail')) end;
+  o record;
+  j public.processing_jobs;
+begin
+  if e.subject_kind = 'webhook_delivery' then
+    perform public.settle_dead_delivery(e.subject_id, coalesce(e.last_error, 'no detail'), p_now);
+  elsif e.subject_kind = 'storage_object' then
+    select so.id, so.bucket_id, so.name, so.metadata, u.id as owner into o
+      from storage.objects so left join auth.users u on u.id = so.owner
+     where so.id = e.subject_id;
+    if found then
+      perform public.create_job(
+        o.id, o.owner, o.bucket_id, o.name,
+        case when o.metadata ->> 'size' ~ '^[0-9]{1,18}$' then (o.metadata ->> 'size')::bigint end,
+        o.metadata ->> 'mimetype', p_reason => v_reason, p_message => v_message, p_now => p_now);
+    end if;
+  else
+    select * into j from public.processing_jobs where id = e.subject_id for update;
+    -- gone, or moved on (a worker holding it is the lease's business)
+    if found and j.status = public.step_waiting_status(e.target::text::public.job_step) then
+      perform public.transition_job(j.id, 'failed', p_now, v_reason, v_message);
+    end if;
+  end if;
+end
+$$;
+
+create or replace function public.configure_delivery(
+  p_carrier public.delivery_carrier, p_function_urls jsonb default null, p_event_secret text default null,
+  p_timeout_ms integer default null, p_max_attempts integer default null, p_now timestamptz default now()
+) returns public.delivery_settings
+language plpgsql set search_path = '' as $$
+declare
+  s public.delivery_settings;
+  v_bad text;
+  v_in_vault boolean := p_event_secret is not null
+                        and to_regprocedure('vault.create_secret(text, text, text, uuid)') is not null;
+  v_vault_id uuid;
+begin
+  select string_agg(u.key, ', ') into v_bad from jsonb_each(coalesce(p_function_urls, '{}'::jsonb)) u
+   where u.key not in (select unnest(enum_range(null::public.pipeline_function))::text)
+      or jsonb_typeof(u.value) <> 'string' or (u.value #>> '{}') !~ '^https?://\S+$';
+  if v_bad is not null then
+    raise exception 'not a function name with an http(s) URL: %', v_bad using errcode = '22023';
+  end if;
+  if p_event_secret !~ '^whsec_[A-Za-z0-9+/]+={0,2}$' then
+    raise exception 'the event secret must be a Standard Webhooks whsec_ secret' using errcode = '22023';
+  end if;
+  if v_in_vault then  -- kept encrypted in Vault, not in the table
+    select id into v_vault_id from vault.secrets where name = 'vidpipe_event_secret';
+    if v_vault_id is null then
+      perform vault.create_secret(p_event_secret, 'vidpipe_event_secret', 'signs the events vidpipe sends its functions');
+    else
+      perform vault.update_secret(v_vault_id, p_event_secret);
+    end if;
+  end if;
+  insert into public.delivery_settings default values on conflict (singleton) do nothing;
+  update public.delivery_settings d
+     set carrier = p_carrier,
+         function_urls = coalesce(p_function_urls, d.function_urls),
+         event_secret = case when v_in_vault then null else coalesce(p_event_secret, d.event_secret) end,
+         timeout_ms = coalesce(p_timeout_ms, d.timeout_ms),
+         max_attempts = coalesce(p_max_attempts, d.max_attempts),
+         updated_at = p_now
+  returning * into s;
+  if s.carrier = 'pg_net'
+     and (public.event_secret() is null or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null)
+  then
+    raise exception 'pg_net delivery needs the pg_net extension and an event secret' using errcode = '55000';
+  end if;
+  return s;
+end
+$$;
+
+create or replace function public.announce(j public.processing_jobs, p_type public.webhook_event_type, p_now timestamptz)
+returns text
+language plpgsql set search_path = '' as $$
+declare
+  v_id text := 'msg_' || replace(j.id::text, '-', '') || '_' || replace(p_type::text, '.', '_')
+               || case when j.retries > 0 then '_r' || j.retries else '' end;
+  d public.webhook_deliveries;
+begin
+  if j.owner_id is null then
+    return null;
+  end if;
+  insert into public.webhook_messages (id, owner_id, job_id, event_type, payload, created_at)
+  values (v_id, j.owner_id, j.id, p_type, public.webhook_payload(j, p_type, p_now), p_now)
+  on conflict (id) do nothing;
+  if not found then
+    return v_id;
+  end if;
+  for d in insert into public.webhook_deliveries (message_id, endpoint_id, job_id, owner_id, next_attempt_at,
+                                                  created_at)
+           select v_id, e.id, j.id, e.owner_id, p_now, p_now from public.webhook_endpoints e
+            where e.owner_id = j.owner_id and e.enabled and p_type = any (e.event_types)
+           returning * loop
+    perform public.enqueue_event('notify', 'INSERT', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
+  end loop;
+  return v_id;
+end
+$$;
+
+create or replace function public.claim_delivery(
+  p_id uuid, p_worker text, p_lease_seconds integer, p_owner_limit integer default 4,
+  p_now timestamptz default now()
+) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer, lease text,
+                 deferred_until timestamptz)
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries := public.lock_delivery(p_id);
+  v_lease text := p_worker || '/' || left(gen_random_uuid()::text, 8);
+  v_wait timestamptz;
+begin
+  if d.id is null then
+    raise exception 'delivery % not found', p_id using errcode = 'VP404';
+  end if;
+  if d.finished_at is not null then
+    raise exception 'delivery % is %', p_id, d.status using errcode = 'VP410';
+  end if;
+  if d.next_attempt_at > p_now and d.lease_owner is null then
+    raise exception 'delivery % is not due before %', p_id, d.next_attempt_at using errcode = 'VP410';
+  end if;
+  if not exists (select 1 from public.webhook_endpoints e where e.id = d.endpoint_id and e.enabled) then
+    update public.webhook_deliveries w
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint is turned off',
+           lease_owner = null, lease_expires_at = null
+     where w.id = p_id;
+    return;  -- no row: nothing to send
+  end if;
+  -- Its own live lease (a sender still at work), the endpoint's other send, or the owner's limit.
+  v_wait := case when d.lease_expires_at > p_now then d.lease_expires_at end;
+  v_wait := coalesce(v_wait, (select min(w.lease_expires_at) from public.webhook_deliveries w
+                               where w.endpoint_id = d.endpoint_id and w.lease_owner is not null
+                                 and w.lease_expires_at > p_now and w.id <> d.id));
+  if v_wait is null then
+    select case when count(*) >= p_owner_limit then min(w.lease_expires_at) end into v_wait
+      from public.webhook_deliveries w
+     where w.owner_id = d.owner_id and w.lease_owner is not null and w.lease_expires_at > p_now and w.id <> d.id;
+  end if;
+  if v_wait is not null then
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, v_wait, p_now);
+    return query select d.id, d.message_id, null::text, null::text, null::jsonb, d.attempts, null::text, v_wait;
+    return;
+  end if;
+  update public.webhook_deliveries w
+     set status = 'sending', lease_owner = v_lease, lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+   where w.id = p_id;
+  return query
+    select d.id, d.message_id, e.url, e.secret, m.payload, d.attempts + 1, v_lease, null::timestamptz
+      from public.webhook_endpoints e, public.webhook_messages m
+     where e.id = d.endpoint_id and m.id = d.message_id;
+end
+$$;
+
+create or replace function public.record_attempt(
+  p_id uuid, p_worker text, p_status_code integer, p_error text, p_latency_ms integer, p_response_body text,
+  p_retry_at timestamptz, p_now timestamptz default now()
+) returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries := public.lock_delivery(p_id);
+  m public.webhook_messages;
+  v_ok boolean := coalesce(p_status_code between 200 and 299, false);
+  v_final boolean := v_ok or p_status_code = 410 or p_retry_at is null;
+  v_held boolean;
+begin
+  if d.id is null then
+    raise exception 'delivery % is gone', p_id using errcode = 'VP412';
+  end if;
+  v_held := d.lease_owner is not distinct from p_worker;
+  select * into m from public.webhook_messages where id = d.message_id;
+  insert into public.webhook_attempts (delivery_id, endpoint_id, job_id, owner_id, event_type, message_id, attempt,
+                                       status_code, error, latency_ms, response_body, created_at)
+  values (d.id, d.endpoint_id, m.job_id, d.owner_id, m.event_type, m.id, d.attempts + 1,
+          p_status_code, case when v_held then p_error else concat_ws('; ', p_error, 'sent after its lease ran out') end,
+          p_latency_ms, left(p_response_body, 500), p_now);
+  if not v_held then
+    return d;
+  end if;
+  if p_status_code = 410 then
+    update public.webhook_endpoints
+       set enabled = false, disabled_reason = format('HTTP 410 Gone at %s', p_now), updated_at = p_now
+     where id = d.endpoint_id;
+    update public.webhook_deliveries
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone'
+     where endpoint_id = d.endpoint_id and finished_at is null and id <> d.id;
+  end if;
+  update public.webhook_deliveries w
+     set attempts = w.attempts + 1, lease_owner = null, lease_expires_at = null,
+         last_status_code = p_status_code, last_error = case when v_ok then null else p_error end,
+         status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end::public.delivery_status,
+         delivered_at = case when v_ok then p_now end,
+         finished_at = case when v_final then p_now end,
+         next_attempt_at = case when v_final then w.next_attempt_at else p_retry_at end
+   where w.id = p_id
+  returning * into d;
+  if d.status = 'pending' then
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_retry_at,
+                                 p_now);
+  end if;
+  -- A waiting delivery's event is one not yet handed out (attempts = 0) and due later.
+  update public.event_outbox set available_at = p_now
+   where id = (
+     select o.id from public.webhook_deliveries w
+       join public.event_outbox o on o.subject_kind = 'webhook_delivery' and o.subject_id = w.id
+      where w.owner_id = d.owner_id and w.finished_at is null and w.lease_owner is null and w.next_attempt_at <= p_now
+        and o.delivered_at is null and o.dead_at is null and o.target = 'notify' and o.attempts = 0
+        and o.available_at > p_now
+      order by w.endpoint_id <> d.endpoint_id, w.next_attempt_at, w.created_at
+      limit 1);
+  return d;
+end
+$$;
+
+create or replace function public.replay_delivery(p_id uuid, p_now timestamptz default now())
+returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries;
+begin
+  d := public.lock_delivery(p_id);
+  if d.id is null then
+    raise exception 'delivery % not found', p_id using errcode = 'VP404';
+  end if;
+  if d.lease_owner is not null and d.lease_expires_at > p_now then
+    raise exception 'delivery % is being sent right now', p_id using errcode = 'VP409';
+  end if;
+  update public.webhook_deliveries
+     set status = 'pending', replays = replays + 1, attempts = 0, next_attempt_at = p_now, finished_at = null,
+         delivered_at = null, lease_owner = null, lease_expires_at = null
+   where id = p_id
+  returning * into d;
+  perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
+  return d;
+end
+$$;
+
+create or replace function public.sweep(p_now timestamptz default now(), p_stale_seconds integer default 120)
+returns table (subject_id uuid, action text)
+language plpgsql set search_path = '' as $$
+declare
+  j public.processing_jobs;
+  obj storage.objects;
+  v_step public.job_step;
+begin
+  -- 1. A held step whose lease expired: its worker died or hung. Retried while attempts remain.
+  for j in select * from public.processing_jobs pj
+            where pj.lease_expires_at < p_now for update skip locked loop
+    v_step := public.step_of(j.status);
+    if j.attempts < j.max_attempts then
+      perform public.transition_job(j.id, public.step_waiting_status(v_step), p_now,
+                                    p_message => format('%s stopped responding: lease expired', v_step));
+      subject_id := j.id; action := 'requeued'; return next;
+    else
+      perform public.transition_job(j.id, 'failed', p_now, 'retries_exhausted',
+                                    format('%s stopped responding on its last attempt', v_step));
+      subject_id := j.id; action := 'failed'; return next;
+    end if;
+  end loop;
+
+  -- 2. A job waiting for a step with no event on its way (acknowledged without effect, or never sent).
+  for j in select * from public.processing_jobs pj
+            where public.job_event_target(pj.status) is not null
+              and pj.run_after <= p_now
+              and pj.updated_at < p_now - make_interval(secs => p_stale_seconds)
+              and not exists (
+                select from public.event_outbox o
+                 where o.delivered_at is null and o.dead_at is null and o.subject_kind = 'job' and o.subject_id = pj.id)
+            for update skip locked loop
+    update public.processing_jobs set updated_at = p_now where id = j.id returning * into j;
+    perform public.enqueue_event(public.job_event_target(j.status), 'UPDATE', 'job', to_jsonb(j), to_jsonb(j),
+                                 p_now, p_now);
+    subject_id := j.id; action := 'reemitted'; return next;
+  end loop;
+
+  -- 3. An upload into an ingest bucket that never became a video and has no event on its way. Only
+  --    uploads made since the bucket joined the pipeline (joining does not ingest history) and in
+  --    the last week, so each sweep reads a bounded slice of a large bucket.
+  for obj in select so.* from storage.objects so
+             join public.ingest_buckets b on b.bucket_id = so.bucket_id
+            where so.created_at >= b.created_at
+              and so.created_at > p_now - interval '7 days'
+              and so.created_at < p_now - make_interval(secs => p_stale_seconds)
+              and not exists (select from public.videos v where v.object_id = so.id)
+              and not exists (
+                select from public.event_outbox ev
+                 where ev.delivered_at is null and ev.dead_at is null and ev.subject_kind = 'storage_object'
+                   and ev.subject_id = so.id)
+            order by so.created_at
+            limit 100 loop
+    perform public.enqueue_event('ingest', 'INSERT', 'storage_object', to_jsonb(obj), null, p_now, p_now);
+    subject_id := obj.id; action := 'ingest_reemitted'; return next;
+  end loop;
+
+  -- 4. Housekeeping: receipts older than any signature that still verifies, and delivered events
+  --    after a week (job_events keeps the history; dead events stay for an operator to read).
+  delete from public.event_receipts where received_at < p_now - interval '10 minutes';
+  delete from public.event_outbox where delivered_at < p_now - interval '7 days';
+end
+$$;
+
+do $$
+declare
+  f regprocedure;
+begin
+  foreach f in array array['public.subject_table(public.event_subject)'::regprocedure,
+                           'public.enqueue_event(public.pipeline_function, text, public.event_subject, jsonb, jsonb, timestamptz, timestamptz)'::regprocedure]
+  loop
+    execute format('revoke execute on function %s from public, anon, authenticated', f);
+    execute format('grant execute on function %s to service_role', f);
+  end loop;
+end
+$$;
