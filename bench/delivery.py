@@ -18,38 +18,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-from psycopg.rows import dict_row
-
+from infra import queries
 from infra.cli import upload
 from infra.clips import make_clip
 from infra.local.stack import LocalStack, StackState
-
-# Seconds from one status to the next, per job: how long the event took to reach its function.
-STEP = "(select min(e.created_at) from job_events e where e.job_id = j.id and e.to_status = '{}')"
-HOPS = f"""
-select extract(epoch from v.created_at - o.created_at) as ingest_hop,
-       extract(epoch from {STEP.format("processing")} - {STEP.format("queued")}) as process_hop,
-       extract(epoch from {STEP.format("describing")} - {STEP.format("processed")}) as describe_hop,
-       extract(epoch from j.finished_at - o.created_at) as ready
-  from processing_jobs j join videos v on v.id = j.video_id join storage.objects o on o.id = v.object_id
- where j.status = 'ready'
-"""
 
 
 def run(state: StackState, clip: Path, uploads: int, timeout: float) -> list[dict[str, float]]:
     for _ in range(uploads):
         upload(state, clip)
     deadline = time.monotonic() + timeout
-    with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
-        while time.monotonic() < deadline:
-            done = conn.execute(
-                "select count(*) filter (where finished_at is not null) as n from processing_jobs"
-            ).fetchone()
-            if done is not None and done["n"] >= uploads:
-                break
+    with queries.connect(state.database_url) as conn:
+        while time.monotonic() < deadline and queries.finished_jobs(conn) < uploads:
             time.sleep(0.2)
-        return [{k: float(v) for k, v in row.items()} for row in conn.execute(HOPS).fetchall()]
+        hops = ("ingest_hop", "process_hop", "describe_hop", "total")
+        return [{k: float(row[k]) for k in hops} for row in queries.job_timings(conn) if row["status"] == "ready"]
 
 
 def describe(name: str, rows: list[dict[str, float]]) -> None:
@@ -59,7 +42,7 @@ def describe(name: str, rows: list[dict[str, float]]) -> None:
         return f"{statistics.median(values):7.3f} {p90:7.3f} {values[-1]:7.3f}"
 
     print(
-        f"{name:<11} ready {len(rows):>2}: upload→ready {stats('ready')} | hops (median p90 max): "
+        f"{name:<11} ready {len(rows):>2}: upload→ready {stats('total')} | hops (median p90 max): "
         f"ingest {stats('ingest_hop')}  process {stats('process_hop')}  describe {stats('describe_hop')}"
     )
 

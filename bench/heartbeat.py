@@ -15,14 +15,15 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from uuid import UUID
 
-import psycopg
-from psycopg.types.json import Jsonb
-
+from infra import queries
 from infra.local.postgres import PostgresCluster, prepare_database
 from shared.adapters.postgres import PostgresDatabase
 from shared.domain import JobStep
+from shared.models import Job, UploadInfo
 from shared.usecases.heartbeat import Heartbeat
 
 USER = "00000000-0000-4000-8000-000000000001"
@@ -42,56 +43,54 @@ def main() -> None:
         url = cluster.create_database("bench")
         prepare_database(url)
         db = PostgresDatabase(url, max_size=args.steps + 1)
-        jobs = []
-        with psycopg.connect(url, autocommit=True) as conn:
+        claims: list[Job] = []
+        with queries.connect(url) as conn:
             for i in range(args.steps):
-                obj = conn.execute(
-                    "insert into storage.objects (bucket_id, name, owner, metadata) values ('uploads', %s, %s, %s) "
-                    "returning id",
-                    (f"{USER}/clip-{i}.mp4", USER, Jsonb({"size": 1})),
-                ).fetchone()
-                assert obj is not None
-                job = conn.execute(
-                    "select id from create_job(%s, %s, 'uploads', 'p', 1, 'video/mp4')", (obj[0], USER)
-                ).fetchone()
-                assert job is not None
-                jobs.append(db.claim_step(job[0], JobStep.PROCESS, f"step-{i}", args.lease).id)
-            before = conn.execute(
-                "select n_tup_upd, pg_current_wal_lsn() from pg_stat_user_tables where relname = 'processing_jobs'"
-            ).fetchone()
+                name = f"{USER}/clip-{i}.mp4"
+                obj = queries.inserted_object(conn, "uploads", name, USER, {"size": 1})
+                job = db.create_job(
+                    UploadInfo(
+                        object_id=obj,
+                        owner_id=UUID(USER),
+                        bucket="uploads",
+                        path=name,
+                        size_bytes=1,
+                        content_type="video/mp4",
+                    ),
+                    max_attempts=3,
+                )
+                claims.append(db.claim_step(job.id, JobStep.PROCESS, f"step-{i}", args.lease))
+            before = queries.row_updates_and_wal(conn, "processing_jobs")
         latencies: list[float] = []
 
-        def renewer(job_id: object, worker: str) -> object:
+        def renewer(claimed: Job) -> Callable[[], None]:
+            """Renews the lease under the claim's own token, as a step's heartbeat does."""
+
             def renew() -> None:
                 started = time.perf_counter()
-                db.renew_lease(job_id, worker, args.lease)  # type: ignore[arg-type]
+                db.renew_lease(claimed.id, claimed.claim, args.lease)
                 latencies.append(time.perf_counter() - started)
 
             return renew
 
-        beats = [Heartbeat(renewer(j, f"step-{i}"), args.lease) for i, j in enumerate(jobs)]  # type: ignore[arg-type]
+        beats = [Heartbeat(renewer(claimed), args.lease) for claimed in claims]
         for beat in beats:
             beat.__enter__()
         time.sleep(args.seconds)
         for beat in beats:
             beat.__exit__(None, None, None)
         time.sleep(1)  # let the statistics collector catch up
-        with psycopg.connect(url, autocommit=True) as conn:
-            after = conn.execute(
-                "select n_tup_upd, pg_wal_lsn_diff(pg_current_wal_lsn(), %s) "
-                "from pg_stat_user_tables where relname = 'processing_jobs'",
-                (before[1],),  # type: ignore[index]
-            ).fetchone()
-        assert after is not None and before is not None
+        with queries.connect(url) as conn:
+            after = queries.row_updates_and_wal(conn, "processing_jobs", since_lsn=before["lsn"])
         minutes = args.seconds / 60
         renewals = sum(b.renewals for b in beats)
         print(f"{args.steps} steps, lease {args.lease} s, {args.seconds:.0f} s: {renewals} renewals")
         print(
             f"per step per minute: {renewals / args.steps / minutes:.2f} renewals, "
-            f"{(after[0] - before[0]) / args.steps / minutes:.2f} row updates"
+            f"{(after['updates'] - before['updates']) / args.steps / minutes:.2f} row updates"
         )
         print(
-            f"WAL per renewal: {after[1] / max(renewals, 1):.0f} bytes; renewal latency median "
+            f"WAL per renewal: {float(after['wal_bytes']) / max(renewals, 1):.0f} bytes; renewal latency median "
             f"{statistics.median(latencies) * 1000:.2f} ms, max {max(latencies) * 1000:.2f} ms"
         )
         db.close()

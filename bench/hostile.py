@@ -28,13 +28,11 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
-
+from infra import queries
 from infra.cli import upload
 from infra.clips import make_clip, run_ffmpeg
-from infra.local.stack import UPLOADS_BUCKET, LocalStack, StackState
+from infra.local.stack import LocalStack, StackState
+from infra.local.uploads import store_upload
 from shared.config import Settings
 from shared.content.chapters import chapters
 from shared.domain import PipelineError
@@ -51,8 +49,6 @@ from shared.webhooks import post_to_endpoint
 from tests.bad_inputs import make_flicker
 from tests.receiver import Dripper
 
-HOP = "(select min(e.created_at) from job_events e where e.job_id = j.id and e.to_status = '{}')"
-
 
 def one_send() -> None:
     dripper = Dripper(every=2.0)
@@ -62,18 +58,12 @@ def one_send() -> None:
     print(f"1. one send, 3 s timeout, a byte every 2 s: {time.monotonic() - started:.2f} s ({sent.error})")
 
 
-def wait_ready(conn: psycopg.Connection[dict[str, object]], object_id: uuid.UUID, timeout: float) -> dict[str, object]:
+def wait_ready(conn: queries.Conn, object_id: uuid.UUID, timeout: float) -> queries.Row:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        row = conn.execute(
-            f"select j.status, extract(epoch from {HOP.format('describing')} - {HOP.format('processed')}) as hop, "
-            "extract(epoch from j.finished_at - o.created_at) as total "
-            "from processing_jobs j join videos v on v.id = j.video_id join storage.objects o on o.id = v.object_id "
-            "where v.object_id = %s",
-            (object_id,),
-        ).fetchone()
-        if row is not None and row["status"] in ("ready", "failed"):
-            return row
+        rows = queries.job_timings(conn, object_id=object_id)
+        if rows and rows[0]["status"] in ("ready", "failed"):
+            return rows[0]
         time.sleep(0.2)
     raise SystemExit(f"upload {object_id} did not finish in {timeout:.0f} s")
 
@@ -81,41 +71,40 @@ def wait_ready(conn: psycopg.Connection[dict[str, object]], object_id: uuid.UUID
 def hostile_tenant(state: StackState, clip: Path, endpoints: int) -> None:
     drippers = [Dripper(every=2.0) for _ in range(endpoints)]
     attacker = uuid.uuid4()
-    with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
-        conn.execute("insert into auth.users (id) values (%s)", (attacker,))
+    with queries.connect(state.database_url) as conn:
+        queries.added_user(conn, attacker)
         for d in drippers:
-            conn.execute("select * from create_webhook_endpoint(%s, null, null, %s)", (d.url, attacker))
-        name = f"{attacker}/attack.mp4"
-        target = state.storage_root / UPLOADS_BUCKET / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(clip.read_bytes())
-        attack = conn.execute(
-            "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) values (%s, %s, %s, %s, %s) "
-            "returning id",
-            (UPLOADS_BUCKET, name, attacker, str(attacker), Jsonb({"size": clip.stat().st_size})),
-        ).fetchone()["id"]
+            queries.created_endpoint(conn, d.url, None, None, attacker)
+        with clip.open("rb") as source:
+            attack = store_upload(
+                state.database_url,
+                state.storage_root,
+                f"{attacker}/attack.mp4",
+                source,
+                clip.stat().st_size,
+                owner=str(attacker),
+            )
         wait_ready(conn, attack, 300)
         time.sleep(2)  # the attacker's deliveries are under way
         victim = upload(state, clip)
         row = wait_ready(conn, victim, 300)
         print(
             f"2. with {endpoints} dripping endpoints on another owner: processed -> describing "
-            f"{float(row['hop']):.2f} s, upload -> ready {float(row['total']):.2f} s"
+            f"{float(row['describe_hop']):.2f} s, upload -> ready {float(row['total']):.2f} s"
         )
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            open_ = conn.execute("select count(*) as n from webhook_deliveries where finished_at is null").fetchone()
-            if open_["n"] == 0 or sum(d.connections for d in drippers) >= 3 * endpoints:
+            if queries.open_deliveries(conn) == 0 or sum(d.connections for d in drippers) >= 3 * endpoints:
                 break
             time.sleep(1)
-        while conn.execute("select count(*) as n from webhook_deliveries where lease_owner is not null").fetchone()[
-            "n"
-        ]:
+        while queries.deliveries_sending(conn):
             time.sleep(0.2)  # the sends under way end (by their deadline) and are recorded
         sends = sum(d.connections for d in drippers)
-        recorded = conn.execute("select count(*) as n from webhook_attempts").fetchone()["n"]
-        longest = conn.execute("select max(latency_ms) as ms from webhook_attempts").fetchone()["ms"]
-        print(f"   sends to the dripping endpoints: {sends}; attempts recorded: {recorded}; longest {longest} ms")
+        attempts = queries.attempt_summary(conn)
+        print(
+            f"   sends to the dripping endpoints: {sends}; attempts recorded: {attempts['n']}; "
+            f"longest {attempts['longest_ms']} ms"
+        )
     for d in drippers:
         d.close()
 

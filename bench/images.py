@@ -18,11 +18,9 @@ import itertools
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from uuid import UUID
 
-import psycopg
-from psycopg.rows import dict_row
-
+from infra import queries
 from infra.cli import wait_for_end
 from infra.clips import make_speech_clip
 from infra.images import IMAGES, ContainerStack, build, local_base, size_mb
@@ -31,11 +29,9 @@ from infra.local.postgres import PostgresCluster, prepare_database
 from tests.integration.doors import USER, upload
 
 
-def step_seconds(conn: Any, job_id: Any) -> dict[str, float]:
+def step_seconds(conn: queries.Conn, job_id: UUID) -> dict[str, float]:
     """How long the job spent in each step's working state (database timestamps)."""
-    rows = conn.execute(
-        "select to_status, created_at from job_events where job_id = %s order by created_at", (job_id,)
-    ).fetchall()
+    rows = queries.job_history(conn, job_id)
     spans = {}
     for a, b in itertools.pairwise(rows):
         if a["to_status"] in ("ingesting", "processing", "describing"):
@@ -73,7 +69,7 @@ def main() -> None:
                 if seconds == args.seconds[0]:
                     cold = ", ".join(f"{n} {s:.2f} s" for n, s in stack.healthy_after.items())
                     print(f"cold start to /healthz: {cold}")
-                with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:
+                with queries.connect(url) as conn:
                     describes = []
                     for i in range(2):
                         row = upload(conn, storage, clip, f"{USER}/clip{i}.mp4")

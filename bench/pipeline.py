@@ -20,10 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 from process import floor_command, measured  # bench/process.py, beside this file
-from psycopg.rows import dict_row
 
+from infra import queries
 from infra.cli import upload, wait_for_job
 from infra.clips import make_sample, make_speech_clip
 from infra.local.stack import LocalStack
@@ -80,17 +79,10 @@ def main() -> None:
             object_id = upload(state, clip)
             job = wait_for_job(state, object_id, 300)
             assert job is not None and job["status"] == "ready", job
-            with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
-                t = conn.execute(
-                    "select extract(epoch from (select max(e.created_at) from job_events e "
-                    "where e.job_id = j.id and e.to_status = 'ready') - o.created_at) as ready "
-                    "from processing_jobs j join videos v on v.id = j.video_id "
-                    "join storage.objects o on o.id = v.object_id where j.id = %s",
-                    (job["id"],),
-                ).fetchone()
-            assert t is not None
+            with queries.connect(state.database_url) as conn:
+                (timing,) = queries.job_timings(conn, job_id=job["id"])
             media = media_seconds(clip)
-            rows.append((float(t["ready"]), media, floor_seconds(clip)))
+            rows.append((float(timing["total"]), media, floor_seconds(clip)))
     finally:
         stack.down()
     print(f"{'run':>3} {'ready s':>8} {'media s':>8} {'overhead s':>10} {'floor s':>8} {'ready/floor':>11}")

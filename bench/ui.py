@@ -24,15 +24,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
-import psycopg
 import requests
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
+from infra import queries
 from infra.local.stack import LOCAL_USER_ID, LocalStack
+from shared.adapters.postgres import PostgresDatabase
+from shared.domain import JobStep, Reason
+from shared.models import UploadInfo
 
 
 def percentiles(values: list[float]) -> str:
@@ -64,21 +64,19 @@ def stream(session: requests.Session, url: str, heard: list[tuple[float, str]], 
                 heard.append((time.perf_counter(), json.loads(line.removeprefix("data: "))["status"]))
 
 
-def move(conn: psycopg.Connection[dict[str, Any]], job: UUID, changes: int) -> list[float]:
-    """Claim, fail and retry the job in turn, each change committed alone; when each committed."""
+def move(db: PostgresDatabase, job: UUID, changes: int) -> list[float]:
+    """Claim, fail and retry the job in turn through the functions' port, each change committed
+    alone; when each committed."""
     committed: list[float] = []
+    token = ""
     for i in range(changes):
         step = i % 3
         if step == 0:
-            conn.execute("select claim_step(%s, 'process', 'bench', 600)", (job,))
+            token = db.claim_step(job, JobStep.PROCESS, "bench", 600).claim
         elif step == 1:
-            token = conn.execute("select lease_owner from processing_jobs where id = %s", (job,)).fetchone()
-            assert token is not None
-            conn.execute(
-                "select fail_step(%s, 'process', %s, 'media_error', 'bench', false)", (job, token["lease_owner"])
-            )
+            db.fail_step(job, JobStep.PROCESS, token, Reason.MEDIA_ERROR, "bench", retryable=False)
         else:
-            conn.execute("select requeue_job(%s)", (job,))
+            db.requeue_job(job)
         committed.append(time.perf_counter())
         time.sleep(0.02)
     return committed
@@ -139,26 +137,29 @@ def main() -> None:
             ready = threading.Event()
             threading.Thread(target=stream, args=(session, state.ui_url, heard, ready), daemon=True).start()
             ready.wait(10)
-        with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
-            # A job of the local user's that no function picks up: the dispatcher is stopped.
-            os.killpg(state.pids["dispatcher"], signal.SIGTERM)
-            oid = conn.execute(
-                "insert into storage.objects (bucket_id, name, owner, metadata) values ('derived', %s, %s, %s) "
-                "returning id",
-                (f"{LOCAL_USER_ID}/bench.mp4", LOCAL_USER_ID, Jsonb({"size": 1})),
-            ).fetchone()["id"]
-            job = conn.execute(
-                "select id, video_id from create_job(%s, %s, 'uploads', 'p', 1, 'video/mp4', 1000000)",
-                (oid, LOCAL_USER_ID),
-            ).fetchone()
-            time.sleep(1)
-            for heard in pages:
-                heard.clear()
-            committed = move(conn, job["id"], args.changes)
-            time.sleep(2)
+        # A job of the local user's that no function picks up: the dispatcher is stopped.
+        os.killpg(state.pids["dispatcher"], signal.SIGTERM)
+        with queries.connect(state.database_url) as conn:
+            oid = queries.inserted_object(conn, "derived", f"{LOCAL_USER_ID}/bench.mp4", LOCAL_USER_ID, {"size": 1})
+        db = PostgresDatabase(state.database_url)
+        made = UploadInfo(
+            object_id=oid,
+            owner_id=UUID(LOCAL_USER_ID),
+            bucket="uploads",
+            path="p",
+            size_bytes=1,
+            content_type="video/mp4",
+        )
+        job = db.create_job(made, max_attempts=1_000_000)
+        time.sleep(1)
+        for heard in pages:
+            heard.clear()
+        committed = move(db, job.id, args.changes)
+        time.sleep(2)
+        db.close()
         print(f"{args.changes} changes, {args.pages} pages: {sum(len(h) for h in pages)} events heard")
         print(f"commit to event: {percentiles(lags(pages, committed))}")
-        for what, path in (("list", "api/videos"), ("detail", f"api/videos/{job['video_id']}")):
+        for what, path in (("list", "api/videos"), ("detail", f"api/videos/{job.video_id}")):
             times = []
             for _ in range(50):
                 started = time.perf_counter()

@@ -14,13 +14,11 @@ from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 from uuid import UUID
 
-import psycopg
 import typer
-from psycopg.rows import dict_row
 from rich import box
 from rich.table import Table
 
-from infra import REPO_ROOT
+from infra import REPO_ROOT, queries
 from infra import types as typegen
 from infra.clips import make_sample
 from infra.console import (
@@ -44,7 +42,7 @@ from infra.summary import summary
 from infra.webhooks_cli import webhooks
 from shared import __version__, webhook_payload
 from shared.adapters.postgres import PostgresDatabase
-from shared.domain import JobNotFound, StepBusy, StepNotApplicable
+from shared.domain import Busy, NotFound, NothingToDo, WebhookEventType
 from shared.metadata.document import SCHEMA_FILE, json_schema
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="vidpipe: the video ingest pipeline, locally.")
@@ -101,39 +99,24 @@ def upload(state: StackState, file: Path, name: str | None = None) -> UUID:
     return upload_file(state.database_url, state.storage_root, file, name)
 
 
-def job_for_object(conn: psycopg.Connection[dict[str, Any]], object_id: UUID) -> dict[str, Any] | None:
-    return conn.execute(
-        "select j.*, v.path from public.videos v join public.processing_jobs j on j.video_id = v.id "
-        "where v.object_id = %s",
-        (object_id,),
-    ).fetchone()
-
-
-def wait_for_end(conn: psycopg.Connection[dict[str, Any]], object_id: UUID, timeout: float) -> dict[str, Any]:
+def wait_for_end(conn: queries.Conn, object_id: UUID, timeout: float) -> dict[str, Any]:
     """The upload's job once it is ready or failed; TimeoutError if it is neither in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = job_for_object(conn, object_id)
+        job = queries.job_of_upload(conn, object_id)
         if job is not None and job["status"] in ("ready", "failed"):
             return job
         time.sleep(0.2)
     raise TimeoutError(f"the job of {object_id} did not end within {timeout} s")
 
 
-def announcement(conn: psycopg.Connection[dict[str, Any]], job: dict[str, Any]) -> tuple[Any, str] | None:
+def announcement(conn: queries.Conn, job: dict[str, Any]) -> tuple[Any, str] | None:
     """When and how the job's final event reached its owner's endpoints, or None while a first
     attempt is still on its way."""
     if job["owner_id"] is None:
         return job["finished_at"], "not announced: the upload names no known owner"
-    row = conn.execute(
-        "select m.event_type, m.created_at, count(d.id) as endpoints, "
-        "count(*) filter (where d.status = 'delivered') as delivered, "
-        "count(*) filter (where d.attempts = 0 and d.finished_at is null) as unsent, "
-        "max(greatest(d.delivered_at, d.finished_at)) as last_at, string_agg(distinct d.last_error, '; ') as errors "
-        "from public.webhook_messages m left join public.webhook_deliveries d on d.message_id = m.id "
-        "where m.job_id = %s and m.event_type = %s group by m.id order by m.created_at desc limit 1",
-        (job["id"], "video.ready" if job["status"] == "ready" else "video.failed"),
-    ).fetchone()
+    final = WebhookEventType.READY if job["status"] == "ready" else WebhookEventType.FAILED
+    row = queries.announcement_of(conn, job["id"], final)
     if row is None or row["unsent"]:
         return None
     if not row["endpoints"]:
@@ -149,20 +132,18 @@ def wait_for_job(state: StackState, object_id: UUID, timeout: float) -> dict[str
     its history, timed by the database from the upload."""
     deadline = time.monotonic() + timeout
     last_event = 0
-    with psycopg.connect(state.database_url, autocommit=True, row_factory=dict_row) as conn:
-        uploaded = conn.execute("select created_at from storage.objects where id = %s", (object_id,)).fetchone()
+    with queries.connect(state.database_url) as conn:
+        uploaded = queries.upload_time(conn, object_id)
         assert uploaded is not None
 
         def stage(at: Any, text: str) -> None:
-            err.print(f"[cyan]{(at - uploaded['created_at']).total_seconds():6.2f}s[/cyan]  {text}", highlight=False)
+            err.print(f"[cyan]{(at - uploaded).total_seconds():6.2f}s[/cyan]  {text}", highlight=False)
 
-        stage(uploaded["created_at"], "uploaded")
+        stage(uploaded, "uploaded")
         while time.monotonic() < deadline:
-            job = job_for_object(conn, object_id)
+            job = queries.job_of_upload(conn, object_id)
             if job is not None:
-                for event in conn.execute(
-                    "select * from public.job_events where job_id = %s and id > %s order by id", (job["id"], last_event)
-                ):
+                for event in queries.job_history(conn, job["id"], after=last_event):
                     last_event = event["id"]
                     note = f"  ({event['reason_code'] or ''} {event['message'] or ''})" if event["message"] else ""
                     stage(event["created_at"], f"{event['to_status']}{note}")
@@ -196,22 +177,20 @@ def process(
                 f"[red]timed out after {timeout:.0f} s; see `vidpipe status` and {state.home}/logs[/red]", EXIT_TIMEOUT
             )
         stop(f"[red]failed[/red] {job['reason_code']}: {job['last_error']}", EXIT_FAILED)
-    with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
-        row = conn.execute(
-            "select document from public.video_metadata where video_id = %s", (job["video_id"],)
-        ).fetchone()
-    assert row is not None
+    with queries.connect(state.database_url) as conn:
+        document = queries.metadata_document(conn, job["video_id"])
+    assert document is not None
     if as_json:
-        print(json.dumps(row["document"], indent=2))
+        print(json.dumps(document, indent=2))
     else:
-        print(summary(row["document"]))
+        print(summary(document))
 
 
 def job_outcome(state: StackState, object_id: UUID, job: dict[str, Any] | None) -> dict[str, Any]:
     """What a script needs to know of a job that did not end ready."""
     if job is None:  # timed out: where it stands now, if it exists yet
-        with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
-            job = job_for_object(conn, object_id)
+        with queries.connect(state.database_url) as conn:
+            job = queries.job_of_upload(conn, object_id)
     if job is None:
         return {"job_id": None, "object_id": str(object_id), "status": "uploaded", "timed_out": True}
     outcome = {
@@ -234,14 +213,14 @@ def _clip(text: str | None, width: int) -> str:
 def status(job: Annotated[str | None, typer.Argument(help="a job id, or a unique prefix of one")] = None) -> None:
     """List the newest jobs, or show one job and its history."""
     state = running_stack()
-    with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
+    with queries.connect(state.database_url) as conn:
         if job is None:
             list_jobs(conn)
         else:
             show_job(conn, resolve_job(conn, job))
 
 
-def list_jobs(conn: psycopg.Connection[dict[str, Any]]) -> None:
+def list_jobs(conn: queries.Conn) -> None:
     """One line a job, readable at 80 columns; the ids are prefixes `status` and `retry` take."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("job", no_wrap=True)
@@ -250,10 +229,7 @@ def list_jobs(conn: psycopg.Connection[dict[str, Any]]) -> None:
     table.add_column("file", overflow="ellipsis", no_wrap=True, max_width=28)
     table.add_column("reason", overflow="ellipsis", no_wrap=True, max_width=17)
     table.add_column("updated", no_wrap=True)
-    for r in conn.execute(
-        "select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id "
-        "order by j.created_at desc limit 50"
-    ):
+    for r in queries.newest_jobs(conn, 50):
         retries = f"+{r['retries']}" if r["retries"] else ""
         table.add_row(
             short_id(r["id"]),
@@ -272,11 +248,8 @@ def display_name(path: str) -> str:
     return plain(re.sub(r"^[0-9a-f]{8}-", "", name) or name)
 
 
-def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
-    row = conn.execute(
-        "select j.*, v.path from public.processing_jobs j join public.videos v on v.id = j.video_id where j.id = %s",
-        (job_id,),
-    ).fetchone()
+def show_job(conn: queries.Conn, job_id: UUID) -> None:
+    row = queries.job_by_id(conn, job_id)
     assert row is not None
     out.print(
         f"job {row['id']}  {display_name(row['path'])}\n"
@@ -287,7 +260,7 @@ def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
     for name in ("at", "from", "to", "try"):
         history.add_column(name, no_wrap=True)
     history.add_column("reason and message", overflow="fold")
-    for e in conn.execute("select * from public.job_events where job_id = %s order by id", (job_id,)):
+    for e in queries.job_history(conn, job_id):
         note = plain(" ".join(part for part in (e["reason_code"], e["message"]) if part))
         history.add_row(
             e["created_at"].strftime("%H:%M:%S.%f")[:-3],
@@ -303,12 +276,12 @@ def show_job(conn: psycopg.Connection[dict[str, Any]], job_id: UUID) -> None:
 def retry(job: Annotated[str, typer.Argument(help="a failed job's id, or a unique prefix of one")]) -> None:
     """Put a failed job back at the step that failed; its history is kept."""
     state = running_stack()
-    with psycopg.connect(state.database_url, row_factory=dict_row) as conn:
+    with queries.connect(state.database_url) as conn:
         job_id = resolve_job(conn, job)
     db = PostgresDatabase(state.database_url)
     try:
         requeued = db.requeue_job(job_id)
-    except (JobNotFound, StepNotApplicable, StepBusy) as exc:
+    except (NotFound, NothingToDo, Busy) as exc:
         stop(f"[red]cannot retry:[/red] {exc}", EXIT_REFUSED)
     finally:
         db.close()

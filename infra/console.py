@@ -7,11 +7,11 @@ import re
 from typing import Any, NoReturn
 from uuid import UUID
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from infra import queries
 from infra.local.stack import LocalStack, StackState
 
 err = Console(stderr=True, highlight=False)
@@ -46,7 +46,7 @@ def short_id(value: Any) -> str:
     return str(value)[:SHORT_ID]
 
 
-def resolve_job(conn: psycopg.Connection[Any], text: str) -> UUID:
+def resolve_job(conn: queries.Conn, text: str) -> UUID:
     """A job id, or a unique prefix of one (at least 4 characters), as git takes commits."""
     text = text.strip().lower()
     try:
@@ -55,12 +55,9 @@ def resolve_job(conn: psycopg.Connection[Any], text: str) -> UUID:
         pass
     if not ID_PREFIX.match(text):
         stop(f"[red]not a job id: {text}[/red]", EXIT_USAGE)
-    rows = conn.execute(
-        "select id from public.processing_jobs where id::text like %s order by id limit 2", (text + "%",)
-    ).fetchall()
-    if not rows:
+    found = queries.job_ids_starting(conn, text)
+    if not found:
         stop(f"[red]no job {text}[/red]", EXIT_REFUSED)
-    if len(rows) > 1:
+    if len(found) > 1:
         stop(f"[red]{text} names more than one job: give more of its id[/red]", EXIT_USAGE)
-    row = rows[0]
-    return UUID(str(row["id"] if isinstance(row, dict) else row[0]))
+    return found[0]

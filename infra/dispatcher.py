@@ -111,7 +111,7 @@ class Dispatcher:
                 answer = PostAnswer(None, f"no URL configured for function {target!r}", 0)
             else:
                 body = json.dumps(row["payload"], separators=(",", ":"))
-                answer = post_signed(self.session, url, self.secret, f"evt_{row['id']}", body, policy.timeout_seconds)
+                answer = post_signed(self.session, url, self.secret, row["message_id"], body, policy.timeout_seconds)
                 context["status_code"] = answer.status_code
                 context["duration_ms"] = answer.latency_ms
             # The database judges the answer: the same rule as when it sends the events itself.

@@ -28,7 +28,7 @@ from psycopg.rows import dict_row
 
 from infra import REPO_ROOT, queries
 from infra.local.postgres import free_port
-from shared.domain import EventCarrier
+from shared.domain import DeliveryCarrier
 from shared.signing import new_secret
 
 CONTAINERFILE = REPO_ROOT / "infra" / "images" / "Containerfile"
@@ -188,7 +188,7 @@ class ContainerStack:
         for name in self.images:
             self.healthy_after[name] = wait_healthy(self.urls[name], started[name])
         with psycopg.connect(self.direct_db_url, autocommit=True, row_factory=dict_row) as conn:
-            queries.configured_delivery(conn, EventCarrier.DISPATCHER, self.urls, self.secret)
+            queries.configured_delivery(conn, DeliveryCarrier.DISPATCHER, self.urls, self.secret)
         env = {**os.environ, "VIDPIPE_DATABASE_URL": self.direct_db_url, "VIDPIPE_EVENT_SECRET": self.secret}
         with open(self.logs / "dispatcher.log", "wb") as log:
             self._dispatcher = subprocess.Popen(

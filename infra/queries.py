@@ -12,17 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from shared.domain import EventCarrier
+from shared.domain import DeliveryCarrier
 
 Conn = psycopg.Connection[dict[str, Any]]
 Row = dict[str, Any]
+
+
+def connect(database_url: str, autocommit: bool = True) -> Conn:
+    """A connection whose rows are dicts, as every query here returns them."""
+    return psycopg.connect(database_url, autocommit=autocommit, row_factory=dict_row)
+
 
 # Jobs ------------------------------------------------------------------------------------------
 # A job with the path of its upload.
@@ -86,22 +94,25 @@ def finished_jobs(conn: Conn) -> int:
     return int(row["n"]) if row else 0
 
 
-# Seconds from one status to the next, per ready job: how long each event took to reach its
-# function (the benchmarks of the carriers).
+# The first time a job entered a status.
 _FIRST = "(select min(e.created_at) from public.job_events e where e.job_id = j.id and e.to_status = '{}')"
 
 
-def step_hops(conn: Conn) -> list[Row]:
-    """Per ready job: upload → video row (ingest_hop), queued → processing (process_hop),
-    processed → describing (describe_hop), upload → ready (ready); seconds."""
+def job_timings(conn: Conn, job_id: UUID | None = None, object_id: UUID | None = None) -> list[Row]:
+    """Per job (all, or the one of a job or an upload), its id, status and seconds: from the upload
+    to its video row (ingest_hop), from queued to processing (process_hop) and from processed to
+    describing (describe_hop), how long each event took to reach its function; and from the upload
+    to the job's end (total; null while it runs). The benchmarks of the carriers read these."""
     return conn.execute(
-        f"""select extract(epoch from v.created_at - o.created_at) as ingest_hop,
+        f"""select j.id, j.status, extract(epoch from v.created_at - o.created_at) as ingest_hop,
                    extract(epoch from {_FIRST.format("processing")} - {_FIRST.format("queued")}) as process_hop,
                    extract(epoch from {_FIRST.format("describing")} - {_FIRST.format("processed")}) as describe_hop,
-                   extract(epoch from j.finished_at - o.created_at) as ready
+                   extract(epoch from j.finished_at - o.created_at) as total
               from public.processing_jobs j join public.videos v on v.id = j.video_id
               join storage.objects o on o.id = v.object_id
-             where j.status = 'ready'"""
+             where (%(job)s::uuid is null or j.id = %(job)s)
+               and (%(object)s::uuid is null or v.object_id = %(object)s)""",
+        {"job": job_id, "object": object_id},
     ).fetchall()
 
 
@@ -154,7 +165,7 @@ def retried_job_status(conn: Conn, job_id: UUID) -> str | None:
 def video_owns_file(conn: Conn, bucket: str, key: str, derived_bucket: str) -> bool:
     """Whether a video the connection's user reads is this upload, or owns this derived file
     (`<owner>/<video>/…` in the derived bucket)."""
-    parts = key.split("/")
+    parts = PurePosixPath(key).parts
     return (
         conn.execute(
             "select 1 from public.videos v where (v.bucket = %(bucket)s and v.path = %(key)s) "
@@ -226,8 +237,8 @@ def owner_has_delivery(conn: Conn, delivery: UUID, owner: UUID) -> bool:
 
 
 def replayed_delivery(conn: Conn, delivery: UUID) -> Row | None:
-    """replay_delivery: the delivery, due again from the start of its schedule."""
-    return conn.execute("select * from public.replay_delivery(%s)", (delivery,)).fetchone()
+    """replay_webhook_delivery: the delivery, due again from the start of its schedule."""
+    return conn.execute("select * from public.replay_webhook_delivery(%s)", (delivery,)).fetchone()
 
 
 def open_deliveries(conn: Conn) -> int:
@@ -240,9 +251,11 @@ def deliveries_sending(conn: Conn) -> int:
     return int(row["n"]) if row else 0
 
 
-def attempts_recorded(conn: Conn) -> int:
-    row = conn.execute("select count(*) as n from public.webhook_attempts").fetchone()
-    return int(row["n"]) if row else 0
+def attempt_summary(conn: Conn) -> Row:
+    """How many webhook attempts are recorded (`n`), and the longest's milliseconds (`longest_ms`)."""
+    row = conn.execute("select count(*) as n, max(latency_ms) as longest_ms from public.webhook_attempts").fetchone()
+    assert row is not None  # an aggregate always has its row
+    return row
 
 
 # The event carrier -----------------------------------------------------------------------------
@@ -250,7 +263,7 @@ def attempts_recorded(conn: Conn) -> int:
 class DeliveryPolicy:
     """delivery_settings, the one row both carriers follow."""
 
-    carrier: EventCarrier
+    carrier: DeliveryCarrier
     function_urls: dict[str, str]
     timeout_seconds: float  # one POST to a function, answer included
     max_attempts: int  # deliveries before an event is dead
@@ -267,7 +280,7 @@ def delivery_policy(conn: Conn) -> DeliveryPolicy:
     if row is None:
         raise LookupError("public.delivery_settings has no row: apply the migrations")
     return DeliveryPolicy(
-        carrier=EventCarrier(row["carrier"]),
+        carrier=DeliveryCarrier(row["carrier"]),
         function_urls=dict(row["function_urls"]),
         timeout_seconds=row["timeout_ms"] / 1000,
         max_attempts=row["max_attempts"],
@@ -293,15 +306,17 @@ def changed_policy(conn: Conn, **values: float) -> DeliveryPolicy:
     return delivery_policy(conn)
 
 
-def configured_delivery(conn: Conn, carrier: EventCarrier, function_urls: dict[str, str], event_secret: str) -> None:
+def configured_delivery(conn: Conn, carrier: DeliveryCarrier, function_urls: dict[str, str], event_secret: str) -> None:
     """configure_delivery: which carrier, where each function is, and the secret that signs."""
     conn.execute("select public.configure_delivery(%s, %s, %s)", (carrier, Jsonb(function_urls), event_secret))
 
 
 def claimed_events(conn: Conn, limit: int, visibility_seconds: int, targets: list[str]) -> list[Row]:
-    """claim_outbox: due events for these functions, each now invisible for the visibility."""
+    """claim_outbox: due events for these functions, each now invisible for the visibility, with
+    the webhook-id to send it as (`message_id`)."""
     return conn.execute(
-        "select * from public.claim_outbox(%s, %s, now(), %s::public.pipeline_function[])",
+        "select e.*, public.event_message_id(e.id) as message_id "
+        "from public.claim_outbox(%s, %s, now(), %s::public.pipeline_function[]) e",
         (limit, visibility_seconds, targets),
     ).fetchall()
 
@@ -326,3 +341,41 @@ def seconds_to_next_event(conn: Conn) -> float | None:
 def swept(conn: Conn, stale_seconds: int) -> list[Row]:
     """sweep: what the sweeper rescued, each (subject_id, action)."""
     return conn.execute("select * from public.sweep(now(), %s)", (stale_seconds,)).fetchall()
+
+
+# What Supabase's own services write, played by the local stack ---------------------------------
+def added_user(conn: Conn, user_id: UUID) -> None:
+    """A user, as Supabase Auth makes one at sign-up (auth.users, which owners' rows reference)."""
+    conn.execute("insert into auth.users (id) values (%s) on conflict do nothing", (user_id,))
+
+
+def bucket_size_limit(conn: Conn, bucket: str) -> Row | None:
+    """The bucket's `file_size_limit` (null: none), or None when there is no such bucket."""
+    return conn.execute("select file_size_limit from storage.buckets where id = %s", (bucket,)).fetchone()
+
+
+def inserted_object(conn: Conn, bucket: str, name: str, owner: str, metadata: dict[str, Any] | None) -> UUID:
+    """A storage.objects row, as Supabase Storage inserts one after storing the bytes (its owner
+    from the uploader's token); its trigger hands an upload to the pipeline. The new id."""
+    row = conn.execute(
+        "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) values (%s, %s, %s, %s, %s) "
+        "returning id",
+        (bucket, name, owner, owner, Jsonb(metadata) if metadata is not None else None),
+    ).fetchone()
+    assert row is not None  # insert … returning
+    return UUID(str(row["id"]))
+
+
+# Postgres' own statistics, for the benchmarks --------------------------------------------------
+def row_updates_and_wal(conn: Conn, table: str, since_lsn: str | None = None) -> Row:
+    """The table's row updates so far (`updates`), the WAL position now (`lsn`) and the WAL bytes
+    written since `since_lsn` (`wal_bytes`, when given)."""
+    row = conn.execute(
+        "select n_tup_upd as updates, pg_current_wal_lsn()::text as lsn, "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn) as wal_bytes "
+        "from pg_stat_user_tables where relname = %s",
+        (since_lsn, table),
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no table {table}")
+    return row

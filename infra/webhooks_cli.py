@@ -7,17 +7,19 @@ printed once, when the endpoint is added.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID, uuid4
 
 import psycopg
 import typer
-from psycopg.rows import dict_row
 from rich.table import Table
 
+from infra import queries
 from infra.console import EXIT_REFUSED, EXIT_USAGE, err, out, running_stack, stop
 from infra.local.stack import LOCAL_USER_ID
+from shared.adapters.postgres import map_error
 from shared.config import get_settings
 from shared.domain import WebhookEventType
 from shared.net_guard import UnsafeUrl, resolve
@@ -29,8 +31,8 @@ Owner = Annotated[UUID, typer.Option(help="whose endpoints (default: the local s
 LOCAL_USER = UUID(LOCAL_USER_ID)
 
 
-def _connect() -> psycopg.Connection[dict[str, Any]]:
-    return psycopg.connect(running_stack().database_url, autocommit=True, row_factory=dict_row)
+def _connect() -> queries.Conn:
+    return queries.connect(running_stack().database_url)
 
 
 @webhooks.command()
@@ -54,9 +56,7 @@ def add(
         )
     with _connect() as conn:
         try:
-            row = conn.execute(
-                "select * from public.create_webhook_endpoint(%s, %s, %s, %s)", (url, event or None, description, owner)
-            ).fetchone()
+            row = queries.created_endpoint(conn, url, event or None, description, owner)
         except psycopg.errors.CheckViolation as exc:  # the database says which rule, and no more
             stop(f"[red]refused: {exc.diag.message_primary}[/red]", EXIT_USAGE)
     assert row is not None
@@ -68,14 +68,7 @@ def add(
 def list_endpoints(owner: Owner = LOCAL_USER) -> None:
     """The owner's endpoints with their last delivery."""
     with _connect() as conn:
-        rows = conn.execute(
-            "select e.id, e.url, e.event_types::text[] as event_types, e.enabled, e.disabled_reason, e.description, "
-            "(select count(*) from public.webhook_deliveries d where d.endpoint_id = e.id) as deliveries, "
-            "(select coalesce(a.status_code::text, a.error) from public.webhook_attempts a "
-            "  where a.endpoint_id = e.id order by a.created_at desc, a.id desc limit 1) as last "
-            "from public.webhook_endpoints e where e.owner_id = %s order by e.created_at",
-            (owner,),
-        ).fetchall()
+        rows = queries.owner_endpoints(conn, owner)
     table = Table("endpoint", "url", "events", "enabled", "deliveries", "last answer", "note")
     for r in rows:
         table.add_row(
@@ -90,11 +83,11 @@ def list_endpoints(owner: Owner = LOCAL_USER) -> None:
     out.print(table)
 
 
-def _owner_call(sql: str, params: tuple[Any, ...], endpoint: UUID, owner: UUID, done: str) -> None:
-    """Run an endpoint function that answers whether the owner's endpoint was there."""
+def _owner_call(change: Callable[[queries.Conn], bool], endpoint: UUID, owner: UUID, done: str) -> None:
+    """Run a change of the owner's endpoint, which answers whether the endpoint was there."""
     with _connect() as conn:
-        row = conn.execute(f"select {sql} as done", params).fetchone()
-    if not (row and row["done"]):
+        found = change(conn)
+    if not found:
         stop(f"[red]no endpoint {endpoint} for owner {owner}[/red]", EXIT_REFUSED)
     err.print(f"{endpoint} {done}")
 
@@ -102,28 +95,26 @@ def _owner_call(sql: str, params: tuple[Any, ...], endpoint: UUID, owner: UUID, 
 @webhooks.command()
 def remove(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Delete an endpoint (and its delivery log)."""
-    _owner_call("public.delete_webhook_endpoint(%s, %s)", (endpoint, owner), endpoint, owner, "removed")
+    _owner_call(lambda conn: queries.endpoint_removed(conn, endpoint, owner), endpoint, owner, "removed")
 
 
 @webhooks.command()
 def enable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Turn an endpoint back on (after a 410, say); new events reach it again."""
-    _owner_call("public.set_webhook_endpoint_enabled(%s, true, %s)", (endpoint, owner), endpoint, owner, "enabled")
+    _owner_call(lambda conn: queries.endpoint_switched(conn, endpoint, True, owner), endpoint, owner, "enabled")
 
 
 @webhooks.command()
 def disable(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Turn an endpoint off: its waiting deliveries are cancelled when their turn comes."""
-    _owner_call("public.set_webhook_endpoint_enabled(%s, false, %s)", (endpoint, owner), endpoint, owner, "disabled")
+    _owner_call(lambda conn: queries.endpoint_switched(conn, endpoint, False, owner), endpoint, owner, "disabled")
 
 
 @webhooks.command()
 def test(endpoint: Annotated[UUID, typer.Argument(help="an endpoint id")], owner: Owner = LOCAL_USER) -> None:
     """Send a signed `webhook.test` event now; exit 0 when the endpoint answers 2xx."""
     with _connect() as conn:
-        row = conn.execute(
-            "select url, secret from public.webhook_endpoints where id = %s and owner_id = %s", (endpoint, owner)
-        ).fetchone()
+        row = queries.endpoint_address(conn, endpoint, owner)
     if row is None:
         stop(f"[red]no endpoint {endpoint} for owner {owner}[/red]", EXIT_REFUSED)
     settings = get_settings()
@@ -154,14 +145,7 @@ def deliveries(
 ) -> None:
     """Recent deliveries: message, endpoint, status, attempts, next attempt, last error."""
     with _connect() as conn:
-        rows = conn.execute(
-            "select d.id, d.message_id, m.event_type, d.endpoint_id, d.status, d.attempts, d.replays, "
-            "d.next_attempt_at, coalesce(d.last_status_code::text, '') as code, d.last_error "
-            "from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id "
-            "where d.owner_id = %s and (%s::uuid is null or d.endpoint_id = %s) "
-            "order by d.created_at desc limit %s",
-            (owner, endpoint, endpoint, limit),
-        ).fetchall()
+        rows = queries.owner_deliveries(conn, owner, endpoint, limit)
     table = Table("delivery", "event", "message", "endpoint", "status", "attempts", "next / last")
     for r in rows:
         when = (
@@ -188,13 +172,10 @@ def replay(
 ) -> None:
     """Send a delivery again from the start of its schedule, with the same webhook-id."""
     with _connect() as conn:
-        mine = conn.execute(
-            "select 1 from public.webhook_deliveries where id = %s and owner_id = %s", (delivery, owner)
-        ).fetchone()
-        if mine is None:
+        if not queries.owner_has_delivery(conn, delivery, owner):
             stop(f"[red]no delivery {delivery} for owner {owner}[/red]", EXIT_REFUSED)
         try:
-            conn.execute("select public.replay_delivery(%s)", (delivery,))
+            queries.replayed_delivery(conn, delivery)
         except psycopg.Error as exc:
-            stop(f"[red]{exc.diag.message_primary}[/red]", EXIT_REFUSED)
+            stop(f"[red]{map_error(exc)}[/red]", EXIT_REFUSED)
     err.print(f"replaying {delivery}")

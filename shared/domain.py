@@ -43,8 +43,8 @@ class WebhookEventType(StrEnum):
     FAILED = "video.failed"
 
 
-class DeliveryStatus(StrEnum):
-    """One message on its way to one endpoint. Must equal Postgres' public.delivery_status (tested)."""
+class WebhookDeliveryStatus(StrEnum):
+    """One message on its way to one endpoint. Must equal Postgres' public.webhook_delivery_status (tested)."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -53,7 +53,7 @@ class DeliveryStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class EventCarrier(StrEnum):
+class DeliveryCarrier(StrEnum):
     """What carries outbox events to the functions. Must equal Postgres' public.delivery_carrier (tested)."""
 
     DISPATCHER = "dispatcher"  # a process of ours (infra/dispatcher.py)
@@ -105,19 +105,29 @@ class PipelineError(Exception):
         self.retryable = retryable
 
 
-class JobNotFound(Exception):
-    """The event names a job that does not exist (VP404)."""
+# What the database's functions refuse, by SQLSTATE (shared/adapters/postgres.SQLSTATE_ERRORS); the
+# message says which job, video or delivery.
+class NotFound(Exception):
+    """What the event or request names does not exist: a job, a video's upload, a webhook delivery
+    or the event carrying it (VP404)."""
 
 
-class StepBusy(Exception):
-    """Another worker holds the step, or its retry is not due yet (VP409)."""
+class Busy(Exception):
+    """Someone is at it now: another worker holds the step, a retry is being checked, an attempt
+    is in flight (VP409)."""
 
 
-class StepNotApplicable(Exception):
-    """The job has moved past this step: a duplicate or late event (VP410)."""
+class NothingToDo(Exception):
+    """The work asked for is done or scheduled otherwise: the job has moved past this step, the
+    delivery is finished or its next attempt is not due, a job is not failed (VP410). A duplicate
+    or late event."""
 
 
-class DeliveryDeferred(Exception):
+class WebhookCancelled(NothingToDo):
+    """The delivery's endpoint is turned off: the delivery is cancelled, nothing is sent."""
+
+
+class WebhookDeferred(Exception):
     """A webhook delivery waits its turn: its endpoint (or its owner's sending limit) is busy until
     `until`; the database has scheduled it again."""
 

@@ -7,6 +7,7 @@ for state.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -19,6 +20,15 @@ RecordT = TypeVar("RecordT", bound=BaseModel)
 
 class InvalidEvent(ValueError):
     """The body is not an event this function handles."""
+
+
+@dataclass(frozen=True)
+class SignedEvent:
+    """An event whose signature the door verified: its webhook-id (the carrier's name for the
+    outbox event, `evt_<id>`) and its body."""
+
+    message_id: str
+    body: bytes
 
 
 class Envelope(BaseModel):
@@ -47,7 +57,7 @@ class JobRecord(BaseModel):
     status: JobStatus
 
 
-class DeliveryRecord(BaseModel):
+class WebhookDeliveryRecord(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: UUID
@@ -88,5 +98,5 @@ def parse_job_event(body: bytes) -> JobRecord:
     return _parse_as(body, "public", "processing_jobs", JobRecord)
 
 
-def parse_delivery_event(body: bytes) -> DeliveryRecord:
-    return _parse_as(body, "public", "webhook_deliveries", DeliveryRecord)
+def parse_webhook_delivery_event(body: bytes) -> WebhookDeliveryRecord:
+    return _parse_as(body, "public", "webhook_deliveries", WebhookDeliveryRecord)

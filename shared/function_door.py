@@ -14,8 +14,8 @@ from typing import Any
 import flask
 
 from shared.config import get_settings
-from shared.domain import JobNotFound, LeaseLost, StepBusy, StepNotApplicable, TransientError
-from shared.events import InvalidEvent
+from shared.domain import Busy, LeaseLost, NotFound, NothingToDo, TransientError, WebhookCancelled
+from shared.events import InvalidEvent, SignedEvent
 from shared.logs import get_logger
 from shared.ports import Services
 from shared.services import services_for
@@ -25,7 +25,7 @@ from shared.usecases.outcome import Outcome
 log = get_logger("door")
 
 Reply = tuple[dict[str, Any], int]
-Handler = Callable[[Services, bytes], Outcome]
+Handler = Callable[[Services, SignedEvent], Outcome]
 
 
 def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
@@ -57,7 +57,7 @@ def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
         svc = services_for(function)
         if svc.db.receipt_exists(message_id):
             return {"error": "replayed", "detail": f"event {message_id} was handled already"}, 409
-        outcome = handle(svc, body)
+        outcome = handle(svc, SignedEvent(message_id, body))
         svc.db.record_receipt(message_id, function)
     except Exception as exc:  # every failure becomes an answer, never a traceback
         return _answer_to(exc, function)
@@ -96,9 +96,10 @@ def _signed_body(request: flask.Request, function: str) -> bytes | Reply:
 # 503 try again later. A duplicate or late event is done already.
 ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
     (InvalidEvent, 400, "invalid_event"),
-    (StepNotApplicable, 200, "duplicate"),
-    (JobNotFound, 404, "not_found"),
-    (StepBusy, 409, "busy"),
+    (WebhookCancelled, 200, "cancelled"),
+    (NothingToDo, 200, "duplicate"),
+    (NotFound, 404, "not_found"),
+    (Busy, 409, "busy"),
     (LeaseLost, 409, "busy"),
 )
 

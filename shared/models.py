@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.domain import DeliveryStatus, JobStatus, JobStep, LeaseLost, Reason
+from shared.domain import JobStatus, JobStep, LeaseLost, Reason, WebhookDeliveryStatus
 
 
 class Row(BaseModel):
@@ -89,8 +89,8 @@ class Artifact(Row):
     details: dict[str, Any] = {}
 
 
-class DeliveryTask(Row):
-    """One delivery claimed for one attempt: where to, signed with what, and the body."""
+class WebhookSend(Row):
+    """One webhook delivery claimed for one attempt: where to, signed with what, and the body."""
 
     delivery_id: UUID
     message_id: str
@@ -98,17 +98,25 @@ class DeliveryTask(Row):
     secret: str
     body: dict[str, Any]
     attempt: int  # this attempt's number, from 1
-    lease: str  # this claim's token, which record_attempt takes back
+    claim: str  # the claim of the event carrying it, which record_webhook_attempt takes back
 
 
-class DeliveryState(Row):
+class WebhookDelivery(Row):
+    """One message on its way to one endpoint (public.webhook_deliveries)."""
+
     id: UUID
-    status: DeliveryStatus
+    status: WebhookDeliveryStatus
     attempts: int
     next_attempt_at: datetime
     last_status_code: int | None = None
     last_error: str | None = None
-    lease_owner: str | None = None  # another claim's token when this attempt was sent too late
+    sending_event: int | None = None  # the outbox event whose attempt is in flight
+    sending_round: int | None = None  # ... and which of the carrier's sends of it
+
+    @property
+    def claim(self) -> str | None:
+        """The claim of the attempt in flight, in claim_webhook_delivery's form."""
+        return None if self.sending_event is None else f"{self.sending_event}/{self.sending_round}"
 
 
 class UploadInfo(Row):

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from shared.config import Settings
 from shared.domain import JobStep, Reason
-from shared.models import Artifact, DeliveryState, DeliveryTask, Job, PostAnswer, StorageObject, UploadInfo, Video
+from shared.models import Artifact, Job, PostAnswer, StorageObject, UploadInfo, Video, WebhookDelivery, WebhookSend
 
 if TYPE_CHECKING:  # only generate_metadata loads the speech and text stack (numpy, the model)
     from shared.content.suggestions import TextGenerator
@@ -55,20 +55,23 @@ class Database(Protocol):
 
     def get_video(self, video_id: UUID) -> Video: ...
     def list_artifacts(self, video_id: UUID) -> list[Artifact]: ...
-    def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int, owner_limit: int) -> DeliveryTask:
-        """One attempt's claim; DeliveryDeferred while its endpoint or owner is busy sending."""
+    def claim_webhook_delivery(
+        self, delivery_id: UUID, message_id: str, claim_seconds: int, owner_limit: int
+    ) -> WebhookSend:
+        """One attempt, claimed through the event that carries it (its webhook-id); WebhookDeferred
+        while its endpoint or owner is busy sending, WebhookCancelled when its endpoint is off."""
         ...
 
-    def record_attempt(
+    def record_webhook_attempt(
         self,
         delivery_id: UUID,
-        worker: str,
+        claim: str,
         status_code: int | None,
         error: str | None,
         latency_ms: int,
         response_body: str,
         retry_at: datetime | None,
-    ) -> DeliveryState: ...
+    ) -> WebhookDelivery: ...
 
 
 class Storage(Protocol):

@@ -243,14 +243,14 @@ isOneToOne: false
                   ]
                 },"webhook_deliveries": {
                   Row: {
-                    "attempts": number,"created_at": string,"delivered_at": string | null,"endpoint_id": string,"finished_at": string | null,"id": string,"job_id": string,"last_error": string | null,"last_status_code": number | null,"lease_expires_at": string | null,"lease_owner": string | null,"message_id": string,"next_attempt_at": string,"owner_id": string | null,"replays": number,"status": Database["public"]['Enums']["delivery_status"]
+                    "attempts": number,"created_at": string,"delivered_at": string | null,"endpoint_id": string,"finished_at": string | null,"id": string,"job_id": string,"last_error": string | null,"last_status_code": number | null,"message_id": string,"next_attempt_at": string,"owner_id": string | null,"replays": number,"sending_event": number | null,"sending_round": number | null,"status": Database["public"]['Enums']["webhook_delivery_status"]
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id": string,"finished_at"?: string | null,"id"?: string,"job_id": string,"last_error"?: string | null,"last_status_code"?: number | null,"lease_expires_at"?: string | null,"lease_owner"?: string | null,"message_id": string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"status"?: Database["public"]['Enums']["delivery_status"]
+                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id": string,"finished_at"?: string | null,"id"?: string,"job_id": string,"last_error"?: string | null,"last_status_code"?: number | null,"message_id": string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"sending_event"?: number | null,"sending_round"?: number | null,"status"?: Database["public"]['Enums']["webhook_delivery_status"]
                   }
                   Update: {
-                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id"?: string,"finished_at"?: string | null,"id"?: string,"job_id"?: string,"last_error"?: string | null,"last_status_code"?: number | null,"lease_expires_at"?: string | null,"lease_owner"?: string | null,"message_id"?: string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"status"?: Database["public"]['Enums']["delivery_status"]
+                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id"?: string,"finished_at"?: string | null,"id"?: string,"job_id"?: string,"last_error"?: string | null,"last_status_code"?: number | null,"message_id"?: string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"sending_event"?: number | null,"sending_round"?: number | null,"status"?: Database["public"]['Enums']["webhook_delivery_status"]
                   }
                   Relationships: [
                     {
@@ -333,11 +333,6 @@ isOneToOne: false
 "announcement_type":
 { Args: { "p_status": Database["public"]['Enums']["job_status"] }; Returns: Database["public"]['Enums']["webhook_event_type"]
                            },
-"claim_delivery":
-{ Args: { "p_id": string,"p_lease_seconds": number,"p_now"?: string,"p_owner_limit"?: number,"p_worker": string }; Returns: {
-              "attempt": number,"body": Json,"deferred_until": string,"delivery_id": string,"lease": string,"message_id": string,"secret": string,"url": string
-            }[]
-                           },
 "claim_outbox":
 { Args: { "p_limit": number,"p_now"?: string,"p_targets"?: (Database["public"]['Enums']["pipeline_function"])[],"p_visibility_seconds": number }; Returns: {
               "attempts": number,
@@ -384,6 +379,11 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"claim_webhook_delivery":
+{ Args: { "p_claim_seconds": number,"p_id": string,"p_message_id": string,"p_now"?: string,"p_owner_limit"?: number }; Returns: {
+              "attempt": number,"body": Json,"claim": string,"deferred_until": string,"delivery_id": string,"message_id": string,"secret": string,"url": string
+            }[]
+                           },
 "complete_generate_metadata":
 { Args: { "p_artifacts"?: Json,"p_document": Json,"p_job": string,"p_now"?: string,"p_schema_version": number,"p_worker": string }; Returns: {
               "attempts": number,
@@ -495,6 +495,9 @@ isOneToOne: false
 "enqueue_event":
 { Args: { "p_available_at": string,"p_now": string,"p_old_record": Json,"p_record": Json,"p_subject": Database["public"]['Enums']["event_subject"],"p_target": Database["public"]['Enums']["pipeline_function"],"p_type": string }; Returns: number
                            },
+"event_message_id":
+{ Args: { "p_id": number }; Returns: string
+                           },
 "event_secret":
 { Args: Record<PropertyKey, never>; Returns: string
                            },
@@ -524,6 +527,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"fail_webhook_delivery":
+{ Args: { "p_id": string,"p_message": string,"p_now": string }; Returns: undefined
+                           },
 "finish_reingest":
 { Args: { "p_job": string,"p_message": string,"p_now"?: string,"p_owner": string,"p_reason": Database["public"]['Enums']["failure_reason"],"p_size": number }; Returns: {
               "attempts": number,
@@ -585,31 +591,6 @@ isOneToOne: false
 "job_event_target":
 { Args: { "p_status": Database["public"]['Enums']["job_status"] }; Returns: Database["public"]['Enums']["pipeline_function"]
                            },
-"lock_delivery":
-{ Args: { "p_id": string }; Returns: {
-              "attempts": number,
-"created_at": string,
-"delivered_at": string | null,
-"endpoint_id": string,
-"finished_at": string | null,
-"id": string,
-"job_id": string,
-"last_error": string | null,
-"last_status_code": number | null,
-"lease_expires_at": string | null,
-"lease_owner": string | null,
-"message_id": string,
-"next_attempt_at": string,
-"owner_id": string | null,
-"replays": number,
-"status": Database["public"]['Enums']["delivery_status"]
-            }
-                          SetofOptions: {
-        from: "*"
-        to: "webhook_deliveries"
-        isOneToOne: true
-        isSetofReturn: false
-      } },
 "lock_job":
 { Args: { "p_job": string }; Returns: {
               "attempts": number,
@@ -636,14 +617,8 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
-"reconcile_event_requests":
-{ Args: { "p_now"?: string }; Returns: number
-                           },
-"record_artifacts":
-{ Args: { "p_artifacts": Json,"p_now": string,"p_owner": string,"p_video": string }; Returns: undefined
-                           },
-"record_attempt":
-{ Args: { "p_error": string,"p_id": string,"p_latency_ms": number,"p_now"?: string,"p_response_body": string,"p_retry_at": string,"p_status_code": number,"p_worker": string }; Returns: {
+"lock_webhook_delivery":
+{ Args: { "p_id": string }; Returns: {
               "attempts": number,
 "created_at": string,
 "delivered_at": string | null,
@@ -653,13 +628,64 @@ isOneToOne: false
 "job_id": string,
 "last_error": string | null,
 "last_status_code": number | null,
-"lease_expires_at": string | null,
-"lease_owner": string | null,
 "message_id": string,
 "next_attempt_at": string,
 "owner_id": string | null,
 "replays": number,
-"status": Database["public"]['Enums']["delivery_status"]
+"sending_event": number | null,
+"sending_round": number | null,
+"status": Database["public"]['Enums']["webhook_delivery_status"]
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "webhook_deliveries"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"outbox_event":
+{ Args: { "p_message_id": string }; Returns: {
+              "attempts": number,
+"available_at": string,
+"created_at": string,
+"dead_at": string | null,
+"delivered_at": string | null,
+"id": number,
+"last_error": string | null,
+"payload": NonNullable<Json>,
+"subject_id": string,
+"subject_kind": Database["public"]['Enums']["event_subject"],
+"target": Database["public"]['Enums']["pipeline_function"]
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "event_outbox"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"reconcile_event_requests":
+{ Args: { "p_now"?: string }; Returns: number
+                           },
+"record_artifacts":
+{ Args: { "p_artifacts": Json,"p_now": string,"p_owner": string,"p_video": string }; Returns: undefined
+                           },
+"record_webhook_attempt":
+{ Args: { "p_claim": string,"p_error": string,"p_id": string,"p_latency_ms": number,"p_now"?: string,"p_response_body": string,"p_retry_at": string,"p_status_code": number }; Returns: {
+              "attempts": number,
+"created_at": string,
+"delivered_at": string | null,
+"endpoint_id": string,
+"finished_at": string | null,
+"id": string,
+"job_id": string,
+"last_error": string | null,
+"last_status_code": number | null,
+"message_id": string,
+"next_attempt_at": string,
+"owner_id": string | null,
+"replays": number,
+"sending_event": number | null,
+"sending_round": number | null,
+"status": Database["public"]['Enums']["webhook_delivery_status"]
             }
                           SetofOptions: {
         from: "*"
@@ -693,7 +719,7 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
-"replay_delivery":
+"replay_webhook_delivery":
 { Args: { "p_id": string,"p_now"?: string }; Returns: {
               "attempts": number,
 "created_at": string,
@@ -704,13 +730,13 @@ isOneToOne: false
 "job_id": string,
 "last_error": string | null,
 "last_status_code": number | null,
-"lease_expires_at": string | null,
-"lease_owner": string | null,
 "message_id": string,
 "next_attempt_at": string,
 "owner_id": string | null,
 "replays": number,
-"status": Database["public"]['Enums']["delivery_status"]
+"sending_event": number | null,
+"sending_round": number | null,
+"status": Database["public"]['Enums']["webhook_delivery_status"]
             }
                           SetofOptions: {
         from: "*"
@@ -801,9 +827,6 @@ isOneToOne: false
 "set_webhook_endpoint_enabled":
 { Args: { "p_enabled": boolean,"p_id": string,"p_now"?: string,"p_owner"?: string }; Returns: boolean
                            },
-"settle_dead_delivery":
-{ Args: { "p_id": string,"p_message": string,"p_now": string }; Returns: undefined
-                           },
 "settle_dead_event":
 { Args: { "e": Omit<Database["public"]['Tables']["event_outbox"]['Row'], Database["public"]['Tables']["event_outbox"]['ComputedFields']>,"p_now": string,"p_permanent": boolean }; Returns: undefined
                            },
@@ -858,10 +881,13 @@ isOneToOne: false
       } },
 "webhook_payload":
 { Args: { "j": Omit<Database["public"]['Tables']["processing_jobs"]['Row'], Database["public"]['Tables']["processing_jobs"]['ComputedFields']>,"p_now": string,"p_type": Database["public"]['Enums']["webhook_event_type"] }; Returns: Json
+                           },
+"webhook_sending_until":
+{ Args: { "d": Omit<Database["public"]['Tables']["webhook_deliveries"]['Row'], Database["public"]['Tables']["webhook_deliveries"]['ComputedFields']>,"p_now": string }; Returns: string
                            }
           }
           Enums: {
-            "delivery_carrier": "dispatcher"|"pg_net","delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","event_subject": "storage_object"|"job"|"webhook_delivery","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
+            "delivery_carrier": "dispatcher"|"pg_net","event_subject": "storage_object"|"job"|"webhook_delivery","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -977,7 +1003,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "delivery_carrier": ["dispatcher", "pg_net"],"delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"event_subject": ["storage_object", "job", "webhook_delivery"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
+            "delivery_carrier": ["dispatcher", "pg_net"],"event_subject": ["storage_object", "job", "webhook_delivery"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
           }
         }
 } as const

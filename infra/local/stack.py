@@ -31,7 +31,7 @@ from infra.local.postgres import (
     free_port,
     prepare_database,
 )
-from shared.domain import EventCarrier, PipelineFunction
+from shared.domain import DeliveryCarrier, PipelineFunction
 from shared.net_guard import LOOPBACK
 from shared.signing import new_secret
 
@@ -167,10 +167,10 @@ class LocalStack:
         cluster.start()
         url = cluster.create_database(DATABASE)
         prepare_database(url)
-        delivery = EventCarrier(
-            self.extra_env.get("VIDPIPE_DELIVERY") or os.environ.get("VIDPIPE_DELIVERY") or EventCarrier.DISPATCHER
+        delivery = DeliveryCarrier(
+            self.extra_env.get("VIDPIPE_DELIVERY") or os.environ.get("VIDPIPE_DELIVERY") or DeliveryCarrier.DISPATCHER
         )
-        if delivery == EventCarrier.PG_NET:
+        if delivery == DeliveryCarrier.PG_NET:
             apply_sql_file(url, PG_NET_STANDIN_SQL)
         ports = {name: free_port() for name in (*FUNCTIONS, UI)}
         state = StackState(
@@ -186,7 +186,7 @@ class LocalStack:
             ui_url=f"http://127.0.0.1:{ports[UI]}/",
         )
         with psycopg.connect(url, autocommit=True, row_factory=dict_row) as conn:  # as a hosted project is told once
-            queries.configured_delivery(conn, EventCarrier(delivery), state.function_urls, state.event_secret)
+            queries.configured_delivery(conn, DeliveryCarrier(delivery), state.function_urls, state.event_secret)
             if self.policy:
                 queries.changed_policy(conn, **self.policy)
         try:

@@ -16,8 +16,8 @@ from typing import IO
 from uuid import UUID, uuid4
 
 import psycopg
-from psycopg.types.json import Jsonb
 
+from infra import queries
 from infra.local.owner_db import as_owner
 from infra.local.stack import LOCAL_USER_ID, UPLOADS_BUCKET
 from shared.adapters.local_storage import LocalStorage
@@ -41,17 +41,14 @@ def check_upload(database_url: str, owner: str, name: str, size: int, bucket: st
     """Refuses (UploadRefused) what Supabase Storage would refuse the signed-in `owner`: a key the
     bucket's policies do not let them insert (403), a file over the bucket's limit (413)."""
     with as_owner(database_url, owner) as conn:
-        limit = conn.execute("select file_size_limit from storage.buckets where id = %s", (bucket,)).fetchone()
+        limit = queries.bucket_size_limit(conn, bucket)
         if limit is None:
             raise UploadRefused(404, f"no bucket {bucket}")
         if limit["file_size_limit"] is not None and size > limit["file_size_limit"]:
             raise UploadRefused(413, f"the file is {size} bytes; the bucket takes at most {limit['file_size_limit']}")
         try:
             with conn.transaction():  # the policies decide; the row never commits
-                conn.execute(
-                    "insert into storage.objects (bucket_id, name, owner, owner_id) values (%s, %s, %s, %s)",
-                    (bucket, name, owner, owner),
-                )
+                queries.inserted_object(conn, bucket, name, owner, None)
                 raise psycopg.Rollback
         except psycopg.errors.InsufficientPrivilege as exc:
             raise UploadRefused(403, f"not allowed to upload {name}") from exc
@@ -78,14 +75,8 @@ def store_upload(
         os.link(received, target)  # the body was written beside the buckets as it arrived: no copy
     else:
         _copy_in(source, target)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "insert into storage.objects (bucket_id, name, owner, owner_id, metadata) "
-            "values (%s, %s, %s, %s, %s) returning id",
-            (bucket, name, owner, owner, Jsonb({"size": size, "mimetype": content_type})),
-        ).fetchone()
-    assert row is not None
-    return UUID(str(row[0]))
+    with queries.connect(database_url) as conn:
+        return queries.inserted_object(conn, bucket, name, owner, {"size": size, "mimetype": content_type})
 
 
 def _copy_in(source: IO[bytes], target: Path) -> None:

@@ -48,12 +48,12 @@ from waitress.parser import HTTPRequestParser
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
-from infra import REPO_ROOT
+from infra import REPO_ROOT, queries
 from infra.local.owner_db import as_owner
 from infra.local.uploads import UploadRefused, check_upload, storage_name, store_upload
 from shared.adapters.local_storage import LocalStorage
 from shared.adapters.postgres import map_error
-from shared.domain import JobNotFound, LimitReached, StepBusy, StepNotApplicable
+from shared.domain import Busy, LimitReached, NotFound, NothingToDo
 from shared.serve import Refused, Screen
 
 STATIC = Path(__file__).with_name("static")
@@ -62,6 +62,8 @@ LOOPBACK_NAMES = ("127.0.0.1", "localhost")
 # A login lasts a working day: one that leaked (to another server on localhost) dies with it.
 LOGIN_SECONDS = 8 * 3600
 JOBS_CHANNEL = "vidpipe_jobs"
+# What the page shows of each step of a job's history.
+HISTORY_FIELDS = ("from_status", "to_status", "attempt", "reason_code", "message", "created_at")
 # Each open page holds one of the server's threads for its event stream; a few threads always stay
 # for everything else, and a stream whose page is gone is noticed at its next keepalive.
 THREADS = 16
@@ -90,18 +92,6 @@ INLINE_TYPES = frozenset(
 )
 # A file opened on its own is a document of no origin that runs nothing.
 FILE_POLICY = "sandbox; default-src 'none'"
-
-JOB_COLUMNS = """
-  j.id as job_id, j.video_id, v.object_id, v.path, v.size_bytes, j.status, j.reason_code, j.last_error,
-  j.failed_step, j.attempts, j.max_attempts, j.retries, j.retry_requested_at, j.created_at, j.updated_at,
-  j.finished_at, m.document #>> '{suggestions,title}' as title, m.document #>> '{poster,path}' as poster,
-  m.document #>> '{poster,bucket}' as poster_bucket
-"""
-JOBS = f"""
-select {JOB_COLUMNS}
-  from public.processing_jobs j join public.videos v on v.id = j.video_id
-  left join public.video_metadata m on m.video_id = j.video_id
-"""
 
 
 @dataclass(frozen=True)
@@ -299,43 +289,24 @@ def hls_js() -> Any:
 @page.get("/api/videos")
 def videos() -> Any:
     with owner_db() as conn:
-        rows = conn.execute(JOBS + " order by j.created_at desc limit 200").fetchall()
+        rows = queries.page_jobs(conn)
     return jsonify([_json(r) for r in rows])
-
-
-DELIVERIES = """
-select d.id, m.event_type, e.url, d.status, d.attempts, d.last_status_code, d.last_error, d.delivered_at,
-       d.created_at,
-       coalesce((select json_agg(json_build_object('attempt', a.attempt, 'status_code', a.status_code,
-                                                   'error', a.error, 'latency_ms', a.latency_ms, 'at', a.created_at)
-                                 order by a.id)
-                   from public.webhook_attempts a where a.delivery_id = d.id), '[]') as tries
-  from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id
-  join public.webhook_endpoints e on e.id = d.endpoint_id
- where d.job_id = %s order by d.created_at
-"""
 
 
 @page.get("/api/videos/<uuid:video_id>")
 def video(video_id: UUID) -> Any:
     """All the page shows of one video: its job and history, document and webhook deliveries."""
     with owner_db() as conn:
-        job = conn.execute(JOBS + " where j.video_id = %s", (video_id,)).fetchone()
+        job = queries.page_job_of_video(conn, video_id)
         if job is None:
             abort(404, "no such video")
-        document = conn.execute(
-            "select document from public.video_metadata where video_id = %s", (video_id,)
-        ).fetchone()
-        events = conn.execute(
-            "select from_status, to_status, attempt, reason_code, message, created_at from public.job_events "
-            "where job_id = %s order by id",
-            (job["job_id"],),
-        ).fetchall()
-        deliveries = conn.execute(DELIVERIES, (job["job_id"],)).fetchall()
+        document = queries.metadata_document(conn, video_id)
+        events = queries.job_history(conn, job["job_id"])
+        deliveries = queries.job_deliveries(conn, job["job_id"])
     return jsonify(
         job=_json(job),
-        document=document["document"] if document else None,
-        events=[_json(e) for e in events],
+        document=document,
+        events=[_json({key: e[key] for key in HISTORY_FIELDS}) for e in events],
         deliveries=[_json(d) for d in deliveries],
     )
 
@@ -344,19 +315,19 @@ def video(video_id: UUID) -> Any:
 def retry(job_id: UUID) -> Any:
     try:
         with owner_db() as conn:
-            row = conn.execute("select status from public.retry_job(%s)", (job_id,)).fetchone()
+            status_after = queries.retried_job_status(conn, job_id)
     except psycopg.Error as exc:
         refused = map_error(exc)  # the one SQLSTATE table
         status = next((code for kind, code in RETRY_ANSWERS.items() if isinstance(refused, kind)), None)
         if status is None:
             raise
         return jsonify(error=str(refused)), status
-    return jsonify(status=row["status"] if row else None)
+    return jsonify(status=status_after)
 
 
 # An owner's retry refused: not theirs (or no such job), already being checked again, nothing to
 # retry, over their limits.
-RETRY_ANSWERS: dict[type[Exception], int] = {JobNotFound: 404, StepBusy: 409, StepNotApplicable: 409, LimitReached: 429}
+RETRY_ANSWERS: dict[type[Exception], int] = {NotFound: 404, Busy: 409, NothingToDo: 409, LimitReached: 429}
 
 
 @page.post(UPLOADS_PATH)
@@ -390,13 +361,9 @@ def file(bucket: str, key: str) -> Any:
     if ".." in parts or key.startswith("/") or len(parts) < 2 or "\x00" in bucket + key:
         abort(404)
     with owner_db() as conn:
-        allowed = conn.execute(
-            "select 1 from public.videos v where (v.bucket = %(bucket)s and v.path = %(key)s) "
-            "or (%(bucket)s = %(derived)s and v.owner_id::text = %(owner)s and v.id::text = %(video)s)",
-            {"bucket": bucket, "key": key, "derived": ui().derived_bucket, "owner": parts[0], "video": parts[1]},
-        ).fetchone()
+        allowed = queries.video_owns_file(conn, bucket, key, ui().derived_bucket)
     target = ui().storage_root / bucket / key
-    if allowed is None or not target.is_file():
+    if not allowed or not target.is_file():
         abort(404)
     kind = mimetypes.guess_type(target.name)[0]
     inline = kind in INLINE_TYPES
@@ -445,7 +412,7 @@ def job_events(config: UiConfig) -> Iterator[str]:
                     continue
                 ids |= {n.payload for n in listener.notifies(timeout=0.01)}  # the rest of a burst, at once
                 with as_owner(config.database_url, config.owner) as conn:
-                    rows = conn.execute(JOBS + " where j.id = any(%s::uuid[])", (job_ids(ids),)).fetchall()
+                    rows = queries.page_jobs_by_id(conn, job_ids(ids))
                 for row in rows:  # another owner's jobs are not among them
                     yield f"event: job\ndata: {json.dumps(_json(row))}\n\n"
     except psycopg.OperationalError:

@@ -18,23 +18,24 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from shared.domain import (
-    DeliveryDeferred,
+    Busy,
     IllegalTransition,
-    JobNotFound,
     JobStep,
     LeaseLost,
     LimitReached,
+    NotFound,
+    NothingToDo,
     Reason,
-    StepBusy,
-    StepNotApplicable,
     TransientError,
+    WebhookCancelled,
+    WebhookDeferred,
 )
-from shared.models import Artifact, DeliveryState, DeliveryTask, Job, StorageObject, UploadInfo, Video
+from shared.models import Artifact, Job, StorageObject, UploadInfo, Video, WebhookDelivery, WebhookSend
 
 SQLSTATE_ERRORS: dict[str, type[Exception]] = {
-    "VP404": JobNotFound,
-    "VP409": StepBusy,
-    "VP410": StepNotApplicable,
+    "VP404": NotFound,
+    "VP409": Busy,
+    "VP410": NothingToDo,
     "VP412": LeaseLost,
     "VP422": IllegalTransition,
     "VP429": LimitReached,
@@ -101,7 +102,7 @@ class PostgresDatabase:
     def _job(self, sql: str, params: tuple[Any, ...]) -> Job:
         row = self._one(sql, params)
         if row is None or row.get("id") is None:
-            raise JobNotFound("no job returned")
+            raise NotFound("no job returned")
         return Job.model_validate(row)
 
     # Uploads --------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ class PostgresDatabase:
     def get_video(self, video_id: UUID) -> Video:
         row = self._one("select * from public.videos where id = %s", (video_id,))
         if row is None:
-            raise JobNotFound(f"video {video_id} not found")
+            raise NotFound(f"video {video_id} not found")
         return Video.model_validate(row)
 
     def list_artifacts(self, video_id: UUID) -> list[Artifact]:
@@ -205,28 +206,31 @@ class PostgresDatabase:
         )
         return [Artifact.model_validate(r) for r in rows]
 
-    def claim_delivery(self, delivery_id: UUID, worker: str, lease_seconds: int, owner_limit: int) -> DeliveryTask:
+    def claim_webhook_delivery(
+        self, delivery_id: UUID, message_id: str, claim_seconds: int, owner_limit: int
+    ) -> WebhookSend:
         row = self._one(
-            "select * from public.claim_delivery(%s, %s, %s, %s)", (delivery_id, worker, lease_seconds, owner_limit)
+            "select * from public.claim_webhook_delivery(%s, %s, %s, %s)",
+            (delivery_id, message_id, claim_seconds, owner_limit),
         )
         if row is None:
-            raise StepNotApplicable(f"delivery {delivery_id} was cancelled: its endpoint is turned off")
+            raise WebhookCancelled(f"delivery {delivery_id} was cancelled: its endpoint is turned off")
         if row["deferred_until"] is not None:
-            raise DeliveryDeferred(row["deferred_until"])
-        return DeliveryTask.model_validate(row)
+            raise WebhookDeferred(row["deferred_until"])
+        return WebhookSend.model_validate(row)
 
-    def record_attempt(
+    def record_webhook_attempt(
         self,
         delivery_id: UUID,
-        worker: str,
+        claim: str,
         status_code: int | None,
         error: str | None,
         latency_ms: int,
         response_body: str,
         retry_at: datetime | None,
-    ) -> DeliveryState:
+    ) -> WebhookDelivery:
         row = self._one(
-            "select * from public.record_attempt(%s, %s, %s, %s, %s, %s, %s)",
-            (delivery_id, worker, status_code, error[:2000] if error else None, latency_ms, response_body, retry_at),
+            "select * from public.record_webhook_attempt(%s, %s, %s, %s, %s, %s, %s)",
+            (delivery_id, claim, status_code, error[:2000] if error else None, latency_ms, response_body, retry_at),
         )
-        return DeliveryState.model_validate(row)
+        return WebhookDelivery.model_validate(row)

@@ -8,7 +8,7 @@ from pathlib import Path
 from uuid import UUID
 
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
-from shared.events import parse_job_event
+from shared.events import SignedEvent, parse_job_event
 from shared.media.models import MadeBy, MediaAnalysis
 from shared.metadata.document import SCHEMA_VERSION, build_document
 from shared.metadata.technical import technical_from_probe
@@ -50,5 +50,5 @@ def generate_metadata(svc: Services, job_id: UUID) -> Outcome:
     return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, lambda job, beat: describe_job(svc, job, beat))
 
 
-def handle_event(svc: Services, body: bytes) -> Outcome:
-    return generate_metadata(svc, parse_job_event(body).id)
+def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+    return generate_metadata(svc, parse_job_event(event.body).id)

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from shared.config import Settings
 from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath, safe_key
-from shared.events import parse_storage_object_event
+from shared.events import SignedEvent, parse_storage_object_event
 from shared.logs import get_logger
 from shared.media.confine import ACCEPTED, VIDEO_CONTAINERS, demuxer_of
 from shared.media.probe import audio_streams, still_image_format, video_streams
@@ -238,5 +238,5 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     return Outcome("done", job.id)
 
 
-def handle_event(svc: Services, body: bytes) -> Outcome:
-    return ingest(svc, parse_storage_object_event(body).id)
+def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+    return ingest(svc, parse_storage_object_event(event.body).id)

@@ -2,10 +2,11 @@
 
 The database writes a message for each job event (video.ingested, video.processed, video.ready,
 video.failed) and one delivery per subscribed endpoint, each with an outbox event, in the
-transaction of the status change. This function takes one delivery, sends one signed attempt,
-and records it together with what follows: done, the next attempt on the retry schedule
-(Retry-After honoured, jitter added), or failed once the schedule is spent. Each attempt is its
-own event, so a slow endpoint holds up only its own deliveries.
+transaction of the status change. This function takes one delivery through the event that
+carries it (the outbox is the one queue: the event's claim is the attempt's), sends one signed
+attempt, and records it together with what follows: done, the next attempt on the retry
+schedule (Retry-After honoured, jitter added), or failed once the schedule is spent. Each attempt
+is its own event, so a slow endpoint holds up only its own deliveries.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from email.utils import parsedate_to_datetime
 from uuid import UUID
 
 from shared.config import Settings
-from shared.domain import DeliveryDeferred, DeliveryStatus
-from shared.events import parse_delivery_event
+from shared.domain import WebhookDeferred, WebhookDeliveryStatus
+from shared.events import SignedEvent, parse_webhook_delivery_event
 from shared.logs import get_logger
 from shared.models import PostAnswer
 from shared.ports import Services
@@ -59,44 +60,45 @@ def next_attempt_at(
     return now + timedelta(seconds=delay)
 
 
-def lease_seconds(settings: Settings) -> int:
-    """A delivery's lease outlasts its send (bounded by the wall clock) with room to record it, so
-    a live send is never taken for a dead one and sent twice."""
+def claim_seconds(settings: Settings) -> int:
+    """How long an attempt's event stays claimed: the send (bounded by the wall clock) with room
+    to record it, so a live send is never taken for a dead one and sent twice."""
     return math.ceil(settings.webhook_timeout_seconds) + 30
 
 
-def deliver(svc: Services, delivery_id: UUID) -> Outcome:
+def deliver(svc: Services, delivery_id: UUID, message_id: str) -> Outcome:
+    """One attempt of the delivery, carried by the event the carrier sent as `message_id`."""
     settings = svc.settings
     try:
-        task = svc.db.claim_delivery(
-            delivery_id, svc.worker, lease_seconds(settings), settings.webhook_owner_concurrency
+        send = svc.db.claim_webhook_delivery(
+            delivery_id, message_id, claim_seconds(settings), settings.webhook_owner_concurrency
         )
-    except DeliveryDeferred as exc:  # the database has scheduled it again: this event is done
+    except WebhookDeferred as exc:  # the database has scheduled it again: this event is done
         log.info("webhook deferred", extra={"event_id": str(delivery_id), "outcome": "deferred"})
         return Outcome("deferred", None, str(exc))
-    body = json.dumps(task.body, separators=(",", ":"))
-    sent = svc.webhooks.send(task.url, task.secret, task.message_id, body)
+    body = json.dumps(send.body, separators=(",", ":"))
+    sent = svc.webhooks.send(send.url, send.secret, send.message_id, body)
     now = datetime.now(tz=UTC)
-    retry_at = None if sent.ok else next_attempt_at(settings, task.attempt, sent, now)
-    state = svc.db.record_attempt(
-        task.delivery_id, task.lease, sent.status_code, sent.error, sent.latency_ms, sent.body, retry_at
+    retry_at = None if sent.ok else next_attempt_at(settings, send.attempt, sent, now)
+    state = svc.db.record_webhook_attempt(
+        send.delivery_id, send.claim, sent.status_code, sent.error, sent.latency_ms, sent.body, retry_at
     )
     log.info(
         "webhook %s",
         state.status,
         extra={
-            "event_id": task.message_id,
+            "event_id": send.message_id,
             "status_code": sent.status_code,
-            "attempt": task.attempt,
+            "attempt": send.attempt,
             "duration_ms": sent.latency_ms,
             "outcome": state.status,
         },
     )
-    if state.lease_owner is not None and state.lease_owner != task.lease:
+    if state.claim is not None and state.claim != send.claim:
         return Outcome("duplicate", None, "recorded; the delivery was claimed again while this attempt was sent")
-    result: Result = "done" if sent.ok else "retrying" if state.status == DeliveryStatus.PENDING else "failed"
+    result: Result = "done" if sent.ok else "retrying" if state.status == WebhookDeliveryStatus.PENDING else "failed"
     return Outcome(result, None, sent.error or "")
 
 
-def handle_event(svc: Services, body: bytes) -> Outcome:
-    return deliver(svc, parse_delivery_event(body).id)
+def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+    return deliver(svc, parse_webhook_delivery_event(event.body).id, event.message_id)

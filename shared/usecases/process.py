@@ -9,7 +9,7 @@ from uuid import UUID
 
 from shared.config import Settings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
-from shared.events import parse_job_event
+from shared.events import SignedEvent, parse_job_event
 from shared.media.confine import DecodeLimits
 from shared.media.ffmpeg_tools import tool_version
 from shared.media.models import MadeBy
@@ -66,5 +66,5 @@ def process(svc: Services, job_id: UUID) -> Outcome:
     return run_leased_step(svc, job_id, JobStep.PROCESS, lambda job, beat: process_job(svc, job, beat))
 
 
-def handle_event(svc: Services, body: bytes) -> Outcome:
-    return process(svc, parse_job_event(body).id)
+def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+    return process(svc, parse_job_event(event.body).id)

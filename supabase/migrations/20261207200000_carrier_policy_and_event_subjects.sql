@@ -1,11 +1,16 @@
--- vidpipe: one owner for the event carriers' policy, and a typed subject on every outbox event.
+-- vidpipe: one owner for the event carriers' policy, a typed subject on every outbox event, and
+-- one queue for customer webhooks.
 -- The dispatcher read batch, visibility, timeout and attempts from its environment while pg_net
 -- read them from delivery_settings (with another batch), and the retry backoff's base was a
 -- database setting: now delivery_settings (one row, always present) holds them all and both
 -- carriers read it. Outbox events were matched to their job, upload or delivery through
 -- payload->'record'->>'id' on an expression index; now each event names its subject
--- (subject_kind, subject_id), indexed. The same change as supabase/schemas/ (10_types, 20_tables,
--- 30_state_machine, 40_events, 50_webhooks, 60_sweeper, 70_security).
+-- (subject_kind, subject_id), indexed. A webhook delivery was claimed twice, by its outbox event
+-- and by a lease of its own on the delivery row: now the event's claim is the only one (the row
+-- names the event in flight, sending_event), and the webhook functions' names say so
+-- (claim_webhook_delivery, record_webhook_attempt, replay_webhook_delivery, …). The same change as
+-- supabase/schemas/ (10_types, 20_tables, 30_state_machine, 40_events, 50_webhooks, 60_sweeper,
+-- 70_security).
 
 create type public.event_subject as enum (
   'storage_object',   -- an upload (storage.objects): ingest's events
@@ -153,7 +158,7 @@ declare
   j public.processing_jobs;
 begin
   if e.subject_kind = 'webhook_delivery' then
-    perform public.settle_dead_delivery(e.subject_id, coalesce(e.last_error, 'no detail'), p_now);
+    perform public.fail_webhook_delivery(e.subject_id, coalesce(e.last_error, 'no detail'), p_now);
   elsif e.subject_kind = 'storage_object' then
     select so.id, so.bucket_id, so.name, so.metadata, u.id as owner into o
       from storage.objects so left join auth.users u on u.id = so.owner
@@ -249,141 +254,6 @@ begin
 end
 $$;
 
-create or replace function public.claim_delivery(
-  p_id uuid, p_worker text, p_lease_seconds integer, p_owner_limit integer default 4,
-  p_now timestamptz default now()
-) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer, lease text,
-                 deferred_until timestamptz)
-language plpgsql set search_path = '' as $$
-declare
-  d public.webhook_deliveries := public.lock_delivery(p_id);
-  v_lease text := p_worker || '/' || left(gen_random_uuid()::text, 8);
-  v_wait timestamptz;
-begin
-  if d.id is null then
-    raise exception 'delivery % not found', p_id using errcode = 'VP404';
-  end if;
-  if d.finished_at is not null then
-    raise exception 'delivery % is %', p_id, d.status using errcode = 'VP410';
-  end if;
-  if d.next_attempt_at > p_now and d.lease_owner is null then
-    raise exception 'delivery % is not due before %', p_id, d.next_attempt_at using errcode = 'VP410';
-  end if;
-  if not exists (select 1 from public.webhook_endpoints e where e.id = d.endpoint_id and e.enabled) then
-    update public.webhook_deliveries w
-       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint is turned off',
-           lease_owner = null, lease_expires_at = null
-     where w.id = p_id;
-    return;  -- no row: nothing to send
-  end if;
-  -- Its own live lease (a sender still at work), the endpoint's other send, or the owner's limit.
-  v_wait := case when d.lease_expires_at > p_now then d.lease_expires_at end;
-  v_wait := coalesce(v_wait, (select min(w.lease_expires_at) from public.webhook_deliveries w
-                               where w.endpoint_id = d.endpoint_id and w.lease_owner is not null
-                                 and w.lease_expires_at > p_now and w.id <> d.id));
-  if v_wait is null then
-    select case when count(*) >= p_owner_limit then min(w.lease_expires_at) end into v_wait
-      from public.webhook_deliveries w
-     where w.owner_id = d.owner_id and w.lease_owner is not null and w.lease_expires_at > p_now and w.id <> d.id;
-  end if;
-  if v_wait is not null then
-    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, v_wait, p_now);
-    return query select d.id, d.message_id, null::text, null::text, null::jsonb, d.attempts, null::text, v_wait;
-    return;
-  end if;
-  update public.webhook_deliveries w
-     set status = 'sending', lease_owner = v_lease, lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
-   where w.id = p_id;
-  return query
-    select d.id, d.message_id, e.url, e.secret, m.payload, d.attempts + 1, v_lease, null::timestamptz
-      from public.webhook_endpoints e, public.webhook_messages m
-     where e.id = d.endpoint_id and m.id = d.message_id;
-end
-$$;
-
-create or replace function public.record_attempt(
-  p_id uuid, p_worker text, p_status_code integer, p_error text, p_latency_ms integer, p_response_body text,
-  p_retry_at timestamptz, p_now timestamptz default now()
-) returns public.webhook_deliveries
-language plpgsql set search_path = '' as $$
-declare
-  d public.webhook_deliveries := public.lock_delivery(p_id);
-  m public.webhook_messages;
-  v_ok boolean := coalesce(p_status_code between 200 and 299, false);
-  v_final boolean := v_ok or p_status_code = 410 or p_retry_at is null;
-  v_held boolean;
-begin
-  if d.id is null then
-    raise exception 'delivery % is gone', p_id using errcode = 'VP412';
-  end if;
-  v_held := d.lease_owner is not distinct from p_worker;
-  select * into m from public.webhook_messages where id = d.message_id;
-  insert into public.webhook_attempts (delivery_id, endpoint_id, job_id, owner_id, event_type, message_id, attempt,
-                                       status_code, error, latency_ms, response_body, created_at)
-  values (d.id, d.endpoint_id, m.job_id, d.owner_id, m.event_type, m.id, d.attempts + 1,
-          p_status_code, case when v_held then p_error else concat_ws('; ', p_error, 'sent after its lease ran out') end,
-          p_latency_ms, left(p_response_body, 500), p_now);
-  if not v_held then
-    return d;
-  end if;
-  if p_status_code = 410 then
-    update public.webhook_endpoints
-       set enabled = false, disabled_reason = format('HTTP 410 Gone at %s', p_now), updated_at = p_now
-     where id = d.endpoint_id;
-    update public.webhook_deliveries
-       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone'
-     where endpoint_id = d.endpoint_id and finished_at is null and id <> d.id;
-  end if;
-  update public.webhook_deliveries w
-     set attempts = w.attempts + 1, lease_owner = null, lease_expires_at = null,
-         last_status_code = p_status_code, last_error = case when v_ok then null else p_error end,
-         status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end::public.delivery_status,
-         delivered_at = case when v_ok then p_now end,
-         finished_at = case when v_final then p_now end,
-         next_attempt_at = case when v_final then w.next_attempt_at else p_retry_at end
-   where w.id = p_id
-  returning * into d;
-  if d.status = 'pending' then
-    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_retry_at,
-                                 p_now);
-  end if;
-  -- A waiting delivery's event is one not yet handed out (attempts = 0) and due later.
-  update public.event_outbox set available_at = p_now
-   where id = (
-     select o.id from public.webhook_deliveries w
-       join public.event_outbox o on o.subject_kind = 'webhook_delivery' and o.subject_id = w.id
-      where w.owner_id = d.owner_id and w.finished_at is null and w.lease_owner is null and w.next_attempt_at <= p_now
-        and o.delivered_at is null and o.dead_at is null and o.target = 'notify' and o.attempts = 0
-        and o.available_at > p_now
-      order by w.endpoint_id <> d.endpoint_id, w.next_attempt_at, w.created_at
-      limit 1);
-  return d;
-end
-$$;
-
-create or replace function public.replay_delivery(p_id uuid, p_now timestamptz default now())
-returns public.webhook_deliveries
-language plpgsql set search_path = '' as $$
-declare
-  d public.webhook_deliveries;
-begin
-  d := public.lock_delivery(p_id);
-  if d.id is null then
-    raise exception 'delivery % not found', p_id using errcode = 'VP404';
-  end if;
-  if d.lease_owner is not null and d.lease_expires_at > p_now then
-    raise exception 'delivery % is being sent right now', p_id using errcode = 'VP409';
-  end if;
-  update public.webhook_deliveries
-     set status = 'pending', replays = replays + 1, attempts = 0, next_attempt_at = p_now, finished_at = null,
-         delivered_at = null, lease_owner = null, lease_expires_at = null
-   where id = p_id
-  returning * into d;
-  perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
-  return d;
-end
-$$;
-
 create or replace function public.sweep(p_now timestamptz default now(), p_stale_seconds integer default 120)
 returns table (subject_id uuid, action text)
 language plpgsql set search_path = '' as $$
@@ -448,15 +318,265 @@ begin
 end
 $$;
 
+-- Customer webhooks: one queue. An attempt in flight now is sent again when its event's claim
+-- ends, as after any crash of notify.
+alter type public.delivery_status rename to webhook_delivery_status;
+drop index public.webhook_deliveries_sending_endpoint;
+drop index public.webhook_deliveries_sending_owner;
+alter table public.webhook_deliveries add column sending_event bigint, add column sending_round integer;
+update public.webhook_deliveries set status = 'pending' where status = 'sending';
+alter table public.webhook_deliveries drop column lease_owner, drop column lease_expires_at,
+  add constraint webhook_deliveries_sending_claim
+    check ((status = 'sending') = (sending_event is not null) and (sending_event is null) = (sending_round is null));
+create index webhook_deliveries_sending_endpoint on public.webhook_deliveries (endpoint_id) where status = 'sending';
+create index webhook_deliveries_sending_owner on public.webhook_deliveries (owner_id) where status = 'sending';
+drop function public.lock_delivery(uuid);
+drop function public.claim_delivery(uuid, text, integer, integer, timestamptz);
+drop function public.record_attempt(uuid, text, integer, text, integer, text, timestamptz, timestamptz);
+drop function public.replay_delivery(uuid, timestamptz);
+drop function public.settle_dead_delivery(uuid, text, timestamptz);
+
+create function public.event_message_id(p_id bigint)
+returns text language sql immutable set search_path = '' as $$
+  select 'evt_' || p_id
+$$;
+
+create function public.outbox_event(p_message_id text)
+returns public.event_outbox language sql stable set search_path = '' as $$
+  select * from public.event_outbox where id = substring(p_message_id from '^evt_([0-9]{1,18})$')::bigint
+$$;
+
+create function public.webhook_sending_until(d public.webhook_deliveries, p_now timestamptz)
+returns timestamptz
+language sql stable set search_path = '' as $$
+  select o.available_at from public.event_outbox o
+   where d.status = 'sending' and o.id = d.sending_event and o.attempts = d.sending_round
+     and o.delivered_at is null and o.dead_at is null and o.available_at > p_now
+$$;
+
+create function public.lock_webhook_delivery(p_id uuid)
+returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries;
+begin
+  select * into d from public.webhook_deliveries w where w.id = p_id;
+  if not found then
+    return null;
+  end if;
+  perform pg_advisory_xact_lock(hashtextextended('vidpipe.webhook_sending:' || coalesce(d.owner_id::text, ''), 0));
+  perform from public.webhook_endpoints e where e.id = d.endpoint_id for no key update;
+  select * into d from public.webhook_deliveries w where w.id = p_id for update;
+  return d;  -- null when it was deleted meanwhile
+end
+$$;
+
+create function public.claim_webhook_delivery(
+  p_id uuid, p_message_id text, p_claim_seconds integer, p_owner_limit integer default 4,
+  p_now timestamptz default now()
+) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer, claim text,
+                 deferred_until timestamptz)
+language plpgsql set search_path = '' as $$
+declare
+  e public.event_outbox := public.outbox_event(p_message_id);
+  d public.webhook_deliveries;
+  v_wait timestamptz;
+begin
+  if e.id is null or e.subject_kind <> 'webhook_delivery' or e.subject_id <> p_id then
+    raise exception 'event % carries no attempt of delivery %', p_message_id, p_id using errcode = 'VP404';
+  end if;
+  d := public.lock_webhook_delivery(p_id);
+  if d.id is null then
+    raise exception 'delivery % not found', p_id using errcode = 'VP404';
+  end if;
+  if d.finished_at is not null then
+    raise exception 'delivery % is %', p_id, d.status using errcode = 'VP410';
+  end if;
+  if d.next_attempt_at > p_now and d.status <> 'sending' then
+    raise exception 'delivery % is not due before %', p_id, d.next_attempt_at using errcode = 'VP410';
+  end if;
+  if not exists (select 1 from public.webhook_endpoints ep where ep.id = d.endpoint_id and ep.enabled) then
+    update public.webhook_deliveries w
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint is turned off',
+           sending_event = null, sending_round = null
+     where w.id = p_id;
+    return;  -- no row: nothing to send
+  end if;
+  -- Its own attempt in flight (a sender still at work), the endpoint's other send, or the owner's limit.
+  v_wait := public.webhook_sending_until(d, p_now);
+  v_wait := coalesce(v_wait, (select min(public.webhook_sending_until(w, p_now)) from public.webhook_deliveries w
+                               where w.endpoint_id = d.endpoint_id and w.status = 'sending' and w.id <> d.id));
+  if v_wait is null then
+    select case when count(s.until) >= p_owner_limit then min(s.until) end into v_wait
+      from (select public.webhook_sending_until(w, p_now) as until from public.webhook_deliveries w
+             where w.owner_id = d.owner_id and w.status = 'sending' and w.id <> d.id) s;
+  end if;
+  if v_wait is not null then
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, v_wait, p_now);
+    return query select d.id, d.message_id, null::text, null::text, null::jsonb, d.attempts, null::text, v_wait;
+    return;
+  end if;
+  update public.webhook_deliveries w set status = 'sending', sending_event = e.id, sending_round = e.attempts
+   where w.id = p_id;
+  update public.event_outbox o set available_at = p_now + make_interval(secs => p_claim_seconds) where o.id = e.id;
+  return query
+    select d.id, d.message_id, ep.url, ep.secret, m.payload, d.attempts + 1, e.id || '/' || e.attempts,
+           null::timestamptz
+      from public.webhook_endpoints ep, public.webhook_messages m
+     where ep.id = d.endpoint_id and m.id = d.message_id;
+end
+$$;
+
+create function public.record_webhook_attempt(
+  p_id uuid, p_claim text, p_status_code integer, p_error text, p_latency_ms integer, p_response_body text,
+  p_retry_at timestamptz, p_now timestamptz default now()
+) returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries := public.lock_webhook_delivery(p_id);
+  m public.webhook_messages;
+  v_ok boolean := coalesce(p_status_code between 200 and 299, false);
+  v_final boolean := v_ok or p_status_code = 410 or p_retry_at is null;
+  v_held boolean;
+begin
+  if d.id is null then
+    raise exception 'delivery % is gone', p_id using errcode = 'VP412';
+  end if;
+  v_held := d.status = 'sending' and d.sending_event || '/' || d.sending_round = p_claim;
+  select * into m from public.webhook_messages where id = d.message_id;
+  insert into public.webhook_attempts (delivery_id, endpoint_id, job_id, owner_id, event_type, message_id, attempt,
+                                       status_code, error, latency_ms, response_body, created_at)
+  values (d.id, d.endpoint_id, m.job_id, d.owner_id, m.event_type, m.id, d.attempts + 1,
+          p_status_code, case when v_held then p_error else concat_ws('; ', p_error, 'sent after its claim ran out') end,
+          p_latency_ms, left(p_response_body, 500), p_now);
+  if not v_held then
+    return d;
+  end if;
+  if p_status_code = 410 then
+    update public.webhook_endpoints
+       set enabled = false, disabled_reason = format('HTTP 410 Gone at %s', p_now), updated_at = p_now
+     where id = d.endpoint_id;
+    update public.webhook_deliveries
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone',
+           sending_event = null, sending_round = null
+     where endpoint_id = d.endpoint_id and finished_at is null and id <> d.id;
+  end if;
+  update public.webhook_deliveries w
+     set attempts = w.attempts + 1, sending_event = null, sending_round = null,
+         last_status_code = p_status_code, last_error = case when v_ok then null else p_error end,
+         status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end
+                  ::public.webhook_delivery_status,
+         delivered_at = case when v_ok then p_now end,
+         finished_at = case when v_final then p_now end,
+         next_attempt_at = case when v_final then w.next_attempt_at else p_retry_at end
+   where w.id = p_id
+  returning * into d;
+  if d.status = 'pending' then
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_retry_at, p_now);
+  end if;
+  -- A waiting delivery's event is one not yet handed out (attempts = 0) and due later.
+  update public.event_outbox set available_at = p_now
+   where id = (
+     select o.id from public.webhook_deliveries w
+       join public.event_outbox o on o.subject_kind = 'webhook_delivery' and o.subject_id = w.id
+      where w.owner_id = d.owner_id and w.finished_at is null and w.status <> 'sending' and w.next_attempt_at <= p_now
+        and o.delivered_at is null and o.dead_at is null and o.target = 'notify' and o.attempts = 0
+        and o.available_at > p_now
+      order by w.endpoint_id <> d.endpoint_id, w.next_attempt_at, w.created_at
+      limit 1);
+  return d;
+end
+$$;
+
+create function public.replay_webhook_delivery(p_id uuid, p_now timestamptz default now())
+returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries;
+begin
+  d := public.lock_webhook_delivery(p_id);
+  if d.id is null then
+    raise exception 'delivery % not found', p_id using errcode = 'VP404';
+  end if;
+  if public.webhook_sending_until(d, p_now) is not null then
+    raise exception 'delivery % is being sent right now', p_id using errcode = 'VP409';
+  end if;
+  update public.webhook_deliveries
+     set status = 'pending', replays = replays + 1, attempts = 0, next_attempt_at = p_now, finished_at = null,
+         delivered_at = null, sending_event = null, sending_round = null
+   where id = p_id
+  returning * into d;
+  perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
+  return d;
+end
+$$;
+
+create function public.fail_webhook_delivery(p_id uuid, p_message text, p_now timestamptz)
+returns void
+language sql set search_path = '' as $$
+  update public.webhook_deliveries
+     set status = 'failed', finished_at = p_now, sending_event = null, sending_round = null,
+         last_error = format('the notify function could not take the delivery: %s', p_message)
+   where id = p_id and finished_at is null
+$$;
+
+create or replace function public.deliver_due_events(p_now timestamptz default now())
+returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  s public.delivery_settings;
+  e public.event_outbox;
+  v_secret text := public.event_secret();
+  v_url text;
+  v_id text;
+  v_timestamp bigint := floor(extract(epoch from p_now));
+  v_sent integer := 0;
+begin
+  select * into s from public.delivery_settings;
+  if s.carrier is distinct from 'pg_net' or v_secret is null
+     or to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+    return 0;
+  end if;
+  for e in select * from public.claim_outbox(s.batch, s.visibility_seconds, p_now) loop
+    v_url := s.function_urls ->> e.target::text;
+    if v_url is null then
+      perform public.settle_outbox_attempt(e.id, null, format('no URL configured for function %s', e.target),
+                                           s.max_attempts, p_now);
+      continue;
+    end if;
+    v_id := public.event_message_id(e.id);
+    insert into public.event_requests (request_id, event_id, sent_at)
+    values (net.http_post(
+              url => v_url, body => e.payload,
+              headers => jsonb_build_object(
+                'Content-Type', 'application/json', 'webhook-id', v_id, 'webhook-timestamp', v_timestamp::text,
+                'webhook-signature', public.sign_event(v_secret, v_id, v_timestamp, e.payload::text)),
+              timeout_milliseconds => s.timeout_ms),
+            e.id, p_now);
+    v_sent := v_sent + 1;
+  end loop;
+  return v_sent;
+end
+$$;
+
 do $$
 declare
-  f regprocedure;
+  f text;
 begin
-  foreach f in array array['public.subject_table(public.event_subject)'::regprocedure,
-                           'public.enqueue_event(public.pipeline_function, text, public.event_subject, jsonb, jsonb, timestamptz, timestamptz)'::regprocedure]
-  loop
-    execute format('revoke execute on function %s from public, anon, authenticated', f);
-    execute format('grant execute on function %s to service_role', f);
+  foreach f in array array[
+    'public.subject_table(public.event_subject)',
+    'public.enqueue_event(public.pipeline_function, text, public.event_subject, jsonb, jsonb, timestamptz, timestamptz)',
+    'public.event_message_id(bigint)',
+    'public.outbox_event(text)',
+    'public.webhook_sending_until(public.webhook_deliveries, timestamptz)',
+    'public.lock_webhook_delivery(uuid)',
+    'public.claim_webhook_delivery(uuid, text, integer, integer, timestamptz)',
+    'public.record_webhook_attempt(uuid, text, integer, text, integer, text, timestamptz, timestamptz)',
+    'public.replay_webhook_delivery(uuid, timestamptz)',
+    'public.fail_webhook_delivery(uuid, text, timestamptz)'
+  ] loop
+    execute format('revoke execute on function %s from public, anon, authenticated', f::regprocedure);
+    execute format('grant execute on function %s to service_role', f::regprocedure);
   end loop;
 end
 $$;

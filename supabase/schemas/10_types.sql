@@ -79,11 +79,11 @@ create type public.event_subject as enum (
 );
 comment on type public.event_subject is 'What an outbox event is about; its row is event_outbox.subject_id.';
 
-create type public.delivery_status as enum (
+create type public.webhook_delivery_status as enum (
   'pending',    -- waiting for its next attempt (next_attempt_at)
-  'sending',    -- a notify worker holds it for one attempt
+  'sending',    -- notify is making one attempt, under its event's claim
   'delivered',  -- the endpoint answered 2xx
   'failed',     -- the retry schedule is spent, the endpoint answered 410, or notify refused the event
   'cancelled'   -- the endpoint was turned off before the delivery finished
 );
-comment on type public.delivery_status is 'Where one message stands on its way to one endpoint.';
+comment on type public.webhook_delivery_status is 'Where one message stands on its way to one endpoint.';

@@ -197,27 +197,31 @@ create table public.webhook_deliveries (
   endpoint_id uuid not null references public.webhook_endpoints (id) on delete cascade,
   job_id uuid not null references public.processing_jobs (id) on delete cascade,
   owner_id uuid references auth.users (id) on delete cascade,
-  status public.delivery_status not null default 'pending',
+  status public.webhook_delivery_status not null default 'pending',
   attempts integer not null default 0,  -- HTTP attempts made, replays included
   next_attempt_at timestamptz not null default now(),
-  lease_owner text,
-  lease_expires_at timestamptz,
+  -- While sending: the outbox event whose attempt is in flight, and which of the carrier's
+  -- deliveries of that event (its `attempts` then). The outbox is the one queue: the send lasts
+  -- while that event stays claimed (webhook_sending_until), and no lease of its own.
+  sending_event bigint,
+  sending_round integer,
   last_status_code integer,
   last_error text,
   replays integer not null default 0,
   delivered_at timestamptz,
   finished_at timestamptz,              -- delivered, failed for good, or cancelled
   created_at timestamptz not null default now(),
-  unique (message_id, endpoint_id)
+  unique (message_id, endpoint_id),
+  constraint webhook_deliveries_sending_claim
+    check ((status = 'sending') = (sending_event is not null) and (sending_event is null) = (sending_round is null))
 );
 comment on table public.webhook_deliveries is 'One message on its way to one endpoint, with its retry state.';
 create index webhook_deliveries_endpoint on public.webhook_deliveries (endpoint_id);
 create index webhook_deliveries_job on public.webhook_deliveries (job_id);
 create index webhook_deliveries_open on public.webhook_deliveries (next_attempt_at) where finished_at is null;
 -- Who is sending now (one at a time per endpoint, a few per owner), and who waits for them.
-create index webhook_deliveries_sending_endpoint on public.webhook_deliveries (endpoint_id)
-  where lease_owner is not null;
-create index webhook_deliveries_sending_owner on public.webhook_deliveries (owner_id) where lease_owner is not null;
+create index webhook_deliveries_sending_endpoint on public.webhook_deliveries (endpoint_id) where status = 'sending';
+create index webhook_deliveries_sending_owner on public.webhook_deliveries (owner_id) where status = 'sending';
 create index webhook_deliveries_owner_open on public.webhook_deliveries (owner_id, next_attempt_at)
   where finished_at is null;
 

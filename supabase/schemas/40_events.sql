@@ -54,6 +54,18 @@ end
 $$;
 
 -- Delivering events ---------------------------------------------------------------------------
+-- The webhook-id both carriers send an event with, and the event a webhook-id names (null when
+-- none): notify claims an attempt through its event.
+create function public.event_message_id(p_id bigint)
+returns text language sql immutable set search_path = '' as $$
+  select 'evt_' || p_id
+$$;
+
+create function public.outbox_event(p_message_id text)
+returns public.event_outbox language sql stable set search_path = '' as $$
+  select * from public.event_outbox where id = substring(p_message_id from '^evt_([0-9]{1,18})$')::bigint
+$$;
+
 -- Claims due events (of the named functions only, when p_targets is given: the dispatcher keeps
 -- webhook deliveries on workers of their own); each stays invisible to other dispatchers for
 -- p_visibility_seconds, so an event whose dispatcher died becomes due again by itself.
@@ -182,7 +194,7 @@ begin
                                            s.max_attempts, p_now);
       continue;
     end if;
-    v_id := 'evt_' || e.id;
+    v_id := public.event_message_id(e.id);
     insert into public.event_requests (request_id, event_id, sent_at)
     values (net.http_post(
               url => v_url, body => e.payload,
@@ -323,7 +335,7 @@ declare
   j public.processing_jobs;
 begin
   if e.subject_kind = 'webhook_delivery' then
-    perform public.settle_dead_delivery(e.subject_id, coalesce(e.last_error, 'no detail'), p_now);
+    perform public.fail_webhook_delivery(e.subject_id, coalesce(e.last_error, 'no detail'), p_now);
   elsif e.subject_kind = 'storage_object' then
     select so.id, so.bucket_id, so.name, so.metadata, u.id as owner into o
       from storage.objects so left join auth.users u on u.id = so.owner

@@ -146,10 +146,22 @@ end
 $$;
 
 -- Delivering ----------------------------------------------------------------------------------
+-- The outbox is the one queue: each attempt is an outbox event for notify, and an attempt in
+-- flight lasts while its event stays claimed. When that is: the end of the claim, or null when
+-- nothing is in flight (the event was settled or given up, or the carrier sent it again because
+-- its sender died).
+create function public.webhook_sending_until(d public.webhook_deliveries, p_now timestamptz)
+returns timestamptz
+language sql stable set search_path = '' as $$
+  select o.available_at from public.event_outbox o
+   where d.status = 'sending' and o.id = d.sending_event and o.attempts = d.sending_round
+     and o.delivered_at is null and o.dead_at is null and o.available_at > p_now
+$$;
+
 -- Locks, always in this order, so that no two of these functions (or a delete of an endpoint,
 -- which locks the endpoint and then its deliveries) wait for each other in a circle: the owner's
--- sending slot (an advisory lock), the endpoint, the delivery.
-create function public.lock_delivery(p_id uuid)
+-- sending slot (an advisory lock), the endpoint, the delivery, then its event.
+create function public.lock_webhook_delivery(p_id uuid)
 returns public.webhook_deliveries
 language plpgsql set search_path = '' as $$
 declare
@@ -166,78 +178,85 @@ begin
 end
 $$;
 
--- Takes one delivery for one attempt. One send at a time per endpoint, and at most
--- p_owner_limit per owner, so a slow endpoint holds up only its own owner's deliveries: a
--- delivery that would exceed either waits (a new event for it, due when the blocking send's lease
--- ends; record_attempt wakes it sooner) and comes back with `deferred_until` set and nothing to
--- send. VP410 when it is finished or not yet due (a duplicate event: another one is scheduled),
--- no row when its endpoint is turned off (it is cancelled). Otherwise it returns what the sender
--- needs and the claim's own token (`lease`), which record_attempt takes back.
-create function public.claim_delivery(
-  p_id uuid, p_worker text, p_lease_seconds integer, p_owner_limit integer default 4,
+-- Takes delivery p_id for one attempt, carried by the event the carrier sent as p_message_id. One
+-- send at a time per endpoint, and at most p_owner_limit per owner, so a slow endpoint holds up
+-- only its own owner's deliveries: a delivery that would exceed either waits (a new event for it,
+-- due when the blocking send's claim ends; record_webhook_attempt wakes it sooner) and comes back
+-- with `deferred_until` set and nothing to send. VP404 when the event does not carry this
+-- delivery; VP410 when the delivery is finished or not yet due (a duplicate event: another one is
+-- scheduled); no row when its endpoint is turned off (it is cancelled). Otherwise the event stays
+-- claimed for p_claim_seconds, the time the send may take, and this returns what the sender needs
+-- and the claim (`claim`), which record_webhook_attempt takes back.
+create function public.claim_webhook_delivery(
+  p_id uuid, p_message_id text, p_claim_seconds integer, p_owner_limit integer default 4,
   p_now timestamptz default now()
-) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer, lease text,
+) returns table (delivery_id uuid, message_id text, url text, secret text, body jsonb, attempt integer, claim text,
                  deferred_until timestamptz)
 language plpgsql set search_path = '' as $$
 declare
-  d public.webhook_deliveries := public.lock_delivery(p_id);
-  v_lease text := p_worker || '/' || left(gen_random_uuid()::text, 8);
+  e public.event_outbox := public.outbox_event(p_message_id);
+  d public.webhook_deliveries;
   v_wait timestamptz;
 begin
+  if e.id is null or e.subject_kind <> 'webhook_delivery' or e.subject_id <> p_id then
+    raise exception 'event % carries no attempt of delivery %', p_message_id, p_id using errcode = 'VP404';
+  end if;
+  d := public.lock_webhook_delivery(p_id);
   if d.id is null then
     raise exception 'delivery % not found', p_id using errcode = 'VP404';
   end if;
   if d.finished_at is not null then
     raise exception 'delivery % is %', p_id, d.status using errcode = 'VP410';
   end if;
-  if d.next_attempt_at > p_now and d.lease_owner is null then
+  if d.next_attempt_at > p_now and d.status <> 'sending' then
     raise exception 'delivery % is not due before %', p_id, d.next_attempt_at using errcode = 'VP410';
   end if;
-  if not exists (select 1 from public.webhook_endpoints e where e.id = d.endpoint_id and e.enabled) then
+  if not exists (select 1 from public.webhook_endpoints ep where ep.id = d.endpoint_id and ep.enabled) then
     update public.webhook_deliveries w
        set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint is turned off',
-           lease_owner = null, lease_expires_at = null
+           sending_event = null, sending_round = null
      where w.id = p_id;
     return;  -- no row: nothing to send
   end if;
-  -- Its own live lease (a sender still at work), the endpoint's other send, or the owner's limit.
-  v_wait := case when d.lease_expires_at > p_now then d.lease_expires_at end;
-  v_wait := coalesce(v_wait, (select min(w.lease_expires_at) from public.webhook_deliveries w
-                               where w.endpoint_id = d.endpoint_id and w.lease_owner is not null
-                                 and w.lease_expires_at > p_now and w.id <> d.id));
+  -- Its own attempt in flight (a sender still at work), the endpoint's other send, or the owner's limit.
+  v_wait := public.webhook_sending_until(d, p_now);
+  v_wait := coalesce(v_wait, (select min(public.webhook_sending_until(w, p_now)) from public.webhook_deliveries w
+                               where w.endpoint_id = d.endpoint_id and w.status = 'sending' and w.id <> d.id));
   if v_wait is null then
-    select case when count(*) >= p_owner_limit then min(w.lease_expires_at) end into v_wait
-      from public.webhook_deliveries w
-     where w.owner_id = d.owner_id and w.lease_owner is not null and w.lease_expires_at > p_now and w.id <> d.id;
+    select case when count(s.until) >= p_owner_limit then min(s.until) end into v_wait
+      from (select public.webhook_sending_until(w, p_now) as until from public.webhook_deliveries w
+             where w.owner_id = d.owner_id and w.status = 'sending' and w.id <> d.id) s;
   end if;
   if v_wait is not null then
     perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, v_wait, p_now);
     return query select d.id, d.message_id, null::text, null::text, null::jsonb, d.attempts, null::text, v_wait;
     return;
   end if;
-  update public.webhook_deliveries w
-     set status = 'sending', lease_owner = v_lease, lease_expires_at = p_now + make_interval(secs => p_lease_seconds)
+  update public.webhook_deliveries w set status = 'sending', sending_event = e.id, sending_round = e.attempts
    where w.id = p_id;
+  update public.event_outbox o set available_at = p_now + make_interval(secs => p_claim_seconds) where o.id = e.id;
   return query
-    select d.id, d.message_id, e.url, e.secret, m.payload, d.attempts + 1, v_lease, null::timestamptz
-      from public.webhook_endpoints e, public.webhook_messages m
-     where e.id = d.endpoint_id and m.id = d.message_id;
+    select d.id, d.message_id, ep.url, ep.secret, m.payload, d.attempts + 1, e.id || '/' || e.attempts,
+           null::timestamptz
+      from public.webhook_endpoints ep, public.webhook_messages m
+     where ep.id = d.endpoint_id and m.id = d.message_id;
 end
 $$;
 
 -- Records one attempt and decides what follows, in one transaction: delivered on 2xx; on 410 the
 -- endpoint is turned off and its open deliveries cancelled; otherwise the next attempt at
 -- p_retry_at (the caller's schedule, Retry-After honoured), or failed when p_retry_at is null.
--- An attempt made under a lease that ran out is still recorded (the endpoint did receive it),
--- but decides nothing: the delivery is returned as the current claim left it. Then the oldest
--- delivery waiting for this endpoint (or else for the owner) is woken.
-create function public.record_attempt(
-  p_id uuid, p_worker text, p_status_code integer, p_error text, p_latency_ms integer, p_response_body text,
+-- An attempt made under a claim that is no longer the delivery's (its event was sent again after
+-- the claim ran out) is still recorded, since the endpoint did receive it, but decides nothing:
+-- the delivery is returned as the current claim left it. Then the oldest delivery waiting for
+-- this endpoint (or else for the owner) is woken.
+create function public.record_webhook_attempt(
+  p_id uuid, p_claim text, p_status_code integer, p_error text, p_latency_ms integer, p_response_body text,
   p_retry_at timestamptz, p_now timestamptz default now()
 ) returns public.webhook_deliveries
 language plpgsql set search_path = '' as $$
 declare
-  d public.webhook_deliveries := public.lock_delivery(p_id);
+  d public.webhook_deliveries := public.lock_webhook_delivery(p_id);
   m public.webhook_messages;
   v_ok boolean := coalesce(p_status_code between 200 and 299, false);
   v_final boolean := v_ok or p_status_code = 410 or p_retry_at is null;
@@ -246,12 +265,12 @@ begin
   if d.id is null then
     raise exception 'delivery % is gone', p_id using errcode = 'VP412';
   end if;
-  v_held := d.lease_owner is not distinct from p_worker;
+  v_held := d.status = 'sending' and d.sending_event || '/' || d.sending_round = p_claim;
   select * into m from public.webhook_messages where id = d.message_id;
   insert into public.webhook_attempts (delivery_id, endpoint_id, job_id, owner_id, event_type, message_id, attempt,
                                        status_code, error, latency_ms, response_body, created_at)
   values (d.id, d.endpoint_id, m.job_id, d.owner_id, m.event_type, m.id, d.attempts + 1,
-          p_status_code, case when v_held then p_error else concat_ws('; ', p_error, 'sent after its lease ran out') end,
+          p_status_code, case when v_held then p_error else concat_ws('; ', p_error, 'sent after its claim ran out') end,
           p_latency_ms, left(p_response_body, 500), p_now);
   if not v_held then
     return d;
@@ -261,28 +280,29 @@ begin
        set enabled = false, disabled_reason = format('HTTP 410 Gone at %s', p_now), updated_at = p_now
      where id = d.endpoint_id;
     update public.webhook_deliveries
-       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone'
+       set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone',
+           sending_event = null, sending_round = null
      where endpoint_id = d.endpoint_id and finished_at is null and id <> d.id;
   end if;
   update public.webhook_deliveries w
-     set attempts = w.attempts + 1, lease_owner = null, lease_expires_at = null,
+     set attempts = w.attempts + 1, sending_event = null, sending_round = null,
          last_status_code = p_status_code, last_error = case when v_ok then null else p_error end,
-         status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end::public.delivery_status,
+         status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end
+                  ::public.webhook_delivery_status,
          delivered_at = case when v_ok then p_now end,
          finished_at = case when v_final then p_now end,
          next_attempt_at = case when v_final then w.next_attempt_at else p_retry_at end
    where w.id = p_id
   returning * into d;
   if d.status = 'pending' then
-    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_retry_at,
-                                 p_now);
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_retry_at, p_now);
   end if;
   -- A waiting delivery's event is one not yet handed out (attempts = 0) and due later.
   update public.event_outbox set available_at = p_now
    where id = (
      select o.id from public.webhook_deliveries w
        join public.event_outbox o on o.subject_kind = 'webhook_delivery' and o.subject_id = w.id
-      where w.owner_id = d.owner_id and w.finished_at is null and w.lease_owner is null and w.next_attempt_at <= p_now
+      where w.owner_id = d.owner_id and w.finished_at is null and w.status <> 'sending' and w.next_attempt_at <= p_now
         and o.delivered_at is null and o.dead_at is null and o.target = 'notify' and o.attempts = 0
         and o.available_at > p_now
       order by w.endpoint_id <> d.endpoint_id, w.next_attempt_at, w.created_at
@@ -292,23 +312,24 @@ end
 $$;
 
 -- Sends a delivery again from the start of its schedule (the same webhook-id: receivers that
--- already have it drop it). Any state but sending; the attempt log keeps the earlier attempts.
-create function public.replay_delivery(p_id uuid, p_now timestamptz default now())
+-- already have it drop it). Any state but an attempt in flight; the attempt log keeps the
+-- earlier attempts.
+create function public.replay_webhook_delivery(p_id uuid, p_now timestamptz default now())
 returns public.webhook_deliveries
 language plpgsql set search_path = '' as $$
 declare
   d public.webhook_deliveries;
 begin
-  d := public.lock_delivery(p_id);
+  d := public.lock_webhook_delivery(p_id);
   if d.id is null then
     raise exception 'delivery % not found', p_id using errcode = 'VP404';
   end if;
-  if d.lease_owner is not null and d.lease_expires_at > p_now then
+  if public.webhook_sending_until(d, p_now) is not null then
     raise exception 'delivery % is being sent right now', p_id using errcode = 'VP409';
   end if;
   update public.webhook_deliveries
      set status = 'pending', replays = replays + 1, attempts = 0, next_attempt_at = p_now, finished_at = null,
-         delivered_at = null, lease_owner = null, lease_expires_at = null
+         delivered_at = null, sending_event = null, sending_round = null
    where id = p_id
   returning * into d;
   perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
@@ -318,11 +339,11 @@ $$;
 
 -- A delivery whose outbox event died (notify unreachable or refusing it) fails with that reason
 -- instead of waiting for ever.
-create function public.settle_dead_delivery(p_id uuid, p_message text, p_now timestamptz)
+create function public.fail_webhook_delivery(p_id uuid, p_message text, p_now timestamptz)
 returns void
 language sql set search_path = '' as $$
   update public.webhook_deliveries
-     set status = 'failed', finished_at = p_now, lease_owner = null, lease_expires_at = null,
+     set status = 'failed', finished_at = p_now, sending_event = null, sending_round = null,
          last_error = format('the notify function could not take the delivery: %s', p_message)
    where id = p_id and finished_at is null
 $$;

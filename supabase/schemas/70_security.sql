@@ -90,14 +90,16 @@ begin
     select p.oid::regprocedure as f, p.proname = any (v_for_owners) as for_owners from pg_proc p
      where p.pronamespace = 'public'::regnamespace
        and p.proname = any (v_for_owners || array[
-         'guard_job', 'step_of', 'step_waiting_status', 'step_running_status', 'retry_backoff', 'lock_job', 'lock_delivery',
-         'job_changed', 'transition_job', 'create_job', 'claim_step', 'held_job', 'renew_lease', 'record_artifacts',
-         'complete_process', 'complete_generate_metadata', 'fail_step', 'requeue_job', 'finish_reingest',
-         'subject_table', 'enqueue_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',
-         'retry_outbox', 'settle_dead_event', 'announcement_type', 'webhook_payload', 'announce', 'claim_delivery',
-         'record_attempt', 'replay_delivery', 'settle_dead_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
-         'deliver_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery', 'scheduled_jobs',
-         'event_secret', 'notify_job_event'])
+         'guard_job', 'step_of', 'step_waiting_status', 'step_running_status', 'retry_backoff', 'lock_job',
+         'lock_webhook_delivery', 'job_changed', 'transition_job', 'create_job', 'claim_step', 'held_job',
+         'renew_lease', 'record_artifacts', 'complete_process', 'complete_generate_metadata', 'fail_step',
+         'requeue_job', 'finish_reingest', 'subject_table', 'enqueue_event', 'event_message_id',
+         'outbox_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',
+         'retry_outbox', 'settle_dead_event', 'announcement_type', 'webhook_payload', 'announce',
+         'webhook_sending_until', 'claim_webhook_delivery', 'record_webhook_attempt',
+         'replay_webhook_delivery', 'fail_webhook_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
+         'deliver_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery',
+         'scheduled_jobs', 'event_secret', 'notify_job_event'])
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', r.f);
     execute format('grant execute on function %s to %s', r.f,

@@ -35,8 +35,10 @@ begin
     -- the announcement of video.ready, sent once and acknowledged
     select d.id into dl from public.webhook_deliveries d join public.webhook_messages m on m.id = d.message_id
      where d.endpoint_id = e and m.event_type = 'video.ready';
-    perform public.record_attempt(dl, (select c.lease from public.claim_delivery(dl, 'w', 60) c), 204, null, 12, '',
-                                  null);
+    perform public.record_webhook_attempt(
+      dl, (select c.claim from public.claim_webhook_delivery(dl, (
+             select public.event_message_id(max(o.id)) from public.event_outbox o where o.subject_id = dl), 60) c),
+      204, null, 12, '', null);
     insert into fixture values (u, j.id, e);
   end loop;
 end
@@ -98,8 +100,8 @@ select throws_ok(format('select public.%s', f), '42501', null, format('Alice can
     $$record_artifacts((select job_id from fixture limit 1), auth.uid(), '[]', now())$$,
     $$claim_outbox(1, 1)$$,
     $$finish_reingest((select job_id from fixture limit 1), null, 1, null, null)$$,
-    $$claim_delivery(gen_random_uuid(), 'x', 60)$$,
-    $$replay_delivery(gen_random_uuid())$$,
+    $$claim_webhook_delivery(gen_random_uuid(), 'evt_1', 60)$$,
+    $$replay_webhook_delivery(gen_random_uuid())$$,
     $$announce((select j from public.processing_jobs j limit 1), 'video.ready', now())$$,
     $$configure_delivery('pg_net', '{}', null)$$,
     $$deliver_due_events()$$,

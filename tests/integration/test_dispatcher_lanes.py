@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 from infra import queries
 from infra.dispatcher import Dispatcher
 from shared.config import Settings
-from shared.domain import EventCarrier
+from shared.domain import DeliveryCarrier
 from shared.signing import new_secret
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,9 @@ def enqueue(conn: Any, target: str, n: int) -> None:
 def test_slow_webhooks_never_hold_a_pipeline_event(conn, db_url):
     notify, process = Function(hold=True), Function(hold=False)
     secret = new_secret()
-    queries.configured_delivery(conn, EventCarrier.DISPATCHER, {"notify": notify.url, "process": process.url}, secret)
+    queries.configured_delivery(
+        conn, DeliveryCarrier.DISPATCHER, {"notify": notify.url, "process": process.url}, secret
+    )
     dispatcher = Dispatcher(Settings(database_url=db_url, event_secret=secret), workers=2, webhook_workers=2)
     try:
         enqueue(conn, "notify", 5)

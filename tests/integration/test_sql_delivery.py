@@ -180,7 +180,9 @@ def settle_through_dispatcher(conn: Any, db_url: str, urls: list[str]) -> None:
         for attempt, url in enumerate(urls, 1):
             configure(conn, {"process": url}, carrier="dispatcher")
             (row,) = conn.execute(
-                "select * from claim_outbox(1, 60, %s) where target = 'process'", (later(conn, attempt * 3600),)
+                "select e.*, event_message_id(e.id) as message_id from claim_outbox(1, 60, %s) e "
+                "where target = 'process'",
+                (later(conn, attempt * 3600),),
             ).fetchall()
             dispatcher.deliver(row, queries.delivery_policy(conn))
     finally:

@@ -11,13 +11,13 @@ from psycopg.types.json import Jsonb
 from infra.local.postgres import prepare_database
 from shared import webhook_payload
 from shared.domain import (
-    DeliveryStatus,
-    EventCarrier,
+    DeliveryCarrier,
     EventSubject,
     JobStatus,
     JobStep,
     PipelineFunction,
     Reason,
+    WebhookDeliveryStatus,
     WebhookEventType,
 )
 
@@ -86,8 +86,8 @@ def test_one_storage_trigger_and_twelve_legal_transitions(conn):
         ("pipeline_function", PipelineFunction),
         ("failure_reason", Reason),
         ("webhook_event_type", WebhookEventType),
-        ("delivery_status", DeliveryStatus),
-        ("delivery_carrier", EventCarrier),
+        ("webhook_delivery_status", WebhookDeliveryStatus),
+        ("delivery_carrier", DeliveryCarrier),
         ("event_subject", EventSubject),
     ],
 )
@@ -573,10 +573,14 @@ def test_each_webhook_attempt_is_notified_as_news_of_its_job(conn, db_url):
     conn.execute("select create_webhook_endpoint('https://example.com/hook', null, null, %s)", (USER,))
     job = new_job(conn)["id"]
     delivery = conn.execute("select id from webhook_deliveries where job_id = %s", (job,)).fetchone()["id"]
-    lease = conn.execute("select lease from claim_delivery(%s, 'w', 60)", (delivery,)).fetchone()["lease"]
+    claim = conn.execute(
+        "select claim from claim_webhook_delivery(%s, (select event_message_id(max(id)) from event_outbox "
+        "where subject_kind = 'webhook_delivery' and subject_id = %s), 60)",
+        (delivery, delivery),
+    ).fetchone()["claim"]
     with psycopg.connect(db_url, autocommit=True) as listener:
         listener.execute("listen vidpipe_jobs")
-        conn.execute("select record_attempt(%s, %s, 204, null, 12, '', null)", (delivery, lease))
+        conn.execute("select record_webhook_attempt(%s, %s, 204, null, 12, '', null)", (delivery, claim))
         assert [n.payload for n in listener.notifies(timeout=2, stop_after=1)] == [str(job)]
 
 

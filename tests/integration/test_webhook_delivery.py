@@ -42,20 +42,26 @@ def pipeline(conn: Any, env: Any, clip: Any) -> dict[str, Any]:
     return job
 
 
-def due_deliveries(conn: Any) -> list[dict[str, Any]]:
-    """Delivery events in the outbox, oldest first (the dispatcher's part, done by hand here), as
-    if the time of each had come: a delivery is not sent before its next attempt is due."""
+def due_deliveries(conn: Any) -> list[tuple[int, str, dict[str, Any]]]:
+    """Delivery events in the outbox, oldest first, claimed as a carrier claims them (the
+    dispatcher's part, done by hand here) as if the time of each had come: a delivery is not sent
+    before its next attempt is due. Each as (event id, webhook-id, payload)."""
     conn.execute("update webhook_deliveries set next_attempt_at = now() where next_attempt_at > now()")
     rows = conn.execute(
-        "select id, payload from event_outbox where target = 'notify' and delivered_at is null "
-        "and subject_kind = 'webhook_delivery' order by id"
+        "update event_outbox set attempts = attempts + 1, available_at = now() + interval '60 s' "
+        "where target = 'notify' and delivered_at is null and subject_kind = 'webhook_delivery' "
+        "returning id, event_message_id(id) as message_id, payload"
     ).fetchall()
-    conn.execute("update event_outbox set delivered_at = now() where id = any(%s)", ([r["id"] for r in rows],))
-    return [r["payload"] for r in rows]
+    return sorted((r["id"], r["message_id"], r["payload"]) for r in rows)
 
 
 def deliver_all(conn: Any) -> list[Any]:
-    return [post("notify", payload) for payload in due_deliveries(conn)]
+    """Each due delivery's event to notify, acknowledged once it is answered."""
+    answers = []
+    for event, message_id, payload in due_deliveries(conn):
+        answers.append(post("notify", payload, message_id=message_id))
+        conn.execute("select ack_outbox(%s)", (event,))
+    return answers
 
 
 def deliveries(conn: Any, endpoint_id: Any) -> list[dict[str, Any]]:
@@ -95,11 +101,19 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
         attempts = conn.execute("select * from webhook_attempts order by id").fetchall()
         assert len(attempts) == 4 and all(a["status_code"] == 204 and a["attempt"] == 1 for a in attempts)
         assert all(a["latency_ms"] >= 0 and a["delivery_id"] is not None for a in attempts)
-        # the same event again is a duplicate: nothing sent
-        payload = conn.execute(
-            "select payload from event_outbox where subject_kind = 'webhook_delivery' order by id limit 1"
-        ).fetchone()["payload"]
-        assert post("notify", payload).get_json()["outcome"] == "duplicate" and len(healthy.requests) == 3
+        # the same event again is a replay, and another event for a delivered delivery a duplicate: nothing sent
+        first = conn.execute(
+            "select payload, event_message_id(id) as message_id from event_outbox "
+            "where subject_kind = 'webhook_delivery' order by id limit 1"
+        ).fetchone()
+        assert post("notify", first["payload"], message_id=first["message_id"]).status_code == 409
+        stray = conn.execute(
+            "select event_message_id(enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, "
+            "now(), now())) as message_id from webhook_deliveries d where d.id = %s",
+            (first["payload"]["record"]["id"],),
+        ).fetchone()["message_id"]
+        assert post("notify", first["payload"], message_id=stray).get_json()["outcome"] == "duplicate"
+        assert len(healthy.requests) == 3
     finally:
         healthy.close()
         picky.close()
@@ -189,7 +203,7 @@ def test_an_exhausted_schedule_fails_the_delivery_and_a_replay_sends_it_again(
         (d,) = deliveries(conn, ep["id"])
         assert (d["status"], d["attempts"], d["last_error"]) == ("failed", 3, "HTTP 500")
         assert d["finished_at"] is not None and due_deliveries(conn) == []
-        conn.execute("select replay_delivery(%s)", (d["id"],))
+        conn.execute("select replay_webhook_delivery(%s)", (d["id"],))
         deliver_all(conn)
         (d,) = deliveries(conn, ep["id"])
         assert (d["status"], d["replays"]) == ("delivered", 1)
@@ -222,18 +236,28 @@ def test_a_delivery_being_sent_elsewhere_waits_for_that_send(env, conn, clips, l
     try:
         register(conn, ep_server.url, ["video.ready"])
         pipeline(conn, env, clips["plain"])
-        (payload,) = due_deliveries(conn)
-        conn.execute("select * from claim_delivery(%s, 'someone-else', 60)", (payload["record"]["id"],))
-        answer = post("notify", payload)
+        ((event, message_id, payload),) = due_deliveries(conn)
+        delivery = payload["record"]["id"]
+        # Another notify holds the delivery through another event for it (a replay's, say).
+        other = conn.execute(
+            "select enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, now(), now()) as id "
+            "from webhook_deliveries d where d.id = %s",
+            (delivery,),
+        ).fetchone()["id"]
+        conn.execute("select * from claim_webhook_delivery(%s, event_message_id(%s), 60)", (delivery, other))
+        answer = post("notify", payload, message_id=message_id)
         assert answer.status_code == 200 and answer.get_json()["outcome"] == "deferred"  # done with this event
-        (again,) = conn.execute(  # nothing is dropped: a new event, due when the other send's lease ends
-            "select available_at, attempts from event_outbox where delivered_at is null and target = 'notify'"
+        conn.execute("select ack_outbox(%s)", (event,))
+        (again,) = conn.execute(  # nothing is dropped: a new event, due when the other send's claim ends
+            "select available_at, attempts from event_outbox where delivered_at is null and target = 'notify' "
+            "and id <> %s",
+            (other,),
         ).fetchall()
-        lease_end = conn.execute("select lease_expires_at from webhook_deliveries").fetchone()["lease_expires_at"]
-        assert again["available_at"] == lease_end and again["attempts"] == 0
-        conn.execute("update webhook_deliveries set lease_expires_at = now() - interval '1 s'")  # the sender died
-        (payload,) = due_deliveries(conn)
-        assert post("notify", payload).get_json()["outcome"] == "done"
+        until = conn.execute("select webhook_sending_until(d, now()) as t from webhook_deliveries d").fetchone()["t"]
+        assert again["available_at"] == until and again["attempts"] == 0
+        # The other sender died: its event's claim ran out, and the carrier sends that event again.
+        conn.execute("update event_outbox set available_at = now() - interval '1 s' where id = %s", (other,))
+        assert [a.get_json()["outcome"] for a in deliver_all(conn)] == ["done", "duplicate"]
         assert len(ep_server.requests) == 1
     finally:
         ep_server.close()

@@ -1,6 +1,6 @@
 """No customer endpoint can hold up anyone else: one send at a time per endpoint and a few per
 owner, the rest waiting their turn without spending attempts; every attempt recorded, even one
-sent under a lease that ran out; limits on what an owner registers; one lock order, so deleting
+sent under a claim that ran out; limits on what an owner registers; one lock order, so deleting
 an endpoint while its deliveries are recorded cannot deadlock. On the real schema."""
 
 from __future__ import annotations
@@ -27,8 +27,28 @@ def open_deliveries(conn: Any) -> list[Any]:
     return [r["id"] for r in conn.execute("select id from webhook_deliveries order by created_at, id")]
 
 
+def newest_event(conn: Any, delivery: Any) -> Any:
+    """The delivery's newest outbox event still open: what its carrier sends notify next."""
+    return conn.execute(
+        "select id, event_message_id(id) as message_id, available_at, attempts from event_outbox "
+        "where subject_kind = 'webhook_delivery' and subject_id = %s and delivered_at is null "
+        "order by id desc limit 1",
+        (delivery,),
+    ).fetchone()
+
+
 def claim(conn: Any, delivery: Any, owner_limit: int = 4) -> Any:
-    return conn.execute("select * from claim_delivery(%s, 'w', 45, %s)", (delivery, owner_limit)).fetchone()
+    """notify's claim of an attempt, through the delivery's newest event."""
+    message_id = newest_event(conn, delivery)["message_id"]
+    return conn.execute(
+        "select * from claim_webhook_delivery(%s, %s, 45, %s)", (delivery, message_id, owner_limit)
+    ).fetchone()
+
+
+def sending_until(conn: Any, delivery: Any) -> Any:
+    return conn.execute(
+        "select webhook_sending_until(d, now()) as t from webhook_deliveries d where id = %s", (delivery,)
+    ).fetchone()["t"]
 
 
 def waiting_event(conn: Any, delivery: Any) -> Any:
@@ -40,9 +60,9 @@ def waiting_event(conn: Any, delivery: Any) -> Any:
     ).fetchone()
 
 
-def record(conn: Any, delivery: Any, lease: str, status: int = 204, retry_at: Any = None) -> Any:
+def record(conn: Any, delivery: Any, claim: str, status: int = 204, retry_at: Any = None) -> Any:
     return conn.execute(
-        "select * from record_attempt(%s, %s, %s, null, 10, '', %s)", (delivery, lease, status, retry_at)
+        "select * from record_webhook_attempt(%s, %s, %s, null, 10, '', %s)", (delivery, claim, status, retry_at)
     ).fetchone()
 
 
@@ -51,18 +71,17 @@ def test_one_send_at_a_time_per_endpoint_the_next_waits_and_is_woken(conn):
     new_job(conn), new_job(conn)
     first, second = open_deliveries(conn)
     sending = claim(conn, first)
-    assert sending["lease"] and sending["deferred_until"] is None
+    assert sending["claim"] and sending["deferred_until"] is None
     waits = claim(conn, second)
-    assert waits["lease"] is None and waits["url"] is None  # nothing to send
-    lease_end = conn.execute("select lease_expires_at from webhook_deliveries where id = %s", (first,)).fetchone()
-    assert waits["deferred_until"] == lease_end["lease_expires_at"]
+    assert waits["claim"] is None and waits["url"] is None  # nothing to send
+    assert waits["deferred_until"] == sending_until(conn, first)  # the end of the first send's claim
     (state,) = conn.execute("select status, attempts from webhook_deliveries where id = %s", (second,))
     assert (state["status"], state["attempts"]) == ("pending", 0)  # waiting spends no attempt
     assert waiting_event(conn, second)["available_at"] == waits["deferred_until"]
-    record(conn, first, sending["lease"])
+    record(conn, first, sending["claim"])
     woken = waiting_event(conn, second)
     assert woken["available_at"] <= conn.execute("select now() as t").fetchone()["t"]  # its turn, at once
-    assert claim(conn, second)["lease"] is not None
+    assert claim(conn, second)["claim"] is not None
 
 
 def test_an_owner_sends_to_at_most_the_limit_at_once(conn):
@@ -70,40 +89,48 @@ def test_an_owner_sends_to_at_most_the_limit_at_once(conn):
         endpoint(conn, n)
     new_job(conn)
     a, b, c = open_deliveries(conn)
-    la, lb = claim(conn, a, owner_limit=2)["lease"], claim(conn, b, owner_limit=2)["lease"]
+    la, lb = claim(conn, a, owner_limit=2)["claim"], claim(conn, b, owner_limit=2)["claim"]
     assert la and lb
     assert claim(conn, c, owner_limit=2)["deferred_until"] is not None
     record(conn, b, lb, status=500, retry_at=None)  # failed for good; a slot is free
     assert waiting_event(conn, c)["available_at"] <= conn.execute("select now() as t").fetchone()["t"]
-    assert claim(conn, c, owner_limit=2)["lease"] is not None
+    assert claim(conn, c, owner_limit=2)["claim"] is not None
 
 
 def test_a_waiting_delivery_is_not_sent_before_its_retry_is_due(conn):
     endpoint(conn)
     new_job(conn)
     (d,) = open_deliveries(conn)
-    lease = claim(conn, d)["lease"]
-    record(conn, d, lease, status=503, retry_at="2999-01-01T00:00:00Z")
+    sent = claim(conn, d)["claim"]
+    record(conn, d, sent, status=503, retry_at="2999-01-01T00:00:00Z")
     # A stray or woken event for it is a duplicate: the retry's own event is due then.
-    assert sqlstate_of(conn, "select * from claim_delivery(%s, 'w', 45)", (d,)) == "VP410"
+    stray = conn.execute(
+        "select event_message_id(min(id)) as m from event_outbox where subject_id = %s", (d,)
+    ).fetchone()["m"]
+    assert sqlstate_of(conn, "select * from claim_webhook_delivery(%s, %s, 45)", (d, stray)) == "VP410"
 
 
-def test_an_attempt_sent_after_its_lease_ran_out_is_recorded_but_decides_nothing(conn):
+def test_an_attempt_sent_after_its_claim_ran_out_is_recorded_but_decides_nothing(conn):
     endpoint(conn)
     new_job(conn)
     (d,) = open_deliveries(conn)
-    late = claim(conn, d)["lease"]
-    conn.execute("update webhook_deliveries set lease_expires_at = now() - interval '1 s'")
-    current = claim(conn, d)["lease"]  # the sender looked dead: claimed again
+    late = claim(conn, d)["claim"]
+    # The claim ran out (the sender looked dead), so the carrier sent the event again.
+    conn.execute(
+        "update event_outbox set available_at = now() + interval '60 s', attempts = attempts + 1 where id = %s",
+        (newest_event(conn, d)["id"],),
+    )
+    current = claim(conn, d)["claim"]
+    assert current != late
     stale = record(conn, d, late, status=204)
-    assert stale["status"] == "sending" and stale["lease_owner"] == current
+    assert stale["status"] == "sending" and f"{stale['sending_event']}/{stale['sending_round']}" == current
     done = record(conn, d, current, status=204)
     assert done["status"] == "delivered" and done["attempts"] == 1
     attempts = conn.execute(
         "select attempt, status_code, error from webhook_attempts where delivery_id = %s order by id", (d,)
     ).fetchall()
     assert [(a["attempt"], a["status_code"], a["error"]) for a in attempts] == [
-        (1, 204, "sent after its lease ran out"),
+        (1, 204, "sent after its claim ran out"),
         (1, 204, None),
     ]
 
@@ -129,7 +156,7 @@ def test_deleting_an_endpoint_while_its_attempt_is_recorded_cannot_deadlock(conn
     ep = endpoint(conn)
     new_job(conn)
     (d,) = open_deliveries(conn)
-    lease = claim(conn, d)["lease"]
+    sent = claim(conn, d)["claim"]
     errors: list[str] = []
     with psycopg.connect(db_url, row_factory=dict_row) as deleter:
         deleter.execute("select id from webhook_endpoints where id = %s for update", (ep,))  # a delete, begun
@@ -137,7 +164,7 @@ def test_deleting_an_endpoint_while_its_attempt_is_recorded_cannot_deadlock(conn
         def record_in_background() -> None:
             with psycopg.connect(db_url, autocommit=True) as recorder:
                 try:
-                    recorder.execute("select record_attempt(%s, %s, 204, null, 10, '', null)", (d, lease))
+                    recorder.execute("select record_webhook_attempt(%s, %s, 204, null, 10, '', null)", (d, sent))
                 except psycopg.Error as exc:
                     errors.append(exc.sqlstate or "")
 
