@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from infra.clips import SPEECH_SCENES, VOICE, make_sample, run_ffmpeg
 from shared.adapters.whisper_transcriber import WhisperTranscriber
-from shared.config import Settings
+from shared.config import IngestLimits, RenditionSettings, Settings
 from shared.content import captions as cc
 from shared.content.chapters import chapters
 from shared.content.keywords import keywords
@@ -31,7 +31,6 @@ from shared.content.suggestions import VideoFacts, suggest
 from shared.content.transcript import transcribe
 from shared.media.confine import DecodeLimits
 from shared.media.models import MadeBy
-from shared.media.plan import RenditionOptions
 from shared.media.probe import probe
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
@@ -54,8 +53,11 @@ def sample(work: Path) -> None:
     clip = make_sample(work / "sample.mp4")
     tech = technical_from_probe(probe(clip), MadeBy(tool="ffprobe", version="bench"))
     print(f"sample clip: {tech.duration_seconds} s")
-    limits = DecodeLimits.from_settings(Settings())
-    result = timed("process (one ffmpeg run)", lambda: render(clip, work / "out", tech, RenditionOptions(), limits))
+    limits = DecodeLimits.from_settings(IngestLimits())
+    result = timed(
+        "process (one ffmpeg run)",
+        lambda: render(clip, work / "out", tech, RenditionSettings().rendition_options(), limits),
+    )
     a = result.analysis
     wav = next(r for r in result.renditions if r.kind == "audio").main.local
     engine = timed("transcriber model load", lambda: WhisperTranscriber(Settings().model_cache_dir))

@@ -33,12 +33,11 @@ from infra.cli import upload
 from infra.clips import make_clip, run_ffmpeg
 from infra.local.stack import LocalStack, StackState
 from infra.local.uploads import store_upload
-from shared.config import Settings
+from shared.config import IngestLimits, RenditionSettings, Settings
 from shared.content.chapters import chapters
 from shared.domain import PipelineError
 from shared.media.confine import DecodeLimits
 from shared.media.models import MadeBy
-from shared.media.plan import RenditionOptions
 from shared.media.probe import FfmpegProbe, probe
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
@@ -114,7 +113,7 @@ def flicker(seconds: int) -> None:
         src = make_flicker(Path(tmp) / "flicker.mp4", seconds=seconds, fps=1000, size=2)
         started = time.monotonic()
         try:
-            check_media(FfmpegProbe(DecodeLimits.from_settings(Settings())), src, Settings())
+            check_media(FfmpegProbe(DecodeLimits.from_settings(IngestLimits())), src, Settings())
             refusal = "accepted"
         except PipelineError as exc:
             refusal = f"{exc.reason}: {exc}"
@@ -122,7 +121,13 @@ def flicker(seconds: int) -> None:
         print(f"3. {seconds} s at 1000 fps, {src.stat().st_size} bytes: ingest {took:.2f} s, {refusal}")
         tech = technical_from_probe(probe(src), MadeBy(tool="ffprobe", version="bench"))
         started = time.monotonic()
-        result = render(src, Path(tmp) / "work", tech, RenditionOptions(), DecodeLimits.from_settings(Settings()))
+        result = render(
+            src,
+            Path(tmp) / "work",
+            tech,
+            RenditionSettings().rendition_options(),
+            DecodeLimits.from_settings(IngestLimits()),
+        )
         rendered = time.monotonic() - started
         scene_files = len(list((Path(tmp) / "work" / "thumbnails").glob("scene_*")))
         cuts = result.analysis.scene_cuts
@@ -146,7 +151,7 @@ def _decode(src: Path, work: Path, settings: Settings) -> str:
     started = time.monotonic()
     try:
         tech = technical_from_probe(probe(src, limits=DecodeLimits.from_settings(settings)), BY)
-        render(src, work, tech, RenditionOptions(), DecodeLimits.from_settings(settings))
+        render(src, work, tech, RenditionSettings().rendition_options(), DecodeLimits.from_settings(settings))
         verdict = "rendered"
     except PipelineError as exc:
         verdict = f"{exc.reason}: {exc}"

@@ -27,11 +27,11 @@ from infra.cli import upload, wait_for_job
 from infra.clips import make_sample, make_speech_clip
 from infra.local.stack import LocalStack
 from shared.adapters.whisper_transcriber import WhisperTranscriber
-from shared.config import Settings
+from shared.config import IngestLimits, RenditionSettings, Settings
 from shared.content.transcript import transcribe
 from shared.media.confine import DecodeLimits
 from shared.media.models import MadeBy
-from shared.media.plan import RenditionOptions, plan_for
+from shared.media.plan import plan_for
 from shared.media.probe import check_decodes, probe, video_streams
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
@@ -46,7 +46,9 @@ def media_seconds(clip: Path) -> float:
     info = probe(clip)  # process
     tech = technical_from_probe(info, MadeBy(tool="ffprobe", version="bench"))
     with tempfile.TemporaryDirectory() as out:
-        result = render(clip, Path(out), tech, RenditionOptions(), DecodeLimits.from_settings(Settings()))
+        result = render(
+            clip, Path(out), tech, RenditionSettings().rendition_options(), DecodeLimits.from_settings(IngestLimits())
+        )
         wav = next(r for r in result.renditions if r.kind == "audio").main.local
         transcribe(ENGINE, wav, result.analysis.silent_segments or [], tech.duration_seconds or 0.0)
     return time.perf_counter() - started
@@ -54,7 +56,7 @@ def media_seconds(clip: Path) -> float:
 
 def floor_seconds(clip: Path) -> float:
     """Wall time of one ffmpeg run that decodes the source and encodes only the proxy."""
-    opts = RenditionOptions()
+    opts = RenditionSettings().rendition_options()
     tech = technical_from_probe(probe(clip), MadeBy(tool="ffprobe", version="bench"))
     with tempfile.TemporaryDirectory() as out:
         return measured(floor_command(clip, Path(out), *plan_for(Path(out), tech, opts).proxy, opts)).wall

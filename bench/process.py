@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from infra.clips import make_clip  # noqa: E402
-from shared.config import Settings  # noqa: E402
+from shared.config import IngestLimits, RenditionSettings  # noqa: E402
 from shared.media.confine import DecodeLimits  # noqa: E402
 from shared.media.models import MadeBy  # noqa: E402
 from shared.media.plan import RenditionOptions, plan_for  # noqa: E402
@@ -74,7 +74,9 @@ def run_step(clip: Path) -> None:
     with tempfile.TemporaryDirectory() as out:
         info = probe(clip)
         tech = technical_from_probe(info, MadeBy(tool="ffprobe", version="bench"))
-        render(clip, Path(out), tech, RenditionOptions(), DecodeLimits.from_settings(Settings()))
+        render(
+            clip, Path(out), tech, RenditionSettings().rendition_options(), DecodeLimits.from_settings(IngestLimits())
+        )
     print(
         json.dumps(
             {
@@ -203,7 +205,7 @@ def naive_commands(clip: Path, out: Path, opts: RenditionOptions) -> dict[str, l
 def compare(clip: Path, seconds: int, runs: int) -> dict[str, float]:
     """a, b and c measured in turns, `runs` rounds, so a drift in the machine's load (it is
     shared) hits all three alike; medians per measurement."""
-    opts = RenditionOptions()
+    opts = RenditionSettings().rendition_options()
     tech = technical_from_probe(probe(clip), MadeBy(tool="ffprobe", version="bench"))
     a_runs: list[Cost] = []
     b_runs: list[Cost] = []

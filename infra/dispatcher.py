@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from infra import queries
 from infra.queries import DeliveryPolicy
-from shared.config import Settings, get_settings
+from shared.config import DispatcherSettings
 from shared.domain import PipelineFunction
 from shared.logs import get_logger
 from shared.models import PostAnswer
@@ -65,7 +65,7 @@ class Lane:
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, workers: int = 8, webhook_workers: int = 8) -> None:
+    def __init__(self, settings: DispatcherSettings, workers: int = 8, webhook_workers: int = 8) -> None:
         if settings.event_secret is None:
             raise SystemExit("VIDPIPE_EVENT_SECRET must be set to sign events")
         self.settings = settings
@@ -181,7 +181,7 @@ class Dispatcher:
 
 
 def main() -> None:
-    dispatcher = Dispatcher(get_settings())
+    dispatcher = Dispatcher(DispatcherSettings())
     signal.signal(signal.SIGTERM, dispatcher.stop)
     signal.signal(signal.SIGINT, dispatcher.stop)
     dispatcher.run()

@@ -1,9 +1,14 @@
-"""One settings object, read from the environment (prefix VIDPIPE_) once per process."""
+"""The settings, read from the environment (prefix VIDPIPE_) once per process, by component.
+
+Each component holds one part's settings; each function reads only the components it works
+with (IngestSettings, ProcessSettings, GenerateMetadataSettings, NotifySettings), so `notify`
+has no storage settings and never sees the service-role key. `Settings` holds them all, for the
+CLI, the local stack and tests. The environment's names are the same in every component."""
 
 from __future__ import annotations
 
 import tempfile
-from functools import lru_cache
+from functools import cache, lru_cache
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
@@ -11,14 +16,25 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.media.plan import RenditionOptions
 
-class Settings(BaseSettings):
+
+class _FromEnv(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDPIPE_", extra="ignore")
+
+
+class ConnectionSettings(_FromEnv):
+    """The database, and the secret that signs the events between the components."""
 
     # Database: a Postgres URL (direct or through the Supabase pooler).
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:54322/postgres")
     # Standard Webhooks secret shared by the dispatcher (signs) and the functions (verify).
     event_secret: SecretStr | None = None
+
+
+class DoorSettings(ConnectionSettings):
+    """How a function takes its events (shared/function_door.py, shared/serve.py)."""
+
     # Largest event body a function accepts.
     max_event_bytes: int = 256 * 1024
     # Serving a function (shared/serve.py): workers, and the connections that may wait for them.
@@ -28,6 +44,22 @@ class Settings(BaseSettings):
     door_body_bytes_per_second: int = 1024**2  # ... plus the body's length at this rate (uploads)
     door_idle_seconds: int = 30  # an idle keep-alive connection is closed after this
     door_max_header_bytes: int = 16 * 1024  # request line and headers together
+    # Worker identity in leases and logs; defaults to host:pid.
+    worker_id: str | None = None
+
+
+class JobSettings(_FromEnv):
+    """How the steps hold jobs: attempts and leases."""
+
+    max_attempts: int = 3
+    # A step holds its job under a lease that a heartbeat renews every third of it while the step
+    # works, however long that takes: a worker that dies is noticed within this, not within its
+    # slowest honest run.
+    lease_seconds: int = 45
+
+
+class StorageSettings(_FromEnv):
+    """Where uploads are read and derived files written."""
 
     # Storage: the local filesystem (embedded stack), Supabase Storage's own API (the project URL
     # and the service-role key), or any S3-protocol endpoint (Supabase Storage's included).
@@ -40,6 +72,18 @@ class Settings(BaseSettings):
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
     derived_bucket: str = "derived"
+
+    @model_validator(mode="after")
+    def _supabase_storage_complete(self) -> StorageSettings:
+        if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
+            raise ValueError(
+                "VIDPIPE_STORAGE_BACKEND=supabase needs VIDPIPE_SUPABASE_URL and VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"
+            )
+        return self
+
+
+class IngestLimits(_FromEnv):
+    """What the pipeline accepts, checked at ingest and again on what is decoded."""
 
     # Limits on what ingest accepts.
     max_upload_bytes: int = 10 * 1024**3
@@ -54,12 +98,10 @@ class Settings(BaseSettings):
     max_frame_rate: float = 240.0  # a phone's slow-motion mode
     max_video_frames: int = 864_000  # 4 hours at 60 fps
     max_streams: int = 32  # each stream costs the probe and ffmpeg memory (~0.7 MB an audio stream)
-    max_attempts: int = 3
 
-    # A step holds its job under a lease that a heartbeat renews every third of it while the step
-    # works, however long that takes: a worker that dies is noticed within this, not within its
-    # slowest honest run.
-    lease_seconds: int = 45
+
+class RenditionSettings(_FromEnv):
+    """What the process step makes."""
 
     # Renditions (all from one ffmpeg run; see shared/media/renditions.py).
     proxy_max_height: int = 720  # short side of the proxy and the thumbnails
@@ -71,9 +113,28 @@ class Settings(BaseSettings):
     storyboard_columns: int = 10
     storyboard_rows: int = 10
     storyboard_interval_seconds: float | None = None  # None: the video fits one sprite sheet, ≥ 1 s a tile
-    scene_threshold: float = 10.0
+    scene_threshold: float = 10.0  # scdet's score (0-100) above which a frame starts a scene
+    # A flickering video is a cut at every frame: cuts (and their thumbnails) at least this far
+    # apart, so at most 60 a minute, and no more than so many scene thumbnails in all.
+    scene_min_gap_seconds: float = 1.0
+    max_scene_thumbnails: int = 1000
+    analysis_width: int = 320  # frames for scene and black detection, and scene thumbnails
+    audio_bitrate: str = "128k"  # the proxy's and the HLS renditions' AAC
     hls_enabled: bool = False
     hls_heights: list[int] = Field(default_factory=lambda: [360, 720, 1080])
+    hls_segment_seconds: int = 6
+
+    def rendition_options(self) -> RenditionOptions:
+        """What the process step's one ffmpeg run makes, from these settings alone."""
+        return RenditionOptions(
+            **self.model_dump(include=set(RenditionOptions.__dataclass_fields__) - {"hls", "hls_heights"}),
+            hls=self.hls_enabled,
+            hls_heights=tuple(self.hls_heights),
+        )
+
+
+class ContentSettings(_FromEnv):
+    """How generate_metadata describes a video."""
 
     # Content metadata (generate_metadata): transcript, captions, chapters, keywords, suggestions.
     # Whisper base (faster-whisper, offline), or none. Its model folder is assembled once per
@@ -101,6 +162,24 @@ class Settings(BaseSettings):
     text_timeout_seconds: float = 30.0
     text_attempts: int = 2
 
+    @model_validator(mode="after")
+    def _transcription_api_complete(self) -> ContentSettings:
+        if self.transcriber == "api" and not self.transcription_api_base_url:
+            raise ValueError("VIDPIPE_TRANSCRIBER=api needs VIDPIPE_TRANSCRIPTION_API_BASE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _text_api_complete(self) -> ContentSettings:
+        if self.text_generator == "chat_completions" and not (self.text_api_base_url and self.text_model):
+            raise ValueError(
+                "VIDPIPE_TEXT_GENERATOR=chat_completions needs VIDPIPE_TEXT_API_BASE_URL and VIDPIPE_TEXT_MODEL"
+            )
+        return self
+
+
+class WebhookSettings(_FromEnv):
+    """How notify sends customers' webhooks."""
+
     # Outgoing customer webhooks.
     # The whole send, by the wall clock (connect, TLS, request, answer); a delivery's lease is 30 s longer.
     webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=60)
@@ -116,6 +195,10 @@ class Settings(BaseSettings):
     )
     webhook_retry_jitter: float = 0.1
 
+
+class DispatcherSettings(ConnectionSettings):
+    """The local dispatcher's own pace (infra/dispatcher.py)."""
+
     # The dispatcher's own pace. Which carrier takes the events, where the functions are and the
     # delivery policy (batch, visibility, timeout, attempts, backoff) are the database's
     # delivery_settings row, which both carriers read.
@@ -123,32 +206,52 @@ class Settings(BaseSettings):
     sweep_every_seconds: float = 10.0
     sweep_stale_seconds: int = 120
 
-    # Worker identity in leases and logs; defaults to host:pid.
-    worker_id: str | None = None
 
-    @model_validator(mode="after")
-    def _supabase_storage_complete(self) -> Settings:
-        if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
-            raise ValueError(
-                "VIDPIPE_STORAGE_BACKEND=supabase needs VIDPIPE_SUPABASE_URL and VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"
-            )
-        return self
+# What each function reads. The three steps work on jobs and their files.
+class StepSettings(DoorSettings, JobSettings, StorageSettings):
+    pass
 
-    @model_validator(mode="after")
-    def _transcription_api_complete(self) -> Settings:
-        if self.transcriber == "api" and not self.transcription_api_base_url:
-            raise ValueError("VIDPIPE_TRANSCRIBER=api needs VIDPIPE_TRANSCRIPTION_API_BASE_URL")
-        return self
 
-    @model_validator(mode="after")
-    def _text_api_complete(self) -> Settings:
-        if self.text_generator == "chat_completions" and not (self.text_api_base_url and self.text_model):
-            raise ValueError(
-                "VIDPIPE_TEXT_GENERATOR=chat_completions needs VIDPIPE_TEXT_API_BASE_URL and VIDPIPE_TEXT_MODEL"
-            )
-        return self
+class IngestSettings(StepSettings, IngestLimits):
+    pass
+
+
+class ProcessSettings(StepSettings, IngestLimits, RenditionSettings):
+    pass
+
+
+class GenerateMetadataSettings(StepSettings, ContentSettings):
+    pass
+
+
+class NotifySettings(DoorSettings, WebhookSettings):
+    pass
+
+
+class Settings(IngestSettings, ProcessSettings, GenerateMetadataSettings, NotifySettings, DispatcherSettings):
+    """Every component: for the CLI, the local stack and tests."""
+
+
+FUNCTION_SETTINGS: dict[str, type[DoorSettings]] = {
+    "ingest": IngestSettings,
+    "process": ProcessSettings,
+    "generate_metadata": GenerateMetadataSettings,
+    "notify": NotifySettings,
+}
+
+
+@cache
+def settings_for(function: str) -> DoorSettings:
+    """One function's settings, read once per process."""
+    return FUNCTION_SETTINGS[function]()
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def forget_settings() -> None:
+    """Read the environment again at the next use (for tests that change it)."""
+    settings_for.cache_clear()
+    get_settings.cache_clear()

@@ -13,7 +13,7 @@ from typing import Any
 
 import flask
 
-from shared.config import get_settings
+from shared.config import settings_for
 from shared.domain import Busy, LeaseLost, NotFound, NothingToDo, TransientError, WebhookCancelled
 from shared.events import InvalidEvent, SignedEvent
 from shared.logs import get_logger
@@ -25,7 +25,7 @@ from shared.usecases.outcome import Outcome
 log = get_logger("door")
 
 Reply = tuple[dict[str, Any], int]
-Handler = Callable[[Services, SignedEvent], Outcome]
+Handler = Callable[[Services[Any], SignedEvent], Outcome]
 
 
 def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
@@ -71,7 +71,7 @@ def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
 
 def _signed_body(request: flask.Request, function: str) -> bytes | Reply:
     """The body of a POST within the size limit, UTF-8, signed with the event secret; else the refusal."""
-    settings = get_settings()
+    settings = settings_for(function)
     if request.method != "POST":
         return {"error": "method_not_allowed"}, 405
     if settings.event_secret is None:

@@ -10,10 +10,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
-from shared.config import Settings
+from shared.config import DoorSettings
 from shared.domain import JobStep, Reason
 from shared.models import Artifact, Job, PostAnswer, StorageObject, UploadInfo, Video, WebhookDelivery, WebhookSend
 
@@ -108,15 +108,27 @@ def no_transcriber() -> Transcriber | None:
     return None
 
 
-@dataclass(frozen=True)
-class Services:
-    """Everything a use case needs, passed in by its function's door (or a test)."""
+SettingsT = TypeVar("SettingsT", bound=DoorSettings, covariant=True)
+PartT = TypeVar("PartT")
 
-    settings: Settings
+
+@dataclass(frozen=True)
+class Services(Generic[SettingsT]):
+    """What a use case needs, passed in by its function's door (or a test): its function's
+    settings (shared/config.py) and only the adapters that function works with."""
+
+    settings: SettingsT
     db: Database
-    storage: Storage
-    media: MediaProbe
-    webhooks: WebhookSender
     worker: str  # who holds leases, in leases and logs
+    storage: Storage | None = None  # all but notify
+    media: MediaProbe | None = None  # ingest and process
+    webhooks: WebhookSender | None = None  # notify
     transcriber: Callable[[], Transcriber | None] = no_transcriber  # loads its model on first call
     text_generator: TextGenerator | None = None  # None: the extractive default
+
+
+def given(part: PartT | None, what: str) -> PartT:
+    """An adapter the composition root builds for this function; its absence is a wiring mistake."""
+    if part is None:
+        raise RuntimeError(f"this function was built without {what}")
+    return part

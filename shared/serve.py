@@ -40,7 +40,7 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 from waitress.utilities import Error
 
-from shared.config import Settings, get_settings
+from shared.config import DoorSettings, settings_for
 
 # How often the server looks for requests past their deadline and idle connections.
 SWEEP_SECONDS = 1
@@ -126,7 +126,7 @@ def make_server(
     app: Any,
     host: str,
     port: int,
-    settings: Settings,
+    settings: DoorSettings,
     *,
     max_body: int | None = None,
     threads: int | None = None,
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     # A container's first process gets no default signal handling: SIGTERM (a runtime scaling
     # in) must end it. Work cut short is the lease's to recover, as for any lost instance.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    make_server(with_health(app, args.target), args.host, args.port, get_settings()).run()
+    make_server(with_health(app, args.target), args.host, args.port, settings_for(args.target)).run()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The composition root: the adapters each function needs, built once per process from the
-settings. Only the doors (shared/function_door.py) and the CLI call it; use cases receive what
-it builds."""
+"""The composition root: the adapters each function needs, built once per process from its own
+settings (shared/config.FUNCTION_SETTINGS). A function gets an adapter only when its settings
+include that part: notify has no storage settings, so it gets no storage and reads no key. Only
+the doors (shared/function_door.py) call it; use cases receive what it builds."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ import requests
 from shared.adapters.local_storage import LocalStorage
 from shared.adapters.postgres import PostgresDatabase
 from shared.adapters.s3_storage import S3Storage
-from shared.config import Settings, get_settings
+from shared.config import (
+    ContentSettings,
+    DoorSettings,
+    IngestLimits,
+    StorageSettings,
+    WebhookSettings,
+    settings_for,
+)
 from shared.media.confine import DecodeLimits
 from shared.media.probe import FfmpegProbe
 from shared.ports import Services, Storage, no_transcriber
@@ -25,10 +33,10 @@ if TYPE_CHECKING:
     from shared.content.suggestions import TextGenerator
     from shared.content.transcript import Transcriber
 
-_built: dict[str, Services] = {}
+_built: dict[str, Services[DoorSettings]] = {}
 
 
-def storage_from(settings: Settings) -> Storage:
+def storage_from(settings: StorageSettings) -> Storage:
     if settings.storage_backend == "supabase":
         from shared.adapters.supabase_storage import SupabaseStorage  # supabase-py only where it is used
 
@@ -46,25 +54,30 @@ def storage_from(settings: Settings) -> Storage:
     return LocalStorage(settings.storage_root)
 
 
-def build_services(settings: Settings, function: str) -> Services:
-    """The dependencies of one function; only generate_metadata gets the speech and text stack."""
-    describes = function == "generate_metadata"
+def build_services(settings: DoorSettings) -> Services[DoorSettings]:
+    """The adapters the settings' components call for; only generate_metadata's (ContentSettings)
+    include the speech and text stack."""
+    content = settings if isinstance(settings, ContentSettings) else None
     return Services(
         settings=settings,
         db=PostgresDatabase(settings.database_url.get_secret_value()),
-        storage=storage_from(settings),
-        media=FfmpegProbe(DecodeLimits.from_settings(settings)),
-        webhooks=EndpointSender(settings.webhook_timeout_seconds, settings.webhook_allowed_networks),
         worker=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
-        transcriber=transcriber_loader(settings) if describes else no_transcriber,
-        text_generator=text_generator_from(settings) if describes else None,
+        storage=storage_from(settings) if isinstance(settings, StorageSettings) else None,
+        media=FfmpegProbe(DecodeLimits.from_settings(settings)) if isinstance(settings, IngestLimits) else None,
+        webhooks=(
+            EndpointSender(settings.webhook_timeout_seconds, settings.webhook_allowed_networks)
+            if isinstance(settings, WebhookSettings)
+            else None
+        ),
+        transcriber=transcriber_loader(content) if content else no_transcriber,
+        text_generator=text_generator_from(content) if content else None,
     )
 
 
-def services_for(function: str) -> Services:
+def services_for(function: str) -> Services[DoorSettings]:
     """Built on the first event a function serves, then kept for the life of the process."""
     if function not in _built:
-        _built[function] = build_services(get_settings(), function)
+        _built[function] = build_services(settings_for(function))
     return _built[function]
 
 
@@ -77,7 +90,7 @@ def reset_services() -> None:
     _built.clear()
 
 
-def transcriber_loader(settings: Settings) -> Callable[[], Transcriber | None]:
+def transcriber_loader(settings: ContentSettings) -> Callable[[], Transcriber | None]:
     """The model loads on first use, not for a video without audio."""
     if settings.transcriber == "none":
         return no_transcriber
@@ -103,7 +116,7 @@ def transcriber_loader(settings: Settings) -> Callable[[], Transcriber | None]:
     return load
 
 
-def text_generator_from(settings: Settings) -> TextGenerator | None:
+def text_generator_from(settings: ContentSettings) -> TextGenerator | None:
     """None: the extractive default."""
     s = settings
     if s.text_generator != "chat_completions" or not (s.text_api_base_url and s.text_model):

@@ -12,7 +12,7 @@ import time
 import psycopg
 
 from infra.local.pg_net_worker import PgNetWorker
-from shared.config import get_settings
+from shared.config import DispatcherSettings
 from shared.logs import get_logger
 
 log = get_logger("platform")
@@ -29,7 +29,7 @@ def run_scheduled_jobs(database_url: str) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    settings = DispatcherSettings()  # the pace of pg_cron, as the dispatcher sweeps
     url = settings.database_url.get_secret_value()
     worker = PgNetWorker(url)
     stopping = threading.Event()

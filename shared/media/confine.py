@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.config import Settings
+    from shared.config import IngestLimits
 
 # The containers the pipeline processes, by ffmpeg's demuxer name, and who makes them. Each reads
 # its one file only: the mov demuxer follows external data references only when asked
@@ -50,7 +50,7 @@ class DecodeLimits:
     max_seconds: float
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DecodeLimits:
+    def from_settings(cls, settings: IngestLimits) -> DecodeLimits:
         return cls(settings.max_frame_pixels, settings.max_duration_seconds)
 
 

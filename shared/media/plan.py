@@ -14,25 +14,26 @@ from shared.metadata.technical import Technical
 
 @dataclass(frozen=True)
 class RenditionOptions:
-    proxy_max_height: int = 720  # the proxy's short side, so portrait video stays ≤720p too
-    proxy_crf: int = 23
-    proxy_preset: str = "veryfast"
-    audio_bitrate: str = "128k"
-    thumbnail_interval_seconds: float | None = None  # None: a tenth of the video, 1 to 60 s
-    thumbnail_format: Literal["jpg", "webp"] = "jpg"
-    storyboard_tile_width: int = 160
-    storyboard_columns: int = 10
-    storyboard_rows: int = 10
-    storyboard_interval_seconds: float | None = None  # None: one sprite sheet of tiles, ≥ 1 s each
-    scene_threshold: float = 10.0  # scdet's score (0-100) above which a frame starts a scene
-    # A flickering video is a cut at every frame: cuts (and their thumbnails) at least this far
-    # apart, so at most 60 a minute, and no more than so many scene thumbnails in all.
-    scene_min_gap_seconds: float = 1.0
-    max_scene_thumbnails: int = 1000
-    analysis_width: int = 320  # frames for scene and black detection, and scene thumbnails
-    hls: bool = False
-    hls_heights: tuple[int, ...] = (360, 720, 1080)
-    hls_segment_seconds: int = 6
+    """What the one ffmpeg run makes. Built from the settings alone
+    (RenditionSettings.rendition_options), where each value is explained and has its default."""
+
+    proxy_max_height: int  # the proxy's short side, so portrait video stays within it too
+    proxy_crf: int
+    proxy_preset: str
+    audio_bitrate: str
+    thumbnail_interval_seconds: float | None  # None: a tenth of the video, 1 to 60 s
+    thumbnail_format: Literal["jpg", "webp"]
+    storyboard_tile_width: int
+    storyboard_columns: int
+    storyboard_rows: int
+    storyboard_interval_seconds: float | None  # None: one sprite sheet of tiles, ≥ 1 s each
+    scene_threshold: float
+    scene_min_gap_seconds: float
+    max_scene_thumbnails: int
+    analysis_width: int
+    hls: bool
+    hls_heights: tuple[int, ...]
+    hls_segment_seconds: int
 
 
 def even(value: float) -> int:

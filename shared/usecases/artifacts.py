@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.config import StepSettings
 from shared.media.models import Rendition
 from shared.models import Artifact, Video
-from shared.ports import Services
+from shared.ports import Services, given
 from shared.usecases.heartbeat import Heartbeat
 
 
-def store(svc: Services, video: Video, rendition: Rendition, made_by: dict[str, str], beat: Heartbeat) -> Artifact:
+def store(
+    svc: Services[StepSettings], video: Video, rendition: Rendition, made_by: dict[str, str], beat: Heartbeat
+) -> Artifact:
     """Upload every file of a rendition (the main one last) and describe it as one artifact."""
     beat.check()
     prefix = video.derived_folder
     for file in rendition.files:
-        svc.storage.upload(svc.settings.derived_bucket, f"{prefix}/{file.key}", file.local, file.content_type)
+        given(svc.storage, "storage").upload(
+            svc.settings.derived_bucket, f"{prefix}/{file.key}", file.local, file.content_type
+        )
     details: dict[str, Any] = {**rendition.details, "made_by": made_by}
     if rendition.extra:
         details["files"] = [f"{prefix}/{f.key}" for f in rendition.extra]

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
+from shared.config import GenerateMetadataSettings
 from shared.content import captions as cc
 from shared.content.chapters import ChapterRules, chapters
 from shared.content.described import Content
@@ -19,7 +20,7 @@ from shared.logs import get_logger
 from shared.media.models import MadeBy, MediaAnalysis, OutputFile, Rendition
 from shared.metadata.technical import Technical
 from shared.models import Artifact, Job, Video
-from shared.ports import Services
+from shared.ports import Services, given
 from shared.usecases.heartbeat import Heartbeat
 
 log = get_logger("describe")
@@ -33,7 +34,11 @@ def timed(timings: dict[str, int], part: str) -> Iterator[None]:
 
 
 def listen(
-    svc: Services, beat: Heartbeat, technical: Technical, analysis: MediaAnalysis | None, audio: Artifact | None
+    svc: Services[GenerateMetadataSettings],
+    beat: Heartbeat,
+    technical: Technical,
+    analysis: MediaAnalysis | None,
+    audio: Artifact | None,
 ) -> tuple[Transcript | None, str | None]:
     """The transcript, or None and why there is none."""
     if technical.audio is None:
@@ -43,7 +48,7 @@ def listen(
         return None, "transcription is off (VIDPIPE_TRANSCRIBER=none)"
     if audio is None or analysis is None:
         return None, "the process step produced no audio track"
-    with svc.storage.local_copy(audio.bucket, audio.path) as wav:
+    with given(svc.storage, "storage").local_copy(audio.bucket, audio.path) as wav:
         try:
             return transcribe(
                 transcriber,
@@ -59,7 +64,7 @@ def listen(
 
 
 def describe_content(
-    svc: Services,
+    svc: Services[GenerateMetadataSettings],
     job: Job,
     beat: Heartbeat,
     video: Video,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
+from shared.config import GenerateMetadataSettings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import SignedEvent, parse_job_event
 from shared.media.models import MadeBy, MediaAnalysis
@@ -21,7 +22,7 @@ from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
 
-def describe_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
+def describe_job(svc: Services[GenerateMetadataSettings], job: Job, beat: Heartbeat) -> Job:
     video = svc.db.get_video(job.video_id)
     if video.probe is None:
         raise PipelineError(Reason.INTERNAL_ERROR, "the process step recorded no probe", retryable=False)
@@ -46,9 +47,9 @@ def describe_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
     )
 
 
-def generate_metadata(svc: Services, job_id: UUID) -> Outcome:
+def generate_metadata(svc: Services[GenerateMetadataSettings], job_id: UUID) -> Outcome:
     return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, lambda job, beat: describe_job(svc, job, beat))
 
 
-def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+def handle_event(svc: Services[GenerateMetadataSettings], event: SignedEvent) -> Outcome:
     return generate_metadata(svc, parse_job_event(event.body).id)

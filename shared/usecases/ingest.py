@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from shared.config import Settings
+from shared.config import IngestLimits, IngestSettings
 from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath, safe_key
 from shared.events import SignedEvent, parse_storage_object_event
 from shared.logs import get_logger
 from shared.media.confine import ACCEPTED, VIDEO_CONTAINERS, demuxer_of
 from shared.media.probe import audio_streams, still_image_format, video_streams
 from shared.models import StorageObject, UploadInfo
-from shared.ports import MediaProbe, Services
+from shared.ports import MediaProbe, Services, given
 from shared.usecases.outcome import Outcome
 
 log = get_logger("ingest")
@@ -51,7 +51,7 @@ def path_owner(bucket: str, name: str) -> UUID:
         raise PipelineError(Reason.BAD_PATH, "the first folder of the path must be the owner's user id") from None
 
 
-def check_limits(size: int | None, settings: Settings) -> int:
+def check_limits(size: int | None, settings: IngestLimits) -> int:
     if size is None:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage")
     if size == 0:
@@ -61,7 +61,7 @@ def check_limits(size: int | None, settings: Settings) -> int:
     return size
 
 
-def check_frame_size(stream: dict[str, Any], settings: Settings) -> None:
+def check_frame_size(stream: dict[str, Any], settings: IngestLimits) -> None:
     """Before any decode: a frame size from a header can ask a decoder for gigabytes. (The
     decoders are held to max_frame_pixels too, for frames that grow after the header.)"""
     width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
@@ -92,7 +92,7 @@ def frame_rate(stream: dict[str, Any]) -> float | None:
     return None
 
 
-def check_frames(stream: dict[str, Any], duration: float, settings: Settings) -> None:
+def check_frames(stream: dict[str, Any], duration: float, settings: IngestLimits) -> None:
     """What decoding will cost: frames a second and frames in all (the count the container
     gives, else duration times rate)."""
     rate = frame_rate(stream)
@@ -123,7 +123,7 @@ def check_frames(stream: dict[str, Any], duration: float, settings: Settings) ->
         )
 
 
-def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
+def check_media(media: MediaProbe, local: Path, settings: IngestLimits) -> None:
     """A real, decodable video within the limits, or PipelineError."""
     info = media.probe(local)
     count = len(info.get("streams") or [])
@@ -157,7 +157,7 @@ def check_media(media: MediaProbe, local: Path, settings: Settings) -> None:
     media.check_decodes(local, demuxer, int(streams[0]["index"]))
 
 
-def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
+def inspect_upload(svc: Services[IngestSettings], obj: StorageObject) -> tuple[UUID, int]:
     """Everything ingest checks, cheapest first. Returns (owner, size) or raises PipelineError."""
     if not svc.db.is_ingest_bucket(obj.bucket_id):
         raise PipelineError(Reason.UNKNOWN_BUCKET, f"bucket {obj.bucket_id!r} does not feed the pipeline")
@@ -167,9 +167,10 @@ def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
     if not svc.db.user_exists(owner):
         raise PipelineError(Reason.UNKNOWN_OWNER, "the path's owner is not a known user")
     try:
-        size = check_limits(svc.storage.size(obj.bucket_id, obj.name), svc.settings)
-        with svc.storage.local_copy(obj.bucket_id, obj.name) as local:
-            check_media(svc.media, local, svc.settings)
+        storage = given(svc.storage, "storage")
+        size = check_limits(storage.size(obj.bucket_id, obj.name), svc.settings)
+        with storage.local_copy(obj.bucket_id, obj.name) as local:
+            check_media(given(svc.media, "a media probe"), local, svc.settings)
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     except UnsafePath:
@@ -177,7 +178,7 @@ def inspect_upload(svc: Services, obj: StorageObject) -> tuple[UUID, int]:
     return owner, size
 
 
-def ingest(svc: Services, object_id: UUID) -> Outcome:
+def ingest(svc: Services[IngestSettings], object_id: UUID) -> Outcome:
     started = time.monotonic()
     obj = svc.db.get_storage_object(object_id)
     if obj is None:
@@ -238,5 +239,5 @@ def ingest(svc: Services, object_id: UUID) -> Outcome:
     return Outcome("done", job.id)
 
 
-def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+def handle_event(svc: Services[IngestSettings], event: SignedEvent) -> Outcome:
     return ingest(svc, parse_storage_object_event(event.body).id)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from uuid import UUID
 
+from shared.config import StepSettings
 from shared.domain import JobStatus, JobStep, LeaseLost, PipelineError, Reason, TransientError
 from shared.logs import get_logger
 from shared.models import Job
@@ -21,7 +22,9 @@ from shared.usecases.outcome import Outcome, Result
 log = get_logger("step")
 
 
-def run_leased_step(svc: Services, job_id: UUID, step: JobStep, work: Callable[[Job, Heartbeat], Job]) -> Outcome:
+def run_leased_step(
+    svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Callable[[Job, Heartbeat], Job]
+) -> Outcome:
     lease_seconds = svc.settings.lease_seconds
     job = svc.db.claim_step(job_id, step, svc.worker, lease_seconds)
     context = {
@@ -56,7 +59,12 @@ def run_leased_step(svc: Services, job_id: UUID, step: JobStep, work: Callable[[
 
 
 def _record_failure(
-    svc: Services, job: Job, step: JobStep, exc: PipelineError, context: Mapping[str, object], started: float
+    svc: Services[StepSettings],
+    job: Job,
+    step: JobStep,
+    exc: PipelineError,
+    context: Mapping[str, object],
+    started: float,
 ) -> Outcome:
     after = svc.db.fail_step(job.id, step, job.claim, exc.reason, exc.message, exc.retryable)
     outcome: Result = "failed" if after.status == JobStatus.FAILED else "retrying"

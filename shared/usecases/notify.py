@@ -18,12 +18,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from uuid import UUID
 
-from shared.config import Settings
+from shared.config import NotifySettings, WebhookSettings
 from shared.domain import WebhookDeferred, WebhookDeliveryStatus
 from shared.events import SignedEvent, parse_webhook_delivery_event
 from shared.logs import get_logger
 from shared.models import PostAnswer
-from shared.ports import Services
+from shared.ports import Services, given
 from shared.usecases.outcome import Outcome, Result
 
 log = get_logger("notify")
@@ -45,7 +45,7 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
 
 
 def next_attempt_at(
-    settings: Settings, attempt: int, answer: PostAnswer, now: datetime, rng: random.Random | None = None
+    settings: WebhookSettings, attempt: int, answer: PostAnswer, now: datetime, rng: random.Random | None = None
 ) -> datetime | None:
     """When to try again after failed attempt number `attempt`, or None when the schedule is
     spent or the failure is final (410 Gone, or an address we refuse to call)."""
@@ -60,13 +60,13 @@ def next_attempt_at(
     return now + timedelta(seconds=delay)
 
 
-def claim_seconds(settings: Settings) -> int:
+def claim_seconds(settings: WebhookSettings) -> int:
     """How long an attempt's event stays claimed: the send (bounded by the wall clock) with room
     to record it, so a live send is never taken for a dead one and sent twice."""
     return math.ceil(settings.webhook_timeout_seconds) + 30
 
 
-def deliver(svc: Services, delivery_id: UUID, message_id: str) -> Outcome:
+def deliver(svc: Services[NotifySettings], delivery_id: UUID, message_id: str) -> Outcome:
     """One attempt of the delivery, carried by the event the carrier sent as `message_id`."""
     settings = svc.settings
     try:
@@ -77,7 +77,7 @@ def deliver(svc: Services, delivery_id: UUID, message_id: str) -> Outcome:
         log.info("webhook deferred", extra={"event_id": str(delivery_id), "outcome": "deferred"})
         return Outcome("deferred", None, str(exc))
     body = json.dumps(send.body, separators=(",", ":"))
-    sent = svc.webhooks.send(send.url, send.secret, send.message_id, body)
+    sent = given(svc.webhooks, "a webhook sender").send(send.url, send.secret, send.message_id, body)
     now = datetime.now(tz=UTC)
     retry_at = None if sent.ok else next_attempt_at(settings, send.attempt, sent, now)
     state = svc.db.record_webhook_attempt(
@@ -100,5 +100,5 @@ def deliver(svc: Services, delivery_id: UUID, message_id: str) -> Outcome:
     return Outcome(result, None, sent.error or "")
 
 
-def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+def handle_event(svc: Services[NotifySettings], event: SignedEvent) -> Outcome:
     return deliver(svc, parse_webhook_delivery_event(event.body).id, event.message_id)

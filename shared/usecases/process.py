@@ -7,53 +7,35 @@ import tempfile
 from pathlib import Path
 from uuid import UUID
 
-from shared.config import Settings
+from shared.config import ProcessSettings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import SignedEvent, parse_job_event
 from shared.media.confine import DecodeLimits
 from shared.media.ffmpeg_tools import tool_version
 from shared.media.models import MadeBy
-from shared.media.plan import RenditionOptions
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
 from shared.models import Job
-from shared.ports import Services
+from shared.ports import Services, given
 from shared.usecases.artifacts import store
 from shared.usecases.heartbeat import Heartbeat
 from shared.usecases.leased_step import run_leased_step
 from shared.usecases.outcome import Outcome
 
 
-def rendition_options(settings: Settings) -> RenditionOptions:
-    return RenditionOptions(
-        proxy_max_height=settings.proxy_max_height,
-        proxy_crf=settings.proxy_crf,
-        proxy_preset=settings.proxy_preset,
-        thumbnail_interval_seconds=settings.thumbnail_interval_seconds,
-        thumbnail_format=settings.thumbnail_format,
-        storyboard_tile_width=settings.storyboard_tile_width,
-        storyboard_columns=settings.storyboard_columns,
-        storyboard_rows=settings.storyboard_rows,
-        storyboard_interval_seconds=settings.storyboard_interval_seconds,
-        scene_threshold=settings.scene_threshold,
-        hls=settings.hls_enabled,
-        hls_heights=tuple(settings.hls_heights),
-    )
-
-
-def process_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
+def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Job:
     video = svc.db.get_video(job.video_id)
     ffmpeg_by = {"tool": "ffmpeg", "version": tool_version("ffmpeg")}
     try:
         with (
             tempfile.TemporaryDirectory(prefix="vidpipe-process-") as tmp,
-            svc.storage.local_copy(video.bucket, video.path) as src,
+            given(svc.storage, "storage").local_copy(video.bucket, video.path) as src,
         ):
-            info = svc.media.probe(src)
+            info = given(svc.media, "a media probe").probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
             limits = DecodeLimits.from_settings(svc.settings)
-            result = render(src, Path(tmp), technical, rendition_options(svc.settings), limits, stop=beat.lost)
+            result = render(src, Path(tmp), technical, svc.settings.rendition_options(), limits, stop=beat.lost)
             artifacts = [store(svc, video, r, ffmpeg_by, beat) for r in result.renditions]
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
@@ -62,9 +44,9 @@ def process_job(svc: Services, job: Job, beat: Heartbeat) -> Job:
     return svc.db.complete_process(job.id, job.claim, info, artifacts, analysis)
 
 
-def process(svc: Services, job_id: UUID) -> Outcome:
+def process(svc: Services[ProcessSettings], job_id: UUID) -> Outcome:
     return run_leased_step(svc, job_id, JobStep.PROCESS, lambda job, beat: process_job(svc, job, beat))
 
 
-def handle_event(svc: Services, event: SignedEvent) -> Outcome:
+def handle_event(svc: Services[ProcessSettings], event: SignedEvent) -> Outcome:
     return process(svc, parse_job_event(event.body).id)

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from infra import REPO_ROOT
 from infra.local.pooler import TransactionPooler
-from shared.config import get_settings
+from shared.config import forget_settings
 from shared.ports import Services
 from shared.services import reset_services, services_for
 from shared.signing import new_secret, sign_headers
@@ -54,7 +54,7 @@ def env(function_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def reload_settings() -> None:
     """Make the functions read the environment again, as a redeploy would."""
     reset_services()
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def services(function: str, **replaced: Any) -> Services:

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from shared.adapters.local_storage import LocalStorage
-from shared.config import get_settings
+from shared.config import forget_settings, get_settings
 from shared.domain import UnsafePath
 from shared.media.confine import DecodeLimits
 from shared.media.probe import FfmpegProbe
@@ -30,7 +30,7 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
 def limits(env, monkeypatch) -> Iterator[Path]:
     for key, value in LIMITS_ENV.items():
         monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
+    forget_settings()
     yield env
 
 

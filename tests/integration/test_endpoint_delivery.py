@@ -89,14 +89,14 @@ def test_a_dripping_endpoint_is_cut_off_at_the_deadline(stage, prefix):
     assert 900 <= sent.latency_ms < 2500, stage
 
 
-def test_with_the_production_settings_a_dripping_endpoint_holds_a_send_no_longer_than_its_lease_allows():
+def test_with_the_production_settings_a_dripping_endpoint_holds_a_send_no_longer_than_its_claim_allows():
     """notify's own sender, as configured by default: the send ends at the deadline, and the
-    delivery's lease outlasts it, so a live send is never taken for a dead one."""
-    from shared.config import Settings
-    from shared.usecases.notify import lease_seconds
+    claim of its event outlasts it, so a live send is never taken for a dead one."""
+    from shared.config import NotifySettings
+    from shared.usecases.notify import claim_seconds
     from shared.webhooks import EndpointSender
 
-    settings = Settings()
+    settings = NotifySettings()
     dripper = Dripper(every=1.0, prefix=b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
     try:
         sent = EndpointSender(settings.webhook_timeout_seconds, LOOPBACK).send(dripper.url, new_secret(), "m", "{}")
@@ -104,7 +104,7 @@ def test_with_the_production_settings_a_dripping_endpoint_holds_a_send_no_longer
         dripper.close()
     limit = settings.webhook_timeout_seconds
     assert sent.error == f"timed out: no complete answer within {limit:g} s"
-    assert limit * 1000 - 100 <= sent.latency_ms < limit * 1000 + 1500 < lease_seconds(settings) * 1000
+    assert limit * 1000 - 100 <= sent.latency_ms < limit * 1000 + 1500 < claim_seconds(settings) * 1000
 
 
 def test_a_dripping_tls_handshake_is_cut_off_at_the_deadline():

@@ -11,12 +11,12 @@ from shared.config import Settings
 from shared.domain import PipelineError, Reason
 from shared.media.confine import OUTPUT_FORMATS, DecodeLimits
 from shared.media.models import MadeBy
-from shared.media.plan import RenditionOptions
 from shared.media.probe import check_decodes, probe, video_streams
 from shared.media.renditions import render
 from shared.metadata.technical import technical_from_probe
 from tests.media_checks import decodes, vtt_cues
 from tests.media_variants import make_variants
+from tests.unit.test_renditions import rendition_options
 
 BY = MadeBy(tool="ffprobe", version="test")
 LIMITS = DecodeLimits.from_settings(Settings())
@@ -24,7 +24,7 @@ LIMITS = DecodeLimits.from_settings(Settings())
 
 def rendered(src, tmp_path, **options) -> tuple:
     tech = technical_from_probe(probe(src), BY)
-    result = render(src, tmp_path, tech, RenditionOptions(**options), LIMITS)
+    result = render(src, tmp_path, tech, rendition_options(**options), LIMITS)
     return tech, {r.kind: r for r in result.renditions}, result
 
 

@@ -1,7 +1,10 @@
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shared.config import IngestLimits, RenditionSettings
 from shared.domain import PipelineError
 from shared.media.confine import DecodeLimits
 from shared.media.filter_graph import build_command
@@ -17,7 +20,12 @@ from shared.media.plan import (
 )
 from shared.metadata.technical import technical_from_probe
 
-LIMITS = DecodeLimits(max_frame_pixels=8192 * 4320, max_seconds=4 * 3600)
+LIMITS = DecodeLimits.from_settings(IngestLimits())
+
+
+def rendition_options(**changed: Any) -> RenditionOptions:
+    """Production's options (the settings' defaults), with some changed."""
+    return replace(RenditionSettings().rendition_options(), **changed)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +74,7 @@ def tech_of(with_audio: bool, width: int = 1920, height: int = 1080):
 
 def command(tmp_path, with_audio=True, **options):
     tech = tech_of(with_audio)
-    return build_command(Path("/in.mp4"), plan_for(tmp_path, tech, RenditionOptions(**options)), tech, LIMITS)
+    return build_command(Path("/in.mp4"), plan_for(tmp_path, tech, rendition_options(**options)), tech, LIMITS)
 
 
 def test_one_input_feeds_every_output(tmp_path):
@@ -110,9 +118,9 @@ def test_hls_adds_one_encode_per_rung_in_the_same_run(tmp_path):
 
 
 def test_hls_ladder_stops_at_the_source():
-    assert hls_ladder(tech_of(True), RenditionOptions(hls=True)) == [360, 720, 1080]
-    assert hls_ladder(tech_of(True, 854, 480), RenditionOptions(hls=True)) == [360]
-    assert hls_ladder(tech_of(True, 320, 240), RenditionOptions(hls=True)) == [240]
+    assert hls_ladder(tech_of(True), rendition_options(hls=True)) == [360, 720, 1080]
+    assert hls_ladder(tech_of(True, 854, 480), rendition_options(hls=True)) == [360]
+    assert hls_ladder(tech_of(True, 320, 240), rendition_options(hls=True)) == [240]
 
 
 def test_no_video_stream_is_refused(tmp_path):
@@ -120,4 +128,4 @@ def test_no_video_stream_is_refused(tmp_path):
         {"format": {}, "streams": [{"index": 0, "codec_type": "audio"}]}, MadeBy(tool="ffprobe", version="x")
     )
     with pytest.raises(PipelineError):
-        plan_for(tmp_path, tech, RenditionOptions())
+        plan_for(tmp_path, tech, rendition_options())
