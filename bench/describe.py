@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from infra.clips import SPEECH_SCENES, VOICE, make_sample, run_ffmpeg
+from infra.clips import SPEECH_SCENES, VOICE, lavfi, make_sample, run_ffmpeg
 from shared.adapters.whisper_transcriber import WhisperTranscriber
 from shared.config import IngestLimits, RenditionSettings, Settings
 from shared.content import captions as cc
@@ -101,10 +101,7 @@ def long_recording(work: Path, minutes: float) -> None:
             "-1",
             "-i",
             str(round_trip),
-            "-f",
-            "lavfi",
-            "-i",
-            f"anoisesrc=colour=pink:amplitude=0.002:sample_rate=16000:duration={seconds}",
+            *lavfi(f"anoisesrc=colour=pink:amplitude=0.002:sample_rate=16000:duration={seconds}"),
             "-filter_complex",
             "[0:a][1:a]amix=inputs=2:duration=shortest:normalize=0",
             "-t",

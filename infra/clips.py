@@ -11,6 +11,11 @@ class ClipError(RuntimeError):
     pass
 
 
+def lavfi(*graphs: str) -> list[str]:
+    """ffmpeg's input options for generated sources (`testsrc2=…`, `sine=…`), one input each."""
+    return [arg for graph in graphs for arg in ("-f", "lavfi", "-i", graph)]
+
+
 def run_ffmpeg(args: list[str]) -> None:
     result = subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args], capture_output=True, text=True, check=False
@@ -35,9 +40,9 @@ def make_clip(
     the way a phone records portrait video (ffmpeg 5.1 drops the tag during an encode).
     Without `faststart` the index (moov) is written after the media data, as cameras do."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    args = ["-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={fps}:duration={seconds}"]
+    args = lavfi(f"{pattern}=size={width}x{height}:rate={fps}:duration={seconds}")
     if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+        args += lavfi(f"sine=frequency=440:sample_rate=48000:duration={seconds}")
     args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", str(fps)]
     if audio:
         args += ["-c:a", "aac", "-b:a", "96k"]
@@ -81,7 +86,7 @@ def make_speech_clip(
         args, graph = [], []
         for i, _ in enumerate(sentences):
             pattern = SCENE_PATTERNS[i % len(SCENE_PATTERNS)]
-            args += ["-t", str(scene_seconds), "-f", "lavfi", "-i", f"{pattern}=size={width}x{height}:rate={fps}"]
+            args += ["-t", str(scene_seconds), *lavfi(f"{pattern}=size={width}x{height}:rate={fps}")]
         for i, text in enumerate(sentences):
             wav = Path(tmp) / f"sentence_{i}.wav"
             result = subprocess.run(

@@ -39,35 +39,15 @@ class Resources:
     why: str = ""
 
 
-RESOURCES = {
-    "ingest": Resources(
-        cpu=1,
-        memory="512Mi",
-        concurrency=4,
-        max_instances=20,
-        why="a probe and one frame's decode: 0.5 CPU s and under 100 MB per upload",
-    ),
+RESOURCES = {  # cpu, memory, concurrency, max instances
+    "ingest": Resources(1, "512Mi", 4, 20, why="a probe and one frame's decode: 0.5 CPU s and under 100 MB per upload"),
     "process": Resources(
-        cpu=2,
-        memory="4Gi",
-        concurrency=1,
-        max_instances=20,
-        why="one ffmpeg run on both cores (65 CPU s, 40 s for 2 min of 1080p); its files are in memory",
+        2, "4Gi", 1, 20, why="one ffmpeg run on both cores (65 CPU s, 40 s for 2 min of 1080p); its files are in memory"
     ),
     "generate_metadata": Resources(
-        cpu=2,
-        memory="2Gi",
-        concurrency=1,
-        max_instances=10,
-        why="Whisper base in memory and decoding on both cores (7 CPU s, 360-390 MB for 2 min)",
+        2, "2Gi", 1, 10, why="Whisper base in memory and decoding on both cores (7 CPU s, 360-390 MB for 2 min)"
     ),
-    "notify": Resources(
-        cpu=1,
-        memory="512Mi",
-        concurrency=8,
-        max_instances=10,
-        why="signed HTTP sends, mostly waiting on the network (55 MB)",
-    ),
+    "notify": Resources(1, "512Mi", 8, 10, why="signed HTTP sends, mostly waiting on the network (55 MB)"),
 }
 # notify sends webhooks from the database's rows alone: it touches no file.
 STORAGE_USERS = ("ingest", "process", "generate_metadata")

@@ -23,6 +23,13 @@ class _FromEnv(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VIDPIPE_", extra="ignore")
 
 
+def _needs(settings: BaseSettings, choice: str, value: str, *needed: str) -> None:
+    """A choice that works only with other settings given, e.g. the Supabase backend with its URL."""
+    if getattr(settings, choice) == value and not all(getattr(settings, name) for name in needed):
+        names = " and ".join(f"VIDPIPE_{name.upper()}" for name in needed)
+        raise ValueError(f"VIDPIPE_{choice.upper()}={value} needs {names}")
+
+
 class ConnectionSettings(_FromEnv):
     """The database, and the secret that signs the events between the components."""
 
@@ -74,11 +81,8 @@ class StorageSettings(_FromEnv):
     derived_bucket: str = "derived"
 
     @model_validator(mode="after")
-    def _supabase_storage_complete(self) -> StorageSettings:
-        if self.storage_backend == "supabase" and not (self.supabase_url and self.supabase_service_role_key):
-            raise ValueError(
-                "VIDPIPE_STORAGE_BACKEND=supabase needs VIDPIPE_SUPABASE_URL and VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"
-            )
+    def _storage_complete(self) -> StorageSettings:
+        _needs(self, "storage_backend", "supabase", "supabase_url", "supabase_service_role_key")
         return self
 
 
@@ -163,17 +167,9 @@ class ContentSettings(_FromEnv):
     text_attempts: int = 2
 
     @model_validator(mode="after")
-    def _transcription_api_complete(self) -> ContentSettings:
-        if self.transcriber == "api" and not self.transcription_api_base_url:
-            raise ValueError("VIDPIPE_TRANSCRIBER=api needs VIDPIPE_TRANSCRIPTION_API_BASE_URL")
-        return self
-
-    @model_validator(mode="after")
-    def _text_api_complete(self) -> ContentSettings:
-        if self.text_generator == "chat_completions" and not (self.text_api_base_url and self.text_model):
-            raise ValueError(
-                "VIDPIPE_TEXT_GENERATOR=chat_completions needs VIDPIPE_TEXT_API_BASE_URL and VIDPIPE_TEXT_MODEL"
-            )
+    def _content_complete(self) -> ContentSettings:
+        _needs(self, "transcriber", "api", "transcription_api_base_url")
+        _needs(self, "text_generator", "chat_completions", "text_api_base_url", "text_model")
         return self
 
 

@@ -41,25 +41,25 @@ class Envelope(BaseModel):
     old_record: dict[str, Any] | None = None
 
 
-class StorageObjectRecord(BaseModel):
+class Record(BaseModel):
+    """The fields of a row a function reads (an identifier); the rest of the record is ignored."""
+
     model_config = ConfigDict(extra="ignore")
 
+
+class StorageObjectRecord(Record):
     id: UUID
     bucket_id: str
     name: str
 
 
-class JobRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class JobRecord(Record):
     id: UUID
     video_id: UUID
     status: JobStatus
 
 
-class WebhookDeliveryRecord(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class WebhookDeliveryRecord(Record):
     id: UUID
     message_id: str
 

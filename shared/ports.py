@@ -63,15 +63,10 @@ class Database(Protocol):
         ...
 
     def record_webhook_attempt(
-        self,
-        delivery_id: UUID,
-        claim: str,
-        status_code: int | None,
-        error: str | None,
-        latency_ms: int,
-        response_body: str,
-        retry_at: datetime | None,
-    ) -> WebhookDelivery: ...
+        self, delivery_id: UUID, claim: str, answer: PostAnswer, retry_at: datetime | None
+    ) -> WebhookDelivery:
+        """The attempt and what follows it (delivered, the next attempt at retry_at, or failed)."""
+        ...
 
 
 class Storage(Protocol):

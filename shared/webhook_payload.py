@@ -17,19 +17,21 @@ from shared.domain import JobStatus, JobStep, Reason, WebhookEventType
 SCHEMA_FILE = Path(__file__).with_name("webhook_payload.schema.json")
 
 
-class WebhookLinks(BaseModel):
-    """Paths under the project's URL where the owner reads more (PostgREST, with their token)."""
+class Closed(BaseModel):
+    """A part of the contract: a field it does not name is an error, not a surprise."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class WebhookLinks(Closed):
+    """Paths under the project's URL where the owner reads more (PostgREST, with their token)."""
 
     job: str
     metadata: str
     artifacts: str
 
 
-class WebhookData(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class WebhookData(Closed):
     job_id: UUID
     video_id: UUID
     status: JobStatus
@@ -39,10 +41,8 @@ class WebhookData(BaseModel):
     links: WebhookLinks
 
 
-class WebhookPayload(BaseModel):
+class WebhookPayload(Closed):
     """Standard Webhooks' shape: the event type, when it happened, and its data."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: WebhookEventType
     timestamp: datetime

@@ -9,7 +9,7 @@ import random
 import struct
 from pathlib import Path
 
-from infra.clips import make_clip, run_ffmpeg
+from infra.clips import lavfi, make_clip, run_ffmpeg
 
 MAX_DURATION_SECONDS = 30
 MAX_UPLOAD_BYTES = 5_000_000
@@ -110,10 +110,7 @@ def make_bad_files(root: Path) -> dict[str, Path]:
     put("random.mp4", rng.randbytes(64 * 1024))
     run_ffmpeg(
         [
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120",
+            *lavfi("testsrc=size=160x120"),
             "-frames:v",
             "1",
             "-f",

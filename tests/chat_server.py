@@ -5,23 +5,18 @@ Each request takes the next scripted reply, then the default one; every request 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
+
+from tests import scripted_api
 
 
 @dataclass
-class Reply:
-    status: int = 200
+class Reply(scripted_api.Reply):
     content: str | None = None  # the assistant message; None: a title from the keywords
     finish_reason: str = "stop"
     refusal: str | None = None
-    error: str | None = None  # for non-2xx: {"error": {"message": …}}
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    raw: bytes | None = None  # a body sent as is
 
 
 def completion(model: str, content: str | None, finish_reason: str = "stop", refusal: str | None = None) -> dict:
@@ -41,52 +36,21 @@ def completion(model: str, content: str | None, finish_reason: str = "stop", ref
     }
 
 
-class ChatServer:
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
-        self.script: list[Reply] = []
-        server = self
+class ChatServer(scripted_api.ScriptedApi):
+    path = "/v1/chat/completions"
+    error_type = "api_error"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-                server.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                reply = server.script.pop(0) if server.script else Reply()
-                time.sleep(reply.delay)
-                if self.path != "/v1/chat/completions":
-                    reply = Reply(status=404, error=f"unknown path {self.path}")
-                if reply.raw is not None:
-                    payload = reply.raw
-                elif reply.status != 200:
-                    payload = json.dumps(
-                        {"error": {"message": reply.error or "error", "type": "api_error", "param": None, "code": None}}
-                    ).encode()
-                else:
-                    content = reply.content if reply.content is not None else default_answer(body)
-                    payload = json.dumps(
-                        completion(body.get("model", "?"), content, reply.finish_reason, reply.refusal)
-                    ).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    for k, v in reply.headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting
-                    pass
+    def default_reply(self) -> Reply:
+        return Reply()
 
-            def log_message(self, *args: object) -> None:
-                pass
+    def parse(self, headers: dict[str, str], body: bytes) -> tuple[dict[str, str], dict[str, Any]]:
+        return headers, json.loads(body or b"{}")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, request: tuple[dict[str, str], dict[str, Any]], reply: scripted_api.Reply) -> dict[str, Any]:
+        body = request[1]
+        chat = reply if isinstance(reply, Reply) else Reply()
+        content = chat.content if chat.content is not None else default_answer(body)
+        return completion(body.get("model", "?"), content, chat.finish_reason, chat.refusal)
 
 
 def default_answer(body: dict[str, Any]) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.clips import FAST_H264_AAC, make_clip, run_ffmpeg
+from infra.clips import FAST_H264_AAC, lavfi, make_clip, run_ffmpeg
 
 PATTERN = "testsrc2=size={size}:rate={rate}:duration=2"
 TONE = "sine=frequency=440:sample_rate=48000:duration=2"
 
 
 def _make(path: Path, video: list[str], audio: list[str] | None, extra_inputs: list[str] | None = None) -> Path:
-    args = ["-f", "lavfi", "-i", PATTERN.format(size="320x240", rate=25)]
+    args = lavfi(PATTERN.format(size="320x240", rate=25))
     if audio is not None:
-        args += ["-f", "lavfi", "-i", TONE]
+        args += lavfi(TONE)
     run_ffmpeg([*args, *(extra_inputs or []), *video, *(audio or []), "-shortest", str(path)])
     return path
 
@@ -26,18 +26,9 @@ def make_variants(root: Path) -> dict[str, Path]:
     # 30 fps for a second, then 10 fps: timestamps the container cannot describe by one rate.
     run_ffmpeg(
         [
-            "-f",
-            "lavfi",
-            "-i",
-            PATTERN.format(size="320x240", rate=30).replace("duration=2", "duration=1"),
-            "-f",
-            "lavfi",
-            "-i",
-            PATTERN.format(size="320x240", rate=10).replace("duration=2", "duration=1"),
-            "-f",
-            "lavfi",
-            "-i",
-            TONE,
+            *lavfi(PATTERN.format(size="320x240", rate=30).replace("duration=2", "duration=1")),
+            *lavfi(PATTERN.format(size="320x240", rate=10).replace("duration=2", "duration=1")),
+            *lavfi(TONE),
             "-filter_complex",
             "[0:v][1:v]concat=n=2:v=1[v]",
             "-map",
@@ -58,14 +49,8 @@ def make_variants(root: Path) -> dict[str, Path]:
     # 4:4:4 chroma allows odd sizes, which a 4:2:0 proxy cannot keep.
     run_ffmpeg(
         [
-            "-f",
-            "lavfi",
-            "-i",
-            PATTERN.format(size="322x242", rate=25),
-            "-f",
-            "lavfi",
-            "-i",
-            TONE,
+            *lavfi(PATTERN.format(size="322x242", rate=25)),
+            *lavfi(TONE),
             "-vf",
             "format=yuv444p,crop=321:241:0:0",
             *FAST_H264_AAC,
@@ -76,14 +61,8 @@ def make_variants(root: Path) -> dict[str, Path]:
     v["odd_dimensions"] = root / "odd.mp4"
     run_ffmpeg(
         [
-            "-f",
-            "lavfi",
-            "-i",
-            PATTERN.format(size="320x240", rate=25),
-            "-f",
-            "lavfi",
-            "-i",
-            TONE,
+            *lavfi(PATTERN.format(size="320x240", rate=25)),
+            *lavfi(TONE),
             "-filter_complex",
             "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]",
             "-map",

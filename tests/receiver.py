@@ -1,4 +1,5 @@
-"""Webhook endpoints for tests: one that answers 204 to everything, one that answers from a script."""
+"""Webhook endpoints for tests: one that answers from a script (by default 204 to everything), and
+one that drips its answer."""
 
 from __future__ import annotations
 
@@ -9,49 +10,26 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        received = self.requests
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-
-    def events(self, secret: str) -> list[dict[str, Any]]:
-        """Every request, verified with the library a customer would use."""
-        return [Webhook(secret).verify(body, headers) for headers, body in self.requests]
-
-    def message_ids(self) -> list[str]:
-        return [headers["webhook-id"] for headers, _ in self.requests]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 class Endpoint:
-    """A customer's endpoint answering from a script (then 204), keeping every request."""
+    """A customer's endpoint (or a function's door) on 127.0.0.1, answering from a script (then
+    204) and keeping every request. With `hold`, each request waits, once counted in `arrived`,
+    until `release()`."""
 
-    def __init__(self, *answers: tuple[int, dict[str, str]]) -> None:
+    def __init__(self, *answers: tuple[int, dict[str, str]], hold: bool = False) -> None:
         self.answers = list(answers)
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = threading.Semaphore(0)
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
         me = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 me.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                me.arrived.release()
+                me.released.wait(30)
                 code, headers = me.answers.pop(0) if me.answers else (204, {})
                 self.send_response(code)
                 for k, v in headers.items():
@@ -67,9 +45,14 @@ class Endpoint:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
 
     def verified(self, secret: str) -> list[dict[str, Any]]:
+        """Every request, verified with the library a customer would use."""
         return [Webhook(secret).verify(body, headers) for headers, body in self.requests]
 
+    def message_ids(self) -> list[str]:
+        return [headers["webhook-id"] for headers, _ in self.requests]
+
     def close(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -7,27 +7,18 @@ kept, its form fields and file."""
 
 from __future__ import annotations
 
-import json
 import tempfile
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from tests.scripted_api import Reply, ScriptedApi
+
+__all__ = ["Reply", "TranscriptionServer"]
+
 NAMES = {"en": "english", "de": "german", "es": "spanish", "fr": "french", "ja": "japanese"}
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    error: str | None = None  # for non-2xx: {"error": {"message": …}}
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    raw: bytes | None = None  # a body sent as is
 
 
 @dataclass
@@ -51,48 +42,22 @@ def parse_form(content_type: str, body: bytes) -> tuple[list[tuple[str, str]], b
     return fields, file, file_type
 
 
-class TranscriptionServer:
+class TranscriptionServer(ScriptedApi):
+    path = "/v1/audio/transcriptions"
+    error_type = "invalid_request_error"
+
     def __init__(self, model_folder: Path) -> None:
         from faster_whisper import WhisperModel
 
         self.model = WhisperModel(str(model_folder), device="cpu", compute_type="int8")
-        self.requests: list[Upload] = []
-        self.script: list[Reply] = []
-        server = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                fields, file, file_type = parse_form(self.headers.get("content-type", ""), body)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server.requests.append(Upload(headers, fields, file, file_type))
-                reply = server.script.pop(0) if server.script else Reply()
-                time.sleep(reply.delay)
-                if self.path != "/v1/audio/transcriptions":
-                    reply = Reply(status=404, error=f"unknown path {self.path}")
-                if reply.raw is not None:
-                    payload = reply.raw
-                elif reply.status != 200:
-                    error = {"message": reply.error or "error", "type": "invalid_request_error", "code": None}
-                    payload = json.dumps({"error": error}).encode()
-                else:
-                    payload = json.dumps(server.transcribe(dict(fields), file)).encode()
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json")
-                    for k, v in reply.headers.items():
-                        self.send_header(k, v)
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+    def parse(self, headers: dict[str, str], body: bytes) -> Upload:
+        fields, file, file_type = parse_form(headers.get("content-type", ""), body)
+        return Upload(headers, fields, file, file_type)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.http.server_port}/v1"
+    def answer(self, request: Upload, reply: Reply) -> dict[str, Any]:
+        return self.transcribe(dict(request.fields), request.file)
 
     def transcribe(self, fields: dict[str, str], file: bytes) -> dict[str, Any]:
         with tempfile.NamedTemporaryFile(suffix=".wav") as f:
@@ -117,7 +82,3 @@ class TranscriptionServer:
                 for i, s in enumerate(segments)
             ],
         }  # fmt: skip
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()

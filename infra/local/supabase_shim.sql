@@ -32,22 +32,21 @@ create table if not exists auth.users (
   created_at timestamptz not null default now()
 );
 
--- Same definition as Supabase's: the caller's user id from the request's JWT claims.
-create or replace function auth.uid() returns uuid
+-- As Supabase defines them: a claim of the request's JWT (PostgREST sets request.jwt.claims;
+-- older versions one setting per claim), and the caller's user id and role from it.
+create or replace function auth.jwt_claim(p_name text) returns text
 language sql stable as $$
   select coalesce(
-    nullif(current_setting('request.jwt.claim.sub', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-  )::uuid
+    nullif(current_setting('request.jwt.claim.' || p_name, true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> p_name)
+  )
 $$;
 
+create or replace function auth.uid() returns uuid
+language sql stable as $$ select auth.jwt_claim('sub')::uuid $$;
+
 create or replace function auth.role() returns text
-language sql stable as $$
-  select coalesce(
-    nullif(current_setting('request.jwt.claim.role', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-  )::text
-$$;
+language sql stable as $$ select auth.jwt_claim('role') $$;
 
 -- storage ------------------------------------------------------------------------------------
 create schema if not exists storage;

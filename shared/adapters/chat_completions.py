@@ -10,9 +10,8 @@ from typing import Any
 
 import requests
 
-from shared.adapters.hosted_api import UNUSABLE, HostedApi
+from shared.adapters.hosted_api import UNUSABLE, HostedModel
 from shared.content.suggestions import MAX_TITLE, Suggestion, TextGenerationError, VideoFacts
-from shared.media.models import MadeBy
 
 SYSTEM_PROMPT = (
     "You write a title and a description for a video from facts about it: its file name, length, "
@@ -24,22 +23,11 @@ SYSTEM_PROMPT = (
 )
 
 
-class ChatCompletionsTextGenerator:
-    def __init__(
-        self,
-        session: requests.Session,
-        base_url: str,
-        model: str,
-        api_key: str | None,
-        timeout_seconds: float,
-        attempts: int = 2,
-        max_transcript_chars: int = 12_000,
-    ) -> None:
-        url = base_url.rstrip("/") + "/chat/completions"
-        self._api = HostedApi(session, url, api_key, timeout_seconds, attempts, TextGenerationError)
-        self._model = model
-        self._max_transcript = max_transcript_chars
-        self.made_by = MadeBy(tool="chat completions API", version=model)
+class ChatCompletionsTextGenerator(HostedModel):
+    path = "/chat/completions"
+    failure = TextGenerationError
+    tool = "chat completions API"
+    max_transcript_chars = 12_000
 
     def request_body(self, facts: VideoFacts) -> dict[str, Any]:
         data = {
@@ -47,7 +35,7 @@ class ChatCompletionsTextGenerator:
             "duration_seconds": round(facts.duration_seconds, 1),
             "keywords": facts.keywords,
             "chapters": facts.chapters,
-            "transcript": facts.transcript[: self._max_transcript],
+            "transcript": facts.transcript[: self.max_transcript_chars],
         }
         return {
             "model": self._model,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 
 from shared.domain import ProviderError
+from shared.media.models import MadeBy
 
 RETRYABLE = {408, 409, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER = 10.0
@@ -96,3 +97,25 @@ def retry_after(response: requests.Response) -> float:
         return min(MAX_RETRY_AFTER, max(0.0, float(response.headers.get("Retry-After", "1"))))
     except ValueError:
         return 1.0
+
+
+class HostedModel:
+    """An adapter on one model behind one path of a hosted API (`/chat/completions`…)."""
+
+    path: ClassVar[str]
+    failure: ClassVar[type[ProviderError]]
+    tool: ClassVar[str]  # what the document says made its part
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        timeout_seconds: float,
+        attempts: int = 2,
+    ) -> None:
+        url = base_url.rstrip("/") + self.path
+        self._api = HostedApi(session, url, api_key, timeout_seconds, attempts, self.failure)
+        self._model = model
+        self.made_by = MadeBy(tool=self.tool, version=model)

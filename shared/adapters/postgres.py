@@ -30,7 +30,7 @@ from shared.domain import (
     WebhookCancelled,
     WebhookDeferred,
 )
-from shared.models import Artifact, Job, StorageObject, UploadInfo, Video, WebhookDelivery, WebhookSend
+from shared.models import Artifact, Job, PostAnswer, StorageObject, UploadInfo, Video, WebhookDelivery, WebhookSend
 
 SQLSTATE_ERRORS: dict[str, type[Exception]] = {
     "VP404": NotFound,
@@ -220,17 +220,11 @@ class PostgresDatabase:
         return WebhookSend.model_validate(row)
 
     def record_webhook_attempt(
-        self,
-        delivery_id: UUID,
-        claim: str,
-        status_code: int | None,
-        error: str | None,
-        latency_ms: int,
-        response_body: str,
-        retry_at: datetime | None,
+        self, delivery_id: UUID, claim: str, answer: PostAnswer, retry_at: datetime | None
     ) -> WebhookDelivery:
+        error = answer.error[:2000] if answer.error else None
         row = self._one(
             "select * from public.record_webhook_attempt(%s, %s, %s, %s, %s, %s, %s)",
-            (delivery_id, claim, status_code, error[:2000] if error else None, latency_ms, response_body, retry_at),
+            (delivery_id, claim, answer.status_code, error, answer.latency_ms, answer.body, retry_at),
         )
         return WebhookDelivery.model_validate(row)

@@ -13,9 +13,8 @@ from typing import Any
 
 import requests
 
-from shared.adapters.hosted_api import HostedApi
+from shared.adapters.hosted_api import HostedModel
 from shared.content.transcript import SAMPLE_RATE, AudioChunk, Heard, TranscriptionError, Word
-from shared.media.models import MadeBy
 
 # verbose_json names the language in English ("english"; some servers "English" or the code).
 LANGUAGE_CODES = {"english": "en", "german": "de", "spanish": "es", "french": "fr"}
@@ -31,20 +30,10 @@ def as_wav(chunk: AudioChunk) -> bytes:
     return out.getvalue()
 
 
-class TranscriptionApi:
-    def __init__(
-        self,
-        session: requests.Session,
-        base_url: str,
-        model: str,
-        api_key: str | None,
-        timeout_seconds: float,
-        attempts: int = 2,
-    ) -> None:
-        url = base_url.rstrip("/") + "/audio/transcriptions"
-        self._api = HostedApi(session, url, api_key, timeout_seconds, attempts, TranscriptionError)
-        self._model = model
-        self.made_by = MadeBy(tool="audio transcriptions API", version=model)
+class TranscriptionApi(HostedModel):
+    path = "/audio/transcriptions"
+    failure = TranscriptionError
+    tool = "audio transcriptions API"
 
     def hear(self, chunk: AudioChunk, language: str | None) -> Heard:
         form: list[tuple[str, str]] = [

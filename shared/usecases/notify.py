@@ -80,9 +80,7 @@ def deliver(svc: Services[NotifySettings], delivery_id: UUID, message_id: str) -
     sent = given(svc.webhooks, "a webhook sender").send(send.url, send.secret, send.message_id, body)
     now = datetime.now(tz=UTC)
     retry_at = None if sent.ok else next_attempt_at(settings, send.attempt, sent, now)
-    state = svc.db.record_webhook_attempt(
-        send.delivery_id, send.claim, sent.status_code, sent.error, sent.latency_ms, sent.body, retry_at
-    )
+    state = svc.db.record_webhook_attempt(send.delivery_id, send.claim, sent, retry_at)
     log.info(
         "webhook %s",
         state.status,

@@ -27,7 +27,7 @@ from infra.cli import upload
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, LocalStack, StackState
 from shared.config import Settings
 from tests.bad_inputs import BAD_FILES, make_bad_files
-from tests.receiver import Receiver
+from tests.receiver import Endpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -123,7 +123,7 @@ class Chaos:
 @pytest.mark.timeout(DEADLINE_S + 120)
 def test_jobs_survive_killed_functions_and_dispatcher_exactly_once(chaos_stack, clips, tmp_path):
     local, stack = chaos_stack
-    hook = Receiver()
+    hook = Endpoint()
     with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
         endpoint = conn.execute(
             "insert into webhook_endpoints (owner_id, url) values (%s, %s) returning *", (LOCAL_USER_ID, hook.url)
@@ -195,7 +195,7 @@ def test_jobs_survive_killed_functions_and_dispatcher_exactly_once(chaos_stack, 
                     (delivery["id"],),
                 ).fetchone()["n"]
                 assert (delivery["status"], acknowledged) == ("delivered", 1), delivery
-            received = [e for e in hook.events(endpoint["secret"]) if e["data"]["job_id"] == str(job["id"])]
+            received = [e for e in hook.verified(endpoint["secret"]) if e["data"]["job_id"] == str(job["id"])]
             assert {e["type"] for e in received} == set(messages)
             ids = {h["webhook-id"] for h, _ in hook.requests if h["webhook-id"].startswith(f"msg_{job['id'].hex}")}
             assert ids == set(messages.values())  # repeats, if any, carry the same id for the receiver to drop

@@ -29,7 +29,7 @@ from shared.media.probe import probe
 from shared.signing import sign_headers
 from tests.bad_inputs import BAD_FILES, CAUGHT_IN_PROCESS, LIMITS_ENV, make_bad_files, plant_other_owners_video
 from tests.media_checks import decodes, vtt_cues
-from tests.receiver import Receiver
+from tests.receiver import Endpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +52,8 @@ def stack(home) -> StackState:
 
 
 @pytest.fixture(scope="module")
-def receiver(stack) -> tuple[Receiver, str]:
-    hook = Receiver()
+def receiver(stack) -> tuple[Endpoint, str]:
+    hook = Endpoint()
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         row = conn.execute(
             "insert into webhook_endpoints (owner_id, url) values (%s, %s) returning secret", (LOCAL_USER_ID, hook.url)
@@ -86,13 +86,13 @@ def wait_until_ready(stack: StackState, job_id: object, timeout: float) -> dict 
             time.sleep(0.2)
 
 
-def deliveries_for(hook: Receiver, secret: str, job_id: str, count: int = 0, timeout: float = 15) -> list[dict]:
+def deliveries_for(hook: Endpoint, secret: str, job_id: str, count: int = 0, timeout: float = 15) -> list[dict]:
     """The job's events at the receiver, verified with the customer's library, in the order they
     happened; waits (webhooks are sent after the job moves on) until there are `count` of them."""
     deadline = time.monotonic() + timeout
     while True:
         events = sorted(
-            (e for e in hook.events(secret) if e["data"].get("job_id") == job_id), key=lambda e: e["timestamp"]
+            (e for e in hook.verified(secret) if e["data"].get("job_id") == job_id), key=lambda e: e["timestamp"]
         )
         if len(events) >= count or time.monotonic() > deadline:
             return events
@@ -388,7 +388,7 @@ def test_status_of_one_job_shows_its_history(home, stack):
 
 
 def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, stack, clips):
-    hook = Receiver()
+    hook = Endpoint()
     try:
         refused = cli(home, "webhooks", "add", hook.url)
         assert refused.returncode == 2 and "resolves to 127.0.0.1, a loopback address" in refused.stderr
@@ -413,7 +413,7 @@ def test_webhook_endpoints_are_added_listed_tested_replayed_and_removed(home, st
         assert secret not in listed.stdout  # shown once, when added
         tested = cli(home, "webhooks", "test", endpoint, VIDPIPE_WEBHOOK_ALLOWED_NETWORKS='["127.0.0.0/8"]')
         assert tested.returncode == 0 and "HTTP 204" in tested.stdout, tested.stdout + tested.stderr
-        (event,) = hook.events(secret)  # verified as the customer's library verifies it
+        (event,) = hook.verified(secret)  # verified as the customer's library verifies it
         assert event["type"] == "webhook.test" and event["data"] == {"endpoint_id": endpoint}
 
         job = wait_for_job(stack, upload(stack, clips["silent"]), 120)

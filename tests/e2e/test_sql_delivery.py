@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from infra.cli import upload, wait_for_job
 from infra.local.stack import FUNCTIONS, LOCAL_USER_ID, UI, LocalStack, StackState
-from tests.receiver import Receiver
+from tests.receiver import Endpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def stack() -> Iterator[StackState]:
 
 def test_uploads_become_ready_and_are_announced_with_no_dispatcher(stack, clips):
     assert stack.delivery == "pg_net" and set(stack.pids) == {*FUNCTIONS, "platform", UI}
-    hook = Receiver()
+    hook = Endpoint()
     try:
         with psycopg.connect(stack.database_url, autocommit=True, row_factory=dict_row) as conn:
             secret = conn.execute(
@@ -44,7 +44,7 @@ def test_uploads_become_ready_and_are_announced_with_no_dispatcher(stack, clips)
             while len(hook.requests) < 9 and time.monotonic() < deadline:
                 time.sleep(0.2)
             by_job: dict[str, list[str]] = {}
-            for event in hook.events(secret):  # verified as the customer's library verifies them
+            for event in hook.verified(secret):  # verified as the customer's library verifies them
                 by_job.setdefault(event["data"]["job_id"], []).append(event["type"])
             assert {str(j["id"]): sorted(by_job[str(j["id"])]) for j in jobs} == {
                 str(j["id"]): ["video.ingested", "video.processed", "video.ready"] for j in jobs

@@ -17,7 +17,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from infra import REPO_ROOT
 from infra.clips import make_sample
 from infra.local.stack import LOCAL_USER_ID, LocalStack, StackState
-from tests.receiver import Receiver
+from tests.receiver import Endpoint
 
 pytestmark = pytest.mark.e2e
 
@@ -41,7 +41,7 @@ STEP_TIMEOUT_MS = 180_000  # the whole pipeline on a 36 s 720p clip, with its HL
 def stack() -> Iterator[tuple[LocalStack, StackState]]:
     """The stack with its HLS ladder on, and one webhook endpoint of the local user's."""
     local = LocalStack(Path(tempfile.mkdtemp(prefix="vidpipe-ui-")), extra_env={"VIDPIPE_HLS_ENABLED": "true"})
-    hook = Receiver()
+    hook = Endpoint()
     try:
         state = local.up()
         with psycopg.connect(state.database_url, autocommit=True) as conn:

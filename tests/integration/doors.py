@@ -43,10 +43,7 @@ def direct_and_pooled(request: pytest.FixtureRequest, db_url: str, pooler: Trans
 def env(function_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings for the functions; yields the local storage root."""
     root = tmp_path / "storage"
-    monkeypatch.setenv("VIDPIPE_DATABASE_URL", function_db_url)
-    monkeypatch.setenv("VIDPIPE_EVENT_SECRET", SECRET)
-    monkeypatch.setenv("VIDPIPE_STORAGE_ROOT", str(root))
-    reload_settings()
+    redeploy(monkeypatch, database_url=function_db_url, event_secret=SECRET, storage_root=str(root))
     yield root
     reload_settings()
 
@@ -55,6 +52,13 @@ def reload_settings() -> None:
     """Make the functions read the environment again, as a redeploy would."""
     reset_services()
     forget_settings()
+
+
+def redeploy(monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
+    """Set VIDPIPE_<NAME> for each setting and make the functions read them, as a redeploy would."""
+    for name, value in settings.items():
+        monkeypatch.setenv(f"VIDPIPE_{name.upper()}", value)
+    reload_settings()
 
 
 def services(function: str, **replaced: Any) -> Services:

@@ -37,9 +37,9 @@ def server() -> Iterator[ChatServer]:
 
 
 def generator(server: ChatServer, timeout: float = 2.0, attempts: int = 2, key: str | None = "sk-k") -> Any:
-    return ChatCompletionsTextGenerator(
-        requests.Session(), server.base_url + "/", "m-1", key, timeout, attempts, max_transcript_chars=20
-    )
+    made = ChatCompletionsTextGenerator(requests.Session(), server.base_url + "/", "m-1", key, timeout, attempts)
+    made.max_transcript_chars = 20  # a short cut, to see it made
+    return made
 
 
 def test_the_request_has_the_api_shape_and_the_answer_is_used(server):

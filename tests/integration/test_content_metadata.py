@@ -16,10 +16,11 @@ from jsonschema import Draft202012Validator
 from infra.clips import SPEECH_SCENES
 from shared.metadata.document import SCHEMA_FILE, MetadataDocument
 from tests.chat_server import ChatServer, Reply
-from tests.integration.doors import USER, event_for, job_row, post, reload_settings, upload
+from tests.integration.doors import USER, event_for, job_row, post, redeploy, upload
 from tests.media_checks import subtitle_cues
 
 pytestmark = pytest.mark.integration
+KEY = "sk-test-not-a-secret"  # what the hosted APIs are called with; it must reach no document
 
 CUTS = [0.0, 12.0, 24.0]  # where the clip's scenes start
 # Words of the spoken sentences that carry meaning (not articles, pronouns, prepositions…).
@@ -105,12 +106,14 @@ def test_a_video_without_audio_says_why_it_has_no_transcript(env, conn, clips):
 @pytest.fixture
 def chat(monkeypatch: pytest.MonkeyPatch, env: Path) -> Any:
     server = ChatServer()
-    monkeypatch.setenv("VIDPIPE_TEXT_GENERATOR", "chat_completions")
-    monkeypatch.setenv("VIDPIPE_TEXT_API_BASE_URL", server.base_url)
-    monkeypatch.setenv("VIDPIPE_TEXT_MODEL", "test-model-1")
-    monkeypatch.setenv("VIDPIPE_TEXT_API_KEY", "sk-test-not-a-secret")
-    monkeypatch.setenv("VIDPIPE_TEXT_TIMEOUT_SECONDS", "1")
-    reload_settings()
+    redeploy(
+        monkeypatch,
+        text_generator="chat_completions",
+        text_api_base_url=server.base_url,
+        text_model="test-model-1",
+        text_api_key=KEY,
+        text_timeout_seconds="1",
+    )
     yield server
     server.close()
 
@@ -122,7 +125,7 @@ def test_a_configured_chat_completions_api_writes_the_suggestions(env, conn, cli
     assert s.made_by.tool == "chat completions API" and s.made_by.version == "test-model-1"
     assert s.title.startswith("Model title: ") and s.description.startswith("Model description of")
     ((headers, body),) = chat.requests
-    assert headers["authorization"] == "Bearer sk-test-not-a-secret"
+    assert headers["authorization"] == f"Bearer {KEY}"
     facts = json.loads(body["messages"][1]["content"])
     assert body["model"] == "test-model-1" and body["messages"][0]["role"] == "system"
     assert "tomato" in facts["transcript"] and facts["keywords"] and len(facts["chapters"]) == 3
@@ -144,10 +147,7 @@ def hosted(monkeypatch: pytest.MonkeyPatch, env: Path) -> Any:
     from tests.transcription_server import TranscriptionServer
 
     server = TranscriptionServer(model_folder(Settings().model_cache_dir))
-    monkeypatch.setenv("VIDPIPE_TRANSCRIBER", "api")
-    monkeypatch.setenv("VIDPIPE_TRANSCRIPTION_API_BASE_URL", server.base_url)
-    monkeypatch.setenv("VIDPIPE_TRANSCRIPTION_API_KEY", "sk-test-not-a-secret")
-    reload_settings()
+    redeploy(monkeypatch, transcriber="api", transcription_api_base_url=server.base_url, transcription_api_key=KEY)
     yield server
     server.close()
 
@@ -163,7 +163,7 @@ def test_a_hosted_transcription_api_hears_the_clip(env, conn, clips, hosted):
 def test_a_failing_hosted_transcription_leaves_the_video_described_without_a_transcript(env, conn, clips, hosted):
     from tests.transcription_server import Reply as ApiReply
 
-    hosted.script = [ApiReply(status=401, error="Incorrect API key provided: sk-test-not-a-secret")]
+    hosted.script = [ApiReply(status=401, error=f"Incorrect API key provided: {KEY}")]
     doc = MetadataDocument.model_validate(describe(conn, env, clips["speech"]))
     assert doc.transcript is None and doc.absent["transcript"] == "the transcription failed: the API answered HTTP 401"
     assert doc.chapters is not None  # the rest of the description is made

@@ -12,14 +12,14 @@ import pytest
 from shared.net_guard import LOOPBACK
 from shared.signing import new_secret
 from shared.webhooks import post_to_endpoint
-from tests.receiver import Dripper, Receiver
+from tests.receiver import Dripper, Endpoint
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def hook() -> Iterator[Receiver]:
-    r = Receiver()
+def hook() -> Iterator[Endpoint]:
+    r = Endpoint()
     yield r
     r.close()
 
@@ -35,7 +35,7 @@ def test_allowed_for_local_development_it_is_delivered_signed(hook):
     secret = new_secret()
     sent = post_to_endpoint(hook.url, secret, "msg_2", '{"type":"video.ready"}', 2.0, allowed=LOOPBACK)
     assert sent.ok and sent.status_code == 204 and sent.latency_ms >= 0
-    assert hook.events(secret) == [{"type": "video.ready"}]  # verified by standardwebhooks
+    assert hook.verified(secret) == [{"type": "video.ready"}]  # verified by standardwebhooks
     headers = hook.requests[0][0]
     assert headers["webhook-id"] == "msg_2" and headers["host"] == hook.url.split("/")[2]
 

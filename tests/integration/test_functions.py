@@ -23,7 +23,7 @@ from tests.integration.doors import (
     event_for,
     job_row,
     post,
-    reload_settings,
+    redeploy,
     services,
     upload,
 )
@@ -173,14 +173,12 @@ def test_a_transient_media_failure_in_ingest_asks_for_a_retry(env, conn, clips):
 
 
 def test_a_requeued_upload_is_checked_again_and_goes_through(env, conn, clips, monkeypatch):
-    monkeypatch.setenv("VIDPIPE_MAX_UPLOAD_BYTES", "100")
-    reload_settings()
+    redeploy(monkeypatch, max_upload_bytes="100")
     upload(conn, env, clips["silent"])
     post("ingest", event_for(conn, "ingest"))
     job = job_row(conn)
     assert job["reason_code"] == "too_large"
-    monkeypatch.setenv("VIDPIPE_MAX_UPLOAD_BYTES", str(10**9))  # the operator raises the limit
-    reload_settings()
+    redeploy(monkeypatch, max_upload_bytes=str(10**9))  # the operator raises the limit
     conn.execute("select requeue_job(%s)", (job["id"],))
     again = post("ingest", event_for(conn, "ingest"))
     assert again.get_json()["outcome"] == "done"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.clips import FAST_H264_AAC, run_ffmpeg
+from infra.clips import FAST_H264_AAC, lavfi, run_ffmpeg
 from shared.config import Settings
 from shared.domain import PipelineError, Reason
 from shared.media.confine import OUTPUT_FORMATS, DecodeLimits
@@ -34,26 +34,11 @@ def scenes_clip(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("scenes") / "scenes.mp4"
     run_ffmpeg(
         [
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25:duration=3",
-            "-f",
-            "lavfi",
-            "-i",
-            "smptebars=size=640x360:rate=25:duration=3",
-            "-f",
-            "lavfi",
-            "-i",
-            "color=black:size=640x360:rate=25:duration=3",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=f=440:sample_rate=48000:d=4",
-            "-f",
-            "lavfi",
-            "-i",
-            "anullsrc=r=48000:cl=mono:d=5",
+            *lavfi("testsrc2=size=640x360:rate=25:duration=3"),
+            *lavfi("smptebars=size=640x360:rate=25:duration=3"),
+            *lavfi("color=black:size=640x360:rate=25:duration=3"),
+            *lavfi("sine=f=440:sample_rate=48000:d=4"),
+            *lavfi("anullsrc=r=48000:cl=mono:d=5"),
             "-filter_complex",
             "[0:v][1:v][2:v]concat=n=3:v=1:a=0[v];[3:a][4:a]concat=n=2:v=0:a=1[a]",
             "-map",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.clips import VOICE, run_ffmpeg
+from infra.clips import VOICE, lavfi, run_ffmpeg
 from shared.adapters.whisper_transcriber import WhisperTranscriber
 from shared.config import Settings
 from shared.content.transcript import transcribe
@@ -22,10 +22,7 @@ SOUNDS = {
     "chord": ["-f", "lavfi", "-i", "aevalsrc=0.3*sin(2*PI*261*t)+0.3*sin(2*PI*329*t)+0.3*sin(2*PI*392*t):d=6"],
     # a tune of eight notes a second's half apart, with a swell: rhythm, like speech, but no words
     "melody": [
-        "-f",
-        "lavfi",
-        "-i",
-        r"aevalsrc=0.5*sin(2*PI*(220+110*floor(mod(t*4\,8)))*t)*(0.6+0.4*sin(2*PI*2*t)):d=6",
+        *lavfi(r"aevalsrc=0.5*sin(2*PI*(220+110*floor(mod(t*4\,8)))*t)*(0.6+0.4*sin(2*PI*2*t)):d=6"),
     ],
     "noise": ["-f", "lavfi", "-i", "anoisesrc=c=pink:a=0.3:d=6"],
     # twelve people clapping out of step: bursts of noise, each dying away in ~25 ms

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.doors import USER, direct_and_pooled, event_for, job_row, post, reload_settings, upload
+from tests.integration.doors import USER, direct_and_pooled, event_for, job_row, post, redeploy, upload
 from tests.receiver import Endpoint
 
 pytestmark = pytest.mark.integration
@@ -21,8 +21,7 @@ __all__ = ["direct_and_pooled"]  # the fixture: each test direct and through the
 
 @pytest.fixture
 def local_urls(env, monkeypatch) -> Iterator[None]:
-    monkeypatch.setenv("VIDPIPE_WEBHOOK_ALLOWED_NETWORKS", '["127.0.0.0/8"]')  # endpoints listen on 127.0.0.1
-    reload_settings()
+    redeploy(monkeypatch, webhook_allowed_networks='["127.0.0.0/8"]')  # endpoints listen on 127.0.0.1
     yield
 
 
@@ -192,8 +191,7 @@ def test_410_turns_the_endpoint_off_and_cancels_what_it_still_had(env, conn, cli
 def test_an_exhausted_schedule_fails_the_delivery_and_a_replay_sends_it_again(
     env, conn, clips, local_urls, monkeypatch
 ):
-    monkeypatch.setenv("VIDPIPE_WEBHOOK_RETRY_SCHEDULE", "[0, 0]")
-    reload_settings()
+    redeploy(monkeypatch, webhook_retry_schedule="[0, 0]")
     down = Endpoint((500, {}), (502, {}), (500, {}))
     try:
         ep = register(conn, down.url, ["video.ready"])

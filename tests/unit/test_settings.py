@@ -73,3 +73,18 @@ def test_rendition_options_come_from_the_settings_alone(hosted_env):
     assert (options.hls, options.hls_heights) == (settings.hls_enabled, tuple(settings.hls_heights))
     with pytest.raises(TypeError):
         RenditionOptions()  # type: ignore[call-arg]  # no defaults of its own to drift from
+
+
+@pytest.mark.parametrize(
+    ("choice", "needs"),
+    [
+        ({"storage_backend": "supabase"}, "VIDPIPE_SUPABASE_URL and VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"),
+        ({"transcriber": "api"}, "VIDPIPE_TRANSCRIPTION_API_BASE_URL"),
+        ({"text_generator": "chat_completions"}, "VIDPIPE_TEXT_API_BASE_URL and VIDPIPE_TEXT_MODEL"),
+    ],
+)
+def test_a_choice_without_what_it_needs_is_refused_in_every_composition(choice, needs):
+    for kind in (Settings, *FUNCTION_SETTINGS.values()):
+        if set(choice) <= set(kind.model_fields):
+            with pytest.raises(ValueError, match=needs):
+                kind(**choice)
