@@ -18,63 +18,40 @@ def _make(path: Path, video: list[str], audio: list[str] | None, extra_inputs: l
     return path
 
 
+def _encoded(path: Path, *args: str) -> Path:
+    """A clip ffmpeg makes from `args` (inputs and filters), encoded fast as H.264/AAC."""
+    run_ffmpeg([*args, *FAST_H264_AAC, "-shortest", str(path)])
+    return path
+
+
 def make_variants(root: Path) -> dict[str, Path]:
     root.mkdir(parents=True, exist_ok=True)
     v: dict[str, Path] = {}
     v["phone_rotated"] = make_clip(root / "phone.mp4", seconds=2, width=320, height=240, rotate=90)
     v["no_audio"] = make_clip(root / "silent.mp4", seconds=2, width=320, height=240, audio=False)
     # 30 fps for a second, then 10 fps: timestamps the container cannot describe by one rate.
-    run_ffmpeg(
-        [
-            *lavfi(PATTERN.format(size="320x240", rate=30).replace("duration=2", "duration=1")),
-            *lavfi(PATTERN.format(size="320x240", rate=10).replace("duration=2", "duration=1")),
-            *lavfi(TONE),
-            "-filter_complex",
-            "[0:v][1:v]concat=n=2:v=1[v]",
-            "-map",
-            "[v]",
-            "-map",
-            "2:a",
-            "-fps_mode",
-            "vfr",
-            *FAST_H264_AAC,
-            "-shortest",
-            str(root / "vfr.mp4"),
-        ]
+    second = PATTERN.replace("duration=2", "duration=1")
+    v["variable_frame_rate"] = _encoded(
+        root / "vfr.mp4",
+        *lavfi(second.format(size="320x240", rate=30), second.format(size="320x240", rate=10), TONE),
+        *("-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-map", "2:a", "-fps_mode", "vfr"),
     )
-    v["variable_frame_rate"] = root / "vfr.mp4"
     v["ten_bit"] = _make(
         root / "ten_bit.mp4", ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le"], ["-c:a", "aac"]
     )
     # 4:4:4 chroma allows odd sizes, which a 4:2:0 proxy cannot keep.
-    run_ffmpeg(
-        [
-            *lavfi(PATTERN.format(size="322x242", rate=25)),
-            *lavfi(TONE),
-            "-vf",
-            "format=yuv444p,crop=321:241:0:0",
-            *FAST_H264_AAC,
-            "-shortest",
-            str(root / "odd.mp4"),
-        ]
+    v["odd_dimensions"] = _encoded(
+        root / "odd.mp4",
+        *lavfi(PATTERN.format(size="322x242", rate=25), TONE),
+        "-vf",
+        "format=yuv444p,crop=321:241:0:0",
     )
-    v["odd_dimensions"] = root / "odd.mp4"
-    run_ffmpeg(
-        [
-            *lavfi(PATTERN.format(size="320x240", rate=25)),
-            *lavfi(TONE),
-            "-filter_complex",
-            "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]",
-            "-map",
-            "0:v",
-            "-map",
-            "[a]",
-            *FAST_H264_AAC,
-            "-shortest",
-            str(root / "surround.mp4"),
-        ]
+    six = "[1:a]pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0[a]"  # one tone in all six channels
+    v["surround_5_1"] = _encoded(
+        root / "surround.mp4",
+        *lavfi(PATTERN.format(size="320x240", rate=25), TONE),
+        *("-filter_complex", six, "-map", "0:v", "-map", "[a]"),
     )
-    v["surround_5_1"] = root / "surround.mp4"
     v["webm_vp9"] = _make(
         root / "clip.webm",
         ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k"],

@@ -48,6 +48,13 @@ update public.delivery_settings
  where current_setting('vidpipe.retry_base_seconds', true) ~ '^[0-9]+(\.[0-9]+)?$'
    and current_setting('vidpipe.retry_base_seconds', true)::numeric > 0;
 
+-- The function a job waits for follows from its status's step: one rule, not a second table.
+create or replace function public.job_event_target(p_status public.job_status)
+returns public.pipeline_function language sql immutable set search_path = '' as $$
+  select public.step_of(p_status)::text::public.pipeline_function
+   where p_status = public.step_waiting_status(public.step_of(p_status))
+$$;
+
 drop function public.enqueue_event(public.pipeline_function, text, text, text, jsonb, jsonb, timestamptz, timestamptz);
 
 create function public.subject_table(p_kind public.event_subject, out schema_name text, out table_name text)

@@ -33,11 +33,12 @@ begin
 end
 $$;
 
--- The function a job waits for in a status (null: none, it is held or finished).
+-- The function a job waits for in a status: the step the status belongs to, when the job waits
+-- in it (null: none, it is held or finished).
 create function public.job_event_target(p_status public.job_status)
 returns public.pipeline_function language sql immutable set search_path = '' as $$
-  select case p_status when 'queued' then 'process'::public.pipeline_function
-                       when 'processed' then 'generate_metadata'::public.pipeline_function end
+  select public.step_of(p_status)::text::public.pipeline_function
+   where p_status = public.step_waiting_status(public.step_of(p_status))
 $$;
 
 -- Uploads into an ingest bucket start the pipeline. Security definer: the storage service's role
