@@ -18,6 +18,7 @@ class Endpoint:
     def __init__(self, *answers: tuple[int, dict[str, str]], hold: bool = False) -> None:
         self.answers = list(answers)
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.calls: list[tuple[str, str]] = []  # each request's method and path
         self.arrived = threading.Semaphore(0)
         self.released = threading.Event()
         if not hold:
@@ -28,6 +29,7 @@ class Endpoint:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 me.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                me.calls.append((self.command, self.path))
                 me.arrived.release()
                 me.released.wait(30)
                 code, headers = me.answers.pop(0) if me.answers else (204, {})
@@ -36,6 +38,8 @@ class Endpoint:
                     self.send_header(k, v)
                 self.end_headers()
                 self.wfile.write(b"" if code == 204 else f"answer {code}".encode())
+
+            do_GET = do_POST  # a redirect may turn a POST into a GET
 
             def log_message(self, *args: object) -> None:
                 pass

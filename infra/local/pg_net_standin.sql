@@ -3,8 +3,9 @@
 --   net.http_post(url, body jsonb, params jsonb, headers jsonb, timeout_milliseconds int) → request id;
 --   only Content-Type: application/json (added when absent, any other refused); the body sent is the
 --   jsonb's ::text; requests wait in net.http_request_queue and a worker (infra/local/pg_net_worker.py)
---   sends them only once the calling transaction has committed, once, never retried; answers land in
---   net._http_response (status_code, content_type, headers, content, timed_out, error_msg, created).
+--   sends them only once the calling transaction has committed, once, never retried, in batches: the
+--   next batch only when every request of the last is answered; answers land in net._http_response
+--   (status_code, content_type, headers, content, timed_out, error_msg, created).
 -- Both tables are unlogged, as pg_net's are. Production SQL must not use anything else from here.
 
 create schema if not exists net;

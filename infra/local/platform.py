@@ -28,20 +28,10 @@ def run_scheduled_jobs(database_url: str) -> None:
             log.debug("cron job %s: %s", name, result, extra={"duration_ms": int((time.monotonic() - started) * 1000)})
 
 
-def main() -> None:
-    settings = DispatcherSettings()  # the pace of pg_cron, as the dispatcher sweeps
-    url = settings.database_url.get_secret_value()
-    worker = PgNetWorker(url)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    next_cron = 0.0
-    log.info("pg_net worker and cron started")
+def send_requests(worker: PgNetWorker, stopping: threading.Event) -> None:
+    """pg_net's worker: batch after batch, each one only once the one before is all answered."""
     while not stopping.is_set():
         try:
-            if time.monotonic() >= next_cron:
-                run_scheduled_jobs(url)
-                next_cron = time.monotonic() + settings.sweep_every_seconds
             sent = worker.run_once()
         except psycopg.Error as exc:
             log.warning("database unavailable: %s", exc)
@@ -49,6 +39,25 @@ def main() -> None:
             stopping.wait(1.0)
         if not sent:
             stopping.wait(SEND_POLL_SECONDS)
+
+
+def main() -> None:
+    settings = DispatcherSettings()  # the pace of pg_cron, as the dispatcher sweeps
+    url = settings.database_url.get_secret_value()
+    worker = PgNetWorker(url)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    # pg_cron and pg_net's worker are separate background workers: a batch waiting on a slow
+    # request holds up no cron job.
+    threading.Thread(target=send_requests, args=(worker, stopping), name="pg_net", daemon=True).start()
+    log.info("pg_net worker and cron started")
+    while not stopping.is_set():
+        try:
+            run_scheduled_jobs(url)
+        except psycopg.Error as exc:
+            log.warning("database unavailable: %s", exc)
+        stopping.wait(settings.sweep_every_seconds)
     worker.close()
 
 

@@ -84,4 +84,22 @@ alter table storage.objects enable row level security;
 grant all on storage.objects, storage.buckets to service_role;
 -- As on Supabase: signed-in users may try any write; the policies on storage.objects decide.
 grant select, insert, update, delete on storage.objects to authenticated;
+
+-- As on Supabase: rows of the storage tables go through the Storage API, which allows its own
+-- deletes with storage.allow_delete_query; a direct delete is refused, so nothing of ours relies
+-- on one.
+create or replace function storage.protect_delete() returns trigger
+language plpgsql as $$
+begin
+  if coalesce(current_setting('storage.allow_delete_query', true), 'false') <> 'true' then
+    raise exception 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+      using hint = 'This prevents accidental data loss from orphaned objects.', errcode = '42501';
+  end if;
+  return null;
+end
+$$;
+create or replace trigger protect_objects_delete before delete on storage.objects
+  for each statement execute function storage.protect_delete();
+create or replace trigger protect_buckets_delete before delete on storage.buckets
+  for each statement execute function storage.protect_delete();
 grant select on storage.buckets to authenticated;

@@ -491,6 +491,10 @@ begin
         and o.available_at > p_now
       order by w.endpoint_id <> d.endpoint_id, w.next_attempt_at, w.created_at
       limit 1);
+  if found then  -- its carrier hears of it now, not at its next poll or cron run
+    perform pg_notify('vidpipe_outbox', 'notify');
+    perform public.send_due_events();
+  end if;
   return d;
 end
 $$;
@@ -566,12 +570,32 @@ begin
 end
 $$;
 
+-- An event woken early is sent at once too, not at the next reconcile: one function sends what
+-- is due, for the insert trigger and for the code that wakes an event.
+create function public.send_due_events() returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform public.deliver_due_events(now());
+exception when others then
+  raise warning 'vidpipe: sending events failed, the reconciler will: %', sqlerrm;
+end
+$$;
+
+create or replace function public.on_outbox_insert() returns trigger
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform public.send_due_events();
+  return null;
+end
+$$;
+
 do $$
 declare
   f text;
 begin
   foreach f in array array[
     'public.subject_table(public.event_subject)',
+    'public.send_due_events()',
     'public.enqueue_event(public.pipeline_function, text, public.event_subject, jsonb, jsonb, timestamptz, timestamptz)',
     'public.event_message_id(bigint)',
     'public.outbox_event(text)',

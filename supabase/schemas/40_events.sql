@@ -210,17 +210,22 @@ begin
 end
 $$;
 
--- A new event goes out at once (after its transaction commits) rather than at the next reconcile.
--- Sending never fails the change that wrote the event (pg_net's worker may be down): the event
--- stays due, and the reconciler sends it.
+-- An event that becomes due (a new one, or one woken early) goes out at once, after its
+-- transaction commits, rather than at the next reconcile. Sending never fails the change that made
+-- it due (pg_net's worker may be down): the event stays due, and the reconciler sends it.
+create function public.send_due_events() returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  perform public.deliver_due_events(now());
+exception when others then
+  raise warning 'vidpipe: sending events failed, the reconciler will: %', sqlerrm;
+end
+$$;
+
 create function public.on_outbox_insert() returns trigger
 language plpgsql security definer set search_path = '' as $$
 begin
-  begin
-    perform public.deliver_due_events(now());
-  exception when others then
-    raise warning 'vidpipe: sending events failed, the reconciler will: %', sqlerrm;
-  end;
+  perform public.send_due_events();
   return null;
 end
 $$;

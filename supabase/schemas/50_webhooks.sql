@@ -307,6 +307,10 @@ begin
         and o.available_at > p_now
       order by w.endpoint_id <> d.endpoint_id, w.next_attempt_at, w.created_at
       limit 1);
+  if found then  -- its carrier hears of it now, not at its next poll or cron run
+    perform pg_notify('vidpipe_outbox', 'notify');
+    perform public.send_due_events();
+  end if;
   return d;
 end
 $$;

@@ -148,6 +148,7 @@ def test_missing_file_is_object_missing(env, conn):
 def test_event_for_a_deleted_object_is_acknowledged(env, conn, clips):
     upload(conn, env, clips["plain"], f"{USER}/clip.mp4")
     event = event_for(conn, "ingest")
+    conn.execute("select set_config('storage.allow_delete_query', 'true', false)")  # as the Storage API deletes
     conn.execute("delete from storage.objects")
     response = post("ingest", event)
     assert response.status_code == 200 and response.get_json()["outcome"] == "ignored"

@@ -5,6 +5,7 @@ infra/local (its contract as documented and measured) and its worker, over real 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -80,6 +81,106 @@ def test_http_post_queues_the_jsonb_text_as_json_and_only_json(net, conn):
         conn.execute("""select net.http_post('http://x/', '{}', '{}', '{"Content-Type": "text/plain"}')""")
     with pytest.raises(psycopg.errors.RaiseException, match="body must not be null"):
         conn.execute("select net.http_post('http://x/', null)")
+
+
+def queue(conn: Any, url: str, timeout_ms: int = 5000) -> int:
+    """A request, queued and committed, as our SQL queues them; its id."""
+    return int(
+        conn.execute("select net.http_post(%s, '{\"b\": 1}', '{}', '{}', %s) as id", (url, timeout_ms)).fetchone()["id"]
+    )
+
+
+def in_background(work: Any) -> tuple[threading.Thread, list[Any]]:
+    done: list[Any] = []
+    thread = threading.Thread(target=lambda: done.append(work()), daemon=True)
+    thread.start()
+    return thread, done
+
+
+def answers(db_url: str) -> int:
+    """The answers another session sees (pg_net writes a batch's in the batch's transaction)."""
+    with psycopg.connect(db_url, autocommit=True) as other:
+        row = other.execute("select count(*) from net._http_response").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_batch_is_sent_together_and_answered_together_when_its_slowest_request_is(net, conn, db_url):
+    slow, fast = Endpoint(hold=True), Endpoint()
+    try:
+        queue(conn, slow.url), queue(conn, fast.url)
+        worker, sent = in_background(net.run_once)
+        assert slow.arrived.acquire(timeout=10) and fast.arrived.acquire(timeout=10)  # both at once
+        assert answers(db_url) == 0  # the fast answer is in, but not yet written: the slow one holds the batch
+        assert sent == []
+        slow.released.set()
+        worker.join(10)
+        assert sent == [2] and answers(db_url) == 2
+    finally:
+        slow.close()
+        fast.close()
+
+
+def test_the_next_batch_is_taken_only_once_the_whole_batch_is_answered(net, conn, db_url):
+    slow, later = Endpoint(hold=True), Endpoint()
+    try:
+        queue(conn, slow.url)
+        worker, sent = in_background(net.run_once)
+        assert slow.arrived.acquire(timeout=10)
+        waiting = queue(conn, later.url)  # committed while the batch waits on the slow request
+        assert sent == []  # the worker is still in its batch
+        slow.released.set()
+        worker.join(10)
+        assert sent == [1] and later.requests == []  # not part of the batch that was running
+        assert conn.execute("select id from net.http_request_queue").fetchall() == [{"id": waiting}]
+        assert net.run_once() == 1 and len(later.requests) == 1
+    finally:
+        slow.close()
+        later.close()
+
+
+def test_a_redirected_post_goes_on_as_a_get_without_its_body(net, conn):
+    target = Endpoint((302, {"Location": "/moved"}))
+    try:
+        queue(conn, target.url)
+        assert net.run_once() == 1
+        assert target.calls == [("POST", "/hooks"), ("GET", "/moved")] and target.requests[1][1] == b""
+        answer = conn.execute("select status_code, error_msg from net._http_response").fetchone()
+        assert answer == {"status_code": 204, "error_msg": None}  # the GET's answer, as if it were the POST's
+    finally:
+        target.close()
+
+
+def test_a_request_without_an_answer_gets_curls_words(net, conn):
+    with socket.socket() as hangs_up, socket.socket() as silent:
+        for s in (hangs_up, silent):
+            s.bind(("127.0.0.1", 0))
+            s.listen(8)
+        refused = queue(conn, f"http://127.0.0.1:{dead_port()}/")
+        nothing = queue(conn, f"http://127.0.0.1:{hangs_up.getsockname()[1]}/")
+        timed_out = queue(conn, f"http://127.0.0.1:{silent.getsockname()[1]}/", timeout_ms=300)
+        worker, _ = in_background(net.run_once)
+        peer, _ = hangs_up.accept()
+        peer.recv(65536)
+        peer.close()  # the function died mid-request: no status line, nothing
+        worker.join(10)
+    got = {r["id"]: r for r in conn.execute("select * from net._http_response").fetchall()}
+    assert (got[refused]["error_msg"], got[refused]["timed_out"]) == ("Couldn't connect to server", False)
+    assert got[nothing]["error_msg"] == "Server returned nothing (no headers, no data)"
+    assert got[timed_out]["timed_out"] and got[timed_out]["error_msg"].startswith("Timeout of 300 ms reached. ")
+    assert all(r["status_code"] is None for r in got.values())
+
+
+def test_a_worker_sends_only_for_its_own_database(net, conn, pg_cluster):
+    other_url = pg_cluster.create_database(f"other_{time.monotonic_ns()}")
+    apply_sql_file(other_url, PG_NET_STANDIN_SQL)
+    target = Endpoint()
+    try:
+        with psycopg.connect(other_url, autocommit=True, row_factory=dict_row) as other:
+            queue(other, target.url)
+            assert net.run_once() == 0 and target.requests == []  # pg_net.database_name is this one's
+            assert other.execute("select count(*) as n from net.http_request_queue").fetchone()["n"] == 1
+    finally:
+        target.close()
 
 
 def test_nothing_is_sent_for_a_transaction_that_rolls_back(net, conn, db_url):
@@ -370,3 +471,35 @@ def test_both_carriers_follow_a_change_of_policy_without_a_restart(net, conn, db
         dispatcher.pool.close()
         refusing.close()
     assert results["pg_net"] == results["dispatcher"] == (2, 2, True, None)
+
+
+def test_a_woken_webhook_delivery_is_sent_at_once_not_at_the_next_reconcile(net, conn):
+    """Two deliveries to one endpoint: the second waits for the first's send, and recording that
+    send wakes it; through pg_net the woken event goes out in the recording's transaction."""
+    endpoint = conn.execute(
+        "select id from create_webhook_endpoint('https://hooks.example/', '{video.ingested}', null, %s)", (USER,)
+    ).fetchone()["id"]
+    configure(conn, {"notify": "http://127.0.0.1:9/"}, carrier="dispatcher")  # nothing sent while it is set up
+    for _ in range(2):
+        conn.execute("select create_job(%s, %s, 'uploads', 'p', 10, 'video/mp4', 3)", (upload(conn), USER))
+    first, second = (r["id"] for r in conn.execute("select id from webhook_deliveries order by created_at, id"))
+
+    def claim(delivery: Any) -> Any:
+        return conn.execute(
+            "select * from claim_webhook_delivery(%s, (select event_message_id(max(id)) from event_outbox "
+            "where subject_id = %s), 45)",
+            (delivery, delivery),
+        ).fetchone()
+
+    sending, waits = claim(first), claim(second)
+    assert waits["deferred_until"] is not None
+    woken = conn.execute("select max(id) as id from event_outbox where subject_id = %s", (second,)).fetchone()["id"]
+    conn.execute("update event_outbox set delivered_at = now() where id <> %s", (woken,))  # all else settled
+    configure(conn, {"notify": f"http://127.0.0.1:{dead_port()}/"})
+    assert endpoint and conn.execute("select attempts from event_outbox where id = %s", (woken,)).fetchone() == {
+        "attempts": 0
+    }
+    conn.execute("select record_webhook_attempt(%s, %s, 204, null, 10, '', null)", (first, sending["claim"]))
+    sent = conn.execute("select attempts, available_at > now() as claimed from event_outbox where id = %s", (woken,))
+    assert sent.fetchone() == {"attempts": 1, "claimed": True}  # claimed and handed to pg_net
+    assert conn.execute("select event_id from event_requests").fetchall() == [{"event_id": woken}]
