@@ -1,13 +1,16 @@
 """Upload-to-ready through each carrier of the events, measured in one run:
 
-    .venv/bin/python bench/delivery.py [--uploads 20]
+    .venv/bin/python bench/delivery.py [--uploads 20] [--long 2]
 
 For each carrier (the dispatcher; the database itself through pg_net, as on hosted Supabase,
 with the local pg_net stand-in and pg_cron's schedule) a fresh local stack takes N uploads of the
 same 2 s 640x360 clip at once. From database timestamps it reports, per upload, the time from the
 storage insert to `ready`, and the carrier's own cost: how long each event took from its commit
 to the moment its function claimed the work (ingest's job creation, process's and
-generate_metadata's claims). Not part of `make test`.
+generate_metadata's claims). With `--long N`, the first N uploads are a 90 s 1080p clip and the
+rest are sent once those are in their process step: it then reports, per upload, the time from
+the upload to its first step (ingest's job) and to its process step, so that one sees whether a
+long step holds up anyone else's events. Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from uuid import UUID
 
 from infra import queries
 from infra.cli import upload
@@ -35,6 +39,32 @@ def run(state: StackState, clip: Path, uploads: int, timeout: float) -> list[dic
         return [{k: float(row[k]) for k in hops} for row in queries.job_timings(conn) if row["status"] == "ready"]
 
 
+def run_beside_long_steps(state: StackState, short: Path, long: Path, uploads: int, longs: int) -> None:
+    """The long uploads first; the short ones once every long one is processing."""
+    with queries.connect(state.database_url) as conn:
+        sent = [(upload(state, long), "long") for _ in range(longs)]
+        deadline = time.monotonic() + 300
+
+        def processing(object_id: UUID) -> bool:
+            rows = queries.job_timings(conn, object_id=object_id)
+            return bool(rows) and rows[0]["status"] == "processing"
+
+        while not all(processing(o) for o, _ in sent):
+            assert time.monotonic() < deadline, "the long uploads did not reach their process step"
+            time.sleep(0.1)
+        sent += [(upload(state, short), "short") for _ in range(uploads - longs)]
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline and queries.finished_jobs(conn) < uploads:
+            time.sleep(0.5)
+        for number, (object_id, kind) in enumerate(sent, 1):
+            (row,) = queries.job_timings(conn, object_id=object_id)
+            to_process = float(row["ingest_hop"]) + float(row["process_hop"] or 0)
+            print(
+                f"  {number:>2} {kind:<5} upload→first step {float(row['ingest_hop']):6.2f} s, "
+                f"→ process step {to_process:6.2f} s, → {row['status']} {float(row['total'] or 0):6.1f} s"
+            )
+
+
 def describe(name: str, rows: list[dict[str, float]]) -> None:
     def stats(key: str) -> str:
         values = sorted(r[key] for r in rows)
@@ -50,15 +80,21 @@ def describe(name: str, rows: list[dict[str, float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uploads", type=int, default=20)
+    parser.add_argument("--long", type=int, default=0)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="vidpipe-bench-delivery-"))
     clip = make_clip(work / "clip.mp4", seconds=2, width=640, height=360)
+    long = make_clip(work / "long.mp4", seconds=90, width=1920, height=1080) if args.long else clip
     print("carrier     n      upload→ready s (median p90 max)")
     for delivery in ("dispatcher", "pg_net"):
         stack = LocalStack(work / delivery, extra_env={"VIDPIPE_DELIVERY": delivery})
         state = stack.up()
         try:
-            describe(delivery, run(state, clip, args.uploads, timeout=900))
+            if args.long:
+                print(f"{delivery}: {args.long} long uploads, then {args.uploads - args.long} short ones")
+                run_beside_long_steps(state, clip, long, args.uploads, args.long)
+            else:
+                describe(delivery, run(state, clip, args.uploads, timeout=900))
         finally:
             stack.destroy()
 

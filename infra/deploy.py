@@ -22,8 +22,8 @@ PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 REGION = re.compile(r"[a-z]+-[a-z]+[0-9]")
 SUPABASE_URL = re.compile(r"https://[a-z0-9]{20}\.supabase\.co")
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-# A step is one request: it must be allowed to run as long as the database's carrier waits for
-# it (delivery_settings.timeout_ms, 1,900 s).
+# The carriers wait for an answer at most delivery_settings.timeout_ms (1,900 s): ingest still reads
+# a whole upload while the carrier waits. The long steps answer at once (202) and work on after.
 REQUEST_TIMEOUT_SECONDS = 1900
 
 
@@ -51,6 +51,13 @@ RESOURCES = {  # cpu, memory, concurrency, max instances
 }
 # notify sends webhooks from the database's rows alone: it touches no file.
 STORAGE_USERS = ("ingest", "process", "generate_metadata")
+# The steps that work on after their answer (shared/function_door.serve_step): their CPU must stay
+# allocated once the request is done (instance-based billing, --no-cpu-throttling), and each
+# instance takes one step at a time, its ffmpeg or Whisper run on all its cores. Cloud Run scales
+# such a service on CPU use as well as on requests, so a busy instance brings up another; one
+# stopped mid-step (a scale-in, a redeploy) stops renewing the lease, and the sweeper hands the
+# step to another run.
+STEPS_AFTER_ANSWER = ("process", "generate_metadata")
 SECRETS = {  # environment variable -> Secret Manager secret
     "VIDPIPE_EVENT_SECRET": "vidpipe-event-secret",
     "VIDPIPE_DATABASE_URL": "vidpipe-database-url",
@@ -131,12 +138,15 @@ def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
         needed = {v: s for v, s in SECRETS.items() if stores or v != "VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"}
         secrets = ",".join(f"{variable}={secret}:latest" for variable, secret in needed.items())
         env = f" --set-env-vars=VIDPIPE_STORAGE_BACKEND=supabase,VIDPIPE_SUPABASE_URL={supabase_url}" if stores else ""
+        after = function in STEPS_AFTER_ANSWER
+        env += ",VIDPIPE_STEP_SLOTS=1" if after else ""
         lines += [
             f"# {function}: {r.why}",
             f"gcloud run deploy {service(function)} --image={registry}/{service(function)}:{tag} --region={q(region)}"
             f" --service-account={account} --execution-environment=gen2 --cpu={r.cpu} --memory={r.memory}"
             f" --concurrency={r.concurrency} --timeout={REQUEST_TIMEOUT_SECONDS}"
             f" --min-instances={r.min_instances} --max-instances={r.max_instances} --cpu-boost"
+            f"{' --no-cpu-throttling' if after else ''}"
             f" --allow-unauthenticated{env} --set-secrets={secrets}",
         ]
     lines += [

@@ -63,6 +63,10 @@ class JobSettings(_FromEnv):
     # works, however long that takes: a worker that dies is noticed within this, not within its
     # slowest honest run.
     lease_seconds: int = 45
+    # Steps one instance works on at once after answering their events (202); more are refused
+    # (503) and come back later. A deployment gives the long steps one each (one ffmpeg run on
+    # the instance's cores); the local stack serves each function from one process.
+    step_slots: int = Field(default=8, ge=1)
 
 
 class StorageSettings(_FromEnv):

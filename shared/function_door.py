@@ -3,10 +3,20 @@
 sender whether to retry (4xx: no, 5xx: yes).
 
 A replay is a signed message whose webhook-id was handled already. The dispatcher resending an
-event after a lost acknowledgement looks the same and gets the same 409, which it takes as done."""
+event after a lost acknowledgement looks the same and gets the same 409, which it takes as done.
+
+A step that takes as long as its video (process, generate_metadata) is not worked on while the
+carrier waits: pg_net waits for a whole batch of requests before it sends the next, so one long
+request would hold up every event behind it. `serve_step` claims the step under its lease,
+answers 202 and works on in this instance (Cloud Run's instance-based billing keeps its CPU after
+the answer), renewing the lease, and records the result itself. An instance stopped mid-work stops
+renewing; the sweeper gives the step to another run when the lease ends. An instance takes at
+most VIDPIPE_STEP_SLOTS steps at once and answers 503 to more, which the carrier sends again
+later (by then, to an instance with room)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,17 +30,42 @@ from shared.logs import get_logger
 from shared.ports import Services
 from shared.services import services_for
 from shared.signing import InvalidSignature, verify
-from shared.usecases.outcome import Outcome
+from shared.usecases.outcome import Accepted, Outcome
 
 log = get_logger("door")
 
 Reply = tuple[dict[str, Any], int]
 Handler = Callable[[Services[Any], SignedEvent], Outcome]
+Acceptor = Callable[[Services[Any], SignedEvent], Accepted]
+Run = Callable[[Services[Any], SignedEvent], Reply]
 
 
 def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
+    """An event handled while the sender waits: 200 with the outcome."""
+    return _logged(request, function, lambda svc, event: _ok(handle(svc, event)))
+
+
+def serve_step(request: flask.Request, function: str, accept: Acceptor) -> Reply:
+    """An event for a long step: claimed, answered 202, worked on after the answer."""
+
+    def run(svc: Services[Any], event: SignedEvent) -> Reply:
+        slots = _slots(function, svc.settings.step_slots)
+        if not slots.acquire(blocking=False):
+            return {"error": "busy", "detail": "this instance is working on all the steps it takes"}, 503
+        try:
+            accepted = accept(svc, event)
+        except BaseException:
+            slots.release()
+            raise
+        _work_on(function, accepted, slots)
+        return {"outcome": "accepted", "job_id": str(accepted.job_id)}, 202
+
+    return _logged(request, function, run)
+
+
+def _logged(request: flask.Request, function: str, run: Run) -> Reply:
     started = time.monotonic()
-    reply = _serve(request, function, handle)
+    reply = _serve(request, function, run)
     body, status = reply
     log.info(
         "%s answered %s",
@@ -48,7 +83,7 @@ def serve(request: flask.Request, function: str, handle: Handler) -> Reply:
     return reply
 
 
-def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
+def _serve(request: flask.Request, function: str, run: Run) -> Reply:
     body = _signed_body(request, function)
     if isinstance(body, tuple):
         return body
@@ -57,16 +92,67 @@ def _serve(request: flask.Request, function: str, handle: Handler) -> Reply:
         svc = services_for(function)
         if svc.db.receipt_exists(message_id):
             return {"error": "replayed", "detail": f"event {message_id} was handled already"}, 409
-        outcome = handle(svc, SignedEvent(message_id, body))
-        svc.db.record_receipt(message_id, function)
+        reply = run(svc, SignedEvent(message_id, body))
+        if reply[1] < 300:
+            svc.db.record_receipt(message_id, function)
     except Exception as exc:  # every failure becomes an answer, never a traceback
         return _answer_to(exc, function)
+    return reply
+
+
+def _ok(outcome: Outcome) -> Reply:
     reply: dict[str, Any] = {"outcome": outcome.result}
     if outcome.job_id:
         reply["job_id"] = str(outcome.job_id)
     if outcome.detail:
         reply["detail"] = outcome.detail
     return reply, 200
+
+
+# The steps at work after their answers, in this process.
+_slot_counts: dict[str, threading.BoundedSemaphore] = {}
+_at_work: set[threading.Thread] = set()
+_lock = threading.Lock()
+
+
+def _slots(function: str, count: int) -> threading.BoundedSemaphore:
+    with _lock:
+        return _slot_counts.setdefault(function, threading.BoundedSemaphore(count))
+
+
+def _work_on(function: str, accepted: Accepted, slots: threading.BoundedSemaphore) -> None:
+    def work() -> None:
+        try:
+            outcome = accepted.finish()  # records its own result, failures included
+            log.info("%s %s", function, outcome.result, extra={"function": function, "job_id": str(outcome.job_id)})
+        except LeaseLost:
+            pass  # another run holds the step now and records it; the step has logged this
+        except Exception:
+            log.error("step failed after its answer", exc_info=True, extra={"function": function})
+        finally:
+            slots.release()
+            with _lock:
+                _at_work.discard(threading.current_thread())
+
+    thread = threading.Thread(target=work, name=f"{function}-{accepted.job_id}", daemon=True)
+    with _lock:
+        _at_work.add(thread)
+    thread.start()
+
+
+def drain(timeout: float | None = None) -> bool:
+    """Wait for the steps this process works on after their answers; whether all have ended.
+    For a stop that lets them finish, and for tests that follow a step to its end."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with _lock:
+            running = list(_at_work)
+        if not running:
+            return True
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            return False
+        running[0].join(left)
 
 
 def _signed_body(request: flask.Request, function: str) -> bytes | Reply:

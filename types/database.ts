@@ -824,6 +824,9 @@ isOneToOne: false
               "command": string,"name": string
             }[]
                            },
+"send_due_events":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
 "set_webhook_endpoint_enabled":
 { Args: { "p_enabled": boolean,"p_id": string,"p_now"?: string,"p_owner"?: string }; Returns: boolean
                            },

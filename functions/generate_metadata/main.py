@@ -3,10 +3,10 @@
 import flask
 import functions_framework
 
-from shared.function_door import Reply, serve
-from shared.usecases.generate_metadata import handle_event
+from shared.function_door import Reply, serve_step
+from shared.usecases.generate_metadata import accept_event
 
 
 @functions_framework.http
 def generate_metadata(request: flask.Request) -> Reply:
-    return serve(request, "generate_metadata", handle_event)
+    return serve_step(request, "generate_metadata", accept_event)

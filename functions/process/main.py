@@ -3,10 +3,10 @@
 import flask
 import functions_framework
 
-from shared.function_door import Reply, serve
-from shared.usecases.process import handle_event
+from shared.function_door import Reply, serve_step
+from shared.usecases.process import accept_event
 
 
 @functions_framework.http
 def process(request: flask.Request) -> Reply:
-    return serve(request, "process", handle_event)
+    return serve_step(request, "process", accept_event)

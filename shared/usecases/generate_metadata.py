@@ -18,8 +18,8 @@ from shared.ports import Services
 from shared.usecases.artifacts import store
 from shared.usecases.describe_content import describe_content
 from shared.usecases.heartbeat import Heartbeat
-from shared.usecases.leased_step import run_leased_step
-from shared.usecases.outcome import Outcome
+from shared.usecases.leased_step import accept_step, run_leased_step
+from shared.usecases.outcome import Accepted, Outcome
 
 
 def describe_job(svc: Services[GenerateMetadataSettings], job: Job, beat: Heartbeat) -> Job:
@@ -51,5 +51,6 @@ def generate_metadata(svc: Services[GenerateMetadataSettings], job_id: UUID) -> 
     return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, lambda job, beat: describe_job(svc, job, beat))
 
 
-def handle_event(svc: Services[GenerateMetadataSettings], event: SignedEvent) -> Outcome:
-    return generate_metadata(svc, parse_job_event(event.body).id)
+def accept_event(svc: Services[GenerateMetadataSettings], event: SignedEvent) -> Accepted:
+    job_id = parse_job_event(event.body).id
+    return accept_step(svc, job_id, JobStep.GENERATE_METADATA, lambda job, beat: describe_job(svc, job, beat))

@@ -17,16 +17,28 @@ from shared.logs import get_logger
 from shared.models import Job
 from shared.ports import Services
 from shared.usecases.heartbeat import Heartbeat
-from shared.usecases.outcome import Outcome, Result
+from shared.usecases.outcome import Accepted, Outcome, Result
 
 log = get_logger("step")
 
 
-def run_leased_step(
-    svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Callable[[Job, Heartbeat], Job]
-) -> Outcome:
+Work = Callable[[Job, Heartbeat], Job]
+
+
+def accept_step(svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Work) -> Accepted:
+    """Claim the step under its lease; the work is the Accepted's `finish`, to be done after the
+    answer (or at once, by run_leased_step)."""
+    job = svc.db.claim_step(job_id, step, svc.worker, svc.settings.lease_seconds)
+    return Accepted(job.id, lambda: work_on(svc, job, step, work))
+
+
+def run_leased_step(svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Work) -> Outcome:
+    return accept_step(svc, job_id, step, work).finish()
+
+
+def work_on(svc: Services[StepSettings], job: Job, step: JobStep, work: Work) -> Outcome:
+    """The claimed step's work under a heartbeat, and its result recorded."""
     lease_seconds = svc.settings.lease_seconds
-    job = svc.db.claim_step(job_id, step, svc.worker, lease_seconds)
     context = {
         "job_id": str(job.id),
         "video_id": str(job.video_id),

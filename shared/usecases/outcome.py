@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
@@ -14,3 +15,12 @@ class Outcome:
     result: Result
     job_id: UUID | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A step claimed under its lease, whose work goes on after the answer: `finish` does it and
+    records its result."""
+
+    job_id: UUID
+    finish: Callable[[], Outcome]

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from infra import REPO_ROOT
 from infra.local.pooler import TransactionPooler
 from shared.config import forget_settings
+from shared.function_door import drain
 from shared.ports import Services
 from shared.services import reset_services, services_for
 from shared.signing import new_secret, sign_headers
@@ -77,7 +78,9 @@ def post(
     body = json.dumps(payload) if not isinstance(payload, str | bytes) else payload
     text = body.decode(errors="replace") if isinstance(body, bytes) else body
     signed = sign_headers(secret, message_id or f"evt_{uuid4().hex}", text)
-    return client(name).post("/", data=body, headers={**signed, **(headers or {})})
+    answer = client(name).post("/", data=body, headers={**signed, **(headers or {})})
+    drain()  # a long step works on after its 202: follow it to its end
+    return answer
 
 
 def upload(

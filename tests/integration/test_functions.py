@@ -70,8 +70,8 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert post("ingest", event).get_json()["job_id"] == first.get_json()["job_id"]  # duplicate: same job
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
 
-    processed = post("process", event_for(conn, "process"))
-    assert processed.status_code == 200 and processed.get_json()["outcome"] == "done"
+    processed = post("process", event_for(conn, "process"))  # answered at once, worked on after
+    assert processed.status_code == 202 and processed.get_json()["outcome"] == "accepted"
     assert job_row(conn)["status"] == "processed"
     artifacts = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
     assert set(artifacts) == {"poster", "proxy", "audio", "thumbnails", "storyboard", "scene_scores"}
@@ -86,7 +86,7 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert again.status_code == 200 and again.get_json()["outcome"] == "duplicate"
 
     described = post("generate_metadata", event_for(conn, "generate_metadata"))
-    assert described.status_code == 200
+    assert described.status_code == 202
     job = job_row(conn)
     assert job["status"] == "ready"
     document = conn.execute("select document from video_metadata").fetchone()["document"]
@@ -184,7 +184,7 @@ def test_a_requeued_upload_is_checked_again_and_goes_through(env, conn, clips, m
     again = post("ingest", event_for(conn, "ingest"))
     assert again.get_json()["outcome"] == "done"
     assert (job_row(conn)["status"], job_row(conn)["retries"]) == ("queued", 1)
-    assert post("process", event_for(conn, "process")).get_json()["outcome"] == "done"
+    assert post("process", event_for(conn, "process")).status_code == 202 and job_row(conn)["status"] == "processed"
     assert conn.execute("select count(*) as n from videos").fetchone()["n"] == 1
 
 

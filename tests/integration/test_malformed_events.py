@@ -9,12 +9,13 @@ import flask
 import pytest
 
 from shared.domain import TransientError
-from shared.function_door import Handler, serve
+from shared.events import SignedEvent
+from shared.function_door import Acceptor, drain, serve_step
 from shared.ports import Services
 from shared.signing import new_secret, sign_headers
-from shared.usecases.outcome import Outcome
-from shared.usecases.process import handle_event
-from tests.integration.doors import SECRET, client, event_for, post, upload
+from shared.usecases.outcome import Accepted
+from shared.usecases.process import accept_event
+from tests.integration.doors import SECRET, client, event_for, job_row, post, upload
 
 FUNCTIONS = ["ingest", "process", "generate_metadata", "notify"]
 TABLES = [
@@ -118,7 +119,8 @@ def test_a_replayed_event_gets_409_and_changes_nothing(queued, conn):
     body = json.dumps(queued)
     headers = sign_headers(SECRET, "evt_once", body)
     first = client("process").post("/", data=body, headers=headers)
-    assert first.status_code == 200 and first.get_json()["outcome"] == "done"
+    assert first.status_code == 202 and first.get_json()["outcome"] == "accepted"
+    drain()
     before = snapshot(conn)
     again = client("process").post("/", data=body, headers=headers)  # the same signed request
     assert again.status_code == 409 and again.get_json()["error"] == "replayed"
@@ -126,7 +128,7 @@ def test_a_replayed_event_gets_409_and_changes_nothing(queued, conn):
 
 
 def test_a_new_event_for_work_already_done_is_acknowledged_as_a_duplicate(queued, conn):
-    assert post("process", queued).get_json()["outcome"] == "done"
+    assert post("process", queued).get_json()["outcome"] == "accepted"
     before = snapshot(conn)
     late = post("process", queued)  # a different message for the same step: out of order, 2xx
     assert late.status_code == 200 and late.get_json()["outcome"] == "duplicate"
@@ -140,25 +142,26 @@ def test_an_event_for_a_job_that_does_not_exist_gets_404(queued, conn):
     assert snapshot(conn) == before
 
 
-def door(handle: Handler) -> Any:
+def door(accept: Acceptor) -> Any:
     """The process function's door in front of the given use case."""
     app = flask.Flask("door")
-    app.add_url_rule("/", "door", lambda: serve(flask.request, "process", handle), methods=["POST"])
+    app.add_url_rule("/", "door", lambda: serve_step(flask.request, "process", accept), methods=["POST"])
     return app.test_client()
 
 
 def test_a_failed_handler_leaves_no_receipt_so_the_retry_is_served(queued, conn):
-    def unavailable(svc: Services, body: bytes) -> Outcome:
+    def unavailable(svc: Services[Any], event: SignedEvent) -> Accepted:
         raise TransientError("database unavailable")
 
     body = json.dumps(queued)
     assert door(unavailable).post("/", data=body, headers=sign_headers(SECRET, "evt_retry", body)).status_code == 503
-    retried = door(handle_event).post("/", data=body, headers=sign_headers(SECRET, "evt_retry", body))
-    assert retried.status_code == 200 and retried.get_json()["outcome"] == "done"
+    retried = door(accept_event).post("/", data=body, headers=sign_headers(SECRET, "evt_retry", body))
+    assert retried.status_code == 202 and retried.get_json()["outcome"] == "accepted"
+    assert drain(60) and job_row(conn)["status"] == "processed"
 
 
 def test_receipts_expire_with_the_signatures_that_could_replay_them(queued, conn):
-    assert post("process", queued, message_id="evt_old").status_code == 200
+    assert post("process", queued, message_id="evt_old").status_code == 202
     assert conn.execute("select function from event_receipts where message_id = 'evt_old'").fetchone() == {
         "function": "process"
     }
