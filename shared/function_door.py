@@ -159,7 +159,9 @@ def _signed_body(request: flask.Request, function: str) -> bytes | Reply:
     """The body of a POST within the size limit, UTF-8, signed with the event secret; else the refusal."""
     settings = settings_for(function)
     if request.method != "POST":
-        return {"error": "method_not_allowed"}, 405
+        # pg_net follows a redirect as a GET without the body: a GET here means the URL redirects.
+        hint = "functions take signed POSTs; a GET usually means the function's URL redirected the POST"
+        return {"error": "method_not_allowed", "detail": hint}, 405
     if settings.event_secret is None:
         log.error("VIDPIPE_EVENT_SECRET is not set: refusing every event", extra={"function": function})
         return {"error": "not_configured"}, 503

@@ -198,11 +198,15 @@ declare
                         and to_regprocedure('vault.create_secret(text, text, text, uuid)') is not null;
   v_vault_id uuid;
 begin
+  -- https only: pg_net follows redirects and turns the POST into a body-less GET, and an http URL
+  -- is often a redirect to https. Plain http only on this machine (the local stack).
   select string_agg(u.key, ', ') into v_bad from jsonb_each(coalesce(p_function_urls, '{}'::jsonb)) u
    where u.key not in (select unnest(enum_range(null::public.pipeline_function))::text)
-      or jsonb_typeof(u.value) <> 'string' or (u.value #>> '{}') !~ '^https?://\S+$';
+      or jsonb_typeof(u.value) <> 'string'
+      or (u.value #>> '{}') !~ '^(https://\S+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/\S*)?)$';
   if v_bad is not null then
-    raise exception 'not a function name with an http(s) URL: %', v_bad using errcode = '22023';
+    raise exception 'not a function name with an https URL (http only for this machine): %', v_bad
+      using errcode = '22023';
   end if;
   if p_event_secret !~ '^whsec_[A-Za-z0-9+/]+={0,2}$' then
     raise exception 'the event secret must be a Standard Webhooks whsec_ secret' using errcode = '22023';
@@ -586,6 +590,29 @@ language plpgsql security definer set search_path = '' as $$
 begin
   perform public.send_due_events();
   return null;
+end
+$$;
+
+-- A function URL that redirects is a configuration mistake, said so and not retried: pg_net follows
+-- redirects as body-less GETs.
+create or replace function public.settle_outbox_attempt(
+  p_id bigint, p_status_code integer, p_detail text, p_max_attempts integer, p_now timestamptz default now()
+) returns text
+language plpgsql set search_path = '' as $$
+declare
+  v_error text := case
+    when p_status_code is null then coalesce(p_detail, 'no answer')
+    when p_status_code between 300 and 399 then format(
+      'HTTP %s: the function''s URL redirects; configure_delivery needs its final https URL', p_status_code)
+    else rtrim(format('HTTP %s: %s', p_status_code, left(p_detail, 300)), ': ') end;
+  v_permanent boolean := p_status_code between 300 and 499 and p_status_code not in (408, 429);
+begin
+  if p_status_code between 200 and 299 or p_status_code = 409 then
+    perform public.ack_outbox(p_id, p_now);
+    return 'ack';
+  end if;
+  return case when (public.retry_outbox(p_id, v_error, p_max_attempts, v_permanent, p_now)).dead_at is null
+              then 'retry' else 'dead' end;
 end
 $$;
 

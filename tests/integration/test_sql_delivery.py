@@ -231,8 +231,12 @@ def test_configure_delivery_refuses_what_cannot_work(conn):
         conn.execute("select configure_delivery('dispatcher', '{\"transcode\": \"http://x/\"}')")
     with pytest.raises(psycopg.errors.InvalidParameterValue, match="ingest"):
         conn.execute("select configure_delivery('dispatcher', '{\"ingest\": \"ftp://x/\"}')")
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match=r"https URL .* process"):  # often a redirect
+        conn.execute("select configure_delivery('dispatcher', '{\"process\": \"http://fn.example/\"}')")
+    for local in ("http://127.0.0.1:8080/", "http://localhost/", "https://fn.example/"):
+        conn.execute("select configure_delivery('dispatcher', %s)", (Jsonb({"process": local}),))
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="pg_net"):  # no pg_net here
-        configure(conn, {"ingest": "http://x/"})
+        configure(conn, {"ingest": "https://x/"})
 
 
 # One rule, two carriers ---------------------------------------------------------------------------------
@@ -242,6 +246,8 @@ def test_configure_delivery_refuses_what_cannot_work(conn):
         (200, "", "ack", None),
         (204, "", "ack", None),
         (409, '{"error": "busy"}', "ack", None),
+        (302, "", "dead", "HTTP 302: the function's URL redirects; configure_delivery needs its final https URL"),
+        (308, "", "dead", "HTTP 308: the function's URL redirects; configure_delivery needs its final https URL"),
         (401, '{"error": "invalid_signature"}', "dead", 'HTTP 401: {"error": "invalid_signature"}'),
         (404, "", "dead", "HTTP 404"),
         (413, "", "dead", "HTTP 413"),
