@@ -293,6 +293,20 @@ def retry(job: Annotated[str, typer.Argument(help="a failed job's id, or a uniqu
 
 
 @app.command()
+def doctor() -> None:
+    """Say whether events can flow: the carrier, pg_net's worker, the event secret, pg_cron's
+    runs (SQL: `select * from public.delivery_health()`); exit 1 when something needs doing."""
+    state = running_stack()
+    with queries.connect(state.database_url) as conn:
+        parts = queries.delivery_health(conn)
+    for part in parts:
+        mark = "[green]ok[/green]  " if part["ok"] else "[red]fix[/red] "
+        out.print(f"{mark} {part['part']}: {plain(part['says'])}", highlight=False)
+    if not all(part["ok"] for part in parts):
+        raise typer.Exit(EXIT_REFUSED)
+
+
+@app.command()
 def schema() -> None:
     """Write the JSON Schemas of the metadata document and of the webhook payload (the repo keeps
     each beside its model)."""

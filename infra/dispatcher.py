@@ -37,6 +37,8 @@ from shared.webhooks import post_signed
 log = get_logger("dispatcher")
 
 CHANNEL = "vidpipe_outbox"
+# How it shows in pg_stat_activity: public.delivery_health looks for it.
+APPLICATION_NAME = "vidpipe dispatcher"
 
 
 # Pipeline steps and customer webhooks never wait for each other's workers: a slow customer
@@ -76,7 +78,7 @@ class Dispatcher:
             min_size=1,
             max_size=3,
             open=True,
-            kwargs={"autocommit": True, "row_factory": dict_row},
+            kwargs={"autocommit": True, "row_factory": dict_row, "application_name": APPLICATION_NAME},
             check=ConnectionPool.check_connection,  # after a database restart: fresh connections
         )
         self.session = requests.Session()
@@ -144,7 +146,7 @@ class Dispatcher:
         """Turns NOTIFYs into wake-ups; reconnects when the database goes away."""
         while not self.stopping.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True) as conn:
+                with psycopg.connect(self.url, autocommit=True, application_name=APPLICATION_NAME) as conn:
                     conn.execute(f"listen {CHANNEL}")
                     while not self.stopping.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):

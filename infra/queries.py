@@ -311,6 +311,12 @@ def configured_delivery(conn: Conn, carrier: DeliveryCarrier, function_urls: dic
     conn.execute("select public.configure_delivery(%s, %s, %s)", (carrier, Jsonb(function_urls), event_secret))
 
 
+def delivery_health(conn: Conn) -> list[Row]:
+    """delivery_health: each part events need (carrier, pg_net's worker, secret, pg_cron's jobs),
+    whether it is ok, and what to do when it is not."""
+    return conn.execute("select * from public.delivery_health()").fetchall()
+
+
 def claimed_events(conn: Conn, limit: int, visibility_seconds: int, targets: list[str]) -> list[Row]:
     """claim_outbox: due events for these functions, each now invisible for the visibility, with
     the webhook-id to send it as (`message_id`)."""

@@ -492,6 +492,11 @@ isOneToOne: false
 "deliver_due_events":
 { Args: { "p_now"?: string }; Returns: number
                            },
+"delivery_health":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "ok": boolean,"part": string,"says": string
+            }[]
+                           },
 "enqueue_event":
 { Args: { "p_available_at": string,"p_now": string,"p_old_record": Json,"p_record": Json,"p_subject": Database["public"]['Enums']["event_subject"],"p_target": Database["public"]['Enums']["pipeline_function"],"p_type": string }; Returns: number
                            },

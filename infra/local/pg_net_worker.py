@@ -60,16 +60,31 @@ def timeout_words(timeout_ms: int, total_ms: float, connecting: bool) -> str:
     )
 
 
+# pg_net's worker names itself so in pg_stat_activity (public.delivery_health looks for it).
+APPLICATION_NAME = "pg_net 0.20 worker (stand-in)"
+
+
 class PgNetWorker:
     def __init__(self, database_url: str, batch_size: int = BATCH_SIZE) -> None:
         self.database_url = database_url
         self.batch_size = batch_size
         self.session = requests.Session()
         self.executor = ThreadPoolExecutor(max_workers=batch_size, thread_name_prefix="pg_net")
+        self._conn: psycopg.Connection[dict[str, Any]] | None = None
+
+    def connection(self) -> psycopg.Connection[dict[str, Any]]:
+        """The worker's one connection, as pg_net's background worker keeps one; made again after
+        the database went away."""
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(
+                self.database_url, autocommit=True, row_factory=dict_row, application_name=APPLICATION_NAME
+            )
+        return self._conn
 
     def run_once(self) -> int:
         """One iteration of the worker; returns how many requests it sent."""
-        with psycopg.connect(self.database_url, row_factory=dict_row) as conn:  # one transaction
+        conn = self.connection()
+        with conn.transaction():  # one transaction for the batch, its sends and its answers
             conn.execute(f"delete from net._http_response where created < now() - interval '{TTL}'")
             rows = conn.execute(
                 "delete from net.http_request_queue q using (select id from net.http_request_queue order by id "
@@ -118,3 +133,5 @@ class PgNetWorker:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._conn is not None:
+            self._conn.close()

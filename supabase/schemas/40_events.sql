@@ -320,7 +320,78 @@ begin
   then
     raise exception 'pg_net delivery needs the pg_net extension and an event secret' using errcode = '55000';
   end if;
+  if s.carrier = 'pg_net' and not (select h.ok from public.delivery_health() h where h.part = 'pg_net worker') then
+    raise warning '%', (select h.says from public.delivery_health() h where h.part = 'pg_net worker');
+  end if;
   return s;
+end
+$$;
+
+-- Whether events can flow, in words a Supabase user can act on: one row a part (the carrier, pg_net's
+-- worker, the event secret, each pg_cron job), whether it is ok, and what to do when it is not.
+-- pg_net's worker connects to the one database pg_net.database_name names and shows itself in
+-- pg_stat_activity (backend_type and application_name "pg_net …"); pg_cron records each run.
+create function public.delivery_health()
+returns table (part text, ok boolean, says text)
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  s public.delivery_settings;
+  v_db text := current_database();
+  v_net_db text := coalesce(nullif(current_setting('pg_net.database_name', true), ''), 'postgres');
+  v_job text;
+  r record;
+begin
+  select * into s from public.delivery_settings;
+  if s.carrier = 'dispatcher' then
+    part := 'dispatcher';
+    ok := exists (select from pg_stat_activity a where a.datname = v_db and a.application_name = 'vidpipe dispatcher');
+    says := case when ok then 'a dispatcher carries the events'
+                 else 'no dispatcher is connected to this database: start one (python -m infra.dispatcher), '
+                      || 'or let the database send the events (configure_delivery(''pg_net'', …))' end;
+    return next;
+  else
+    part := 'pg_net worker';
+    ok := exists (select from pg_stat_activity a
+                   where a.datname = v_db and (a.backend_type ilike '%pg_net%' or a.application_name ilike 'pg_net %'));
+    says := case
+      when ok then 'a pg_net worker sends this database''s requests'
+      when to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null
+        then 'pg_net is not installed: enable it under Database → Extensions'
+      else format('no pg_net worker serves database %s (pg_net.database_name is %s): '
+                  || 'alter system set pg_net.database_name = %L; then select net.worker_restart()', v_db, v_net_db, v_db)
+      end;
+    return next;
+    part := 'event secret';
+    ok := public.event_secret() is not null;
+    says := case when ok then 'an event secret signs the events'
+                 else 'no event secret: select public.configure_delivery(''pg_net'', null, ''whsec_…'')' end;
+    return next;
+  end if;
+  if to_regclass('cron.job') is null then
+    if s.carrier = 'pg_net' then
+      part := 'pg_cron';
+      ok := false;
+      says := 'pg_cron is not installed: enable it under Database → Extensions, then apply the migrations again';
+      return next;
+    end if;
+    return;
+  end if;
+  for v_job in select j.name from public.scheduled_jobs() j loop
+    part := v_job;
+    select d.status, d.return_message, d.end_time into r
+      from cron.job_run_details d join cron.job j on j.jobid = d.jobid
+     where j.jobname = v_job order by d.start_time desc limit 1;
+    ok := found and r.status = 'succeeded' and r.end_time > now() - interval '5 minutes';
+    says := case
+      when not exists (select from cron.job j where j.jobname = v_job)
+        then 'not scheduled: apply the migrations again, with pg_cron enabled'
+      when r.status is null then 'scheduled, not run yet (every 10 s; every minute before pg_cron 1.5); '
+                                  || 'a self-hosted database needs cron.use_background_workers = on'
+      when r.status <> 'succeeded' then format('its last run %s: %s', r.status, r.return_message)
+      when not ok then format('its last run ended at %s: is pg_cron running?', r.end_time)
+      else format('ran at %s', r.end_time) end;
+    return next;
+  end loop;
 end
 $$;
 

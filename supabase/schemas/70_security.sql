@@ -99,7 +99,7 @@ begin
          'webhook_sending_until', 'claim_webhook_delivery', 'record_webhook_attempt',
          'replay_webhook_delivery', 'fail_webhook_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
          'deliver_due_events', 'send_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery',
-         'scheduled_jobs', 'event_secret', 'notify_job_event'])
+         'scheduled_jobs', 'delivery_health', 'event_secret', 'notify_job_event'])
   loop
     execute format('revoke execute on function %s from public, anon, authenticated', r.f);
     execute format('grant execute on function %s to %s', r.f,

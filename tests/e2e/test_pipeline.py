@@ -459,3 +459,10 @@ def test_up_is_idempotent_and_down_stops_everything(home, stack):
     assert all(not process_alive(pid) for pid in stack.pids.values())
     for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
         assert cli(home, *command, timeout=60).returncode == 5, command
+
+
+def test_doctor_says_the_events_can_flow(home, stack):
+    """`vidpipe doctor` reads public.delivery_health: here, the stack's dispatcher is connected."""
+    said = cli(home, "doctor")
+    assert said.returncode == 0, said.stdout + said.stderr
+    assert "dispatcher: a dispatcher carries the events" in said.stdout

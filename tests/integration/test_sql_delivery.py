@@ -509,3 +509,34 @@ def test_a_woken_webhook_delivery_is_sent_at_once_not_at_the_next_reconcile(net,
     sent = conn.execute("select attempts, available_at > now() as claimed from event_outbox where id = %s", (woken,))
     assert sent.fetchone() == {"attempts": 1, "claimed": True}  # claimed and handed to pg_net
     assert conn.execute("select event_id from event_requests").fetchall() == [{"event_id": woken}]
+
+
+def health(conn: Any) -> dict[str, tuple[bool, str]]:
+    return {h["part"]: (h["ok"], h["says"]) for h in queries.delivery_health(conn)}
+
+
+def test_delivery_health_says_whether_a_pg_net_worker_serves_this_database(net, conn, db_url):
+    configure(conn, {"ingest": "http://127.0.0.1:9/"})
+    net.connection()  # the worker is up, connected to this database
+    found = health(conn)
+    assert found["pg_net worker"][0] and found["event secret"][0]
+    assert found["pg_cron"] == (False, found["pg_cron"][1]) and "Extensions" in found["pg_cron"][1]
+    net.close()  # its backend ends a moment after the connection closes
+    deadline = time.monotonic() + 10
+    while (said := health(conn)["pg_net worker"])[0]:
+        assert time.monotonic() < deadline, "the worker's connection did not end"
+        time.sleep(0.05)
+    ok, says = said
+    database = conn.execute("select current_database() as d").fetchone()["d"]
+    assert not ok and f"alter system set pg_net.database_name = '{database}'" in says
+
+
+def test_delivery_health_says_whether_a_dispatcher_is_connected(conn, db_url):
+    configure(conn, {"ingest": "http://127.0.0.1:9/"}, carrier="dispatcher")
+    assert health(conn) == {"dispatcher": (False, health(conn)["dispatcher"][1])}
+    dispatcher = Dispatcher(Settings(database_url=db_url, event_secret=SECRET))
+    try:
+        dispatcher.dispatch_once()  # its pool's connection is open
+        assert health(conn)["dispatcher"] == (True, "a dispatcher carries the events")
+    finally:
+        dispatcher.pool.close()
