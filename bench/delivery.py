@@ -15,12 +15,13 @@ long step holds up anyone else's events. Not part of `make test`.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
 from pathlib import Path
 from uuid import UUID
+
+from bench_options import options
 
 from infra import queries
 from infra.cli import upload
@@ -78,10 +79,7 @@ def describe(name: str, rows: list[dict[str, float]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--uploads", type=int, default=20)
-    parser.add_argument("--long", type=int, default=0)
-    args = parser.parse_args()
+    args = options(__doc__, uploads=20, long=0)
     work = Path(tempfile.mkdtemp(prefix="vidpipe-bench-delivery-"))
     clip = make_clip(work / "clip.mp4", seconds=2, width=640, height=360)
     long = make_clip(work / "long.mp4", seconds=90, width=1920, height=1080) if args.long else clip

@@ -12,7 +12,6 @@ Not part of `make test`: figures on a shared machine are for reading, not assert
 
 from __future__ import annotations
 
-import argparse
 import resource
 import subprocess
 import tempfile
@@ -20,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from bench_options import options
 
 from infra.clips import SPEECH_SCENES, VOICE, lavfi, make_sample, run_ffmpeg
 from shared.adapters.whisper_transcriber import WhisperTranscriber
@@ -129,9 +130,7 @@ def long_recording(work: Path, minutes: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--minutes", type=float, default=10.0)
-    args = parser.parse_args()
+    args = options(__doc__, minutes=10.0)
     with tempfile.TemporaryDirectory(prefix="vidpipe-bench-") as tmp:
         work = Path(tmp)
         (work / "out").mkdir()

@@ -10,7 +10,6 @@ renewal, and how long a renewal takes. Not part of `make test`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
@@ -18,6 +17,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
+
+from bench_options import options
 
 from infra import queries
 from infra.local.postgres import PostgresCluster, prepare_database
@@ -30,11 +31,7 @@ USER = "00000000-0000-4000-8000-000000000001"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=180)
-    parser.add_argument("--lease", type=int, default=45)
-    parser.add_argument("--steps", type=int, default=10)
-    args = parser.parse_args()
+    args = options(__doc__, seconds=180.0, lease=45, steps=10)
     root = Path(tempfile.mkdtemp(prefix="vidpipe-bench-heartbeat-"))
     os.chmod(root, 0o755)  # noqa: S103  # the postgres user must reach the data dir
     cluster = PostgresCluster(root / "data")  # fsync on, as in production

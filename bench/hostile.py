@@ -20,13 +20,14 @@
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import resource
 import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from bench_options import options
 
 from infra import queries
 from infra.cli import upload
@@ -189,10 +190,7 @@ BY = MadeBy(tool="ffprobe", version="bench")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoints", type=int, default=8)
-    parser.add_argument("--flicker-seconds", type=int, default=120)
-    args = parser.parse_args()
+    args = options(__doc__, endpoints=8, flicker_seconds=120)
     one_send()
     with tempfile.TemporaryDirectory() as tmp:
         clip = make_clip(Path(tmp) / "clip.mp4", seconds=2, width=640, height=360)

@@ -14,7 +14,6 @@ part of `make test`.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 from uuid import UUID
 
 import requests
+from bench_options import options
 
 from infra import queries
 from infra.local.stack import LOCAL_USER_ID, LocalStack
@@ -122,11 +122,7 @@ def upload(session: requests.Session, url: str, pid: int, storage: Path, mib: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--changes", type=int, default=200)
-    parser.add_argument("--pages", type=int, default=4)
-    parser.add_argument("--upload-mib", type=int, default=1024)
-    args = parser.parse_args()
+    args = options(__doc__, changes=200, pages=4, upload_mib=1024)
     local = LocalStack(Path(tempfile.mkdtemp(prefix="vidpipe-bench-ui-")))
     state = local.up()
     key = (local.home / "ui_key").read_text().strip()
