@@ -155,6 +155,13 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     assert events[2]["data"]["video_id"] == doc["video_id"]
 
 
+def test_doctor_says_the_events_can_flow(home, stack):
+    """`vidpipe doctor` reads public.delivery_health: here, the stack's dispatcher is connected."""
+    said = cli(home, "doctor")
+    assert said.returncode == 0, said.stdout + said.stderr
+    assert "dispatcher: a dispatcher carries the events" in said.stdout
+
+
 def test_a_spoken_video_is_described_and_the_cli_prints_what_it_says(home, stack, tmp_path):
     """What `make run` shows: the sample's transcript, chapters, keywords, title and description.
     Scenes of 9 s keep the clip under this stack's 30 s limit; the stack allows 5 s chapters."""
@@ -459,10 +466,3 @@ def test_up_is_idempotent_and_down_stops_everything(home, stack):
     assert all(not process_alive(pid) for pid in stack.pids.values())
     for command in (["status"], ["retry", "0000abcd"], ["webhooks", "list"]):  # one answer: the stack is not up
         assert cli(home, *command, timeout=60).returncode == 5, command
-
-
-def test_doctor_says_the_events_can_flow(home, stack):
-    """`vidpipe doctor` reads public.delivery_health: here, the stack's dispatcher is connected."""
-    said = cli(home, "doctor")
-    assert said.returncode == 0, said.stdout + said.stderr
-    assert "dispatcher: a dispatcher carries the events" in said.stdout
