@@ -92,16 +92,15 @@ class Dispatcher:
         claimed = 0
         with self.pool.connection() as conn:
             policy = queries.delivery_policy(conn)
-        for lane in self.lanes:
-            free = min(lane.free(), policy.batch)
-            if free <= 0:
-                continue
-            # A redelivery while the first is still running is harmless: the function answers 409.
-            with self.pool.connection() as conn:
+            for lane in self.lanes:
+                free = min(lane.free(), policy.batch)
+                if free <= 0:
+                    continue
+                # A redelivery while the first is still running is harmless: the function answers 409.
                 rows = queries.claimed_events(conn, free, policy.visibility_seconds, list(lane.targets))
-            for row in rows:
-                lane.submit(self.deliver, row, policy)
-            claimed += len(rows)
+                for row in rows:
+                    lane.submit(self.deliver, row, policy)
+                claimed += len(rows)
         return claimed
 
     def deliver(self, row: dict[str, Any], policy: DeliveryPolicy) -> None:

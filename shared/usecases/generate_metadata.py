@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from uuid import UUID
 
 from shared.config import GenerateMetadataSettings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
@@ -18,8 +17,8 @@ from shared.ports import Services
 from shared.usecases.artifacts import store
 from shared.usecases.describe_content import describe_content
 from shared.usecases.heartbeat import Heartbeat
-from shared.usecases.leased_step import accept_step, run_leased_step
-from shared.usecases.outcome import Accepted, Outcome
+from shared.usecases.leased_step import accept_step
+from shared.usecases.outcome import Accepted
 
 
 def describe_job(svc: Services[GenerateMetadataSettings], job: Job, beat: Heartbeat) -> Job:
@@ -45,10 +44,6 @@ def describe_job(svc: Services[GenerateMetadataSettings], job: Job, beat: Heartb
     return svc.db.complete_generate_metadata(
         job.id, job.claim, SCHEMA_VERSION, document.model_dump(mode="json"), stored
     )
-
-
-def generate_metadata(svc: Services[GenerateMetadataSettings], job_id: UUID) -> Outcome:
-    return run_leased_step(svc, job_id, JobStep.GENERATE_METADATA, lambda job, beat: describe_job(svc, job, beat))
 
 
 def accept_event(svc: Services[GenerateMetadataSettings], event: SignedEvent) -> Accepted:

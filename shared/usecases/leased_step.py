@@ -26,14 +26,9 @@ Work = Callable[[Job, Heartbeat], Job]
 
 
 def accept_step(svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Work) -> Accepted:
-    """Claim the step under its lease; the work is the Accepted's `finish`, to be done after the
-    answer (or at once, by run_leased_step)."""
+    """Claim the step under its lease; the work is the Accepted's `finish`, done after the answer."""
     job = svc.db.claim_step(job_id, step, svc.worker, svc.settings.lease_seconds)
     return Accepted(job.id, lambda: work_on(svc, job, step, work))
-
-
-def run_leased_step(svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Work) -> Outcome:
-    return accept_step(svc, job_id, step, work).finish()
 
 
 def work_on(svc: Services[StepSettings], job: Job, step: JobStep, work: Work) -> Outcome:

@@ -19,8 +19,8 @@ from shared.models import Job
 from shared.ports import Services, given
 from shared.usecases.artifacts import store
 from shared.usecases.heartbeat import Heartbeat
-from shared.usecases.leased_step import accept_step, run_leased_step
-from shared.usecases.outcome import Accepted, Outcome
+from shared.usecases.leased_step import accept_step
+from shared.usecases.outcome import Accepted
 
 
 def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Job:
@@ -44,10 +44,10 @@ def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Jo
     return svc.db.complete_process(job.id, job.claim, info, artifacts, analysis)
 
 
-def process(svc: Services[ProcessSettings], job_id: UUID) -> Outcome:
-    return run_leased_step(svc, job_id, JobStep.PROCESS, lambda job, beat: process_job(svc, job, beat))
+def accept(svc: Services[ProcessSettings], job_id: UUID) -> Accepted:
+    """The job's process step, claimed under its lease; `finish` does the work."""
+    return accept_step(svc, job_id, JobStep.PROCESS, lambda job, beat: process_job(svc, job, beat))
 
 
 def accept_event(svc: Services[ProcessSettings], event: SignedEvent) -> Accepted:
-    job_id = parse_job_event(event.body).id
-    return accept_step(svc, job_id, JobStep.PROCESS, lambda job, beat: process_job(svc, job, beat))
+    return accept(svc, parse_job_event(event.body).id)

@@ -219,7 +219,7 @@ def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, c
 
     from shared.config import get_settings
     from shared.domain import LeaseLost
-    from shared.usecases.process import process
+    from shared.usecases.process import accept
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -235,7 +235,7 @@ def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, c
 
     def run() -> None:
         try:
-            process(svc, job["id"])
+            accept(svc, job["id"]).finish()
         except BaseException as exc:
             failure.append(exc)
 
