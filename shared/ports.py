@@ -15,6 +15,7 @@ from uuid import UUID
 
 from shared.config import DoorSettings
 from shared.domain import JobStep, Reason
+from shared.media.confine import Source
 from shared.models import Artifact, Job, PostAnswer, StorageObject, UploadInfo, Video, WebhookDelivery, WebhookSend
 
 if TYPE_CHECKING:  # only generate_metadata loads the speech and text stack (numpy, the model)
@@ -78,17 +79,23 @@ class Storage(Protocol):
         """A local file with the object's bytes for the duration of the block."""
         ...
 
+    def reading(self, bucket: str, path: str) -> AbstractContextManager[Source]:
+        """The object as ffmpeg reads it for the duration of the block: the stored file itself
+        where it is on this machine, else a short-lived signed URL read by ranges. ObjectMissing
+        when it does not exist."""
+        ...
+
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None: ...
 
 
 class MediaProbe(Protocol):
     """What ingest and process learn of a file before any real work (ffprobe and ffmpeg)."""
 
-    def probe(self, path: Path) -> dict[str, Any]:
+    def probe(self, source: Path | Source) -> dict[str, Any]:
         """ffprobe's JSON for the file, or PipelineError with the reason it is unusable."""
         ...
 
-    def check_decodes(self, path: Path, demuxer: str, stream_index: int) -> None:
+    def check_decodes(self, source: Path | Source, demuxer: str, stream_index: int) -> None:
         """PipelineError unless the stream's first frame decodes, read by `demuxer` (the probe's)."""
         ...
 

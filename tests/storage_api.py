@@ -1,7 +1,8 @@
 """A local HTTP server answering the Supabase Storage API's request shapes, as storage-api and
 supabase-py 2.34 exchange them (see DESIGN.md): `apikey` plus `Authorization: Bearer`, multipart
 uploads (`cacheControl`, `file` with its content type; `x-upsert: "true"` to overwrite, else 409
-Duplicate), object info, signed URLs, resumable (TUS) uploads, and error bodies
+Duplicate), object info, signed URLs (downloads that honour a `Range: bytes=a-b` with 206 and
+Content-Range, as storage-api does for video players), resumable (TUS) uploads, and error bodies
 `{statusCode, error, message}`. It can also refuse large files (413) and drop a download midway."""
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import base64
 import email.parser
 import email.policy
 import json
+import re
 import secrets
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,7 +30,9 @@ class StorageApi:
         self.tokens: dict[str, tuple[str, str]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}  # resumable uploads in progress
         self.drop_downloads_after: int | None = None  # bytes sent before the connection is cut
+        self.fail_downloads_with: int | None = None  # a status every signed download answers
         self.requests: list[tuple[str, str]] = []
+        self.bytes_sent = 0  # by signed downloads, ranged or whole
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -105,13 +110,38 @@ class StorageApi:
         where = self.tokens.get(token)
         if where is None or path != f"/object/sign/{where[0]}/{where[1]}":
             return self.error(h, 400, "InvalidJWT", "invalid signature")
+        if self.fail_downloads_with is not None:
+            return self.error(h, self.fail_downloads_with, "Unavailable", "the storage backend is unavailable")
+        if where not in self.objects:
+            return self.error(h, 404, "not_found", "Object not found")
         data, content_type = self.objects[where]
-        h.send_response(200)
+        asked = re.fullmatch(r"bytes=(\d+)-(\d*)", h.headers.get("range") or "")
+        first, last = (int(asked[1]), min(int(asked[2] or len(data) - 1), len(data) - 1)) if asked else (0, -1)
+        if asked and first >= len(data):
+            h.send_response(416)
+            h.send_header("Content-Range", f"bytes */{len(data)}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        part = data[first : last + 1] if asked else data
+        h.send_response(206 if asked else 200)
         h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(data)))
+        h.send_header("Accept-Ranges", "bytes")
+        if asked:
+            h.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
+        h.send_header("Content-Length", str(len(part)))
         h.end_headers()
         cut = self.drop_downloads_after
-        h.wfile.write(data if cut is None else data[:cut])
+        sent = part if cut is None else part[:cut]
+        # In small writes through a small send buffer, so that bytes_sent counts what the reader
+        # took, not what the socket could hold when a reader that had what it needed hung up.
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
+        for start in range(0, len(sent), 64 * 1024):
+            try:
+                h.wfile.write(sent[start : start + 64 * 1024])
+            except (BrokenPipeError, ConnectionResetError):
+                return
+            self.bytes_sent += len(sent[start : start + 64 * 1024])
         if cut is not None:
             h.close_connection = True
             h.wfile.flush()

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.domain import ObjectMissing, UnsafePath, safe_key
+from shared.media.confine import Source
 
 
 class LocalStorage:
@@ -45,6 +46,11 @@ class LocalStorage:
         if not target.is_file():
             raise ObjectMissing(f"{bucket}/{path} does not exist")
         yield target
+
+    @contextmanager
+    def reading(self, bucket: str, path: str) -> Iterator[Source]:
+        with self.local_copy(bucket, path) as target:
+            yield Source.file(target)
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         target = self.file_path(bucket, path)

@@ -16,10 +16,12 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.domain import ObjectMissing, StorageUnavailable, safe_key
+from shared.media.confine import Source
 
 MISSING_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchBucket"}
 # Ranged parts written straight to disk, at most 4 x 8 MiB in memory whatever the object's size.
 TRANSFER = TransferConfig(multipart_chunksize=8 * 1024**2, max_concurrency=4)
+SIGNED_URL_SECONDS = 3600
 
 
 class S3Storage:
@@ -69,6 +71,32 @@ class S3Storage:
             yield target
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    @contextmanager
+    def reading(self, bucket: str, path: str) -> Iterator[Source]:
+        """A presigned GET, which S3 serves by ranges."""
+        bucket, path = safe_key(bucket, path)
+        if self.size(bucket, path) is None:
+            raise ObjectMissing(f"{bucket}/{path} does not exist")
+        try:
+            url = self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": path}, ExpiresIn=SIGNED_URL_SECONDS
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"sign {bucket}/{path}: {exc}") from exc
+
+        def head(n: int) -> bytes:
+            try:
+                answer = self._client.get_object(Bucket=bucket, Key=path, Range=f"bytes=0-{n - 1}")
+                return bytes(answer["Body"].read(n))
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+                    raise ObjectMissing(f"{bucket}/{path} does not exist") from exc
+                raise StorageUnavailable(f"read {bucket}/{path}: {exc}") from exc
+            except BotoCoreError as exc:
+                raise StorageUnavailable(f"read {bucket}/{path}: {exc}") from exc
+
+        yield Source.remote(url, head)
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         bucket, path = safe_key(bucket, path)

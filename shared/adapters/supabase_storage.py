@@ -1,7 +1,8 @@
 """The Storage port on Supabase Storage's own API, through supabase-py (storage3), with the project
 URL and the service-role key.
 
-Downloads stream a signed URL to disk in chunks, so a large upload never sits in memory (storage3's
+Reads go through a signed URL: ffmpeg reads it by ranges (the Storage API serves Range requests),
+and a download streams it to disk in chunks, so a large upload never sits in memory (storage3's
 download() returns the whole body). Uploads go through storage3 with their content type and
 overwrite what a rerun wrote before; large files use the Storage API's resumable (TUS) endpoint in
 the 6 MiB chunks it takes, resuming from the server's offset when a connection drops."""
@@ -20,6 +21,7 @@ import httpx
 from storage3.exceptions import StorageApiError
 
 from shared.domain import ObjectMissing, PipelineError, Reason, StorageUnavailable, safe_key
+from shared.media.confine import Source
 from supabase import create_client
 
 TUS_CHUNK = 6 * 1024**2  # the resumable endpoint's chunk size
@@ -55,6 +57,23 @@ class SupabaseStorage:
             yield local
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+    @contextmanager
+    def reading(self, bucket: str, path: str) -> Iterator[Source]:
+        bucket, path = safe_key(bucket, path)
+        signed = self._call(lambda: self.storage.from_(bucket).create_signed_url(path, SIGNED_URL_SECONDS))
+        url = signed["signedURL"]
+
+        def head(n: int) -> bytes:
+            try:
+                response = self.http.get(url, headers={"Range": f"bytes=0-{n - 1}"})
+            except httpx.HTTPError as exc:
+                raise StorageUnavailable(f"Supabase Storage unreachable: {type(exc).__name__}: {exc}") from None
+            if response.status_code not in (200, 206):
+                raise storage_failure(response.status_code, response.text[:200])
+            return response.content[:n]
+
+        yield Source.remote(url, head)
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         bucket, path = safe_key(bucket, path)

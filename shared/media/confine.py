@@ -4,16 +4,19 @@ An upload is hostile until proven otherwise. Some demuxers open further files na
 file they read: an HLS or DASH playlist, an ffconcat list, an image sequence, a MOV with external
 data references. Uploaded as `holiday.mp4`, a playlist whose entry is `../<other owner>/x.mp4`
 made the pipeline process another owner's video, and hid a duration and a frame size from the
-probe. So every run on an upload names its input as a `file:` URL, allows the `file` protocol
-alone, and allows only demuxers that read the one file they are given. Limits are enforced where
+probe. So every run on an upload names its one input (a `file:` URL, or the storage's signed URL
+that ranged reads fetch), allows that input's protocol alone, and allows only demuxers that read
+the one file they are given. Limits are enforced where
 the frames are decoded (`-max_pixels`, `-t`), not only on what the container declares.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from shared.config import IngestLimits
@@ -41,6 +44,10 @@ UPLOAD_FORMATS = (*VIDEO_CONTAINERS, *STILL_IMAGE_DEMUXERS, *AUDIO_DEMUXERS)
 OUTPUT_FORMATS = ("mov", "hls", "mpegts", "wav")
 
 
+# How long one read from storage may stall before the run fails (retryably, as any media timeout).
+REMOTE_READ_TIMEOUT_S = 30
+
+
 @dataclass(frozen=True)
 class DecodeLimits:
     """What one run may decode: frames of at most `max_frame_pixels`, at most `max_seconds` of
@@ -54,18 +61,59 @@ class DecodeLimits:
         return cls(settings.max_frame_pixels, settings.max_duration_seconds)
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a run reads an upload from, and the protocols that reading takes: a local file, or
+    a signed URL that ffmpeg reads by ranges (only the parts a probe or a decode needs, so no
+    instance copies a whole upload to learn what it is). `head(n)` gives the first n bytes."""
+
+    url: str
+    protocols: str
+    head: Callable[[int], bytes] = field(compare=False, repr=False)
+
+    @classmethod
+    def file(cls, path: Path) -> Source:
+        # A `file:` URL, so that no part of a name (`concat:`, `subfile,,`) is read as a protocol.
+        def head(n: int) -> bytes:
+            with path.open("rb") as f:
+                return f.read(n)
+
+        return cls(f"file:{path.absolute()}", "file", head)
+
+    @classmethod
+    def remote(cls, url: str, head: Callable[[int], bytes]) -> Source:
+        """A URL of the project's own storage (never one a user gave): https, or http where the
+        operator's storage speaks it (a local stack)."""
+        scheme = urlsplit(url).scheme
+        protocols = {"https": "https,tls,tcp", "http": "http,tcp"}.get(scheme)
+        if protocols is None:
+            raise ValueError(f"storage URLs are http or https, not {scheme!r}")
+        return cls(url, protocols, head)
+
+
+def as_source(src: Path | Source) -> Source:
+    return src if isinstance(src, Source) else Source.file(src)
+
+
 def demuxer_of(format_name: str) -> str:
     """ffprobe's `format_name` (`mov,mp4,m4a,3gp,3g2,mj2`) → the demuxer's short name (`mov`)."""
     return format_name.split(",", 1)[0]
 
 
 def input_options(
-    formats: tuple[str, ...], limits: DecodeLimits | None = None, demuxer: str | None = None, *, whole: bool = False
+    source: Source,
+    formats: tuple[str, ...],
+    limits: DecodeLimits | None = None,
+    demuxer: str | None = None,
+    *,
+    whole: bool = False,
 ) -> dict[str, str]:
-    """Input options for one file: only the `file` protocol, only `formats` (or exactly `demuxer`),
+    """Input options for one source: only its protocol, only `formats` (or exactly `demuxer`),
     and with `limits`, frames no larger than allowed and (for a `whole` read) no more than the
     allowed duration."""
-    options = {"protocol_whitelist": "file", "format_whitelist": ",".join(formats)}
+    options = {"protocol_whitelist": source.protocols, "format_whitelist": ",".join(formats)}
+    if source.protocols != "file":  # a stalled storage read fails the run instead of hanging it
+        options["rw_timeout"] = str(REMOTE_READ_TIMEOUT_S * 1_000_000)
     if demuxer is not None:
         if demuxer not in formats:
             raise ValueError(f"demuxer {demuxer!r} is not among {formats}")
@@ -77,16 +125,12 @@ def input_options(
     return options
 
 
-def input_url(path: Path) -> str:
-    """A `file:` URL, so that no part of a name (`concat:`, `subfile,,`) is read as a protocol."""
-    return f"file:{path.absolute()}"
-
-
 def input_args(
-    path: Path, formats: tuple[str, ...], limits: DecodeLimits | None = None, demuxer: str | None = None
+    src: Path | Source, formats: tuple[str, ...], limits: DecodeLimits | None = None, demuxer: str | None = None
 ) -> list[str]:
     """The same as command-line words, ending with `-i <url>`."""
+    source = as_source(src)
     words: list[str] = []
-    for key, value in input_options(formats, limits, demuxer).items():
+    for key, value in input_options(source, formats, limits, demuxer).items():
         words += [f"-{key}", value]
-    return [*words, "-i", input_url(path)]
+    return [*words, "-i", source.url]

@@ -8,8 +8,9 @@ import threading
 import time
 from collections.abc import Sequence
 from functools import cache
+from urllib.parse import urlsplit
 
-from shared.domain import LeaseLost, PipelineError, Reason
+from shared.domain import LeaseLost, ObjectMissing, PipelineError, Reason, StorageUnavailable
 
 STOP_POLL_SECONDS = 0.2  # how soon a tool is killed once its step's lease is gone
 # `[h264 @ 0x55d0c…] ` prefixes name ffmpeg's internals and memory addresses: not for users.
@@ -75,6 +76,10 @@ def run_tool(
                 raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True)
     result = subprocess.CompletedProcess(args, proc.returncode, output[0], output[1])
     stderr = result.stderr.decode(errors="replace")
+    if result.returncode != 0:
+        failed_read = read_failure(stderr, args)
+        if failed_read is not None:
+            raise failed_read
     refused = diagnose(stderr, [*refuse, *known] if result.returncode else refuse)
     if refused is not None:
         raise refused
@@ -88,11 +93,37 @@ def run_tool(
 FOLDERS = re.compile(r"(?<![^\s'\"(=])(?:file:)?/(?:[^/\s'\"]+/)+")
 
 
+# How ffmpeg says that reading a URL failed (`<url>: Server returned 5XX Server Error reply`), as
+# opposed to what it found in the bytes it read.
+READ_FAILURE = re.compile(
+    r"Server returned|Connection (?:refused|timed out|reset)|Operation timed out|Failed to resolve|"
+    r"Network is unreachable|Input/output error"
+)
+
+
+def read_failure(stderr: str, args: Sequence[str]) -> Exception | None:
+    """When reading an input from storage failed, the storage's trouble (retried) or the object's
+    absence; never a verdict on the upload."""
+    for arg in args:
+        if not arg.startswith(("http://", "https://")):
+            continue
+        found = re.search(re.escape(arg) + r": (.+)", stderr)
+        if found is None or not READ_FAILURE.match(found.group(1)):
+            continue
+        if "404" in found.group(1):
+            return ObjectMissing("the upload is no longer in storage")
+        return StorageUnavailable(f"reading from storage failed: {found.group(1).strip()}")
+    return None
+
+
 def scrub_paths(text: str, args: Sequence[str] = ()) -> str:
     """ffmpeg names its files in its messages; where the instance keeps them is not the user's
     business (nor an attacker's): each path becomes its file name. The command's own files are
     matched whole (their folders may hold spaces), any other absolute path by its shape."""
     for arg in sorted(args, key=len, reverse=True):
+        if arg.startswith(("http://", "https://")):  # a signed URL: its token is a credential
+            text = text.replace(arg, urlsplit(arg).path.rsplit("/", 1)[-1])
+            continue
         path = arg.removeprefix("file:")
         if path.startswith("/"):
             text = text.replace(path, path.rsplit("/", 1)[-1])

@@ -8,7 +8,7 @@ from typing import Any
 
 import ffmpeg
 
-from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, demuxer_of, input_options, input_url
+from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, Source, demuxer_of, input_options
 from shared.media.plan import Plan, hls_ladder, ladder_kbps, proxy_size
 from shared.metadata.technical import Technical
 
@@ -24,8 +24,9 @@ def build_command(src: Path, plan: Plan, tech: Technical, limits: DecodeLimits) 
         (plan.work / folder).mkdir(parents=True, exist_ok=True)
     # Confined to the demuxer the probe found, with the decode limits (shared/media/confine.py).
     # ffmpeg auto-rotates on decode, so frames arrive upright.
+    read = Source.file(src)
     source = ffmpeg.input(
-        input_url(src), **input_options(tuple(VIDEO_CONTAINERS), limits, demuxer_of(tech.container), whole=True)
+        read.url, **input_options(read, tuple(VIDEO_CONTAINERS), limits, demuxer_of(tech.container), whole=True)
     )
     hls_heights = hls_ladder(tech, opts) if opts.hls else []
     # Scale once to the proxy's size, then split: the thumbnails share that size and the small

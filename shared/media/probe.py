@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.domain import PipelineError, Reason
-from shared.media.confine import ACCEPTED, UPLOAD_FORMATS, DecodeLimits, input_args
+from shared.media.confine import ACCEPTED, UPLOAD_FORMATS, DecodeLimits, Source, as_source, input_args
 from shared.media.ffmpeg_tools import Diagnosis, run_tool
 
 PROBE_TIMEOUT_S = 60.0
@@ -47,13 +47,16 @@ ISO_BMFF_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
 STILL_IMAGE_DEMUXERS = ("image2",)
 
 
-def probe(path: Path, formats: tuple[str, ...] = UPLOAD_FORMATS, limits: DecodeLimits | None = None) -> dict[str, Any]:
+def probe(
+    src: Path | Source, formats: tuple[str, ...] = UPLOAD_FORMATS, limits: DecodeLimits | None = None
+) -> dict[str, Any]:
     """ffprobe's format and streams as JSON, read by one of `formats` only (see
     shared/media/confine.py); NOT_A_VIDEO (or a more precise reason) when it cannot read the file."""
-    source = input_args(path, formats, limits)
+    source = as_source(src)
+    command = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json"]
     try:
         result = run_tool(
-            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", *source],
+            [*command, *input_args(source, formats, limits)],
             Reason.NOT_A_VIDEO,
             "reading the file as a media container",
             timeout=PROBE_TIMEOUT_S,
@@ -62,7 +65,7 @@ def probe(path: Path, formats: tuple[str, ...] = UPLOAD_FORMATS, limits: DecodeL
         )
     except PipelineError as exc:
         # ffprobe trusts a .mp4 name and misses the moov of any bytes at all.
-        if exc.reason == Reason.TRUNCATED and not _starts_like_mp4(path):
+        if exc.reason == Reason.TRUNCATED and source.head(8)[4:] not in ISO_BMFF_BOXES:
             raise PipelineError(Reason.NOT_A_VIDEO, "the file is not a readable media container") from None
         raise
     try:
@@ -72,11 +75,6 @@ def probe(path: Path, formats: tuple[str, ...] = UPLOAD_FORMATS, limits: DecodeL
     if not info.get("format"):
         raise PipelineError(Reason.NOT_A_VIDEO, "the file is not a readable media container")
     return info
-
-
-def _starts_like_mp4(path: Path) -> bool:
-    with path.open("rb") as f:
-        return f.read(8)[4:] in ISO_BMFF_BOXES
 
 
 def video_streams(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -98,7 +96,7 @@ def audio_streams(info: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
 
 
-def check_decodes(path: Path, demuxer: str, stream_index: int, limits: DecodeLimits | None = None) -> None:
+def check_decodes(src: Path | Source, demuxer: str, stream_index: int, limits: DecodeLimits | None = None) -> None:
     """Decode the first frame of the stream, read by the demuxer the probe found: a header can
     lie, a decoder cannot."""
     run_tool(
@@ -109,7 +107,7 @@ def check_decodes(path: Path, demuxer: str, stream_index: int, limits: DecodeLim
             "-v",
             "error",
             "-xerror",
-            *input_args(path, UPLOAD_FORMATS, limits, demuxer),
+            *input_args(src, UPLOAD_FORMATS, limits, demuxer),
             "-map",
             f"0:{stream_index}",
             "-frames:v",
@@ -132,8 +130,8 @@ class FfmpegProbe:
     def __init__(self, limits: DecodeLimits) -> None:
         self.limits = limits
 
-    def probe(self, path: Path) -> dict[str, Any]:
-        return probe(path, limits=self.limits)
+    def probe(self, source: Path | Source) -> dict[str, Any]:
+        return probe(source, limits=self.limits)
 
-    def check_decodes(self, path: Path, demuxer: str, stream_index: int) -> None:
-        check_decodes(path, demuxer, stream_index, self.limits)
+    def check_decodes(self, source: Path | Source, demuxer: str, stream_index: int) -> None:
+        check_decodes(source, demuxer, stream_index, self.limits)

@@ -13,7 +13,7 @@ from shared.config import IngestLimits, IngestSettings
 from shared.domain import ObjectMissing, PipelineError, Reason, TransientError, UnsafePath, safe_key
 from shared.events import SignedEvent, parse_storage_object_event
 from shared.logs import get_logger
-from shared.media.confine import ACCEPTED, VIDEO_CONTAINERS, demuxer_of
+from shared.media.confine import ACCEPTED, VIDEO_CONTAINERS, Source, demuxer_of
 from shared.media.probe import audio_streams, still_image_format, video_streams
 from shared.models import StorageObject, UploadInfo
 from shared.ports import MediaProbe, Services, given
@@ -123,9 +123,9 @@ def check_frames(stream: dict[str, Any], duration: float, settings: IngestLimits
         )
 
 
-def check_media(media: MediaProbe, local: Path, settings: IngestLimits) -> None:
+def check_media(media: MediaProbe, source: Path | Source, settings: IngestLimits) -> None:
     """A real, decodable video within the limits, or PipelineError."""
-    info = media.probe(local)
+    info = media.probe(source)
     count = len(info.get("streams") or [])
     if count > settings.max_streams:
         raise PipelineError(
@@ -154,7 +154,7 @@ def check_media(media: MediaProbe, local: Path, settings: IngestLimits) -> None:
         )
     check_frame_size(streams[0], settings)
     check_frames(streams[0], duration, settings)
-    media.check_decodes(local, demuxer, int(streams[0]["index"]))
+    media.check_decodes(source, demuxer, int(streams[0]["index"]))
 
 
 def inspect_upload(svc: Services[IngestSettings], obj: StorageObject) -> tuple[UUID, int]:
@@ -169,8 +169,8 @@ def inspect_upload(svc: Services[IngestSettings], obj: StorageObject) -> tuple[U
     try:
         storage = given(svc.storage, "storage")
         size = check_limits(storage.size(obj.bucket_id, obj.name), svc.settings)
-        with storage.local_copy(obj.bucket_id, obj.name) as local:
-            check_media(given(svc.media, "a media probe"), local, svc.settings)
+        with storage.reading(obj.bucket_id, obj.name) as source:  # ranged reads: no copy of the upload
+            check_media(given(svc.media, "a media probe"), source, svc.settings)
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     except UnsafePath:
