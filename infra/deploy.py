@@ -37,27 +37,41 @@ class Resources:
     max_instances: int
     min_instances: int = 0
     why: str = ""
+    # For a function that works on after its answer (shared/function_door.serve_step): how many
+    # such pieces of work one instance takes at once (VIDPIPE_STEP_SLOTS).
+    slots_after_answer: int | None = None
 
 
 RESOURCES = {  # cpu, memory, concurrency, max instances
     "ingest": Resources(1, "512Mi", 4, 20, why="a probe and one frame's decode: 0.5 CPU s and under 100 MB per upload"),
     "process": Resources(
-        2, "4Gi", 1, 20, why="one ffmpeg run on both cores (65 CPU s, 40 s for 2 min of 1080p); its files are in memory"
+        2,
+        "4Gi",
+        1,
+        20,
+        why="one ffmpeg run on both cores (65 CPU s, 40 s for 2 min of 1080p); its files are in memory",
+        slots_after_answer=1,
     ),
     "generate_metadata": Resources(
-        2, "2Gi", 1, 10, why="Whisper base in memory and decoding on both cores (7 CPU s, 360-390 MB for 2 min)"
+        2,
+        "2Gi",
+        1,
+        10,
+        why="Whisper base in memory and decoding on both cores (7 CPU s, 360-390 MB for 2 min)",
+        slots_after_answer=1,
     ),
-    "notify": Resources(1, "512Mi", 8, 10, why="signed HTTP sends, mostly waiting on the network (55 MB)"),
+    "notify": Resources(
+        1, "512Mi", 8, 10, why="signed HTTP sends, mostly waiting on the network (55 MB)", slots_after_answer=8
+    ),
 }
 # notify sends webhooks from the database's rows alone: it touches no file.
 STORAGE_USERS = ("ingest", "process", "generate_metadata")
-# The steps that work on after their answer (shared/function_door.serve_step): their CPU must stay
-# allocated once the request is done (instance-based billing, --no-cpu-throttling), and each
-# instance takes one step at a time, its ffmpeg or Whisper run on all its cores. Cloud Run scales
-# such a service on CPU use as well as on requests, so a busy instance brings up another; one
-# stopped mid-step (a scale-in, a redeploy) stops renewing the lease, and the sweeper hands the
-# step to another run.
-STEPS_AFTER_ANSWER = ("process", "generate_metadata")
+# The functions that work on after their answer (slots_after_answer: the long steps, and notify,
+# which waits on customers' endpoints): their CPU must stay allocated once the request is done
+# (instance-based billing, --no-cpu-throttling). A long step's instance takes one step at a time,
+# its ffmpeg or Whisper run on all its cores. Cloud Run scales such a service on CPU use as well
+# as on requests, so a busy instance brings up another; one stopped mid-work (a scale-in, a
+# redeploy) stops renewing its lease or claim, and the sweeper hands the work to another run.
 SECRETS = {  # environment variable -> Secret Manager secret
     "VIDPIPE_EVENT_SECRET": "vidpipe-event-secret",
     "VIDPIPE_DATABASE_URL": "vidpipe-database-url",
@@ -137,9 +151,10 @@ def plan(project: str, region: str, supabase_url: str, tag: str) -> str:
         stores = function in STORAGE_USERS
         needed = {v: s for v, s in SECRETS.items() if stores or v != "VIDPIPE_SUPABASE_SERVICE_ROLE_KEY"}
         secrets = ",".join(f"{variable}={secret}:latest" for variable, secret in needed.items())
-        env = f" --set-env-vars=VIDPIPE_STORAGE_BACKEND=supabase,VIDPIPE_SUPABASE_URL={supabase_url}" if stores else ""
-        after = function in STEPS_AFTER_ANSWER
-        env += ",VIDPIPE_STEP_SLOTS=1" if after else ""
+        variables = [f"VIDPIPE_STORAGE_BACKEND=supabase,VIDPIPE_SUPABASE_URL={supabase_url}"] if stores else []
+        after = r.slots_after_answer is not None
+        variables += [f"VIDPIPE_STEP_SLOTS={r.slots_after_answer}"] if after else []
+        env = f" --set-env-vars={','.join(variables)}" if variables else ""
         lines += [
             f"# {function}: {r.why}",
             f"gcloud run deploy {service(function)} --image={registry}/{service(function)}:{tag} --region={q(region)}"

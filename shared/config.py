@@ -53,6 +53,10 @@ class DoorSettings(ConnectionSettings):
     door_max_header_bytes: int = 16 * 1024  # request line and headers together
     # Worker identity in leases and logs; defaults to host:pid.
     worker_id: str | None = None
+    # Steps (and webhook sends) one instance works on at once after answering their events (202);
+    # more are turned away and come back later. A deployment gives the long steps one each (one
+    # ffmpeg run on the instance's cores); the local stack serves each function from one process.
+    step_slots: int = Field(default=8, ge=1)
 
 
 class JobSettings(_FromEnv):
@@ -63,10 +67,6 @@ class JobSettings(_FromEnv):
     # works, however long that takes: a worker that dies is noticed within this, not within its
     # slowest honest run.
     lease_seconds: int = 45
-    # Steps one instance works on at once after answering their events (202); more are refused
-    # (503) and come back later. A deployment gives the long steps one each (one ffmpeg run on
-    # the instance's cores); the local stack serves each function from one process.
-    step_slots: int = Field(default=8, ge=1)
 
 
 class StorageSettings(_FromEnv):

@@ -5,14 +5,15 @@ sender whether to retry (4xx: no, 5xx: yes).
 A replay is a signed message whose webhook-id was handled already. The dispatcher resending an
 event after a lost acknowledgement looks the same and gets the same 409, which it takes as done.
 
-A step that takes as long as its video (process, generate_metadata) is not worked on while the
-carrier waits: pg_net waits for a whole batch of requests before it sends the next, so one long
-request would hold up every event behind it. `serve_step` claims the step under its lease,
-answers 202 and works on in this instance (Cloud Run's instance-based billing keeps its CPU after
+A step that takes as long as its video (process, generate_metadata), or as long as a customer's
+endpoint takes to answer (notify), is not worked on while the carrier waits: pg_net waits for a
+whole batch of requests before it sends the next, so one long request would hold up every event
+behind it. `serve_step` claims the work (a step under its lease, a webhook attempt under its
+claim), answers 202 and works on in this instance (Cloud Run's instance-based billing keeps its CPU after
 the answer), renewing the lease, and records the result itself. An instance stopped mid-work stops
-renewing; the sweeper gives the step to another run when the lease ends. An instance takes at
-most VIDPIPE_STEP_SLOTS steps at once and answers 503 to more, which the carrier sends again
-later (by then, to an instance with room)."""
+renewing; the sweeper gives the work to another run when the lease or claim ends. An instance takes at
+most VIDPIPE_STEP_SLOTS steps at once and answers 429 to more, which the carrier sends again
+shortly without counting an attempt (by then, to an instance with room)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,15 @@ from typing import Any
 import flask
 
 from shared.config import settings_for
-from shared.domain import Busy, LeaseLost, NotFound, NothingToDo, TransientError, WebhookCancelled
+from shared.domain import (
+    Busy,
+    LeaseLost,
+    NotFound,
+    NothingToDo,
+    TransientError,
+    WebhookCancelled,
+    WebhookDeferred,
+)
 from shared.events import InvalidEvent, SignedEvent
 from shared.logs import get_logger
 from shared.ports import Services
@@ -51,14 +60,15 @@ def serve_step(request: flask.Request, function: str, accept: Acceptor) -> Reply
     def run(svc: Services[Any], event: SignedEvent) -> Reply:
         slots = _slots(function, svc.settings.step_slots)
         if not slots.acquire(blocking=False):
-            return {"error": "busy", "detail": "this instance is working on all the steps it takes"}, 503
+            # 429: its carrier sends the event again shortly without counting an attempt.
+            return {"error": "busy", "detail": "this instance is working on all the steps it takes"}, 429
         try:
             accepted = accept(svc, event)
         except BaseException:
             slots.release()
             raise
         _work_on(function, accepted, slots)
-        return {"outcome": "accepted", "job_id": str(accepted.job_id)}, 202
+        return {"outcome": "accepted", **accepted.subject}, 202
 
     return _logged(request, function, run)
 
@@ -110,21 +120,21 @@ def _ok(outcome: Outcome) -> Reply:
 
 
 # The steps at work after their answers, in this process.
-_slot_counts: dict[str, threading.BoundedSemaphore] = {}
+_slot_counts: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _at_work: set[threading.Thread] = set()
 _lock = threading.Lock()
 
 
 def _slots(function: str, count: int) -> threading.BoundedSemaphore:
     with _lock:
-        return _slot_counts.setdefault(function, threading.BoundedSemaphore(count))
+        return _slot_counts.setdefault((function, count), threading.BoundedSemaphore(count))
 
 
 def _work_on(function: str, accepted: Accepted, slots: threading.BoundedSemaphore) -> None:
     def work() -> None:
         try:
             outcome = accepted.finish()  # records its own result, failures included
-            log.info("%s %s", function, outcome.result, extra={"function": function, "job_id": str(outcome.job_id)})
+            log.info("%s %s", function, outcome.result, extra={"function": function, **accepted.subject})
         except LeaseLost:
             pass  # another run holds the step now and records it; the step has logged this
         except Exception:
@@ -134,7 +144,8 @@ def _work_on(function: str, accepted: Accepted, slots: threading.BoundedSemaphor
             with _lock:
                 _at_work.discard(threading.current_thread())
 
-    thread = threading.Thread(target=work, name=f"{function}-{accepted.job_id}", daemon=True)
+    name = "-".join([function, *accepted.subject.values()])
+    thread = threading.Thread(target=work, name=name, daemon=True)
     with _lock:
         _at_work.add(thread)
     thread.start()
@@ -185,6 +196,7 @@ def _signed_body(request: flask.Request, function: str) -> bytes | Reply:
 ANSWERS: tuple[tuple[type[Exception], int, str], ...] = (
     (InvalidEvent, 400, "invalid_event"),
     (WebhookCancelled, 200, "cancelled"),
+    (WebhookDeferred, 200, "deferred"),  # the database scheduled it again: this event is done
     (NothingToDo, 200, "duplicate"),
     (NotFound, 404, "not_found"),
     (Busy, 409, "busy"),

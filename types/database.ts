@@ -243,14 +243,14 @@ isOneToOne: false
                   ]
                 },"webhook_deliveries": {
                   Row: {
-                    "attempts": number,"created_at": string,"delivered_at": string | null,"endpoint_id": string,"finished_at": string | null,"id": string,"job_id": string,"last_error": string | null,"last_status_code": number | null,"message_id": string,"next_attempt_at": string,"owner_id": string | null,"replays": number,"sending_event": number | null,"sending_round": number | null,"status": Database["public"]['Enums']["webhook_delivery_status"]
+                    "attempts": number,"created_at": string,"delivered_at": string | null,"endpoint_id": string,"finished_at": string | null,"id": string,"job_id": string,"last_error": string | null,"last_status_code": number | null,"message_id": string,"next_attempt_at": string,"owner_id": string | null,"replays": number,"sending_event": number | null,"sending_round": number | null,"sending_until": string | null,"status": Database["public"]['Enums']["webhook_delivery_status"]
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id": string,"finished_at"?: string | null,"id"?: string,"job_id": string,"last_error"?: string | null,"last_status_code"?: number | null,"message_id": string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"sending_event"?: number | null,"sending_round"?: number | null,"status"?: Database["public"]['Enums']["webhook_delivery_status"]
+                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id": string,"finished_at"?: string | null,"id"?: string,"job_id": string,"last_error"?: string | null,"last_status_code"?: number | null,"message_id": string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"sending_event"?: number | null,"sending_round"?: number | null,"sending_until"?: string | null,"status"?: Database["public"]['Enums']["webhook_delivery_status"]
                   }
                   Update: {
-                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id"?: string,"finished_at"?: string | null,"id"?: string,"job_id"?: string,"last_error"?: string | null,"last_status_code"?: number | null,"message_id"?: string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"sending_event"?: number | null,"sending_round"?: number | null,"status"?: Database["public"]['Enums']["webhook_delivery_status"]
+                    "attempts"?: number,"created_at"?: string,"delivered_at"?: string | null,"endpoint_id"?: string,"finished_at"?: string | null,"id"?: string,"job_id"?: string,"last_error"?: string | null,"last_status_code"?: number | null,"message_id"?: string,"next_attempt_at"?: string,"owner_id"?: string | null,"replays"?: number,"sending_event"?: number | null,"sending_round"?: number | null,"sending_until"?: string | null,"status"?: Database["public"]['Enums']["webhook_delivery_status"]
                   }
                   Relationships: [
                     {
@@ -639,6 +639,7 @@ isOneToOne: false
 "replays": number,
 "sending_event": number | null,
 "sending_round": number | null,
+"sending_until": string | null,
 "status": Database["public"]['Enums']["webhook_delivery_status"]
             }
                           SetofOptions: {
@@ -690,6 +691,7 @@ isOneToOne: false
 "replays": number,
 "sending_event": number | null,
 "sending_round": number | null,
+"sending_until": string | null,
 "status": Database["public"]['Enums']["webhook_delivery_status"]
             }
                           SetofOptions: {
@@ -741,6 +743,7 @@ isOneToOne: false
 "replays": number,
 "sending_event": number | null,
 "sending_round": number | null,
+"sending_until": string | null,
 "status": Database["public"]['Enums']["webhook_delivery_status"]
             }
                           SetofOptions: {
@@ -890,6 +893,32 @@ isOneToOne: false
 "webhook_payload":
 { Args: { "j": Omit<Database["public"]['Tables']["processing_jobs"]['Row'], Database["public"]['Tables']["processing_jobs"]['ComputedFields']>,"p_now": string,"p_type": Database["public"]['Enums']["webhook_event_type"] }; Returns: Json
                            },
+"webhook_sender_lost":
+{ Args: { "p_id": string,"p_now"?: string }; Returns: {
+              "attempts": number,
+"created_at": string,
+"delivered_at": string | null,
+"endpoint_id": string,
+"finished_at": string | null,
+"id": string,
+"job_id": string,
+"last_error": string | null,
+"last_status_code": number | null,
+"message_id": string,
+"next_attempt_at": string,
+"owner_id": string | null,
+"replays": number,
+"sending_event": number | null,
+"sending_round": number | null,
+"sending_until": string | null,
+"status": Database["public"]['Enums']["webhook_delivery_status"]
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "webhook_deliveries"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "webhook_sending_until":
 { Args: { "d": Omit<Database["public"]['Tables']["webhook_deliveries"]['Row'], Database["public"]['Tables']["webhook_deliveries"]['ComputedFields']>,"p_now": string }; Returns: string
                            }

@@ -3,10 +3,10 @@
 import flask
 import functions_framework
 
-from shared.function_door import Reply, serve
-from shared.usecases.notify import handle_event
+from shared.function_door import Reply, serve_step
+from shared.usecases.notify import accept_event
 
 
 @functions_framework.http
 def notify(request: flask.Request) -> Reply:
-    return serve(request, "notify", handle_event)
+    return serve_step(request, "notify", accept_event)

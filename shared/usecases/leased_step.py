@@ -28,7 +28,7 @@ Work = Callable[[Job, Heartbeat], Job]
 def accept_step(svc: Services[StepSettings], job_id: UUID, step: JobStep, work: Work) -> Accepted:
     """Claim the step under its lease; the work is the Accepted's `finish`, done after the answer."""
     job = svc.db.claim_step(job_id, step, svc.worker, svc.settings.lease_seconds)
-    return Accepted(job.id, lambda: work_on(svc, job, step, work))
+    return Accepted(lambda: work_on(svc, job, step, work), job_id=job.id)
 
 
 def work_on(svc: Services[StepSettings], job: Job, step: JobStep, work: Work) -> Outcome:

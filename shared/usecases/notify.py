@@ -2,11 +2,12 @@
 
 The database writes a message for each job event (video.ingested, video.processed, video.ready,
 video.failed) and one delivery per subscribed endpoint, each with an outbox event, in the
-transaction of the status change. This function takes one delivery through the event that
-carries it (the outbox is the one queue: the event's claim is the attempt's), sends one signed
-attempt, and records it together with what follows: done, the next attempt on the retry
-schedule (Retry-After honoured, jitter added), or failed once the schedule is spent. Each attempt
-is its own event, so a slow endpoint holds up only its own deliveries.
+transaction of the status change. This function claims one attempt of a delivery through the
+event that carries it, answers its carrier (202), and then sends the signed attempt and records it
+together with what follows: done, the next attempt on the retry schedule (Retry-After honoured,
+jitter added), or failed once the schedule is spent. Each attempt is its own event, and no carrier
+waits for a customer's endpoint, so a slow endpoint holds up only its own deliveries. A sender
+that stops mid-send leaves its claim to run out; the sweeper counts the attempt and sends again.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from email.utils import parsedate_to_datetime
 from uuid import UUID
 
 from shared.config import NotifySettings, WebhookSettings
-from shared.domain import WebhookDeferred, WebhookDeliveryStatus
+from shared.domain import WebhookDeliveryStatus
 from shared.events import SignedEvent, parse_webhook_delivery_event
 from shared.logs import get_logger
-from shared.models import PostAnswer
+from shared.models import PostAnswer, WebhookSend
 from shared.ports import Services, given
-from shared.usecases.outcome import Outcome, Result
+from shared.usecases.outcome import Accepted, Outcome, Result
 
 log = get_logger("notify")
 
@@ -61,21 +62,24 @@ def next_attempt_at(
 
 
 def claim_seconds(settings: WebhookSettings) -> int:
-    """How long an attempt's event stays claimed: the send (bounded by the wall clock) with room
-    to record it, so a live send is never taken for a dead one and sent twice."""
+    """How long an attempt stays claimed: the send (bounded by the wall clock) with room to
+    record it, so a live send is never taken for a dead one and sent twice."""
     return math.ceil(settings.webhook_timeout_seconds) + 30
 
 
-def deliver(svc: Services[NotifySettings], delivery_id: UUID, message_id: str) -> Outcome:
-    """One attempt of the delivery, carried by the event the carrier sent as `message_id`."""
+def accept(svc: Services[NotifySettings], delivery_id: UUID, message_id: str) -> Accepted:
+    """One attempt of the delivery, carried by the event the carrier sent as `message_id`, claimed;
+    `finish` sends and records it. WebhookDeferred when the database scheduled it for later."""
     settings = svc.settings
-    try:
-        send = svc.db.claim_webhook_delivery(
-            delivery_id, message_id, claim_seconds(settings), settings.webhook_owner_concurrency
-        )
-    except WebhookDeferred as exc:  # the database has scheduled it again: this event is done
-        log.info("webhook deferred", extra={"event_id": str(delivery_id), "outcome": "deferred"})
-        return Outcome("deferred", None, str(exc))
+    send = svc.db.claim_webhook_delivery(
+        delivery_id, message_id, claim_seconds(settings), settings.webhook_owner_concurrency
+    )
+    return Accepted(lambda: send_attempt(svc, send), delivery_id=send.delivery_id)
+
+
+def send_attempt(svc: Services[NotifySettings], send: WebhookSend) -> Outcome:
+    """The claimed attempt sent, and recorded with what follows it."""
+    settings = svc.settings
     body = json.dumps(send.body, separators=(",", ":"))
     sent = given(svc.webhooks, "a webhook sender").send(send.url, send.secret, send.message_id, body)
     now = datetime.now(tz=UTC)
@@ -98,5 +102,5 @@ def deliver(svc: Services[NotifySettings], delivery_id: UUID, message_id: str) -
     return Outcome(result, None, sent.error or "")
 
 
-def handle_event(svc: Services[NotifySettings], event: SignedEvent) -> Outcome:
-    return deliver(svc, parse_webhook_delivery_event(event.body).id, event.message_id)
+def accept_event(svc: Services[NotifySettings], event: SignedEvent) -> Accepted:
+    return accept(svc, parse_webhook_delivery_event(event.body).id, event.message_id)

@@ -19,8 +19,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Accepted:
-    """A step claimed under its lease, whose work goes on after the answer: `finish` does it and
-    records its result."""
+    """An event's work, claimed (a step under its lease, a webhook attempt under its claim), that
+    goes on after the answer: `finish` does it and records its result."""
 
-    job_id: UUID
     finish: Callable[[], Outcome]
+    job_id: UUID | None = None
+    delivery_id: UUID | None = None
+
+    @property
+    def subject(self) -> dict[str, str]:
+        """What the answer names."""
+        named = {"job_id": self.job_id, "delivery_id": self.delivery_id}
+        return {key: str(value) for key, value in named.items() if value is not None}

@@ -81,7 +81,7 @@ comment on type public.event_subject is 'What an outbox event is about; its row 
 
 create type public.webhook_delivery_status as enum (
   'pending',    -- waiting for its next attempt (next_attempt_at)
-  'sending',    -- notify is making one attempt, under its event's claim
+  'sending',    -- notify is making one attempt, under its claim (sending_until)
   'delivered',  -- the endpoint answered 2xx
   'failed',     -- the retry schedule is spent, the endpoint answered 410, or notify refused the event
   'cancelled'   -- the endpoint was turned off before the delivery finished

@@ -200,11 +200,13 @@ create table public.webhook_deliveries (
   status public.webhook_delivery_status not null default 'pending',
   attempts integer not null default 0,  -- HTTP attempts made, replays included
   next_attempt_at timestamptz not null default now(),
-  -- While sending: the outbox event whose attempt is in flight, and which of the carrier's
-  -- deliveries of that event (its `attempts` then). The outbox is the one queue: the send lasts
-  -- while that event stays claimed (webhook_sending_until), and no lease of its own.
+  -- While sending: the outbox event whose attempt is in flight and which of the carrier's
+  -- deliveries of that event (its `attempts` then), together the claim's token; and when the claim
+  -- ends. notify answers its carrier before it sends, so the claim is the delivery's own: a sender
+  -- that stops mid-send leaves it to run out, and the sweeper counts the attempt and sends again.
   sending_event bigint,
   sending_round integer,
+  sending_until timestamptz,
   last_status_code integer,
   last_error text,
   replays integer not null default 0,
@@ -213,7 +215,8 @@ create table public.webhook_deliveries (
   created_at timestamptz not null default now(),
   unique (message_id, endpoint_id),
   constraint webhook_deliveries_sending_claim
-    check ((status = 'sending') = (sending_event is not null) and (sending_event is null) = (sending_round is null))
+    check ((status = 'sending') = (sending_event is not null) and (sending_event is null) = (sending_round is null)
+           and (sending_event is null) = (sending_until is null))
 );
 comment on table public.webhook_deliveries is 'One message on its way to one endpoint, with its retry state.';
 create index webhook_deliveries_endpoint on public.webhook_deliveries (endpoint_id);

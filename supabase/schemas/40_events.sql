@@ -134,11 +134,21 @@ declare
     when p_status_code between 300 and 399 then format(
       'HTTP %s: the function''s URL redirects; configure_delivery needs its final https URL', p_status_code)
     else rtrim(format('HTTP %s: %s', p_status_code, left(p_detail, 300)), ': ') end;
-  v_permanent boolean := p_status_code between 300 and 499 and p_status_code not in (408, 429);
+  v_permanent boolean := p_status_code between 300 and 499 and p_status_code <> 408;
 begin
   if p_status_code between 200 and 299 or p_status_code = 409 then
     perform public.ack_outbox(p_id, p_now);
     return 'ack';
+  end if;
+  if p_status_code = 429 then
+    -- The function is at capacity (all its instances' slots, or Cloud Run's instance limit): it
+    -- took nothing, so the attempt is not counted and the event is sent again after a backoff.
+    -- A burst larger than the deployment waits its turn instead of running out of attempts.
+    update public.event_outbox
+       set attempts = greatest(attempts - 1, 0), last_error = v_error,
+           available_at = p_now + public.retry_backoff(1)
+     where id = p_id and delivered_at is null;
+    return 'busy';
   end if;
   return case when (public.retry_outbox(p_id, v_error, p_max_attempts, v_permanent, p_now)).dead_at is null
               then 'retry' else 'dead' end;

@@ -146,16 +146,14 @@ end
 $$;
 
 -- Delivering ----------------------------------------------------------------------------------
--- The outbox is the one queue: each attempt is an outbox event for notify, and an attempt in
--- flight lasts while its event stays claimed. When that is: the end of the claim, or null when
--- nothing is in flight (the event was settled or given up, or the carrier sent it again because
--- its sender died).
+-- The outbox is the one queue: each attempt is an outbox event for notify. notify claims the
+-- attempt, answers its carrier and then sends, so the claim is held on the delivery
+-- (sending_until), not by the event. When it ends: the end of the claim, or null when nothing is
+-- in flight (recorded, or the claim ran out because its sender stopped).
 create function public.webhook_sending_until(d public.webhook_deliveries, p_now timestamptz)
 returns timestamptz
 language sql stable set search_path = '' as $$
-  select o.available_at from public.event_outbox o
-   where d.status = 'sending' and o.id = d.sending_event and o.attempts = d.sending_round
-     and o.delivered_at is null and o.dead_at is null and o.available_at > p_now
+  select d.sending_until where d.status = 'sending' and d.sending_until > p_now
 $$;
 
 -- Locks, always in this order, so that no two of these functions (or a delete of an endpoint,
@@ -184,9 +182,9 @@ $$;
 -- due when the blocking send's claim ends; record_webhook_attempt wakes it sooner) and comes back
 -- with `deferred_until` set and nothing to send. VP404 when the event does not carry this
 -- delivery; VP410 when the delivery is finished or not yet due (a duplicate event: another one is
--- scheduled); no row when its endpoint is turned off (it is cancelled). Otherwise the event stays
+-- scheduled); no row when its endpoint is turned off (it is cancelled). Otherwise the delivery is
 -- claimed for p_claim_seconds, the time the send may take, and this returns what the sender needs
--- and the claim (`claim`), which record_webhook_attempt takes back.
+-- and the claim (`claim`: the event and its round), which record_webhook_attempt takes back.
 create function public.claim_webhook_delivery(
   p_id uuid, p_message_id text, p_claim_seconds integer, p_owner_limit integer default 4,
   p_now timestamptz default now()
@@ -214,7 +212,7 @@ begin
   if not exists (select 1 from public.webhook_endpoints ep where ep.id = d.endpoint_id and ep.enabled) then
     update public.webhook_deliveries w
        set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint is turned off',
-           sending_event = null, sending_round = null
+           sending_event = null, sending_round = null, sending_until = null
      where w.id = p_id;
     return;  -- no row: nothing to send
   end if;
@@ -232,9 +230,10 @@ begin
     return query select d.id, d.message_id, null::text, null::text, null::jsonb, d.attempts, null::text, v_wait;
     return;
   end if;
-  update public.webhook_deliveries w set status = 'sending', sending_event = e.id, sending_round = e.attempts
+  update public.webhook_deliveries w
+     set status = 'sending', sending_event = e.id, sending_round = e.attempts,
+         sending_until = p_now + make_interval(secs => p_claim_seconds)
    where w.id = p_id;
-  update public.event_outbox o set available_at = p_now + make_interval(secs => p_claim_seconds) where o.id = e.id;
   return query
     select d.id, d.message_id, ep.url, ep.secret, m.payload, d.attempts + 1, e.id || '/' || e.attempts,
            null::timestamptz
@@ -246,8 +245,8 @@ $$;
 -- Records one attempt and decides what follows, in one transaction: delivered on 2xx; on 410 the
 -- endpoint is turned off and its open deliveries cancelled; otherwise the next attempt at
 -- p_retry_at (the caller's schedule, Retry-After honoured), or failed when p_retry_at is null.
--- An attempt made under a claim that is no longer the delivery's (its event was sent again after
--- the claim ran out) is still recorded, since the endpoint did receive it, but decides nothing:
+-- An attempt made under a claim that is no longer the delivery's (it was claimed again after the
+-- claim ran out) is still recorded, since the endpoint did receive it, but decides nothing:
 -- the delivery is returned as the current claim left it. Then the oldest delivery waiting for
 -- this endpoint (or else for the owner) is woken.
 create function public.record_webhook_attempt(
@@ -281,11 +280,11 @@ begin
      where id = d.endpoint_id;
     update public.webhook_deliveries
        set status = 'cancelled', finished_at = p_now, last_error = 'the endpoint answered 410 Gone',
-           sending_event = null, sending_round = null
+           sending_event = null, sending_round = null, sending_until = null
      where endpoint_id = d.endpoint_id and finished_at is null and id <> d.id;
   end if;
   update public.webhook_deliveries w
-     set attempts = w.attempts + 1, sending_event = null, sending_round = null,
+     set attempts = w.attempts + 1, sending_event = null, sending_round = null, sending_until = null,
          last_status_code = p_status_code, last_error = case when v_ok then null else p_error end,
          status = case when v_ok then 'delivered' when v_final then 'failed' else 'pending' end
                   ::public.webhook_delivery_status,
@@ -333,7 +332,7 @@ begin
   end if;
   update public.webhook_deliveries
      set status = 'pending', replays = replays + 1, attempts = 0, next_attempt_at = p_now, finished_at = null,
-         delivered_at = null, sending_event = null, sending_round = null
+         delivered_at = null, sending_event = null, sending_round = null, sending_until = null
    where id = p_id
   returning * into d;
   perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
@@ -343,11 +342,45 @@ $$;
 
 -- A delivery whose outbox event died (notify unreachable or refusing it) fails with that reason
 -- instead of waiting for ever.
+-- A send whose claim ran out with nothing recorded: its sender stopped after its carrier had the
+-- answer (notify answers before it sends). The attempt counts, as the endpoint may have had it;
+-- the delivery is sent again at once, or fails once the carriers' attempts (delivery_settings) are
+-- spent, so a sender that keeps dying cannot keep a delivery open.
+create function public.webhook_sender_lost(p_id uuid, p_now timestamptz default now())
+returns public.webhook_deliveries
+language plpgsql set search_path = '' as $$
+declare
+  d public.webhook_deliveries := public.lock_webhook_delivery(p_id);
+  v_error text := 'the sender stopped before it recorded an answer';
+  v_final boolean;
+begin
+  if d.id is null or d.status <> 'sending' or d.sending_until > p_now then
+    return null;  -- gone, recorded meanwhile, or claimed again: nothing was lost
+  end if;
+  v_final := d.attempts + 1 >= (select s.max_attempts from public.delivery_settings s);
+  insert into public.webhook_attempts (delivery_id, endpoint_id, job_id, owner_id, event_type, message_id, attempt,
+                                       error, created_at)
+  select d.id, d.endpoint_id, m.job_id, d.owner_id, m.event_type, m.id, d.attempts + 1, v_error, p_now
+    from public.webhook_messages m where m.id = d.message_id;
+  update public.webhook_deliveries w
+     set attempts = w.attempts + 1, sending_event = null, sending_round = null, sending_until = null,
+         last_status_code = null, last_error = v_error,
+         status = case when v_final then 'failed' else 'pending' end::public.webhook_delivery_status,
+         finished_at = case when v_final then p_now end, next_attempt_at = p_now
+   where w.id = p_id
+  returning * into d;
+  if not v_final then
+    perform public.enqueue_event('notify', 'UPDATE', 'webhook_delivery', to_jsonb(d), null, p_now, p_now);
+  end if;
+  return d;
+end
+$$;
+
 create function public.fail_webhook_delivery(p_id uuid, p_message text, p_now timestamptz)
 returns void
 language sql set search_path = '' as $$
   update public.webhook_deliveries
-     set status = 'failed', finished_at = p_now, sending_event = null, sending_round = null,
+     set status = 'failed', finished_at = p_now, sending_event = null, sending_round = null, sending_until = null,
          last_error = format('the notify function could not take the delivery: %s', p_message)
    where id = p_id and finished_at is null
 $$;

@@ -1,13 +1,16 @@
 -- vidpipe schema, part 6 of 7: the sweeper. Run every few seconds (the dispatcher locally,
--- pg_cron on hosted Supabase); it never waits on a locked row. It rescues work whose worker died
--- or whose event was lost, and keeps the event tables small.
--- subject_id is a job id, or a storage object id for `ingest_reemitted`.
+-- pg_cron on hosted Supabase); it never waits on a locked job (a webhook delivery's lock is held
+-- only while an attempt is claimed or recorded). It rescues work whose worker died or whose event
+-- was lost, and keeps the event tables small.
+-- subject_id is a job id, a storage object id for `ingest_reemitted`, or a webhook delivery id for
+-- `webhook_resent` and `webhook_failed`.
 create function public.sweep(p_now timestamptz default now(), p_stale_seconds integer default 120)
 returns table (subject_id uuid, action text)
 language plpgsql set search_path = '' as $$
 declare
   j public.processing_jobs;
   obj storage.objects;
+  d public.webhook_deliveries;
   v_step public.job_step;
 begin
   -- 1. A held step whose lease expired: its worker died or hung. Retried while attempts remain.
@@ -59,7 +62,24 @@ begin
     subject_id := obj.id; action := 'ingest_reemitted'; return next;
   end loop;
 
-  -- 4. Housekeeping: receipts older than any signature that still verifies, and delivered events
+  -- 4. A customer webhook whose send's claim ran out with nothing recorded and no event on its way:
+  --    its sender stopped after answering its carrier. Locked in the order recording locks
+  --    (webhook_sender_lost), so the rows are read here without a lock.
+  for d in select * from public.webhook_deliveries w
+            where w.status = 'sending' and w.sending_until < p_now
+              and not exists (
+                select from public.event_outbox o
+                 where o.delivered_at is null and o.dead_at is null and o.subject_kind = 'webhook_delivery'
+                   and o.subject_id = w.id)
+            limit 100 loop
+    d := public.webhook_sender_lost(d.id, p_now);
+    if d.id is not null then
+      subject_id := d.id; action := case when d.status = 'failed' then 'webhook_failed' else 'webhook_resent' end;
+      return next;
+    end if;
+  end loop;
+
+  -- 5. Housekeeping: receipts older than any signature that still verifies, and delivered events
   --    after a week (job_events keeps the history; dead events stay for an operator to read).
   delete from public.event_receipts where received_at < p_now - interval '10 minutes';
   delete from public.event_outbox where delivered_at < p_now - interval '7 days';

@@ -97,7 +97,8 @@ begin
          'outbox_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',
          'retry_outbox', 'settle_dead_event', 'announcement_type', 'webhook_payload', 'announce',
          'webhook_sending_until', 'claim_webhook_delivery', 'record_webhook_attempt',
-         'replay_webhook_delivery', 'fail_webhook_delivery', 'sweep', 'settle_outbox_attempt', 'sign_event',
+         'replay_webhook_delivery', 'webhook_sender_lost', 'fail_webhook_delivery', 'sweep',
+         'settle_outbox_attempt', 'sign_event',
          'deliver_due_events', 'send_due_events', 'on_outbox_insert', 'reconcile_event_requests', 'configure_delivery',
          'scheduled_jobs', 'delivery_health', 'event_secret', 'notify_job_event'])
   loop

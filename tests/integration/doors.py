@@ -72,14 +72,21 @@ def client(name: str) -> Any:
 
 
 def post(
-    name: str, payload: Any, secret: str = SECRET, headers: dict[str, str] | None = None, message_id: str | None = None
+    name: str,
+    payload: Any,
+    secret: str = SECRET,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+    follow: bool = True,
 ) -> Any:
-    """POST a signed event; each call is a new message unless `message_id` repeats one."""
+    """POST a signed event; each call is a new message unless `message_id` repeats one. With
+    `follow`, wait for the work the function goes on with after its answer."""
     body = json.dumps(payload) if not isinstance(payload, str | bytes) else payload
     text = body.decode(errors="replace") if isinstance(body, bytes) else body
     signed = sign_headers(secret, message_id or f"evt_{uuid4().hex}", text)
     answer = client(name).post("/", data=body, headers={**signed, **(headers or {})})
-    drain()  # a long step works on after its 202: follow it to its end
+    if follow:
+        drain()  # a long step works on after its 202: follow it to its end
     return answer
 
 

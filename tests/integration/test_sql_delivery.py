@@ -252,7 +252,7 @@ def test_configure_delivery_refuses_what_cannot_work(conn):
         (404, "", "dead", "HTTP 404"),
         (413, "", "dead", "HTTP 413"),
         (408, "", "retry", "HTTP 408"),
-        (429, "slow down", "retry", "HTTP 429: slow down"),
+        (429, '{"error": "busy"}', "busy", 'HTTP 429: {"error": "busy"}'),
         (503, '{"error": "temporarily_unavailable"}', "retry", 'HTTP 503: {"error": "temporarily_unavailable"}'),
         (None, "Couldn't connect to server", "retry", "Couldn't connect to server"),
     ],
@@ -264,6 +264,10 @@ def test_what_an_answer_means(conn, status, detail, action, last_error):
     assert got["a"] == action
     row = outbox(conn)[0]
     assert row["last_error"] == last_error and (row["dead_at"] is not None) == (action == "dead")
+    # A function at capacity took nothing: the event is sent again soon, its attempt not counted.
+    assert row["attempts"] == (0 if action == "busy" else 1)
+    if action in ("busy", "retry"):
+        assert row["available_at"] > later(conn, 5)
 
 
 def dead_port() -> int:

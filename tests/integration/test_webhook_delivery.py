@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from shared.function_door import drain
 from tests.integration.doors import USER, direct_and_pooled, event_for, job_row, post, redeploy, upload
 from tests.receiver import Endpoint
 
@@ -77,8 +78,9 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
         every = register(conn, healthy.url)
         ready_only = register(conn, picky.url, ["video.ready"])
         job = pipeline(conn, env, clips["plain"])
-        answers = deliver_all(conn)
-        assert [a.status_code for a in answers] == [200] * 4 and all(a.get_json()["outcome"] == "done" for a in answers)
+        answers = deliver_all(conn)  # each claimed and answered, then sent (post waits for the sends)
+        assert [a.status_code for a in answers] == [202] * 4
+        assert all(a.get_json()["outcome"] == "accepted" and a.get_json()["delivery_id"] for a in answers)
         events = healthy.verified(every["secret"])  # as the customer's library verifies them
         assert [e["type"] for e in events] == ["video.ingested", "video.processed", "video.ready"]
         assert [e["type"] for e in picky.verified(ready_only["secret"])] == ["video.ready"]
@@ -177,7 +179,7 @@ def test_410_turns_the_endpoint_off_and_cancels_what_it_still_had(env, conn, cli
         pipeline(conn, env, clips["plain"])
         answers = deliver_all(conn)  # video.ingested gets 410; the other two are then cancelled
         assert len(gone.requests) == 1 and [a.get_json()["outcome"] for a in answers] == [
-            "failed",
+            "accepted",
             "duplicate",
             "duplicate",
         ]
@@ -253,9 +255,40 @@ def test_a_delivery_being_sent_elsewhere_waits_for_that_send(env, conn, clips, l
         ).fetchall()
         until = conn.execute("select webhook_sending_until(d, now()) as t from webhook_deliveries d").fetchone()["t"]
         assert again["available_at"] == until and again["attempts"] == 0
-        # The other sender died: its event's claim ran out, and the carrier sends that event again.
+        # The other sender died before it answered: its claim runs out, and the carrier sends its
+        # event again.
+        conn.execute("update webhook_deliveries set sending_until = now() - interval '1 s' where id = %s", (delivery,))
         conn.execute("update event_outbox set available_at = now() - interval '1 s' where id = %s", (other,))
-        assert [a.get_json()["outcome"] for a in deliver_all(conn)] == ["done", "duplicate"]
+        assert [a.get_json()["outcome"] for a in deliver_all(conn)] == ["accepted", "duplicate"]
         assert len(ep_server.requests) == 1
     finally:
         ep_server.close()
+
+
+def test_notify_answers_before_the_endpoint_does_and_a_full_instance_turns_events_away(
+    env, conn, clips, local_urls, monkeypatch
+):
+    """No carrier waits for a customer's endpoint: pg_net would hold its whole batch for it."""
+    redeploy(monkeypatch, step_slots="1")
+    slow = Endpoint(hold=True)
+    try:
+        ep = register(conn, slow.url)
+        pipeline(conn, env, clips["plain"])
+        (first, second, _) = due_deliveries(conn)
+        answer = post("notify", first[2], message_id=first[1], follow=False)
+        assert slow.arrived.acquire(timeout=10)  # the send is under way, the endpoint not answering
+        assert answer.status_code == 202 and answer.get_json()["outcome"] == "accepted"
+        turned_away = post("notify", second[2], message_id=second[1], follow=False)
+        assert turned_away.status_code == 429 and turned_away.get_json()["error"] == "busy"
+        settled = conn.execute(
+            "select settle_outbox_attempt(%s, 429, %s, 8) as a", (second[0], turned_away.get_data(as_text=True))
+        ).fetchone()["a"]
+        assert settled == "busy"  # sent again shortly; no attempt spent
+        assert conn.execute("select attempts from event_outbox where id = %s", (second[0],)).fetchone()["attempts"] == 0
+        slow.released.set()
+        assert drain(timeout=30)
+        assert [d["status"] for d in deliveries(conn, ep["id"])] == ["delivered", "pending", "pending"]
+        assert len(slow.requests) == 1
+    finally:
+        slow.close()  # lets a held request go
+        drain(timeout=30)

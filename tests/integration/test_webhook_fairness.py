@@ -115,7 +115,8 @@ def test_an_attempt_sent_after_its_claim_ran_out_is_recorded_but_decides_nothing
     new_job(conn)
     (d,) = open_deliveries(conn)
     late = claim(conn, d)["claim"]
-    # The claim ran out (the sender looked dead), so the carrier sent the event again.
+    # The claim ran out (the sender looked dead), and the carrier sent the event again.
+    conn.execute("update webhook_deliveries set sending_until = now() - interval '1 s' where id = %s", (d,))
     conn.execute(
         "update event_outbox set available_at = now() + interval '60 s', attempts = attempts + 1 where id = %s",
         (newest_event(conn, d)["id"],),
@@ -180,3 +181,45 @@ def test_deleting_an_endpoint_while_its_attempt_is_recorded_cannot_deadlock(conn
     assert "40P01" not in errors  # no deadlock
     assert errors == ["VP412"]  # the delivery went with its endpoint; the recorder is told so
     assert conn.execute("select count(*) as n from webhook_endpoints").fetchone()["n"] == 0
+
+
+def stopped_after_answering(conn: Any, delivery: Any) -> None:
+    """notify claimed an attempt and answered its carrier (which settles the event), then stopped."""
+    assert claim(conn, delivery)["claim"]
+    conn.execute("select ack_outbox(%s)", (newest_event(conn, delivery)["id"],))
+
+
+def swept(conn: Any, seconds_later: int) -> list[Any]:
+    return conn.execute(
+        "select subject_id, action from sweep(now() + make_interval(secs => %s)) where action like 'webhook%%'",
+        (seconds_later,),
+    ).fetchall()
+
+
+def test_a_sender_that_stops_after_answering_is_counted_and_its_delivery_sent_again(conn):
+    endpoint(conn)
+    new_job(conn)
+    (d,) = open_deliveries(conn)
+    stopped_after_answering(conn, d)
+    assert swept(conn, 40) == []  # its claim (45 s) still runs: it may be sending
+    assert swept(conn, 46) == [{"subject_id": d, "action": "webhook_resent"}]
+    row = conn.execute("select * from webhook_deliveries where id = %s", (d,)).fetchone()
+    assert (row["status"], row["attempts"], row["sending_until"]) == ("pending", 1, None)
+    assert row["last_error"] == "the sender stopped before it recorded an answer"
+    (attempt,) = conn.execute("select * from webhook_attempts where delivery_id = %s", (d,)).fetchall()
+    assert (attempt["attempt"], attempt["status_code"], attempt["error"]) == (1, None, row["last_error"])
+    assert newest_event(conn, d)["attempts"] == 0  # a new event, due at once
+    assert swept(conn, 100) == []  # an event is on its way: nothing more to rescue
+
+
+def test_a_delivery_whose_senders_keep_stopping_fails_once_the_carriers_attempts_are_spent(conn):
+    endpoint(conn)
+    new_job(conn)
+    (d,) = open_deliveries(conn)
+    spent = conn.execute("select max_attempts from delivery_settings").fetchone()["max_attempts"]
+    conn.execute("update webhook_deliveries set attempts = %s where id = %s", (spent - 1, d))
+    stopped_after_answering(conn, d)
+    assert swept(conn, 46) == [{"subject_id": d, "action": "webhook_failed"}]
+    row = conn.execute("select * from webhook_deliveries where id = %s", (d,)).fetchone()
+    assert (row["status"], row["attempts"]) == ("failed", spent) and row["finished_at"] is not None
+    assert newest_event(conn, d) is None

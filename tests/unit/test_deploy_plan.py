@@ -36,11 +36,12 @@ def test_every_function_is_a_service_of_its_own_image_with_its_resources():
         assert flags["image"].endswith(f"/vidpipe/vidpipe-{function.replace('_', '-')}:0.1.0")
         given = [f"{k}={v}:latest" for k, v in SECRETS.items() if function != "notify" or "SERVICE_ROLE" not in k]
         assert flags["set-secrets"].split(",") == given
-        assert ("set-env-vars" in flags) == (function != "notify")  # notify touches no file
+        assert ("VIDPIPE_STORAGE_BACKEND" in flags.get("set-env-vars", "")) == (function != "notify")  # no file
         line = next(x for x in script.splitlines() if x.startswith(f"gcloud run deploy {service(function)} "))
-        long_step = function in ("process", "generate_metadata")  # they work on after answering 202
-        assert ("--no-cpu-throttling" in line) == long_step
-        assert ("VIDPIPE_STEP_SLOTS=1" in flags.get("set-env-vars", "")) == long_step
+        after = function != "ingest"  # they work on after answering 202: the long steps, and notify's sends
+        assert ("--no-cpu-throttling" in line) == after
+        slots = {"process": "1", "generate_metadata": "1", "notify": "8"}.get(function)
+        assert (f"VIDPIPE_STEP_SLOTS={slots}" in flags.get("set-env-vars", "")) == after
     builds = [line for line in script.splitlines() if line.startswith("podman build")]
     assert len(builds) == 4 and all("BASE=docker.io/library/debian:bookworm-slim" in b for b in builds)
     assert "FUNCTION=generate_metadata --build-arg PACKAGES=ffmpeg --build-arg MODEL=whisper" in script
