@@ -22,9 +22,10 @@ PROJECT_ID = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]")
 REGION = re.compile(r"[a-z]+-[a-z]+[0-9]")
 SUPABASE_URL = re.compile(r"https://[a-z0-9]{20}\.supabase\.co")
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-# The carriers wait for an answer at most delivery_settings.timeout_ms (1,900 s). Ingest reads an
-# upload by ranges; the long steps answer at once (202) and work on after.
-REQUEST_TIMEOUT_SECONDS = 1900
+# The carriers wait for an answer at most delivery_settings.timeout_ms (60 s): ingest reads an
+# upload by ranges, and the long steps and notify answer at once (202) and work on after. A request
+# is cut off a little after its carrier stopped waiting.
+REQUEST_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)

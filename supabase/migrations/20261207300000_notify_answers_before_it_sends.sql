@@ -5,7 +5,8 @@
 -- (sending_until) instead of its event's, since the event is acknowledged at once; a sender that
 -- stops mid-send leaves the claim to run out, and the sweeper counts the attempt and sends again
 -- (webhook_sender_lost). A 429 from a function (all its slots busy, or Cloud Run's instance limit)
--- reschedules the event without counting an attempt. The same change as supabase/schemas/
+-- reschedules the event without counting an attempt. Every function now answers within seconds,
+-- so a carrier waits 60 s for an answer, not 1,900 s. The same change as supabase/schemas/
 -- (20_tables, 40_events, 50_webhooks, 60_sweeper, 70_security).
 
 alter table public.webhook_deliveries add column sending_until timestamptz;
@@ -18,6 +19,9 @@ alter table public.webhook_deliveries drop constraint webhook_deliveries_sending
 alter table public.webhook_deliveries add constraint webhook_deliveries_sending_claim
   check ((status = 'sending') = (sending_event is not null) and (sending_event is null) = (sending_round is null)
          and (sending_event is null) = (sending_until is null));
+
+alter table public.delivery_settings alter column timeout_ms set default 60000;
+update public.delivery_settings set timeout_ms = 60000 where timeout_ms = 1900000;
 
 -- Delivering ----------------------------------------------------------------------------------
 -- The outbox is the one queue: each attempt is an outbox event for notify. notify claims the

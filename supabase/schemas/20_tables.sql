@@ -135,7 +135,9 @@ create table public.delivery_settings (
   function_urls jsonb not null default '{}'::jsonb   -- {"ingest": "https://…", "process": …}
     constraint urls_by_function check (jsonb_typeof(function_urls) = 'object'),
   event_secret text constraint secret_is_standard check (event_secret ~ '^whsec_[A-Za-z0-9+/]+={0,2}$'),
-  timeout_ms integer not null default 1900000 check (timeout_ms > 0),  -- one call: the slowest step
+  -- one call: every function answers within seconds (long work goes on after a 202), so a
+  -- function that hangs holds pg_net's batch for at most this
+  timeout_ms integer not null default 60000 check (timeout_ms > 0),
   max_attempts integer not null default 8 check (max_attempts > 0),    -- deliveries before an event is dead
   visibility_seconds integer not null default 60 check (visibility_seconds > 0),  -- a claimed event is resent after
   batch integer not null default 20 check (batch > 0),  -- events claimed at once

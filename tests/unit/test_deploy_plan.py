@@ -32,7 +32,7 @@ def test_every_function_is_a_service_of_its_own_image_with_its_resources():
     for function, r in RESOURCES.items():
         flags = services["vidpipe-" + function.replace("_", "-")]
         assert flags["cpu"] == str(r.cpu) and flags["memory"] == r.memory
-        assert flags["concurrency"] == str(r.concurrency) and flags["timeout"] == "1900"
+        assert flags["concurrency"] == str(r.concurrency) and flags["timeout"] == "120"
         assert flags["image"].endswith(f"/vidpipe/vidpipe-{function.replace('_', '-')}:0.1.0")
         given = [f"{k}={v}:latest" for k, v in SECRETS.items() if function != "notify" or "SERVICE_ROLE" not in k]
         assert flags["set-secrets"].split(",") == given
