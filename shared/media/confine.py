@@ -112,8 +112,15 @@ def input_options(
     and with `limits`, frames no larger than allowed and (for a `whole` read) no more than the
     allowed duration."""
     options = {"protocol_whitelist": source.protocols, "format_whitelist": ",".join(formats)}
-    if source.protocols != "file":  # a stalled storage read fails the run instead of hanging it
-        options["rw_timeout"] = str(REMOTE_READ_TIMEOUT_S * 1_000_000)
+    if source.protocols != "file":
+        # A stalled storage read fails the run instead of hanging it; a connection that breaks
+        # mid-read is opened again where it broke (ranges), not the whole run retried.
+        options |= {
+            "rw_timeout": str(REMOTE_READ_TIMEOUT_S * 1_000_000),
+            "reconnect": "1",
+            "reconnect_on_network_error": "1",
+            "reconnect_delay_max": "4",
+        }
     if demuxer is not None:
         if demuxer not in formats:
             raise ValueError(f"demuxer {demuxer!r} is not among {formats}")

@@ -8,7 +8,7 @@ from typing import Any
 
 import ffmpeg
 
-from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, Source, demuxer_of, input_options
+from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, Source, as_source, demuxer_of, input_options
 from shared.media.plan import Plan, hls_ladder, ladder_kbps, proxy_size
 from shared.metadata.technical import Technical
 
@@ -17,14 +17,14 @@ def _scaled(stream: Any, size: tuple[int, int]) -> Any:
     return stream.filter("scale", size[0], size[1]).filter("setsar", 1)
 
 
-def build_command(src: Path, plan: Plan, tech: Technical, limits: DecodeLimits) -> list[str]:
+def build_command(src: Path | Source, plan: Plan, tech: Technical, limits: DecodeLimits) -> list[str]:
     assert tech.video is not None  # plan_for checked
     opts = plan.options
     for folder in ("thumbnails", "storyboard", "meta"):
         (plan.work / folder).mkdir(parents=True, exist_ok=True)
     # Confined to the demuxer the probe found, with the decode limits (shared/media/confine.py).
     # ffmpeg auto-rotates on decode, so frames arrive upright.
-    read = Source.file(src)
+    read = as_source(src)
     source = ffmpeg.input(
         read.url, **input_options(read, tuple(VIDEO_CONTAINERS), limits, demuxer_of(tech.container), whole=True)
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from shared.domain import PipelineError, Reason
 from shared.media.collect import collect
-from shared.media.confine import DecodeLimits
+from shared.media.confine import DecodeLimits, Source
 from shared.media.ffmpeg_tools import run_tool
 from shared.media.filter_graph import build_command
 from shared.media.models import RenderResult
@@ -32,7 +32,7 @@ DURATION_SLACK_SECONDS = 0.5
 
 
 def render(
-    src: Path,
+    src: Path | Source,
     work: Path,
     tech: Technical,
     options: RenditionOptions,

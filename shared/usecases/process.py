@@ -1,5 +1,7 @@
 """process: probe the source, make every artifact and measurement in one ffmpeg run, store the
-files in the derived bucket and record artifacts, probe and analysis in one transaction."""
+files in the derived bucket and record artifacts, probe and analysis in one transaction. The
+source is read where it is stored (by ranges from a signed URL), never copied to the instance,
+whose disk on Cloud Run is memory."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Jo
     try:
         with (
             tempfile.TemporaryDirectory(prefix="vidpipe-process-") as tmp,
-            given(svc.storage, "storage").local_copy(video.bucket, video.path) as src,
+            given(svc.storage, "storage").reading(video.bucket, video.path) as src,
         ):
             info = given(svc.media, "a media probe").probe(src)
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}

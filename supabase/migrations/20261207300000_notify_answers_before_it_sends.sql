@@ -5,9 +5,9 @@
 -- (sending_until) instead of its event's, since the event is acknowledged at once; a sender that
 -- stops mid-send leaves the claim to run out, and the sweeper counts the attempt and sends again
 -- (webhook_sender_lost). A 429 from a function (all its slots busy, or Cloud Run's instance limit)
--- reschedules the event without counting an attempt. Every function now answers within seconds,
--- so a carrier waits 60 s for an answer, not 1,900 s. The same change as supabase/schemas/
--- (20_tables, 40_events, 50_webhooks, 60_sweeper, 70_security).
+-- reschedules the event in 2-4 s without counting an attempt. Every function now answers within
+-- seconds, so a carrier waits 60 s for an answer, not 1,900 s. The same change as
+-- supabase/schemas/ (20_tables, 40_events, 50_webhooks, 60_sweeper, 70_security).
 
 alter table public.webhook_deliveries add column sending_until timestamptz;
 -- A send in flight keeps the end of its event's claim.
@@ -355,11 +355,12 @@ begin
   end if;
   if p_status_code = 429 then
     -- The function is at capacity (all its instances' slots, or Cloud Run's instance limit): it
-    -- took nothing, so the attempt is not counted and the event is sent again after a backoff.
-    -- A burst larger than the deployment waits its turn instead of running out of attempts.
+    -- took nothing, so the attempt is not counted and the event is sent again in 2-4 s, by when
+    -- a slot may be free or another instance up. A burst larger than the deployment waits its
+    -- turn instead of running out of attempts.
     update public.event_outbox
        set attempts = greatest(attempts - 1, 0), last_error = v_error,
-           available_at = p_now + public.retry_backoff(1)
+           available_at = p_now + make_interval(secs => 2 + 2 * random())
      where id = p_id and delivered_at is null;
     return 'busy';
   end if;

@@ -142,11 +142,12 @@ begin
   end if;
   if p_status_code = 429 then
     -- The function is at capacity (all its instances' slots, or Cloud Run's instance limit): it
-    -- took nothing, so the attempt is not counted and the event is sent again after a backoff.
-    -- A burst larger than the deployment waits its turn instead of running out of attempts.
+    -- took nothing, so the attempt is not counted and the event is sent again in 2-4 s, by when
+    -- a slot may be free or another instance up. A burst larger than the deployment waits its
+    -- turn instead of running out of attempts.
     update public.event_outbox
        set attempts = greatest(attempts - 1, 0), last_error = v_error,
-           available_at = p_now + public.retry_backoff(1)
+           available_at = p_now + make_interval(secs => 2 + 2 * random())
      where id = p_id and delivered_at is null;
     return 'busy';
   end if;

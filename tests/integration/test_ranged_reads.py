@@ -1,7 +1,8 @@
-"""Ingest learns what an upload is through ranged reads of the storage's signed URL, not a copy:
-ffprobe and the first-frame decode fetch a small part of a large file, wherever its index sits.
-A failed read is the storage's trouble (retried) or the object's absence, never a verdict on the
-upload; the signed URL's token never reaches a message."""
+"""Uploads are read where they are stored, through ranged reads of the storage's signed URL, not
+copied: ingest's probe and first-frame decode fetch a small part of a large file, wherever its
+index sits, and process's one decode reads the file about once, opening a broken connection again
+where it broke. A failed read is the storage's trouble (retried) or the object's absence, never a
+verdict on the upload; the signed URL's token never reaches a message."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from moto.server import ThreadedMotoServer
 
 from shared.adapters.s3_storage import S3Storage
 from shared.adapters.supabase_storage import SupabaseStorage
-from shared.config import IngestLimits
+from shared.config import IngestLimits, RenditionSettings
 from shared.domain import ObjectMissing, PipelineError, Reason, StorageUnavailable
 from shared.media.confine import DecodeLimits
+from shared.media.models import MadeBy
 from shared.media.probe import FfmpegProbe
+from shared.media.renditions import render
+from shared.metadata.technical import technical_from_probe
 from shared.usecases.ingest import check_media
 from tests.storage_api import StorageApi
 
@@ -87,6 +91,17 @@ def test_the_verdicts_are_those_of_a_local_file(storage, videos, tmp_path):
             check_media(MEDIA, source, LIMITS)
         assert from_file.value.reason == by_ranges.value.reason == reason
         assert "token" not in by_ranges.value.message and "127.0.0.1" not in by_ranges.value.message
+
+
+def test_the_one_decode_reads_the_source_about_once_through_broken_connections(storage, api, videos, tmp_path):
+    api.drop_downloads_after = 3 * 1024**2  # every response is cut off after 3 MB
+    with storage.reading("uploads", "owner/index_last.mp4") as source:
+        tech = technical_from_probe(MEDIA.probe(source), MadeBy(tool="ffprobe", version="test"))
+        result = render(source, tmp_path, tech, RenditionSettings().rendition_options(), MEDIA.limits)
+    proxy = next(r for r in result.renditions if r.kind == "proxy")
+    assert abs(float(proxy.details["duration_seconds"]) - 20) < 0.1
+    size = len(videos["index_last.mp4"])
+    assert size < api.bytes_sent < 1.3 * size, f"read {api.bytes_sent} of {size} bytes"
 
 
 def test_storage_trouble_is_retried_not_blamed_on_the_upload(storage, api):
