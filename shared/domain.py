@@ -38,6 +38,7 @@ class WebhookEventType(StrEnum):
     """What customers' endpoints hear. Must equal Postgres' public.webhook_event_type (tested)."""
 
     INGESTED = "video.ingested"
+    PLAYABLE = "video.playable"
     PROCESSED = "video.processed"
     READY = "video.ready"
     FAILED = "video.failed"

@@ -46,6 +46,10 @@ class Database(Protocol):
     def fail_step(
         self, job_id: UUID, step: JobStep, worker: str, reason: Reason, message: str, retryable: bool
     ) -> Job: ...
+    def mark_playable(self, job_id: UUID, worker: str, artifacts: list[Artifact]) -> Job:
+        """The source's remux stored while process holds the job: the video plays from now."""
+        ...
+
     def complete_process(
         self, job_id: UUID, worker: str, probe: dict[str, Any], artifacts: list[Artifact], analysis: dict[str, Any]
     ) -> Job: ...

@@ -197,14 +197,14 @@ isOneToOne: true
                   ]
                 },"videos": {
                   Row: {
-                    "analysis": Json | null,"bucket": string,"content_type": string | null,"created_at": string,"id": string,"object_id": string,"owner_id": string | null,"path": string,"probe": Json | null,"size_bytes": number | null,"updated_at": string
+                    "analysis": Json | null,"bucket": string,"content_type": string | null,"created_at": string,"id": string,"object_id": string,"owner_id": string | null,"path": string,"playable_at": string | null,"probe": Json | null,"size_bytes": number | null,"updated_at": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "analysis"?: Json | null,"bucket": string,"content_type"?: string | null,"created_at"?: string,"id"?: string,"object_id": string,"owner_id"?: string | null,"path": string,"probe"?: Json | null,"size_bytes"?: number | null,"updated_at"?: string
+                    "analysis"?: Json | null,"bucket": string,"content_type"?: string | null,"created_at"?: string,"id"?: string,"object_id": string,"owner_id"?: string | null,"path": string,"playable_at"?: string | null,"probe"?: Json | null,"size_bytes"?: number | null,"updated_at"?: string
                   }
                   Update: {
-                    "analysis"?: Json | null,"bucket"?: string,"content_type"?: string | null,"created_at"?: string,"id"?: string,"object_id"?: string,"owner_id"?: string | null,"path"?: string,"probe"?: Json | null,"size_bytes"?: number | null,"updated_at"?: string
+                    "analysis"?: Json | null,"bucket"?: string,"content_type"?: string | null,"created_at"?: string,"id"?: string,"object_id"?: string,"owner_id"?: string | null,"path"?: string,"playable_at"?: string | null,"probe"?: Json | null,"size_bytes"?: number | null,"updated_at"?: string
                   }
                   Relationships: [
                     
@@ -332,6 +332,9 @@ isOneToOne: false
                            },
 "announcement_type":
 { Args: { "p_status": Database["public"]['Enums']["job_status"] }; Returns: Database["public"]['Enums']["webhook_event_type"]
+                           },
+"became_playable":
+{ Args: { "j": Omit<Database["public"]['Tables']["processing_jobs"]['Row'], Database["public"]['Tables']["processing_jobs"]['ComputedFields']>,"p_note": string,"p_now": string }; Returns: undefined
                            },
 "claim_outbox":
 { Args: { "p_limit": number,"p_now"?: string,"p_targets"?: (Database["public"]['Enums']["pipeline_function"])[],"p_visibility_seconds": number }; Returns: {
@@ -648,6 +651,32 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"mark_playable":
+{ Args: { "p_artifacts": Json,"p_job": string,"p_now"?: string,"p_worker": string }; Returns: {
+              "attempts": number,
+"created_at": string,
+"failed_step": Database["public"]['Enums']["job_step"] | null,
+"finished_at": string | null,
+"id": string,
+"last_error": string | null,
+"lease_expires_at": string | null,
+"lease_owner": string | null,
+"max_attempts": number,
+"owner_id": string | null,
+"reason_code": Database["public"]['Enums']["failure_reason"] | null,
+"retries": number,
+"retry_requested_at": string | null,
+"run_after": string,
+"status": Database["public"]['Enums']["job_status"],
+"updated_at": string,
+"video_id": string
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "processing_jobs"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
 "outbox_event":
 { Args: { "p_message_id": string }; Returns: {
               "attempts": number,
@@ -924,7 +953,7 @@ isOneToOne: false
                            }
           }
           Enums: {
-            "delivery_carrier": "dispatcher"|"pg_net","event_subject": "storage_object"|"job"|"webhook_delivery","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","webhook_event_type": "video.ingested"|"video.processed"|"video.ready"|"video.failed"
+            "delivery_carrier": "dispatcher"|"pg_net","event_subject": "storage_object"|"job"|"webhook_delivery","failure_reason": "bad_path"|"path_not_owned"|"unknown_owner"|"unknown_bucket"|"object_missing"|"empty_file"|"too_large"|"too_long"|"not_a_video"|"unsupported_container"|"truncated"|"bad_dimensions"|"frame_rate_too_high"|"too_many_frames"|"too_many_pixels"|"too_many_streams"|"undecodable"|"media_error"|"event_rejected"|"retries_exhausted"|"internal_error","job_status": "queued"|"processing"|"processed"|"describing"|"ready"|"failed","job_step": "ingest"|"process"|"generate_metadata","pipeline_function": "ingest"|"process"|"generate_metadata"|"notify","webhook_delivery_status": "pending"|"sending"|"delivered"|"failed"|"cancelled","webhook_event_type": "video.ingested"|"video.playable"|"video.processed"|"video.ready"|"video.failed"
           }
           CompositeTypes: {
             [_ in never]: never
@@ -1040,7 +1069,7 @@ export type CompositeTypes<
 export const Constants = {
   "public": {
           Enums: {
-            "delivery_carrier": ["dispatcher", "pg_net"],"event_subject": ["storage_object", "job", "webhook_delivery"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"webhook_event_type": ["video.ingested", "video.processed", "video.ready", "video.failed"]
+            "delivery_carrier": ["dispatcher", "pg_net"],"event_subject": ["storage_object", "job", "webhook_delivery"],"failure_reason": ["bad_path", "path_not_owned", "unknown_owner", "unknown_bucket", "object_missing", "empty_file", "too_large", "too_long", "not_a_video", "unsupported_container", "truncated", "bad_dimensions", "frame_rate_too_high", "too_many_frames", "too_many_pixels", "too_many_streams", "undecodable", "media_error", "event_rejected", "retries_exhausted", "internal_error"],"job_status": ["queued", "processing", "processed", "describing", "ready", "failed"],"job_step": ["ingest", "process", "generate_metadata"],"pipeline_function": ["ingest", "process", "generate_metadata", "notify"],"webhook_delivery_status": ["pending", "sending", "delivered", "failed", "cancelled"],"webhook_event_type": ["video.ingested", "video.playable", "video.processed", "video.ready", "video.failed"]
           }
         }
 } as const

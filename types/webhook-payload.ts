@@ -11,7 +11,7 @@
  * This interface was referenced by `WebhookPayload`'s JSON-Schema
  * via the `definition` "WebhookEventType".
  */
-export type WebhookEventType = "video.ingested" | "video.processed" | "video.ready" | "video.failed";
+export type WebhookEventType = "video.ingested" | "video.playable" | "video.processed" | "video.ready" | "video.failed";
 /**
  * Must equal Postgres' public.job_status (tested).
  *

@@ -180,6 +180,12 @@ class PostgresDatabase:
             (job_id, worker, Jsonb(probe), Jsonb([a.model_dump(mode="json") for a in artifacts]), Jsonb(analysis)),
         )
 
+    def mark_playable(self, job_id: UUID, worker: str, artifacts: list[Artifact]) -> Job:
+        return self._job(
+            "select * from public.mark_playable(%s, %s, %s)",
+            (job_id, worker, Jsonb([a.model_dump(mode="json") for a in artifacts])),
+        )
+
     def complete_generate_metadata(
         self, job_id: UUID, worker: str, schema_version: int, document: dict[str, Any], artifacts: list[Artifact]
     ) -> Job:

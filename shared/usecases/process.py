@@ -5,6 +5,7 @@ whose disk on Cloud Run is memory."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from uuid import UUID
@@ -12,17 +13,21 @@ from uuid import UUID
 from shared.config import ProcessSettings
 from shared.domain import JobStep, ObjectMissing, PipelineError, Reason
 from shared.events import SignedEvent, parse_job_event
-from shared.media.confine import DecodeLimits
+from shared.logs import get_logger
+from shared.media.confine import DecodeLimits, Source
 from shared.media.ffmpeg_tools import tool_version
 from shared.media.models import MadeBy
 from shared.media.renditions import render
-from shared.metadata.technical import technical_from_probe
-from shared.models import Job
+from shared.media.web_ready import not_web_ready, remux_hls
+from shared.metadata.technical import Technical, technical_from_probe
+from shared.models import Job, Video
 from shared.ports import Services, given
 from shared.usecases.artifacts import store
 from shared.usecases.heartbeat import Heartbeat
 from shared.usecases.leased_step import accept_step
 from shared.usecases.outcome import Accepted
+
+log = get_logger("process")
 
 
 def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Job:
@@ -37,6 +42,7 @@ def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Jo
             info["made_by"] = {"tool": "ffprobe", "version": tool_version("ffprobe")}
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
             limits = DecodeLimits.from_settings(svc.settings)
+            play_first(svc, job, video, src, Path(tmp), technical, limits, beat)
             result = render(src, Path(tmp), technical, svc.settings.rendition_options(), limits, stop=beat.lost)
             artifacts = [store(svc, video, r, ffmpeg_by, beat) for r in result.renditions]
     except ObjectMissing:
@@ -44,6 +50,32 @@ def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Jo
     analysis = {**result.analysis.model_dump(mode="json"), "made_by": ffmpeg_by}
     beat.check()
     return svc.db.complete_process(job.id, job.claim, info, artifacts, analysis)
+
+
+def play_first(
+    svc: Services[ProcessSettings],
+    job: Job,
+    video: Video,
+    src: Source,
+    work: Path,
+    technical: Technical,
+    limits: DecodeLimits,
+    beat: Heartbeat,
+) -> None:
+    """A web-ready source plays before its encode starts: packaged as HLS without decoding,
+    stored, and said playable. Any other source plays once its renditions are stored."""
+    settings = svc.settings
+    why_not = not_web_ready(technical)
+    if why_not:
+        log.info("not web-ready: %s", "; ".join(why_not), extra={"job_id": str(job.id), "outcome": "encode_first"})
+        return
+    remuxed = remux_hls(src, work, technical, settings.hls_segment_seconds, limits, stop=beat.lost)
+    if remuxed is None:
+        log.info("keyframes too far apart to play the source as it is", extra={"job_id": str(job.id)})
+        return
+    by = {"tool": "ffmpeg", "version": tool_version("ffmpeg")}
+    svc.db.mark_playable(job.id, job.claim, [store(svc, video, remuxed, by, beat)])
+    shutil.rmtree(work / "play", ignore_errors=True)  # stored: the scratch space is the encode's now
 
 
 def accept(svc: Services[ProcessSettings], job_id: UUID) -> Accepted:

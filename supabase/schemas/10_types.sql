@@ -60,6 +60,7 @@ comment on type public.failure_reason is 'Why a job failed: a stable code, docum
 
 create type public.webhook_event_type as enum (
   'video.ingested',   -- ingest accepted the upload: the job is queued
+  'video.playable',   -- the video plays (HLS of the source, or the encoded renditions); work goes on
   'video.processed',  -- the renditions are stored
   'video.ready',      -- the metadata document is written
   'video.failed'      -- the job failed; data.reason says why

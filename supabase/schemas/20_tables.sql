@@ -18,6 +18,7 @@ create table public.videos (
   content_type text,
   probe jsonb,                      -- ffprobe's JSON for the source, recorded by process
   analysis jsonb,                   -- what process measured: loudness, scenes, black, silence, poster
+  playable_at timestamptz,          -- when it first played: its source remuxed, or its renditions stored
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );

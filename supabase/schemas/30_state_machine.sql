@@ -117,6 +117,13 @@ begin
   if n.status in ('queued', 'processed', 'ready', 'failed') then
     perform public.announce(n, public.announcement_type(n.status), p_now);
   end if;
+  -- A video whose processing failed for good does not play from its source: the remux showed
+  -- what the decode later refused (frames or a length the container hid). Its announcements
+  -- said playable, then failed; a retry that passes makes it playable again.
+  if n.status = 'failed' and n.failed_step = 'process' then
+    delete from public.video_artifacts a where a.video_id = n.video_id and a.kind = 'source_hls';
+    update public.videos set playable_at = null, updated_at = p_now where id = n.video_id;
+  end if;
 end
 $$;
 
@@ -278,6 +285,35 @@ language sql set search_path = '' as $$
 $$;
 
 -- Step results, each recorded in the transaction that completes the step.
+-- The video plays from now: said once (playable_at, and video.playable to the owner's endpoints),
+-- with a history row so that watchers hear of it. Early in process for a web-ready source
+-- (mark_playable), else when the encoded renditions are stored (complete_process).
+create function public.became_playable(j public.processing_jobs, p_note text, p_now timestamptz)
+returns void
+language plpgsql set search_path = '' as $$
+begin
+  update public.videos set playable_at = p_now, updated_at = p_now where id = j.video_id and playable_at is null;
+  if found then
+    insert into public.job_events (job_id, owner_id, from_status, to_status, attempt, message, created_at)
+    values (j.id, j.owner_id, j.status, j.status, j.attempts, p_note, p_now);
+    perform public.announce(j, 'video.playable', p_now);
+  end if;
+end
+$$;
+
+-- process stored the source packaged as HLS (no decode) while its encode goes on.
+create function public.mark_playable(p_job uuid, p_worker text, p_artifacts jsonb, p_now timestamptz default now())
+returns public.processing_jobs
+language plpgsql set search_path = '' as $$
+declare
+  j public.processing_jobs := public.held_job(p_job, 'process', p_worker);
+begin
+  perform public.record_artifacts(j.video_id, j.owner_id, p_artifacts, p_now);
+  perform public.became_playable(j, 'playable: the source, packaged as HLS without decoding', p_now);
+  return j;
+end
+$$;
+
 create function public.complete_process(
   p_job uuid, p_worker text, p_probe jsonb, p_artifacts jsonb, p_analysis jsonb, p_now timestamptz default now()
 ) returns public.processing_jobs
@@ -287,6 +323,9 @@ declare
 begin
   update public.videos set probe = p_probe, analysis = p_analysis, updated_at = p_now where id = j.video_id;
   perform public.record_artifacts(j.video_id, j.owner_id, p_artifacts, p_now);
+  if exists (select from public.video_artifacts a where a.video_id = j.video_id and a.kind in ('proxy', 'hls')) then
+    perform public.became_playable(j, 'playable: the encoded renditions are stored', p_now);
+  end if;
   return public.transition_job(p_job, 'processed', p_now);
 end
 $$;

@@ -183,7 +183,7 @@ def test_jobs_survive_killed_functions_and_dispatcher_exactly_once(chaos_stack, 
                 for r in conn.execute("select id, event_type from webhook_messages where job_id = %s", (job["id"],))
             }
             if reason is None:
-                assert set(messages) == {"video.ingested", "video.processed", "video.ready"}, job
+                assert set(messages) == {"video.ingested", "video.playable", "video.processed", "video.ready"}, job
             else:
                 assert "video.failed" in messages and "video.ready" not in messages, job
             for delivery in conn.execute(
@@ -295,7 +295,8 @@ def assert_one_set_of_artifacts(conn, stack: StackState, job: dict) -> None:
     """The kinds a clip gets, and the video's derived folder holding exactly their files."""
     artifacts = conn.execute("select * from video_artifacts where video_id = %s", (job["video_id"],)).fetchall()
     kinds = {a["kind"] for a in artifacts}
-    assert kinds - {"audio"} == {"poster", "proxy", "scene_scores", "storyboard", "thumbnails"}, kinds
+    # audio when the clip has sound, source_hls when it is web-ready (it played from its source)
+    assert kinds - {"audio", "source_hls"} == {"poster", "proxy", "scene_scores", "storyboard", "thumbnails"}, kinds
     expected = set()
     for a in artifacts:
         assert (stack.storage_root / a["bucket"] / a["path"]).stat().st_size == a["bytes"]

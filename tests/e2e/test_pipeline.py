@@ -150,9 +150,9 @@ def test_upload_becomes_ready_with_a_document_matching_ffprobe(home, stack, rece
     for stage in ("queued", "ready", "announced video.ready"):
         assert stage in result.stderr
 
-    events = deliveries_for(hook, secret, doc["job_id"], 3)
-    assert types(events) == ["video.ingested", "video.processed", "video.ready"]
-    assert events[2]["data"]["video_id"] == doc["video_id"]
+    events = deliveries_for(hook, secret, doc["job_id"], 4)
+    assert types(events) == ["video.ingested", "video.playable", "video.processed", "video.ready"]
+    assert events[3]["data"]["video_id"] == doc["video_id"]
 
 
 def test_doctor_says_the_events_can_flow(home, stack):
@@ -230,10 +230,19 @@ def test_every_bad_upload_fails_with_its_reason_and_is_announced(stack, receiver
         if job["owner_id"] is None:
             assert deliveries_for(hook, secret, str(job["id"]), timeout=0) == []  # nobody to tell
             continue
-        # What ingest accepted on its declarations, the decoder failed in process.
+        # What ingest accepted on its declarations, the decoder failed in process. Such a file may
+        # have played from its source meanwhile (it looked web-ready); failed, it plays no more.
         events = deliveries_for(hook, secret, str(job["id"]), 2 if accepted_first else 1)
-        said = [(e["type"], e["data"].get("reason")) for e in events]
+        said = [(e["type"], e["data"].get("reason")) for e in events if e["type"] != "video.playable"]
         assert said == [("video.ingested", None)] * accepted_first + [("video.failed", reason)], source
+        if accepted_first:
+            with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
+                video = conn.execute("select * from videos where id = %s", (job["video_id"],)).fetchone()
+                kinds = [
+                    r["kind"]
+                    for r in conn.execute("select kind from video_artifacts where video_id = %s", (job["video_id"],))
+                ]
+            assert video["playable_at"] is None and "source_hls" not in kinds, (source, kinds)
         assert "Traceback" not in events[-1]["data"]["message"]
         assert str(stack.storage_root) not in events[-1]["data"]["message"]
     logs = "".join(p.read_text(errors="replace") for p in (Path(stack.home) / "logs").glob("*.log"))
@@ -253,9 +262,9 @@ def test_a_failed_upload_retried_after_it_is_fixed_becomes_ready(home, stack, re
     row = wait_until_ready(stack, job["id"], 60)
     assert row is not None and (row["status"], row["retries"]) == ("ready", 1)
     # the retried job is a new run: its announcements carry new webhook-ids (…_r1)
-    events = deliveries_for(hook, secret, str(job["id"]), 4)
-    assert types(events) == ["video.failed", "video.ingested", "video.processed", "video.ready"]
-    assert len({e["timestamp"] for e in events}) == 4
+    events = deliveries_for(hook, secret, str(job["id"]), 5)
+    assert types(events) == ["video.failed", "video.ingested", "video.playable", "video.processed", "video.ready"]
+    assert len({e["timestamp"] for e in events}) == 5
     shown = cli(home, "status", str(job["id"]), timeout=60)
     assert "retry requested" in shown.stdout and "truncated" in shown.stdout  # the history is kept
 
@@ -280,10 +289,16 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
                     "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],)
                 )
             }
-            every = {"audio", "hls", "poster", "proxy", "scene_scores", "storyboard", "thumbnails"}
-            assert kinds == (every - {"audio"} if job["path"].endswith("silent.mp4") else every)
-            assert types(deliveries_for(hook, secret, str(job["id"]), 3)) == [
+            every = {"audio", "hls", "poster", "proxy", "scene_scores", "storyboard", "thumbnails", "source_hls"}
+            if job["path"].endswith("silent.mp4"):
+                every -= {"audio"}
+            if job["path"].endswith("rotated.mp4"):  # not web-ready: it plays from its renditions
+                every -= {"source_hls"}
+            assert kinds == every
+            # A rotated clip becomes playable and processed in one transaction: the same timestamp.
+            assert sorted(types(deliveries_for(hook, secret, str(job["id"]), 4))) == [
                 "video.ingested",
+                "video.playable",
                 "video.processed",
                 "video.ready",
             ]
@@ -374,10 +389,11 @@ def test_a_step_whose_function_is_down_fails_announced_and_retries_once_it_is_ba
     assert cli(home, "retry", str(job["id"]), timeout=60).returncode == 0
     row = wait_until_ready(stack, job["id"], 60)
     assert row is not None and row["status"] == "ready"
-    assert types(deliveries_for(hook, secret, str(job["id"]), 5)) == [
+    assert types(deliveries_for(hook, secret, str(job["id"]), 6)) == [
         "video.ingested",
         "video.failed",
         "video.ingested",
+        "video.playable",
         "video.processed",
         "video.ready",
     ]

@@ -41,13 +41,13 @@ def test_uploads_become_ready_and_are_announced_with_no_dispatcher(stack, clips)
                 jobs = list(pool.map(lambda oid: wait_for_job(stack, oid, 240), objects))
             assert [j["status"] for j in jobs] == ["ready"] * 3, jobs
             deadline = time.monotonic() + 30  # announcements go out as each step commits
-            while len(hook.requests) < 9 and time.monotonic() < deadline:
+            while len(hook.requests) < 12 and time.monotonic() < deadline:
                 time.sleep(0.2)
             by_job: dict[str, list[str]] = {}
             for event in hook.verified(secret):  # verified as the customer's library verifies them
                 by_job.setdefault(event["data"]["job_id"], []).append(event["type"])
             assert {str(j["id"]): sorted(by_job[str(j["id"])]) for j in jobs} == {
-                str(j["id"]): ["video.ingested", "video.processed", "video.ready"] for j in jobs
+                str(j["id"]): ["video.ingested", "video.playable", "video.processed", "video.ready"] for j in jobs
             }
             # Every event went through pg_net, and the reconciler settles each within its schedule.
             deadline = time.monotonic() + 30
@@ -64,11 +64,11 @@ def test_uploads_become_ready_and_are_announced_with_no_dispatcher(stack, clips)
                 "select status_code, count(*) as n from net._http_response group by 1 order by 1"
             ).fetchall()
             # Each event answered once: 202 for each step of the long steps and each webhook send,
-            # which work on after their answer (two steps and three sends a job); 200 for ingest
+            # which work on after their answer (two steps and four sends a job); 200 for ingest
             # (one a job) and for a send deferred behind the endpoint's other send.
             by_status = {a["status_code"]: a["n"] for a in answers}
             assert events["most"] == 1 and set(by_status) == {200, 202}
-            assert by_status[202] == 3 * (2 + 3) and by_status[200] >= 3
+            assert by_status[202] == 3 * (2 + 4) and by_status[200] >= 3
     finally:
         hook.close()
 

@@ -165,7 +165,7 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
     ready_delivery = page.locator(".delivery", has_text="video.ready")
     expect(ready_delivery).to_contain_text("delivered")
     expect(ready_delivery).to_contain_text("HTTP 204")
-    expect(page.locator(".delivery")).to_have_count(3)  # ingested, processed, ready
+    expect(page.locator(".delivery")).to_have_count(4)  # ingested, playable, processed, ready
 
 
 def test_a_failed_upload_shows_its_reason_and_can_be_retried(page):

@@ -99,27 +99,27 @@ def test_two_endpoints_one_failing_then_recovering(stack, clips):
         secrets = {"healthy": register(stack, healthy.url), "flaky": register(stack, flaky.url)}
         jobs = [wait_for_job(stack, upload(stack, clips[name]), 120) for name in ("plain", "silent")]
         assert all(j is not None and j["status"] == "ready" for j in jobs)
-        # 2 videos x 3 events (ingested, processed, ready) x 2 endpoints
-        rows = wait_for_deliveries(stack, 12, 60)
-        assert len(rows) == 12 and {r["status"] for r in rows} == {"delivered"}
+        # 2 videos x 4 events (ingested, playable, processed, ready) x 2 endpoints
+        rows = wait_for_deliveries(stack, 16, 60)
+        assert len(rows) == 16 and {r["status"] for r in rows} == {"delivered"}
 
         # Exact counts: the healthy endpoint once per message, the flaky one three times.
-        assert len(healthy.requests) == 6 and all(code == 204 for *_, code in healthy.requests)
-        assert len(flaky.requests) == 18
+        assert len(healthy.requests) == 8 and all(code == 204 for *_, code in healthy.requests)
+        assert len(flaky.requests) == 24
         flaky_messages = flaky.by_message()
-        assert set(flaky_messages) == set(healthy.by_message()) and len(flaky_messages) == 6
+        assert set(flaky_messages) == set(healthy.by_message()) and len(flaky_messages) == 8
         with psycopg.connect(stack.database_url, row_factory=dict_row) as conn:
             attempts = conn.execute(
                 "select d.endpoint_id, a.attempt, a.status_code from webhook_attempts a "
                 "join webhook_deliveries d on d.id = a.delivery_id"
             ).fetchall()
-            assert len(attempts) == 24
+            assert len(attempts) == 32
             by_endpoint = defaultdict(list)
             for a in attempts:
                 by_endpoint[a["endpoint_id"]].append((a["attempt"], a["status_code"]))
             assert sorted(map(sorted, by_endpoint.values()), key=len) == [
-                [(1, 204)] * 6,
-                sorted([(1, 503), (2, 503), (3, 204)] * 6),
+                [(1, 204)] * 8,
+                sorted([(1, 503), (2, 503), (3, 204)] * 8),
             ]
 
         # Retry timing: 1 s then 2 s (± 10 % jitter).
@@ -140,7 +140,7 @@ def test_two_endpoints_one_failing_then_recovering(stack, clips):
                     f"{event['type'].replace('.', '_')}"
                 )
         types = sorted(Webhook(secrets["healthy"]).verify(b, h)["type"] for _, h, b, _ in healthy.requests)
-        assert types == sorted(["video.ingested", "video.processed", "video.ready"] * 2)
+        assert types == sorted(["video.ingested", "video.playable", "video.processed", "video.ready"] * 2)
     finally:
         healthy.close()
         flaky.close()
@@ -159,15 +159,16 @@ def test_a_slow_endpoint_does_not_hold_up_another(stack, clips):
         assert job is not None and job["status"] == "ready"
         ready_at = time.monotonic()
         deadline = ready_at + 10
-        while len(fast.requests) < 3 and time.monotonic() < deadline:
+        while len(fast.requests) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert [Webhook(secret).verify(b, h)["type"] for _, h, b, _ in sorted(fast.requests)] == [
             "video.ingested",
+            "video.playable",
             "video.processed",
             "video.ready",
         ]
         assert fast.requests[-1][0] - ready_at < 2.0  # not queued behind the slow endpoint's 4 s answers
-        assert len(slow.requests) < 3 or slow.requests[-1][0] > fast.requests[-1][0]
+        assert len(slow.requests) < 4 or slow.requests[-1][0] > fast.requests[-1][0]
     finally:
         slow.close()
         fast.close()

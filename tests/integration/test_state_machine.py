@@ -140,11 +140,11 @@ def test_happy_path_chains_every_step(conn):
             Jsonb(
                 [
                     {
-                        "kind": "poster",
+                        "kind": "proxy",
                         "bucket": "derived",
-                        "path": "a/poster.jpg",
+                        "path": "a/proxy.mp4",
                         "bytes": 5,
-                        "content_type": "image/jpeg",
+                        "content_type": "video/mp4",
                     }
                 ]
             ),
@@ -157,7 +157,8 @@ def test_happy_path_chains_every_step(conn):
     done = conn.execute("select * from processing_jobs where id = %s", (job,)).fetchone()
     assert done["status"] == "ready" and done["lease_owner"] is None and done["finished_at"] is not None
     assert [t for t, _ in outbox(conn)] == ["ingest", "process", "generate_metadata"]
-    assert announced(conn, job) == ["video_ingested", "video_processed", "video_ready"]
+    # The stored proxy plays: announced once, before the step's own announcement.
+    assert announced(conn, job) == ["video_ingested", "video_playable", "video_processed", "video_ready"]
     history = [
         (r["from_status"], r["to_status"])
         for r in conn.execute("select * from job_events where job_id = %s order by id", (job,))
@@ -165,11 +166,13 @@ def test_happy_path_chains_every_step(conn):
     assert history == [
         (None, "queued"),
         ("queued", "processing"),
+        ("processing", "processing"),  # playable
         ("processing", "processed"),
         ("processed", "describing"),
         ("describing", "ready"),
     ]
     assert conn.execute("select count(*) as n from video_artifacts").fetchone()["n"] == 1
+    assert conn.execute("select playable_at from videos").fetchone()["playable_at"] is not None
 
 
 def test_illegal_transition_raises(conn):
@@ -588,7 +591,8 @@ def test_each_webhook_attempt_is_notified_as_news_of_its_job(conn, db_url):
 def test_the_announcements_the_database_writes_keep_the_payload_schema(conn):
     ready = new_job(conn)["id"]
     conn.execute("select claim_step(%s, 'process', 'w', 60)", (ready,))
-    conn.execute("select complete_process(%s, %s, '{}', '[]', '{}')", (ready, held(conn, ready)))
+    proxy = [{"kind": "proxy", "bucket": "derived", "path": "a/proxy.mp4", "bytes": 5, "content_type": "video/mp4"}]
+    conn.execute("select complete_process(%s, %s, '{}', %s, '{}')", (ready, held(conn, ready), Jsonb(proxy)))
     conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (ready,))
     conn.execute("select complete_generate_metadata(%s, %s, 1, '{}')", (ready, held(conn, ready)))
     failed = reject(conn, "not_a_video", "no video stream")["id"]
@@ -597,7 +601,13 @@ def test_the_announcements_the_database_writes_keep_the_payload_schema(conn):
         r["payload"]
         for r in conn.execute("select payload from webhook_messages where job_id in (%s, %s)", (ready, failed))
     ]
-    assert sorted(p["type"] for p in payloads) == ["video.failed", "video.ingested", "video.processed", "video.ready"]
+    assert sorted(p["type"] for p in payloads) == [
+        "video.failed",
+        "video.ingested",
+        "video.playable",
+        "video.processed",
+        "video.ready",
+    ]
     for payload in payloads:
         validator.validate(payload)  # as a consumer would
         parsed = webhook_payload.WebhookPayload.model_validate(payload)  # and no field the model lacks

@@ -79,12 +79,12 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
         ready_only = register(conn, picky.url, ["video.ready"])
         job = pipeline(conn, env, clips["plain"])
         answers = deliver_all(conn)  # each claimed and answered, then sent (post waits for the sends)
-        assert [a.status_code for a in answers] == [202] * 4
+        assert [a.status_code for a in answers] == [202] * 5
         assert all(a.get_json()["outcome"] == "accepted" and a.get_json()["delivery_id"] for a in answers)
         events = healthy.verified(every["secret"])  # as the customer's library verifies them
-        assert [e["type"] for e in events] == ["video.ingested", "video.processed", "video.ready"]
+        assert [e["type"] for e in events] == ["video.ingested", "video.playable", "video.processed", "video.ready"]
         assert [e["type"] for e in picky.verified(ready_only["secret"])] == ["video.ready"]
-        ready = events[2]["data"]
+        ready = events[3]["data"]
         assert ready == {
             "job_id": str(job["id"]),
             "video_id": str(job["video_id"]),
@@ -96,11 +96,11 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
             },
         }
         ids = [h["webhook-id"] for h, _ in healthy.requests]
-        assert ids[2] == f"msg_{job['id'].hex}_video_ready" and len(set(ids)) == 3
-        assert picky.requests[0][0]["webhook-id"] == ids[2]  # one message, the same id everywhere
+        assert ids[3] == f"msg_{job['id'].hex}_video_ready" and len(set(ids)) == 4
+        assert picky.requests[0][0]["webhook-id"] == ids[3]  # one message, the same id everywhere
         assert {d["status"] for d in deliveries(conn, every["id"])} == {"delivered"}
         attempts = conn.execute("select * from webhook_attempts order by id").fetchall()
-        assert len(attempts) == 4 and all(a["status_code"] == 204 and a["attempt"] == 1 for a in attempts)
+        assert len(attempts) == 5 and all(a["status_code"] == 204 and a["attempt"] == 1 for a in attempts)
         assert all(a["latency_ms"] >= 0 and a["delivery_id"] is not None for a in attempts)
         # the same event again is a replay, and another event for a delivered delivery a duplicate: nothing sent
         first = conn.execute(
@@ -114,7 +114,7 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
             (first["payload"]["record"]["id"],),
         ).fetchone()["message_id"]
         assert post("notify", first["payload"], message_id=stray).get_json()["outcome"] == "duplicate"
-        assert len(healthy.requests) == 3
+        assert len(healthy.requests) == 4
     finally:
         healthy.close()
         picky.close()
@@ -177,15 +177,16 @@ def test_410_turns_the_endpoint_off_and_cancels_what_it_still_had(env, conn, cli
     try:
         ep = register(conn, gone.url)
         pipeline(conn, env, clips["plain"])
-        answers = deliver_all(conn)  # video.ingested gets 410; the other two are then cancelled
+        answers = deliver_all(conn)  # video.ingested gets 410; the other three are then cancelled
         assert len(gone.requests) == 1 and [a.get_json()["outcome"] for a in answers] == [
             "accepted",
+            "duplicate",
             "duplicate",
             "duplicate",
         ]
         endpoint = conn.execute("select * from webhook_endpoints where id = %s", (ep["id"],)).fetchone()
         assert not endpoint["enabled"] and endpoint["disabled_reason"].startswith("HTTP 410 Gone")
-        assert [d["status"] for d in deliveries(conn, ep["id"])] == ["failed", "cancelled", "cancelled"]
+        assert [d["status"] for d in deliveries(conn, ep["id"])] == ["failed", "cancelled", "cancelled", "cancelled"]
     finally:
         gone.close()
 
@@ -274,7 +275,7 @@ def test_notify_answers_before_the_endpoint_does_and_a_full_instance_turns_event
     try:
         ep = register(conn, slow.url)
         pipeline(conn, env, clips["plain"])
-        (first, second, _) = due_deliveries(conn)
+        (first, second, *_) = due_deliveries(conn)
         answer = post("notify", first[2], message_id=first[1], follow=False)
         assert slow.arrived.acquire(timeout=10)  # the send is under way, the endpoint not answering
         assert answer.status_code == 202 and answer.get_json()["outcome"] == "accepted"
@@ -287,7 +288,7 @@ def test_notify_answers_before_the_endpoint_does_and_a_full_instance_turns_event
         assert conn.execute("select attempts from event_outbox where id = %s", (second[0],)).fetchone()["attempts"] == 0
         slow.released.set()
         assert drain(timeout=30)
-        assert [d["status"] for d in deliveries(conn, ep["id"])] == ["delivered", "pending", "pending"]
+        assert [d["status"] for d in deliveries(conn, ep["id"])] == ["delivered", "pending", "pending", "pending"]
         assert len(slow.requests) == 1
     finally:
         slow.close()  # lets a held request go
