@@ -60,14 +60,8 @@ class S3Storage:
         workdir = Path(tempfile.mkdtemp(prefix="vidpipe-s3-"))
         target = workdir / "object"
         try:
-            try:
+            with port_errors("download", bucket, path):
                 self._client.download_file(bucket, path, str(target), Config=TRANSFER)
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
-                    raise ObjectMissing(f"{bucket}/{path} does not exist") from exc
-                raise StorageUnavailable(f"download {bucket}/{path}: {exc}") from exc
-            except BotoCoreError as exc:
-                raise StorageUnavailable(f"download {bucket}/{path}: {exc}") from exc
             yield target
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -78,23 +72,15 @@ class S3Storage:
         bucket, path = safe_key(bucket, path)
         if self.size(bucket, path) is None:
             raise ObjectMissing(f"{bucket}/{path} does not exist")
-        try:
+        with port_errors("sign", bucket, path):
             url = self._client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": path}, ExpiresIn=SIGNED_URL_SECONDS
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageUnavailable(f"sign {bucket}/{path}: {exc}") from exc
 
         def head(n: int) -> bytes:
-            try:
+            with port_errors("read", bucket, path):
                 answer = self._client.get_object(Bucket=bucket, Key=path, Range=f"bytes=0-{n - 1}")
                 return bytes(answer["Body"].read(n))
-            except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
-                    raise ObjectMissing(f"{bucket}/{path} does not exist") from exc
-                raise StorageUnavailable(f"read {bucket}/{path}: {exc}") from exc
-            except BotoCoreError as exc:
-                raise StorageUnavailable(f"read {bucket}/{path}: {exc}") from exc
 
         yield Source.remote(url, head)
 
@@ -104,3 +90,16 @@ class S3Storage:
             self._client.upload_file(str(src), bucket, path, ExtraArgs={"ContentType": content_type}, Config=TRANSFER)
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"upload {bucket}/{path}: {exc}") from exc
+
+
+@contextmanager
+def port_errors(action: str, bucket: str, path: str) -> Iterator[None]:
+    """boto3's failures as the port names them: the object's absence, or the storage's trouble."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            raise ObjectMissing(f"{bucket}/{path} does not exist") from exc
+        raise StorageUnavailable(f"{action} {bucket}/{path}: {exc}") from exc
+    except BotoCoreError as exc:
+        raise StorageUnavailable(f"{action} {bucket}/{path}: {exc}") from exc

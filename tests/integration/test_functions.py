@@ -75,7 +75,8 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert processed.status_code == 202 and processed.get_json()["outcome"] == "accepted"
     assert job_row(conn)["status"] == "processed"
     artifacts = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
-    assert set(artifacts) == {"poster", "proxy", "audio", "thumbnails", "storyboard", "scene_scores"}
+    # source_hls: the clip is web-ready, so it played from its source before the encode
+    assert set(artifacts) == {"poster", "proxy", "audio", "thumbnails", "storyboard", "scene_scores", "source_hls"}
     for a in artifacts.values():
         stored = env / a["bucket"] / a["path"]
         assert stored.stat().st_size == a["bytes"] > 0
@@ -211,7 +212,8 @@ def test_process_leaves_no_scratch_files_whether_it_succeeds_or_fails(
 
 
 def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, conn, clips, tmp_path, monkeypatch):
-    """The heartbeat finds the lease gone: ffmpeg is killed, scratch removed, nothing recorded."""
+    """The heartbeat finds the lease gone: ffmpeg is killed, scratch removed, nothing recorded but
+    the source's HLS, stored before the encode so that the video plays meanwhile."""
     import subprocess
     import tempfile
     import threading
@@ -249,7 +251,8 @@ def test_a_step_whose_lease_is_taken_stops_its_ffmpeg_and_records_nothing(env, c
     assert [type(e) for e in failure] == [LeaseLost]
     row = job_row(conn)
     assert (row["status"], row["lease_owner"]) == ("processing", "the-run-that-took-over")  # left to that run
-    assert conn.execute("select count(*) as n from video_artifacts").fetchone()["n"] == 0
-    assert not (env / "derived").exists() or not any((env / "derived").rglob("*.*"))
+    kinds = [r["kind"] for r in conn.execute("select kind from video_artifacts")]
+    assert kinds == ["source_hls"]
+    assert {p.parent.name for p in (env / "derived").rglob("*.*")} == {"play"}
     assert list(scratch.iterdir()) == []
     assert subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, check=False).returncode == 1
