@@ -17,6 +17,9 @@ from shared.media.probe import probe
 from shared.media.storyboard import sprite_name, webvtt
 from shared.metadata.technical import Technical
 
+HLS_TYPE = "application/vnd.apple.mpegurl"
+TS_TYPE = "video/mp2t"
+
 
 def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
     """Turn the run's files and printed measurements into artifacts and typed results."""
@@ -95,9 +98,7 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
             details={"frames": frames_scored},
         )
     )
-    hls = _hls_rendition(plan)
-    if hls is not None:
-        renditions.append(hls)
+    renditions += [r for r in (_playlist_rendition(plan, "proxy_hls", "index.m3u8"), _hls_rendition(plan)) if r]
 
     found = MediaAnalysis(
         loudness=parse.loudness(log) if plan.has_audio else None,
@@ -136,26 +137,31 @@ def _storyboard(plan: Plan) -> StoryboardInfo | None:
     )
 
 
-def _hls_rendition(plan: Plan) -> Rendition | None:
-    master = plan.path("hls/master.m3u8")
-    if not master.exists():
+def _playlist_rendition(plan: Plan, folder: str, main: str) -> Rendition | None:
+    """The HLS files in `folder` as one rendition, named by its playlist `main`."""
+    playlist = plan.path(f"{folder}/{main}")
+    if not playlist.exists():
         return None
-    files = [p for p in sorted((plan.work / "hls").rglob("*")) if p.is_file() and p != master]
+    files = [p for p in sorted((plan.work / folder).rglob("*")) if p.is_file() and p != playlist]
     extra = tuple(
-        OutputFile(
-            p,
-            f"hls/{p.relative_to(plan.work / 'hls')}",
-            "application/vnd.apple.mpegurl" if p.suffix == ".m3u8" else "video/mp2t",
-        )
+        OutputFile(p, f"{folder}/{p.relative_to(plan.work / folder)}", HLS_TYPE if p.suffix == ".m3u8" else TS_TYPE)
         for p in files
     )
-    variants = sorted({p.parent.name for p in files})
     return Rendition(
-        "hls",
-        OutputFile(master, "hls/master.m3u8", "application/vnd.apple.mpegurl"),
-        extra=extra,
-        details={"variants": len(variants), "segments": sum(p.suffix == ".ts" for p in files)},
+        folder,
+        OutputFile(playlist, f"{folder}/{main}", HLS_TYPE),
+        extra,
+        {"segments": sum(p.suffix == ".ts" for p in files)},
     )
+
+
+def _hls_rendition(plan: Plan) -> Rendition | None:
+    """The optional ladder: a master playlist over one folder per rung."""
+    ladder = _playlist_rendition(plan, "hls", "master.m3u8")
+    if ladder is None:
+        return None
+    variants = {f.local.parent.name for f in ladder.extra}
+    return Rendition(ladder.kind, ladder.main, ladder.extra, {"variants": len(variants), **ladder.details})
 
 
 def _described(kind: str, file: OutputFile) -> Rendition:

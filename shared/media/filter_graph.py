@@ -74,14 +74,26 @@ def build_command(src: Path | Source, plan: Plan, tech: Technical, limits: Decod
         .filter("metadata", mode="print", file=str(plan.path("meta/scene_cuts.txt")))
     )
 
+    # The proxy's one encode is written twice by ffmpeg's tee muxer: the MP4 and an HLS rendition
+    # of the same packets. Keyframes at each segment boundary cut the segments evenly; the global
+    # header puts the codec setup where MP4 wants it (MPEG-TS gets it in-band from the muxer).
+    seconds = opts.hls_segment_seconds
     proxy_args: dict[str, Any] = {
         "vcodec": "libx264",
         "preset": opts.proxy_preset,
         "crf": opts.proxy_crf,
         "pix_fmt": "yuv420p",
-        "movflags": "+faststart",
+        "force_key_frames": f"expr:gte(t,n_forced*{seconds})",
+        "flags": "+global_header",
         "map_metadata": -1,
+        "f": "tee",
     }
+    (plan.work / "proxy_hls").mkdir(exist_ok=True)
+    proxy_targets = (
+        f"[f=mp4:movflags=+faststart]{plan.path('proxy.mp4')}|"
+        f"[f=hls:hls_time={seconds}:hls_playlist_type=vod:"
+        f"hls_segment_filename={plan.path('proxy_hls/segment_%04d.ts')}]{plan.path('proxy_hls/index.m3u8')}"
+    )
     outputs = [
         ffmpeg.output(
             thumbs[0].filter("format", image_format), str(plan.path(f"thumbnails/thumb_%04d.{ext}")), **image
@@ -104,7 +116,7 @@ def build_command(src: Path | Source, plan: Plan, tech: Technical, limits: Decod
             ffmpeg.output(
                 proxy_video,
                 sound[0],
-                str(plan.path("proxy.mp4")),
+                proxy_targets,
                 acodec="aac",
                 ac=2,
                 **{"b:a": opts.audio_bitrate},
@@ -115,7 +127,7 @@ def build_command(src: Path | Source, plan: Plan, tech: Technical, limits: Decod
         ]
     else:
         outputs += [
-            ffmpeg.output(proxy_video, str(plan.path("proxy.mp4")), **proxy_args),
+            ffmpeg.output(proxy_video, proxy_targets, **proxy_args),
             ffmpeg.output(picture_stats, "-", f="null"),
         ]
     if hls_heights:

@@ -296,7 +296,9 @@ def assert_one_set_of_artifacts(conn, stack: StackState, job: dict) -> None:
     artifacts = conn.execute("select * from video_artifacts where video_id = %s", (job["video_id"],)).fetchall()
     kinds = {a["kind"] for a in artifacts}
     # audio when the clip has sound, source_hls when it is web-ready (it played from its source)
-    assert kinds - {"audio", "source_hls"} == {"poster", "proxy", "scene_scores", "storyboard", "thumbnails"}, kinds
+    assert kinds - {"audio", "source_hls"} == {
+        "poster", "proxy", "proxy_hls", "scene_scores", "storyboard", "thumbnails"
+    }, kinds  # fmt: skip
     expected = set()
     for a in artifacts:
         assert (stack.storage_root / a["bucket"] / a["path"]).stat().st_size == a["bytes"]

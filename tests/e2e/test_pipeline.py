@@ -289,7 +289,8 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
                     "select kind from video_artifacts where video_id = %s order by kind", (job["video_id"],)
                 )
             }
-            every = {"audio", "hls", "poster", "proxy", "scene_scores", "storyboard", "thumbnails", "source_hls"}
+            every = {"audio", "hls", "poster", "proxy", "proxy_hls", "scene_scores", "storyboard", "thumbnails"}
+            every |= {"source_hls"}
             if job["path"].endswith("silent.mp4"):
                 every -= {"audio"}
             if job["path"].endswith("rotated.mp4"):  # not web-ready: it plays from its renditions

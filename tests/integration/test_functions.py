@@ -76,7 +76,9 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert job_row(conn)["status"] == "processed"
     artifacts = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
     # source_hls: the clip is web-ready, so it played from its source before the encode
-    assert set(artifacts) == {"poster", "proxy", "audio", "thumbnails", "storyboard", "scene_scores", "source_hls"}
+    assert set(artifacts) == {
+        "poster", "proxy", "proxy_hls", "audio", "thumbnails", "storyboard", "scene_scores", "source_hls"
+    }  # fmt: skip
     for a in artifacts.values():
         stored = env / a["bucket"] / a["path"]
         assert stored.stat().st_size == a["bytes"] > 0

@@ -2,6 +2,7 @@
 measurement is parsed, and the inputs people really upload all come out as a web-playable proxy."""
 
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -59,13 +60,22 @@ def scenes_result(scenes_clip, tmp_path_factory) -> tuple:
 
 def test_one_run_makes_every_artifact(scenes_result):
     _, out, _ = scenes_result
-    assert set(out) == {"proxy", "audio", "poster", "thumbnails", "storyboard", "scene_scores"}
+    assert set(out) == {"proxy", "proxy_hls", "audio", "poster", "thumbnails", "storyboard", "scene_scores"}
     codecs = sorted(s["codec_name"] for s in probe(out["proxy"].main.local)["streams"])
     assert codecs == ["aac", "h264"]
     assert out["proxy"].details["duration_seconds"] == pytest.approx(9.0, abs=0.1)
     assert (out["audio"].details["sample_rate"], out["audio"].details["channels"]) == (16000, 1)
     for file in (*out["thumbnails"].extra, *out["storyboard"].extra, out["poster"].main):
         assert decodes(file.local), file.key
+    # The proxy's encode as HLS too: the same packets, cut at keyframes forced every segment.
+    playlist = out["proxy_hls"].main.local
+    lengths = [float(x) for x in re.findall(r"#EXTINF:([0-9.]+)", playlist.read_text())]
+    assert lengths == pytest.approx([6.0, 3.0], abs=0.05) and out["proxy_hls"].details["segments"] == 2
+    assert decodes(playlist)
+    assert sorted(s["codec_name"] for s in probe(out["proxy_hls"].extra[0].local, OUTPUT_FORMATS)["streams"]) == [
+        "aac",
+        "h264",
+    ]
 
 
 def test_measurements_find_the_scenes_the_black_and_the_silence(scenes_result):

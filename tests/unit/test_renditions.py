@@ -98,9 +98,15 @@ def test_one_input_feeds_every_output(tmp_path):
         "thumbnails/thumb_%04d.jpg",
         "storyboard/sprite_%03d.jpg",
         "thumbnails/scene_%04d.jpg",
-        "proxy.mp4",
         "audio.wav",
     ]
+    # The proxy's one encode, written as an MP4 and as an HLS rendition by the tee muxer.
+    (tee,) = [a for a in args if a.startswith("[f=mp4")]
+    assert [t.rsplit("]", 1)[1].removeprefix(str(tmp_path) + "/") for t in tee.split("|")] == [
+        "proxy.mp4",
+        "proxy_hls/index.m3u8",
+    ]
+    assert ["-f", "tee"] in [args[i : i + 2] for i in range(len(args))]
 
 
 def test_no_audio_means_no_wav_and_no_listening(tmp_path):
