@@ -9,8 +9,9 @@ storage insert to `ready`, and the carrier's own cost: how long each event took 
 to the moment its function claimed the work (ingest's job creation, process's and
 generate_metadata's claims). With `--long N`, the first N uploads are a 90 s 1080p clip and the
 rest are sent once those are in their process step: it then reports, per upload, the time from
-the upload to its first step (ingest's job) and to its process step, so that one sees whether a
-long step holds up anyone else's events. Not part of `make test`.
+the upload to its first step (ingest's job), to its process step and to its playing (the clips
+are web-ready: they play from their source before the encode), so that one sees whether a long
+step holds up anyone else's events. Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def run_beside_long_steps(state: StackState, short: Path, long: Path, uploads: i
             to_process = float(row["ingest_hop"]) + float(row["process_hop"] or 0)
             print(
                 f"  {number:>2} {kind:<5} upload→first step {float(row['ingest_hop']):6.2f} s, "
-                f"→ process step {to_process:6.2f} s, → {row['status']} {float(row['total'] or 0):6.1f} s"
+                f"→ process step {to_process:6.2f} s, → playable {float(row['playable'] or 0):6.1f} s, "
+                f"→ {row['status']} {float(row['total'] or 0):6.1f} s"
             )
 
 

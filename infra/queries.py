@@ -102,11 +102,13 @@ def job_timings(conn: Conn, job_id: UUID | None = None, object_id: UUID | None =
     """Per job (all, or the one of a job or an upload), its id, status and seconds: from the upload
     to its video row (ingest_hop), from queued to processing (process_hop) and from processed to
     describing (describe_hop), how long each event took to reach its function; and from the upload
-    to the job's end (total; null while it runs). The benchmarks of the carriers read these."""
+    to the video's playing (playable) and to the job's end (total; each null until then). The
+    benchmarks of the carriers read these."""
     return conn.execute(
         f"""select j.id, j.status, extract(epoch from v.created_at - o.created_at) as ingest_hop,
                    extract(epoch from {_FIRST.format("processing")} - {_FIRST.format("queued")}) as process_hop,
                    extract(epoch from {_FIRST.format("describing")} - {_FIRST.format("processed")}) as describe_hop,
+                   extract(epoch from v.playable_at - o.created_at) as playable,
                    extract(epoch from j.finished_at - o.created_at) as total
               from public.processing_jobs j join public.videos v on v.id = j.video_id
               join storage.objects o on o.id = v.object_id
