@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 from typing import Any
 
 from shared.media import analysis as parse
@@ -98,7 +99,7 @@ def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
             details={"frames": frames_scored},
         )
     )
-    renditions += [r for r in (_playlist_rendition(plan, "proxy_hls", "index.m3u8"), _hls_rendition(plan)) if r]
+    renditions += [r for r in (playlist_rendition("proxy_hls", plan.work, "proxy_hls"), _hls_rendition(plan)) if r]
 
     found = MediaAnalysis(
         loudness=parse.loudness(log) if plan.has_audio else None,
@@ -137,18 +138,18 @@ def _storyboard(plan: Plan) -> StoryboardInfo | None:
     )
 
 
-def _playlist_rendition(plan: Plan, folder: str, main: str) -> Rendition | None:
-    """The HLS files in `folder` as one rendition, named by its playlist `main`."""
-    playlist = plan.path(f"{folder}/{main}")
+def playlist_rendition(kind: str, work: Path, folder: str, main: str = "index.m3u8") -> Rendition | None:
+    """The HLS files in `work/folder` as one rendition, named by its playlist `main`."""
+    playlist = work / folder / main
     if not playlist.exists():
         return None
-    files = [p for p in sorted((plan.work / folder).rglob("*")) if p.is_file() and p != playlist]
+    files = [p for p in sorted((work / folder).rglob("*")) if p.is_file() and p != playlist]
     extra = tuple(
-        OutputFile(p, f"{folder}/{p.relative_to(plan.work / folder)}", HLS_TYPE if p.suffix == ".m3u8" else TS_TYPE)
+        OutputFile(p, f"{folder}/{p.relative_to(work / folder)}", HLS_TYPE if p.suffix == ".m3u8" else TS_TYPE)
         for p in files
     )
     return Rendition(
-        folder,
+        kind,
         OutputFile(playlist, f"{folder}/{main}", HLS_TYPE),
         extra,
         {"segments": sum(p.suffix == ".ts" for p in files)},
@@ -157,7 +158,7 @@ def _playlist_rendition(plan: Plan, folder: str, main: str) -> Rendition | None:
 
 def _hls_rendition(plan: Plan) -> Rendition | None:
     """The optional ladder: a master playlist over one folder per rung."""
-    ladder = _playlist_rendition(plan, "hls", "master.m3u8")
+    ladder = playlist_rendition("hls", plan.work, "hls", "master.m3u8")
     if ladder is None:
         return None
     variants = {f.local.parent.name for f in ladder.extra}

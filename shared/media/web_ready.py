@@ -19,9 +19,10 @@ import threading
 from pathlib import Path
 
 from shared.domain import Reason
+from shared.media.collect import playlist_rendition
 from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, Source, as_source, demuxer_of, input_args
 from shared.media.ffmpeg_tools import run_tool
-from shared.media.models import OutputFile, Rendition
+from shared.media.models import Rendition
 from shared.metadata.technical import Technical
 
 WEB_PROFILES = ("Constrained Baseline", "Baseline", "Main", "High")
@@ -94,18 +95,17 @@ def remux_hls(
         timeout=max(300.0, 2 * (tech.duration_seconds or 0)),
         stop=stop,
     )  # fmt: skip
-    playlist = work / PLAYLIST
-    lengths = [float(x) for x in EXTINF.findall(playlist.read_text())]
-    if not lengths or max(lengths) > MAX_KEYFRAME_GAP_SECONDS:
+    lengths = [float(x) for x in EXTINF.findall((work / PLAYLIST).read_text())]
+    found = playlist_rendition("source_hls", work, "play")
+    if found is None or not lengths or max(lengths) > MAX_KEYFRAME_GAP_SECONDS:
         return None
-    segments = sorted(folder.glob("segment_*.ts"))
     return Rendition(
-        "source_hls",
-        OutputFile(playlist, PLAYLIST, "application/vnd.apple.mpegurl"),
-        extra=tuple(OutputFile(p, f"play/{p.name}", "video/mp2t") for p in segments),
+        found.kind,
+        found.main,
+        found.extra,
         details={
+            **found.details,
             "remuxed": True,
-            "segments": len(segments),
             "longest_segment_seconds": round(max(lengths), 3),
             "duration_seconds": round(sum(lengths), 3),
             "codec": tech.video.codec,
