@@ -142,6 +142,20 @@ def page_job_of_video(conn: Conn, video_id: UUID) -> Row | None:
     return conn.execute(_PAGE_JOB + " where j.video_id = %s", (video_id,)).fetchone()
 
 
+# What a player is given, best first: the HLS ladder, the source remuxed (its own quality, there
+# from the moment the video is playable), the proxy's HLS, the MP4 proxy.
+PLAYING_ORDER = ["hls", "source_hls", "proxy_hls", "proxy"]
+
+
+def playing(conn: Conn, video_id: UUID) -> Row | None:
+    """The file that plays the video now (kind, bucket, path), or None while nothing does."""
+    return conn.execute(
+        "select kind, bucket, path from public.video_artifacts where video_id = %(video)s and kind = any(%(kinds)s) "
+        "order by array_position(%(kinds)s, kind) limit 1",
+        {"video": video_id, "kinds": PLAYING_ORDER},
+    ).fetchone()
+
+
 def job_deliveries(conn: Conn, job_id: UUID) -> list[Row]:
     """The job's webhook deliveries with their endpoint and every attempt (`tries`)."""
     return conn.execute(

@@ -15,6 +15,17 @@ def decodes(path: Path) -> bool:
     return done.returncode == 0 and not done.stderr
 
 
+def duration(path: Path) -> float:
+    """The file's duration as ffprobe reads it (a playlist: the sum of its segments)."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout)
+
+
 def vtt_cues(text: str) -> list[tuple[float, float, str]]:
     """(start, end, payload's first line) per cue."""
 

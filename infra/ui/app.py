@@ -295,17 +295,20 @@ def videos() -> Any:
 
 @page.get("/api/videos/<uuid:video_id>")
 def video(video_id: UUID) -> Any:
-    """All the page shows of one video: its job and history, document and webhook deliveries."""
+    """All the page shows of one video: its job and history, document, what plays it now and
+    its webhook deliveries."""
     with owner_db() as conn:
         job = queries.page_job_of_video(conn, video_id)
         if job is None:
             abort(404, "no such video")
         document = queries.metadata_document(conn, video_id)
+        playing = queries.playing(conn, video_id)
         events = queries.job_history(conn, job["job_id"])
         deliveries = queries.job_deliveries(conn, job["job_id"])
     return jsonify(
         job=_json(job),
         document=document,
+        playing=playing,
         events=[_json({key: e[key] for key in HISTORY_FIELDS}) for e in events],
         deliveries=[_json(d) for d in deliveries],
     )

@@ -139,21 +139,36 @@ def _storyboard(plan: Plan) -> StoryboardInfo | None:
 
 
 def playlist_rendition(kind: str, work: Path, folder: str, main: str = "index.m3u8") -> Rendition | None:
-    """The HLS files in `work/folder` as one rendition, named by its playlist `main`."""
+    """The HLS files in `work/folder` as one rendition, named by its playlist `main`. The files are
+    the ones the playlists name, not the folder's: segments may be stored and gone already."""
     playlist = work / folder / main
     if not playlist.exists():
         return None
-    files = [p for p in sorted((work / folder).rglob("*")) if p.is_file() and p != playlist]
+    names = playlist_files(playlist)
     extra = tuple(
-        OutputFile(p, f"{folder}/{p.relative_to(work / folder)}", HLS_TYPE if p.suffix == ".m3u8" else TS_TYPE)
-        for p in files
+        OutputFile(work / folder / name, f"{folder}/{name}", HLS_TYPE if name.endswith(".m3u8") else TS_TYPE)
+        for name in names
     )
     return Rendition(
         kind,
         OutputFile(playlist, f"{folder}/{main}", HLS_TYPE),
         extra,
-        {"segments": sum(p.suffix == ".ts" for p in files)},
+        {"segments": sum(n.endswith(".ts") for n in names)},
     )
+
+
+def playlist_files(playlist: Path) -> list[str]:
+    """Every file a playlist names, through its variant playlists, relative to its folder."""
+    names: list[str] = []
+    for line in playlist.read_text().splitlines():
+        uri = line.strip()
+        if not uri or uri.startswith("#"):
+            continue
+        names.append(uri)
+        if uri.endswith(".m3u8"):
+            inner = Path(uri).parent
+            names += [(inner / name).as_posix() for name in playlist_files(playlist.parent / uri)]
+    return names
 
 
 def _hls_rendition(plan: Plan) -> Rendition | None:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from urllib.parse import urlsplit
 
 from shared.domain import LeaseLost, ObjectMissing, PipelineError, Reason, StorageUnavailable
 
 STOP_POLL_SECONDS = 0.2  # how soon a tool is killed once its step's lease is gone
+HOLD_POLL_SECONDS = 0.01  # how soon a tool is paused once its outputs wait for storage
 # `[h264 @ 0x55d0c…] ` prefixes name ffmpeg's internals and memory addresses: not for users.
 CONTEXT_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*")
 
@@ -50,30 +52,28 @@ def run_tool(
     known: Sequence[Diagnosis] = (),
     stop: threading.Event | None = None,
     refuse: Sequence[Diagnosis] = (),
+    hold: Callable[[], bool] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run an ffmpeg-family command; a non-zero exit becomes PipelineError(reason), or the
     reason of the first `known` diagnosis whose text ffmpeg printed. A `refuse` diagnosis fails
     the run whatever its exit (ffmpeg skips a frame it may not decode and goes on). When `stop`
-    is set (the step's lease is gone) the tool is killed and LeaseLost raised."""
+    is set (the step's lease is gone) the tool is killed and LeaseLost raised. While `hold` says
+    so (its outputs wait for their upload) the tool is paused; the pause counts in `timeout`.
+    An error `hold` raises (its outputs cannot be stored) ends the run."""
     try:
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise PipelineError(Reason.INTERNAL_ERROR, f"{args[0]} is not installed", retryable=True) from exc
-    deadline = time.monotonic() + timeout
     with proc:
         output: list[bytes] = []  # stdout, stderr: read on a thread, so this one can watch `stop`
         reading = threading.Thread(target=lambda: output.extend(proc.communicate()), daemon=True)
         reading.start()
-        while reading.is_alive():
-            reading.join(STOP_POLL_SECONDS)
-            if stop is not None and stop.is_set():
-                proc.kill()
-                reading.join()
-                raise LeaseLost(f"{what} stopped: the step's lease was lost")
-            if time.monotonic() > deadline:
-                proc.kill()
-                reading.join()
-                raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True)
+        try:
+            _watch(proc, reading, what, timeout, stop, hold)
+        except BaseException:  # stopped, too slow, or `hold` raised: the tool goes too
+            proc.kill()
+            reading.join()
+            raise
     result = subprocess.CompletedProcess(args, proc.returncode, output[0], output[1])
     stderr = result.stderr.decode(errors="replace")
     if result.returncode != 0:
@@ -86,6 +86,29 @@ def run_tool(
     if result.returncode != 0:
         raise PipelineError(reason, f"{what} failed: {stderr_tail(scrub_paths(stderr, args))}")
     return result
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    reading: threading.Thread,
+    what: str,
+    timeout: float,
+    stop: threading.Event | None,
+    hold: Callable[[], bool] | None,
+) -> None:
+    """Until the tool ends: pause and resume it as `hold` says, raise when `stop` is set or the
+    time is up."""
+    deadline = time.monotonic() + timeout
+    paused = False
+    while reading.is_alive():
+        reading.join(STOP_POLL_SECONDS if hold is None else HOLD_POLL_SECONDS)
+        if hold is not None and reading.is_alive() and hold() != paused:
+            paused = not paused
+            proc.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+        if stop is not None and stop.is_set():
+            raise LeaseLost(f"{what} stopped: the step's lease was lost")
+        if time.monotonic() > deadline:
+            raise PipelineError(Reason.MEDIA_ERROR, f"{what} took longer than {timeout:.0f} s", retryable=True)
 
 
 # The folders of an absolute path (`file:/tmp/x/` of `file:/tmp/x/clip.mp4`), where a word, a quote

@@ -91,7 +91,7 @@ def build_command(src: Path | Source, plan: Plan, tech: Technical, limits: Decod
     (plan.work / "proxy_hls").mkdir(exist_ok=True)
     proxy_targets = (
         f"[f=mp4:movflags=+faststart]{plan.path('proxy.mp4')}|"
-        f"[f=hls:hls_time={seconds}:hls_playlist_type=vod:"
+        f"[f=hls:hls_time={seconds}:hls_playlist_type=vod:hls_flags=temp_file:"
         f"hls_segment_filename={plan.path('proxy_hls/segment_%04d.ts')}]{plan.path('proxy_hls/index.m3u8')}"
     )
     outputs = [
@@ -164,6 +164,7 @@ def _hls_output(plan: Plan, tech: Technical, heights: list[int], videos: list[An
         "f": "hls",
         "hls_time": opts.hls_segment_seconds,
         "hls_playlist_type": "vod",
+        "hls_flags": "temp_file",  # each segment whole before its name appears (see shipping)
         "hls_segment_filename": str(plan.path("hls/%v/segment_%04d.ts")),
         "master_pl_name": "master.m3u8",
         "var_stream_map": " ".join(variants),

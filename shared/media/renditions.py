@@ -14,6 +14,7 @@ split/asplit hand the decoded frames and samples to every output and analysis fi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.domain import PipelineError, Reason
@@ -38,11 +39,15 @@ def render(
     options: RenditionOptions,
     limits: DecodeLimits,
     stop: threading.Event | None = None,
+    hold: Callable[[], bool] | None = None,
 ) -> RenderResult:
+    """The run (see run_tool for `stop` and `hold`) and what it made."""
     plan = plan_for(work, tech, options)
     args = build_command(src, plan, tech, limits)
     timeout = max(300.0, 20 * plan.duration)
-    result = run_tool(args, Reason.MEDIA_ERROR, "transcoding", timeout=timeout, stop=stop, refuse=[FRAME_TOO_LARGE])
+    result = run_tool(
+        args, Reason.MEDIA_ERROR, "transcoding", timeout=timeout, stop=stop, refuse=[FRAME_TOO_LARGE], hold=hold
+    )
     log = result.stderr.decode(errors="replace")
     if not (plan.path("proxy.mp4")).exists() or not sorted((work / "thumbnails").glob("thumb_*")):
         raise PipelineError(Reason.MEDIA_ERROR, "no video frame could be decoded")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.domain import Reason
@@ -72,6 +73,7 @@ def remux_hls(
     segment_seconds: int,
     limits: DecodeLimits,
     stop: threading.Event | None = None,
+    hold: Callable[[], bool] | None = None,
 ) -> Rendition | None:
     """The source's own video and sound packaged as HLS in `work`, cut at its keyframes; None
     when its keyframes are too far apart (see the module's docstring)."""
@@ -87,13 +89,15 @@ def remux_hls(
             "-t", f"{limits.max_seconds + 1:g}",
             *streams, "-c", "copy", "-sn", "-dn", "-map_metadata", "-1",
             "-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod",
-            "-hls_segment_type", "mpegts", "-hls_segment_filename", str(folder / "segment_%05d.ts"),
+            "-hls_segment_type", "mpegts", "-hls_flags", "temp_file",
+            "-hls_segment_filename", str(folder / "segment_%05d.ts"),
             str(work / PLAYLIST),
         ],
         Reason.MEDIA_ERROR,
         "packaging the source as HLS",
         timeout=max(300.0, 2 * (tech.duration_seconds or 0)),
         stop=stop,
+        hold=hold,
     )  # fmt: skip
     lengths = [float(x) for x in EXTINF.findall((work / PLAYLIST).read_text())]
     found = playlist_rendition("source_hls", work, "play")

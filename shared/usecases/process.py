@@ -26,6 +26,7 @@ from shared.usecases.artifacts import store
 from shared.usecases.heartbeat import Heartbeat
 from shared.usecases.leased_step import accept_step
 from shared.usecases.outcome import Accepted
+from shared.usecases.shipping import shipping
 
 log = get_logger("process")
 
@@ -43,8 +44,10 @@ def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Jo
             technical = technical_from_probe(info, MadeBy.model_validate(info["made_by"]))
             limits = DecodeLimits.from_settings(svc.settings)
             play_first(svc, job, video, src, Path(tmp), technical, limits, beat)
-            result = render(src, Path(tmp), technical, svc.settings.rendition_options(), limits, stop=beat.lost)
-            artifacts = [store(svc, video, r, ffmpeg_by, beat) for r in result.renditions]
+            with shipping(svc, video, Path(tmp), ("proxy_hls", "hls"), beat) as shipped:
+                options = svc.settings.rendition_options()
+                result = render(src, Path(tmp), technical, options, limits, stop=beat.lost, hold=shipped.full)
+            artifacts = [store(svc, video, r, ffmpeg_by, beat, shipped.stored) for r in result.renditions]
     except ObjectMissing:
         raise PipelineError(Reason.OBJECT_MISSING, "the uploaded file is no longer in storage") from None
     analysis = {**result.analysis.model_dump(mode="json"), "made_by": ffmpeg_by}
@@ -69,12 +72,15 @@ def play_first(
     if why_not:
         log.info("not web-ready: %s", "; ".join(why_not), extra={"job_id": str(job.id), "outcome": "encode_first"})
         return
-    remuxed = remux_hls(src, work, technical, settings.hls_segment_seconds, limits, stop=beat.lost)
+    with shipping(svc, video, work, ("play",), beat) as shipped:
+        remuxed = remux_hls(
+            src, work, technical, settings.hls_segment_seconds, limits, stop=beat.lost, hold=shipped.full
+        )
     if remuxed is None:
         log.info("keyframes too far apart to play the source as it is", extra={"job_id": str(job.id)})
         return
     by = {"tool": "ffmpeg", "version": tool_version("ffmpeg")}
-    svc.db.mark_playable(job.id, job.claim, [store(svc, video, remuxed, by, beat)])
+    svc.db.mark_playable(job.id, job.claim, [store(svc, video, remuxed, by, beat, shipped.stored)])
     shutil.rmtree(work / "play", ignore_errors=True)  # stored: the scratch space is the encode's now
 
 

@@ -1,7 +1,8 @@
 """The results page in a real browser: Playwright drives Debian's Chromium against the page the
 stack serves. An upload goes through the pipeline while the page watches it without reloading;
-the ready video plays (through hls.js, the HLS ladder being on) with its captions, its chapters
-seek, and its storyboard shows on the timeline. Screenshots are kept in test-artifacts/ui/."""
+it plays from its source as soon as it is playable, long before ready; the ready video plays
+(through hls.js, the HLS ladder being on) with its captions, its chapters seek, and its
+storyboard shows on the timeline. Screenshots are kept in test-artifacts/ui/."""
 
 import os
 import subprocess
@@ -118,8 +119,14 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
     row.locator("a").click()
     expect(page.locator("#summary")).to_contain_text("three_scenes.mp4")
     status = row.locator(".status")
-    if status.text_content() != "ready":
-        page.screenshot(path=SHOTS / "in-progress.png", full_page=True)
+
+    # Playable long before ready: the source, packaged as HLS without decoding, plays meanwhile.
+    early = page.locator('#player[data-kind="source_hls"]')
+    expect(early).to_have_attribute("data-source", "hls.js", timeout=STEP_TIMEOUT_MS)
+    assert status.text_content() != "ready"
+    player(page, "(v.muted = true, v.play(), true)")
+    until(page, "v.currentTime > 1")
+    page.screenshot(path=SHOTS / "in-progress.png", full_page=True)
     loads = page.evaluate("performance.getEntriesByType('navigation').length")
     expect(status).to_have_text("ready", timeout=STEP_TIMEOUT_MS)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # not reloaded

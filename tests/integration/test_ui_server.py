@@ -116,6 +116,31 @@ def test_the_user_sees_only_their_own_videos(world):
     assert [e["to_status"] for e in detail["events"]] == ["failed"]
 
 
+def test_the_page_is_told_what_plays_the_video_now(world):
+    """Nothing before the video is playable; then its source's HLS; the ladder once it is made."""
+    mine, theirs = world["mine"], world["theirs"]
+
+    def playing(video: dict) -> dict | None:
+        answer: dict | None = get(world, f"/api/videos/{video['video_id']}").get_json()["playing"]
+        return answer
+
+    def made(video: dict, kind: str, path: str) -> None:
+        with psycopg.connect(world["url"], autocommit=True) as conn:
+            conn.execute(
+                "insert into video_artifacts (video_id, owner_id, kind, bucket, path, bytes, content_type) "
+                "select id, owner_id, %s, 'derived', %s, 1, 'application/vnd.apple.mpegurl' from videos where id = %s",
+                (kind, path, video["video_id"]),
+            )
+
+    assert playing(mine) is None
+    made(mine, "proxy", "p/proxy.mp4")
+    made(mine, "source_hls", "p/play/index.m3u8")
+    made(theirs, "hls", "t/hls/master.m3u8")  # another video's ladder is not this one's
+    assert playing(mine) == {"kind": "source_hls", "bucket": "derived", "path": "p/play/index.m3u8"}
+    made(mine, "hls", "p/hls/master.m3u8")
+    assert playing(mine) == {"kind": "hls", "bucket": "derived", "path": "p/hls/master.m3u8"}
+
+
 def test_files_are_served_to_their_owner_only_with_ranges(world):
     mine, theirs = world["mine"], world["theirs"]
     vtt = f"/files/derived/{ME}/{mine['video_id']}/captions.vtt"

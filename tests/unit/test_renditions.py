@@ -6,6 +6,7 @@ import pytest
 
 from shared.config import IngestLimits, RenditionSettings
 from shared.domain import PipelineError
+from shared.media.collect import playlist_files, playlist_rendition
 from shared.media.confine import DecodeLimits
 from shared.media.filter_graph import build_command
 from shared.media.models import MadeBy
@@ -135,3 +136,17 @@ def test_no_video_stream_is_refused(tmp_path):
     )
     with pytest.raises(PipelineError):
         plan_for(tmp_path, tech, rendition_options())
+
+
+def test_a_playlist_names_its_files_through_its_variants(tmp_path):
+    """The files of an HLS rendition are the ones its playlists name: its segments may be stored
+    and gone from the folder already."""
+    (tmp_path / "0").mkdir()
+    (tmp_path / "master.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n0/index.m3u8\n")
+    (tmp_path / "0/index.m3u8").write_text(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nsegment_0000.ts\n#EXTINF:1.5,\nsegment_0001.ts\n#EXT-X-ENDLIST\n"
+    )
+    assert playlist_files(tmp_path / "master.m3u8") == ["0/index.m3u8", "0/segment_0000.ts", "0/segment_0001.ts"]
+    ladder = playlist_rendition("hls", tmp_path.parent, tmp_path.name, "master.m3u8")
+    assert ladder is not None and ladder.details == {"segments": 2}
+    assert [f.key for f in ladder.files][-1] == f"{tmp_path.name}/master.m3u8"

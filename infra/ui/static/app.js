@@ -3,7 +3,7 @@
 // and metadata. No build step: plain DOM code; every text from data goes in as textContent.
 "use strict";
 
-const state = { jobs: new Map(), pending: new Map(), selected: null, detail: null, hls: null };
+const state = { jobs: new Map(), pending: new Map(), selected: null, detail: null, hls: null, early: null };
 
 const $ = (id) => document.getElementById(id);
 function el(tag, attrs = {}, ...children) {
@@ -134,8 +134,13 @@ async function showVideo(videoId) {
     $("deliveries").replaceChildren(deliveriesTable(data.deliveries)); // the player keeps playing
     return;
   }
-  if (state.hls) { state.hls.destroy(); state.hls = null; }
-  const { job, document: doc } = data;
+  const { job, document: doc, playing } = data;
+  // On its way, the video plays as soon as it is playable; that player goes on playing through
+  // the job's changes until the ready page's player takes over.
+  const early = job.status !== "ready" && job.status !== "failed" && playing ? playing : null;
+  const kept = early && state.early && state.early.dataset.videoId === job.video_id ? state.early : null;
+  if (!kept && state.hls) { state.hls.destroy(); state.hls = null; }
+  state.early = null;
   const section = $("detail");
   section.replaceChildren(
     el("h2", { id: "title", text: (doc && doc.suggestions && doc.suggestions.title) || displayName(job.path) }),
@@ -143,7 +148,8 @@ async function showVideo(videoId) {
   );
   if (job.status === "failed") section.append(failure(job));
   else if (job.status !== "ready") section.append(steps(job.status));
-  if (job.status === "ready" && doc) section.append(...ready(doc));
+  if (job.status === "ready" && doc) section.append(...ready(doc, playing));
+  else if (early) section.append(el("div", { class: "player" }, (state.early = kept || earlyPlayer(early, job.video_id))));
   else if (doc && doc.poster) section.append(el("img", { class: "poster", src: fileUrl(doc.poster), alt: "poster" }));
   section.append(el("h3", { text: "History" }), historyTable(data.events));
   section.append(el("h3", { text: "Webhook deliveries" }), el("div", { id: "deliveries" }, deliveriesTable(data.deliveries)));
@@ -178,7 +184,14 @@ function failure(job) {
   return box;
 }
 
-function ready(doc) {
+function earlyPlayer(playing, videoId) {
+  const video = el("video", { id: "player", controls: "", preload: "auto", playsinline: "", crossorigin: "anonymous" });
+  video.dataset.videoId = videoId;
+  attachSource(video, playing, null);
+  return video;
+}
+
+function ready(doc, playing) {
   const video = el("video", { id: "player", controls: "", preload: "auto", playsinline: "", crossorigin: "anonymous" });
   if (doc.poster) video.poster = fileUrl(doc.poster);
   if (doc.captions) {
@@ -187,7 +200,7 @@ function ready(doc) {
     video.append(track);
     track.addEventListener("load", () => { track.track.mode = "showing"; });
   }
-  attachSource(video, doc);
+  attachSource(video, doc.hls ? { kind: "hls", ...doc.hls.master } : playing, doc.proxy);
   const timeline = el("div", { class: "timeline", id: "timeline" }, el("div", { class: "played" }));
   const tile = el("div", { class: "storyboard-tile", id: "storyboard-tile", hidden: "" }, el("span"));
   const player = el("div", { class: "player" }, video, timeline, tile);
@@ -228,16 +241,17 @@ function ready(doc) {
   return parts;
 }
 
-// The HLS ladder through hls.js where the browser has Media Source Extensions, else natively
-// (Safari on iOS), else the MP4 proxy.
-function attachSource(video, doc) {
-  const mp4 = doc.proxy ? fileUrl(doc.proxy) : null;
+// What plays (the API's `playing`: an HLS playlist or the MP4 proxy) through hls.js where the
+// browser has Media Source Extensions, else natively (Safari on iOS), else the MP4 proxy.
+function attachSource(video, playing, proxy) {
+  const mp4 = proxy ? fileUrl(proxy) : null;
   const play = (src, how) => { video.src = src; video.dataset.source = how; };
-  if (!(doc.hls && doc.hls.master)) {
-    if (mp4) play(mp4, "mp4");
+  video.dataset.kind = playing ? playing.kind : "proxy";
+  if (!playing || !playing.path.endsWith(".m3u8")) {
+    if (playing || mp4) play(playing ? fileUrl(playing) : mp4, "mp4");
     return;
   }
-  const master = fileUrl(doc.hls.master);
+  const master = fileUrl(playing);
   withHls().then((Hls) => {
     if (Hls && Hls.isSupported()) {
       state.hls = new Hls();
