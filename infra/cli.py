@@ -233,13 +233,18 @@ def list_jobs(conn: queries.Conn) -> None:
         retries = f"+{r['retries']}" if r["retries"] else ""
         table.add_row(
             short_id(r["id"]),
-            r["status"],
+            r["status"] + (f" {percent(r)}%" if r["progress_stage"] else ""),
             f"{r['attempts']}/{r['max_attempts']}{retries}",
             display_name(r["path"]),
             r["reason_code"] or "",
             r["updated_at"].strftime("%H:%M:%S"),
         )
     out.print(table)
+
+
+def percent(row: dict[str, Any]) -> int:
+    """How far the job's running step is, from its row's progress."""
+    return int(100 * row["progress_done"] / row["progress_total"])
 
 
 def display_name(path: str) -> str:
@@ -255,6 +260,12 @@ def show_job(conn: queries.Conn, job_id: UUID) -> None:
         f"job {row['id']}  {display_name(row['path'])}\n"
         f"{row['status']}, attempt {row['attempts']}/{row['max_attempts']}, retries {row['retries']}"
         + (f"\nreason {row['reason_code']}: {row['last_error']}" if row["reason_code"] else "")
+        + (
+            f"\n{row['progress_stage']}: {row['progress_done']:.0f} of {row['progress_total']:.0f} "
+            f"{row['progress_unit']} ({percent(row)}%)"
+            if row["progress_stage"]
+            else ""
+        )
     )
     history = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in ("at", "from", "to", "try"):

@@ -122,7 +122,8 @@ def job_timings(conn: Conn, job_id: UUID | None = None, object_id: UUID | None =
 _PAGE_JOB = """
 select j.id as job_id, j.video_id, v.object_id, v.path, v.size_bytes, j.status, j.reason_code, j.last_error,
        j.failed_step, j.attempts, j.max_attempts, j.retries, j.retry_requested_at, j.created_at, j.updated_at,
-       j.finished_at, m.document #>> '{suggestions,title}' as title, m.document #>> '{poster,path}' as poster,
+       j.finished_at, j.progress_stage, j.progress_done, j.progress_total, j.progress_unit, v.playable_at,
+       m.document #>> '{suggestions,title}' as title, m.document #>> '{poster,path}' as poster,
        m.document #>> '{poster,bucket}' as poster_bucket
   from public.processing_jobs j join public.videos v on v.id = j.video_id
   left join public.video_metadata m on m.video_id = j.video_id
@@ -142,9 +143,10 @@ def page_job_of_video(conn: Conn, video_id: UUID) -> Row | None:
     return conn.execute(_PAGE_JOB + " where j.video_id = %s", (video_id,)).fetchone()
 
 
-# What a player is given, best first: the HLS ladder, the source remuxed (its own quality, there
-# from the moment the video is playable), the proxy's HLS, the MP4 proxy.
-PLAYING_ORDER = ["hls", "source_hls", "proxy_hls", "proxy"]
+# What a player is given, best first: the master playlist over every HLS rendition (a player
+# picks by bandwidth), the HLS ladder, the source remuxed (its own quality, there from the
+# moment the video is playable), the proxy's HLS, the MP4 proxy.
+PLAYING_ORDER = ["playback", "hls", "source_hls", "proxy_hls", "proxy"]
 
 
 def playing(conn: Conn, video_id: UUID) -> Row | None:

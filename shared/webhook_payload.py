@@ -31,6 +31,17 @@ class WebhookLinks(Closed):
     artifacts: str
 
 
+class WebhookProgress(Closed):
+    """How far the job is when the event happened: the running step's stage and how much of how
+    much (in `unit`, seconds of the video), or `ready` at 100."""
+
+    stage: str  # packaging | encoding | transcribing | ready
+    percent: int
+    done: float | None = None
+    total: float | None = None
+    unit: str | None = None
+
+
 class WebhookData(Closed):
     job_id: UUID
     video_id: UUID
@@ -38,6 +49,7 @@ class WebhookData(Closed):
     reason: Reason | None = None  # a failed job's reason code
     message: str | None = None  # a failed job's sentence about its failure
     failed_step: JobStep | None = None
+    progress: WebhookProgress | None = None  # while a step runs (video.playable), and at ready
     links: WebhookLinks
 
 

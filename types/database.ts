@@ -137,14 +137,14 @@ isOneToOne: false
                   ]
                 },"processing_jobs": {
                   Row: {
-                    "attempts": number,"created_at": string,"failed_step": Database["public"]['Enums']["job_step"] | null,"finished_at": string | null,"id": string,"last_error": string | null,"lease_expires_at": string | null,"lease_owner": string | null,"max_attempts": number,"owner_id": string | null,"reason_code": Database["public"]['Enums']["failure_reason"] | null,"retries": number,"retry_requested_at": string | null,"run_after": string,"status": Database["public"]['Enums']["job_status"],"updated_at": string,"video_id": string
+                    "attempts": number,"created_at": string,"failed_step": Database["public"]['Enums']["job_step"] | null,"finished_at": string | null,"id": string,"last_error": string | null,"lease_expires_at": string | null,"lease_owner": string | null,"max_attempts": number,"owner_id": string | null,"progress_done": number | null,"progress_stage": string | null,"progress_total": number | null,"progress_unit": string | null,"reason_code": Database["public"]['Enums']["failure_reason"] | null,"retries": number,"retry_requested_at": string | null,"run_after": string,"status": Database["public"]['Enums']["job_status"],"updated_at": string,"video_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"created_at"?: string,"failed_step"?: Database["public"]['Enums']["job_step"] | null,"finished_at"?: string | null,"id"?: string,"last_error"?: string | null,"lease_expires_at"?: string | null,"lease_owner"?: string | null,"max_attempts"?: number,"owner_id"?: string | null,"reason_code"?: Database["public"]['Enums']["failure_reason"] | null,"retries"?: number,"retry_requested_at"?: string | null,"run_after"?: string,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"video_id": string
+                    "attempts"?: number,"created_at"?: string,"failed_step"?: Database["public"]['Enums']["job_step"] | null,"finished_at"?: string | null,"id"?: string,"last_error"?: string | null,"lease_expires_at"?: string | null,"lease_owner"?: string | null,"max_attempts"?: number,"owner_id"?: string | null,"progress_done"?: number | null,"progress_stage"?: string | null,"progress_total"?: number | null,"progress_unit"?: string | null,"reason_code"?: Database["public"]['Enums']["failure_reason"] | null,"retries"?: number,"retry_requested_at"?: string | null,"run_after"?: string,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"video_id": string
                   }
                   Update: {
-                    "attempts"?: number,"created_at"?: string,"failed_step"?: Database["public"]['Enums']["job_step"] | null,"finished_at"?: string | null,"id"?: string,"last_error"?: string | null,"lease_expires_at"?: string | null,"lease_owner"?: string | null,"max_attempts"?: number,"owner_id"?: string | null,"reason_code"?: Database["public"]['Enums']["failure_reason"] | null,"retries"?: number,"retry_requested_at"?: string | null,"run_after"?: string,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"video_id"?: string
+                    "attempts"?: number,"created_at"?: string,"failed_step"?: Database["public"]['Enums']["job_step"] | null,"finished_at"?: string | null,"id"?: string,"last_error"?: string | null,"lease_expires_at"?: string | null,"lease_owner"?: string | null,"max_attempts"?: number,"owner_id"?: string | null,"progress_done"?: number | null,"progress_stage"?: string | null,"progress_total"?: number | null,"progress_unit"?: string | null,"reason_code"?: Database["public"]['Enums']["failure_reason"] | null,"retries"?: number,"retry_requested_at"?: string | null,"run_after"?: string,"status"?: Database["public"]['Enums']["job_status"],"updated_at"?: string,"video_id"?: string
                   }
                   Relationships: [
                     {
@@ -368,6 +368,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -399,6 +403,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -425,6 +433,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -470,6 +482,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -521,6 +537,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -550,6 +570,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -576,6 +600,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -611,6 +639,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -663,6 +695,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -741,6 +777,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -781,6 +821,9 @@ isOneToOne: false
         isOneToOne: true
         isSetofReturn: false
       } },
+"report_progress":
+{ Args: { "p_done": number,"p_job": string,"p_now"?: string,"p_stage": string,"p_total": number,"p_unit": string,"p_worker": string }; Returns: undefined
+                           },
 "requeue_job":
 { Args: { "p_job": string,"p_now"?: string }; Returns: {
               "attempts": number,
@@ -793,6 +836,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -822,6 +869,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,
@@ -905,6 +956,10 @@ isOneToOne: false
 "lease_owner": string | null,
 "max_attempts": number,
 "owner_id": string | null,
+"progress_done": number | null,
+"progress_stage": string | null,
+"progress_total": number | null,
+"progress_unit": string | null,
 "reason_code": Database["public"]['Enums']["failure_reason"] | null,
 "retries": number,
 "retry_requested_at": string | null,

@@ -75,7 +75,22 @@ export interface WebhookData {
   reason?: Reason | null;
   message?: string | null;
   failed_step?: JobStep | null;
+  progress?: WebhookProgress | null;
   links: WebhookLinks;
+}
+/**
+ * How far the job is when the event happened: the running step's stage and how much of how
+ * much (in `unit`, seconds of the video), or `ready` at 100.
+ *
+ * This interface was referenced by `WebhookPayload`'s JSON-Schema
+ * via the `definition` "WebhookProgress".
+ */
+export interface WebhookProgress {
+  stage: string;
+  percent: number;
+  done?: number | null;
+  total?: number | null;
+  unit?: string | null;
 }
 /**
  * Paths under the project's URL where the owner reads more (PostgREST, with their token).

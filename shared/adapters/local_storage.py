@@ -40,17 +40,12 @@ class LocalStorage:
             return None
 
     @contextmanager
-    def local_copy(self, bucket: str, path: str) -> Iterator[Path]:
+    def reading(self, bucket: str, path: str) -> Iterator[Source]:
         # Readers only read, so the stored file itself serves: no copy, no cleanup.
         target = self.file_path(bucket, path)
         if not target.is_file():
             raise ObjectMissing(f"{bucket}/{path} does not exist")
-        yield target
-
-    @contextmanager
-    def reading(self, bucket: str, path: str) -> Iterator[Source]:
-        with self.local_copy(bucket, path) as target:
-            yield Source.file(target)
+        yield Source.file(target)
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         target = self.file_path(bucket, path)

@@ -197,6 +197,12 @@ class PostgresDatabase:
     def renew_lease(self, job_id: UUID, worker: str, lease_seconds: int) -> Job:
         return self._job("select * from public.renew_lease(%s, %s, %s)", (job_id, worker, lease_seconds))
 
+    def report_progress(self, job_id: UUID, worker: str, stage: str, done: float, total: float, unit: str) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                "select public.report_progress(%s, %s, %s, %s, %s, %s)", (job_id, worker, stage, done, total, unit)
+            )
+
     # Reads ----------------------------------------------------------------------------------
     def get_video(self, video_id: UUID) -> Video:
         row = self._one("select * from public.videos where id = %s", (video_id,))

@@ -3,8 +3,6 @@ path-style addressing, SigV4."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,35 +52,26 @@ class S3Storage:
         return int(head["ContentLength"])
 
     @contextmanager
-    def local_copy(self, bucket: str, path: str) -> Iterator[Path]:
-        """Streams the object to a temporary file, removed however the block ends."""
-        bucket, path = safe_key(bucket, path)
-        workdir = Path(tempfile.mkdtemp(prefix="vidpipe-s3-"))
-        target = workdir / "object"
-        try:
-            with port_errors("download", bucket, path):
-                self._client.download_file(bucket, path, str(target), Config=TRANSFER)
-            yield target
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    @contextmanager
     def reading(self, bucket: str, path: str) -> Iterator[Source]:
         """A presigned GET, which S3 serves by ranges."""
         bucket, path = safe_key(bucket, path)
-        if self.size(bucket, path) is None:
+        size = self.size(bucket, path)
+        if size is None:
             raise ObjectMissing(f"{bucket}/{path} does not exist")
         with port_errors("sign", bucket, path):
             url = self._client.generate_presigned_url(
                 "get_object", Params={"Bucket": bucket, "Key": path}, ExpiresIn=SIGNED_URL_SECONDS
             )
 
-        def head(n: int) -> bytes:
+        def read(offset: int, n: int) -> bytes:
+            last = min(offset + n, size) - 1
+            if last < offset:  # from past the end: S3 would answer InvalidRange
+                return b""
             with port_errors("read", bucket, path):
-                answer = self._client.get_object(Bucket=bucket, Key=path, Range=f"bytes=0-{n - 1}")
+                answer = self._client.get_object(Bucket=bucket, Key=path, Range=f"bytes={offset}-{last}")
                 return bytes(answer["Body"].read(n))
 
-        yield Source.remote(url, head)
+        yield Source.remote(url, read)
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         bucket, path = safe_key(bucket, path)

@@ -1,17 +1,16 @@
 """The Storage port on Supabase Storage's own API, through supabase-py (storage3), with the project
 URL and the service-role key.
 
-Reads go through a signed URL: ffmpeg reads it by ranges (the Storage API serves Range requests),
-and a download streams it to disk in chunks, so a large upload never sits in memory (storage3's
-download() returns the whole body). Uploads go through storage3 with their content type and
-overwrite what a rerun wrote before; large files use the Storage API's resumable (TUS) endpoint in
-the 6 MiB chunks it takes, resuming from the server's offset when a connection drops."""
+Reads go through a signed URL, by ranges (the Storage API serves Range requests): ffmpeg's, and
+Python's through `Source.read`, which streams each range and keeps what was asked, so a large
+object never sits in memory or on disk (storage3's download() returns the whole body). Uploads
+go through storage3 with their content type and overwrite what a rerun wrote before; large files
+use the Storage API's resumable (TUS) endpoint in the 6 MiB chunks it takes, resuming from the
+server's offset when a connection drops."""
 
 from __future__ import annotations
 
 import base64
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,33 +46,12 @@ class SupabaseStorage:
         return int(size) if size is not None else None
 
     @contextmanager
-    def local_copy(self, bucket: str, path: str) -> Iterator[Path]:
-        bucket, path = safe_key(bucket, path)
-        signed = self._call(lambda: self.storage.from_(bucket).create_signed_url(path, SIGNED_URL_SECONDS))
-        folder = Path(tempfile.mkdtemp(prefix="vidpipe-supabase-"))
-        try:
-            local = folder / Path(path).name
-            self._download(signed["signedURL"], local)
-            yield local
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    @contextmanager
     def reading(self, bucket: str, path: str) -> Iterator[Source]:
         bucket, path = safe_key(bucket, path)
         signed = self._call(lambda: self.storage.from_(bucket).create_signed_url(path, SIGNED_URL_SECONDS))
         url = signed["signedURL"]
 
-        def head(n: int) -> bytes:
-            try:
-                response = self.http.get(url, headers={"Range": f"bytes=0-{n - 1}"})
-            except httpx.HTTPError as exc:
-                raise StorageUnavailable(f"Supabase Storage unreachable: {type(exc).__name__}: {exc}") from None
-            if response.status_code not in (200, 206):
-                raise storage_failure(response.status_code, response.text[:200])
-            return response.content[:n]
-
-        yield Source.remote(url, head)
+        yield Source.remote(url, lambda offset, n: self._read(url, offset, n))
 
     def upload(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         bucket, path = safe_key(bucket, path)
@@ -93,20 +71,26 @@ class SupabaseStorage:
         except httpx.HTTPError as exc:
             raise StorageUnavailable(f"Supabase Storage unreachable: {type(exc).__name__}: {exc}") from None
 
-    def _download(self, url: str, local: Path) -> None:
+    def _read(self, url: str, offset: int, n: int) -> bytes:
+        """At most n bytes from offset (none past the end), streamed: a server that ignores the
+        range and sends the whole object is read up to what was asked, not held whole."""
+        kept = bytearray()
         try:
-            with self.http.stream("GET", url) as response:
-                if response.status_code != 200:
+            with self.http.stream("GET", url, headers={"Range": f"bytes={offset}-{offset + n - 1}"}) as response:
+                if response.status_code == 416:  # from past the end
+                    return b""
+                if response.status_code not in (200, 206):
                     response.read()
                     raise storage_failure(response.status_code, response.text[:200])
-                expected = int(response.headers.get("content-length") or -1)
-                with local.open("wb") as out:
-                    for chunk in response.iter_bytes(READ_CHUNK):
-                        out.write(chunk)
+                skip = offset if response.status_code == 200 else 0
+                for chunk in response.iter_bytes(READ_CHUNK):
+                    kept += chunk[skip:] if skip < len(chunk) else b""
+                    skip = max(0, skip - len(chunk))
+                    if len(kept) >= n:
+                        break
         except httpx.HTTPError as exc:
-            raise StorageUnavailable(f"the download broke off: {type(exc).__name__}: {exc}") from None
-        if expected >= 0 and local.stat().st_size != expected:
-            raise StorageUnavailable(f"the download broke off at {local.stat().st_size} of {expected} bytes")
+            raise StorageUnavailable(f"the read broke off: {type(exc).__name__}: {exc}") from None
+        return bytes(kept[:n])
 
     def _upload_resumable(self, bucket: str, path: str, src: Path, content_type: str) -> None:
         size = src.stat().st_size

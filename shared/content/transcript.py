@@ -15,7 +15,7 @@ import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -172,11 +172,14 @@ def windows(spans: list[Segment], max_seconds: float) -> list[list[Segment]]:
     return packed
 
 
-def audio_chunks(wav: Path, spans: list[Segment], max_seconds: float = 28.0, pad: float = 0.25) -> Iterator[AudioChunk]:
+def audio_chunks(
+    wav: Path | BinaryIO, spans: list[Segment], max_seconds: float = 28.0, pad: float = 0.25
+) -> Iterator[AudioChunk]:
     """The spans packed into windows (padded a little, for the engine's onset), each cut at most
     max_seconds long (under Whisper's 30 s) at the quietest 10 ms in the last quarter of the
-    window. Reads one window at a time."""
-    with wave.open(str(wav), "rb") as w:
+    window. Reads one window at a time, from a path or a seekable file (a stored track read by
+    ranges: shared/media/source_file.py)."""
+    with wave.open(str(wav) if isinstance(wav, Path) else wav, "rb") as w:
         if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
             raise AudioFormatError(
                 f"expected 16 kHz mono 16-bit audio, got {w.getframerate()} Hz, "
@@ -280,7 +283,7 @@ def snap_onsets(words: list[Word], db: NDArray[np.float64], pause: float = 0.2) 
 
 def transcribe(
     transcriber: Transcriber,
-    wav: Path,
+    wav: Path | BinaryIO,
     silences: list[Segment],
     duration: float,
     *,

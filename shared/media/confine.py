@@ -65,30 +65,35 @@ class DecodeLimits:
 class Source:
     """Where a run reads an upload from, and the protocols that reading takes: a local file, or
     a signed URL that ffmpeg reads by ranges (only the parts a probe or a decode needs, so no
-    instance copies a whole upload to learn what it is). `head(n)` gives the first n bytes."""
+    instance copies a whole upload to learn what it is). `read(offset, n)` gives at most n bytes
+    from offset (none past the end): what Python reads of it, by ranges too (source_file)."""
 
     url: str
     protocols: str
-    head: Callable[[int], bytes] = field(compare=False, repr=False)
+    read: Callable[[int, int], bytes] = field(compare=False, repr=False)
+
+    def head(self, n: int) -> bytes:
+        return self.read(0, n)
 
     @classmethod
     def file(cls, path: Path) -> Source:
         # A `file:` URL, so that no part of a name (`concat:`, `subfile,,`) is read as a protocol.
-        def head(n: int) -> bytes:
+        def read(offset: int, n: int) -> bytes:
             with path.open("rb") as f:
+                f.seek(offset)
                 return f.read(n)
 
-        return cls(f"file:{path.absolute()}", "file", head)
+        return cls(f"file:{path.absolute()}", "file", read)
 
     @classmethod
-    def remote(cls, url: str, head: Callable[[int], bytes]) -> Source:
+    def remote(cls, url: str, read: Callable[[int, int], bytes]) -> Source:
         """A URL of the project's own storage (never one a user gave): https, or http where the
         operator's storage speaks it (a local stack)."""
         scheme = urlsplit(url).scheme
         protocols = {"https": "https,tls,tcp", "http": "http,tcp"}.get(scheme)
         if protocols is None:
             raise ValueError(f"storage URLs are http or https, not {scheme!r}")
-        return cls(url, protocols, head)
+        return cls(url, protocols, read)
 
 
 def as_source(src: Path | Source) -> Source:

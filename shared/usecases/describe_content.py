@@ -18,10 +18,12 @@ from shared.content.suggestions import VideoFacts, suggest
 from shared.content.transcript import Transcript, TranscriptionError, running_text, transcribe
 from shared.logs import get_logger
 from shared.media.models import MadeBy, MediaAnalysis, OutputFile, Rendition
+from shared.media.source_file import open_source
 from shared.metadata.technical import Technical
 from shared.models import Artifact, Job, Video
 from shared.ports import Services, given
 from shared.usecases.heartbeat import Heartbeat
+from shared.usecases.progress import Progress
 
 log = get_logger("describe")
 
@@ -35,6 +37,7 @@ def timed(timings: dict[str, int], part: str) -> Iterator[None]:
 
 def listen(
     svc: Services[GenerateMetadataSettings],
+    job: Job,
     beat: Heartbeat,
     technical: Technical,
     analysis: MediaAnalysis | None,
@@ -48,7 +51,13 @@ def listen(
         return None, "transcription is off (VIDPIPE_TRANSCRIBER=none)"
     if audio is None or analysis is None:
         return None, "the process step produced no audio track"
-    with given(svc.storage, "storage").local_copy(audio.bucket, audio.path) as wav:
+    with given(svc.storage, "storage").reading(audio.bucket, audio.path) as stored, open_source(stored) as wav:
+        heard = Progress(svc, job).stage("transcribing", technical.duration_seconds or 0.0)
+
+        def on_chunk(seconds: float) -> None:
+            beat.check()  # stop between chunks once the lease is gone
+            heard(seconds)
+
         try:
             return transcribe(
                 transcriber,
@@ -56,7 +65,7 @@ def listen(
                 analysis.silent_segments or [],
                 technical.duration_seconds or 0.0,
                 min_confidence=svc.settings.transcript_min_confidence,
-                on_chunk=lambda _progress: beat.check(),  # stop between chunks once the lease is gone
+                on_chunk=on_chunk,
             ), None
         except TranscriptionError as exc:  # a hosted engine failed: described without a transcript
             log.warning("transcription failed: %s", exc)
@@ -78,7 +87,7 @@ def describe_content(
     duration = technical.duration_seconds or 0.0
     with timed(timings, "transcript"):
         transcript, why = listen(
-            svc, beat, technical, analysis, next((a for a in artifacts if a.kind == "audio"), None)
+            svc, job, beat, technical, analysis, next((a for a in artifacts if a.kind == "audio"), None)
         )
     if why:
         absent["transcript"] = why

@@ -40,6 +40,13 @@ create table public.processing_jobs (
   failed_step public.job_step,
   retries integer not null default 0,            -- times requeued; part of each announcement's webhook-id
   retry_requested_at timestamptz,                -- a requeued ingest awaiting its verdict
+  -- How far the running step is (public.report_progress; cleared at every status change): what
+  -- it does now (packaging | encoding | transcribing), and how much of how much, in progress_unit
+  -- (seconds of the video).
+  progress_stage text,
+  progress_done double precision,
+  progress_total double precision,
+  progress_unit text,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   finished_at timestamptz,
@@ -47,7 +54,12 @@ create table public.processing_jobs (
   constraint leased_iff_running check ((lease_owner is not null) = (status in ('processing', 'describing'))),
   constraint failed_has_reason check ((status = 'failed') = (reason_code is not null)),
   constraint finished_iff_terminal check ((finished_at is not null) = (status in ('ready', 'failed'))),
-  constraint attempts_in_range check (attempts >= 0 and max_attempts >= 1)
+  constraint attempts_in_range check (attempts >= 0 and max_attempts >= 1),
+  constraint progress_while_running check (progress_stage is null or status in ('processing', 'describing')),
+  constraint progress_complete check (
+    (progress_stage is null) = (progress_total is null) and (progress_stage is null) = (progress_done is null)
+    and (progress_stage is null) = (progress_unit is null)),
+  constraint progress_in_range check (progress_done between 0 and progress_total)
 );
 comment on table public.processing_jobs is
   'The state machine of one video. Every status change goes through public.transition_job.';

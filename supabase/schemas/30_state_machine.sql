@@ -163,6 +163,7 @@ begin
          failed_step = case when p_to = 'failed' then coalesce(v_step, failed_step) end,
          last_error = coalesce(p_message, last_error),
          retry_requested_at = null,
+         progress_stage = null, progress_done = null, progress_total = null, progress_unit = null,
          updated_at = p_now,
          finished_at = case when p_to = o.status then finished_at end
    where id = p_job
@@ -267,6 +268,28 @@ begin
    where id = p_job
   returning * into j;
   return j;
+end
+$$;
+
+-- How far the running step is, from its lease holder (a run that lost the lease says nothing):
+-- on the job's row, for Realtime and the status command, and to the page's listeners. Best
+-- effort: a report that does not arrive costs only a less current bar.
+create function public.report_progress(
+  p_job uuid, p_worker text, p_stage text, p_done double precision, p_total double precision, p_unit text,
+  p_now timestamptz default now()
+) returns void
+language plpgsql set search_path = '' as $$
+begin
+  if p_total is null or p_total <= 0 then
+    raise exception 'progress needs a total above 0' using errcode = '22023';
+  end if;
+  update public.processing_jobs
+     set progress_stage = p_stage, progress_done = least(greatest(p_done, 0), p_total), progress_total = p_total,
+         progress_unit = p_unit, updated_at = p_now
+   where id = p_job and lease_owner = p_worker and status in ('processing', 'describing');
+  if found then
+    perform pg_notify('vidpipe_jobs', p_job::text);
+  end if;
 end
 $$;
 
@@ -461,9 +484,9 @@ end
 $$;
 
 -- Watching jobs ---------------------------------------------------------------------------------
--- Every change of a job, and every attempt to deliver its webhooks, is a notification on channel
--- vidpipe_jobs carrying the job's id alone: a listener (the local results page) reads the job
--- again with its reader's rights. Front ends on a hosted project follow processing_jobs through
+-- Every change of a job, each report of its progress and every attempt to deliver its webhooks is
+-- a notification on channel vidpipe_jobs carrying the job's id alone: a listener (the local
+-- results page) reads the job again with its reader's rights. Front ends on a hosted project follow processing_jobs through
 -- Realtime instead.
 create function public.notify_job_event() returns trigger
 language plpgsql set search_path = '' as $$

@@ -109,6 +109,10 @@ language sql stable set search_path = '' as $$
       'job_id', j.id, 'video_id', j.video_id, 'status', j.status,
       'reason', j.reason_code, 'message', case when j.status = 'failed' then j.last_error end,
       'failed_step', j.failed_step,
+      'progress', case when j.status = 'ready' then jsonb_build_object('stage', 'ready', 'percent', 100)
+                       when j.progress_stage is not null then jsonb_build_object(
+                         'stage', j.progress_stage, 'done', j.progress_done, 'total', j.progress_total,
+                         'unit', j.progress_unit, 'percent', floor(100 * j.progress_done / j.progress_total)) end,
       'links', jsonb_build_object(
         'job', '/rest/v1/processing_jobs?id=eq.' || j.id,
         'metadata', '/rest/v1/video_metadata?video_id=eq.' || j.video_id,

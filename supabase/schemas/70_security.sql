@@ -92,7 +92,7 @@ begin
        and p.proname = any (v_for_owners || array[
          'guard_job', 'step_of', 'step_waiting_status', 'step_running_status', 'retry_backoff', 'lock_job',
          'lock_webhook_delivery', 'job_changed', 'transition_job', 'create_job', 'claim_step', 'held_job',
-         'renew_lease', 'record_artifacts', 'became_playable', 'mark_playable', 'complete_process',
+         'renew_lease', 'report_progress', 'record_artifacts', 'became_playable', 'mark_playable', 'complete_process',
          'complete_generate_metadata', 'fail_step',
          'requeue_job', 'finish_reingest', 'subject_table', 'enqueue_event', 'event_message_id',
          'outbox_event', 'job_event_target', 'on_storage_object_created', 'claim_outbox', 'ack_outbox',

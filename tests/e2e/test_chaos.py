@@ -295,8 +295,10 @@ def assert_one_set_of_artifacts(conn, stack: StackState, job: dict) -> None:
     """The kinds a clip gets, and the video's derived folder holding exactly their files."""
     artifacts = conn.execute("select * from video_artifacts where video_id = %s", (job["video_id"],)).fetchall()
     kinds = {a["kind"] for a in artifacts}
-    # audio when the clip has sound, source_hls when it is web-ready (it played from its source)
-    assert kinds - {"audio", "source_hls"} == {
+    # audio when the clip has sound, source_hls when it is web-ready (it played from its source),
+    # and then playback, the master playlist over it and the proxy's HLS
+    assert ("source_hls" in kinds) == ("playback" in kinds), kinds
+    assert kinds - {"audio", "source_hls", "playback"} == {
         "poster", "proxy", "proxy_hls", "scene_scores", "storyboard", "thumbnails"
     }, kinds  # fmt: skip
     expected = set()

@@ -290,7 +290,7 @@ def test_concurrent_uploads_each_end_ready_once(stack, receiver, clips):
                 )
             }
             every = {"audio", "hls", "poster", "proxy", "proxy_hls", "scene_scores", "storyboard", "thumbnails"}
-            every |= {"source_hls"}
+            every |= {"source_hls", "playback"}  # the master playlist over the source's, the proxy's, the ladder's
             if job["path"].endswith("silent.mp4"):
                 every -= {"audio"}
             if job["path"].endswith("rotated.mp4"):  # not web-ready: it plays from its renditions

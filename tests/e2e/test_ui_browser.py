@@ -131,8 +131,10 @@ def test_an_upload_is_followed_live_then_plays_with_captions_chapters_and_storyb
     expect(status).to_have_text("ready", timeout=STEP_TIMEOUT_MS)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == loads  # not reloaded
 
-    # The ready page: the ladder through hls.js, captions as a track that shows.
+    # The ready page: the master playlist (the source's, the proxy's and the ladder's HLS) through
+    # hls.js, captions as a track that shows.
     expect(page.locator("#player")).to_have_attribute("data-source", "hls.js")
+    expect(page.locator("#player")).to_have_attribute("data-kind", "playback")
     player(page, "(v.muted = true, v.play(), true)")
     until(page, "v.currentTime > 1.5")
     until(page, "v.textTracks[0]?.mode === 'showing' && v.textTracks[0].activeCues?.length > 0")

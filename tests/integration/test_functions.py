@@ -75,9 +75,10 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     assert processed.status_code == 202 and processed.get_json()["outcome"] == "accepted"
     assert job_row(conn)["status"] == "processed"
     artifacts = {r["kind"]: r for r in conn.execute("select * from video_artifacts")}
-    # source_hls: the clip is web-ready, so it played from its source before the encode
+    # source_hls: the clip is web-ready, so it played from its source before the encode; playback:
+    # the master playlist over it and the proxy's HLS
     assert set(artifacts) == {
-        "poster", "proxy", "proxy_hls", "audio", "thumbnails", "storyboard", "scene_scores", "source_hls"
+        "poster", "proxy", "proxy_hls", "audio", "thumbnails", "storyboard", "scene_scores", "source_hls", "playback"
     }  # fmt: skip
     for a in artifacts.values():
         stored = env / a["bucket"] / a["path"]

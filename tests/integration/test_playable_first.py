@@ -14,7 +14,7 @@ import pytest
 
 from infra.clips import lavfi, run_ffmpeg
 from tests.integration.doors import USER, announced, event_for, job_row, post, upload
-from tests.media_checks import decodes
+from tests.media_checks import decodes, duration
 
 pytestmark = pytest.mark.integration
 
@@ -80,6 +80,12 @@ def test_a_web_ready_upload_plays_from_its_source_before_its_encode(env, conn, c
         "select created_at from job_events where job_id = %s and to_status = 'processed'", (job["id"],)
     ).fetchone()
     assert video["playable_at"] < done["created_at"]  # played while the encode ran
+    playable = conn.execute(
+        "select payload from webhook_messages where job_id = %s and event_type = 'video.playable'", (job["id"],)
+    ).fetchone()["payload"]
+    progress = playable["data"]["progress"]  # the remux's end, as the step reported it
+    assert (progress["stage"], progress["percent"], progress["unit"]) == ("packaging", 100, "seconds")
+    assert job["progress_stage"] is None  # cleared when the step ended
 
     remux = artifacts(conn)["source_hls"]
     details = remux["details"]
@@ -97,6 +103,13 @@ def test_a_web_ready_upload_plays_from_its_source_before_its_encode(env, conn, c
     assert copied["audio"]["codec_name"] == "aac"
     assert "proxy" in artifacts(conn)  # the encode still made everything else
 
+    # One address for both: the master playlist, the proxy (cheaper) first, then the source.
+    master = artifacts(conn)["playback"]
+    assert master["details"]["playlists"] == ["proxy_hls/index.m3u8", "play/index.m3u8"]
+    text = (env / master["bucket"] / master["path"]).read_text()
+    assert text.count("#EXT-X-STREAM-INF:BANDWIDTH=") == 2 and "RESOLUTION=640x360" in text
+    assert abs(duration(env / master["bucket"] / master["path"]) - 2.0) < 0.1
+
 
 @pytest.mark.parametrize("clip", ["rotated", "sparse_keyframes"])
 def test_any_other_upload_plays_once_its_renditions_are_stored(env, conn, clips, sparse_keyframes, clip):
@@ -107,6 +120,7 @@ def test_any_other_upload_plays_once_its_renditions_are_stored(env, conn, clips,
     assert [s[2] for s in steps if s[:2] == ("processing", "processing")] == [FROM_RENDITIONS]
     assert announced(conn, job["id"]) == ["video.ingested", "video.playable", "video.processed"]
     assert "source_hls" not in artifacts(conn) and "proxy" in artifacts(conn)
+    assert "playback" not in artifacts(conn)  # the proxy's HLS alone is its own address
     assert conn.execute("select playable_at from videos").fetchone()["playable_at"] is not None
 
 

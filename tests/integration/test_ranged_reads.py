@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
 from shared.adapters.s3_storage import S3Storage
 from shared.adapters.supabase_storage import SupabaseStorage
 from shared.config import IngestLimits, RenditionSettings
+from shared.content.transcript import AudioChunk, audio_chunks
 from shared.domain import ObjectMissing, PipelineError, Reason, StorageUnavailable
 from shared.media.confine import DecodeLimits
-from shared.media.models import MadeBy
+from shared.media.models import MadeBy, Segment
 from shared.media.probe import FfmpegProbe
 from shared.media.renditions import render
+from shared.media.source_file import open_source
 from shared.metadata.technical import technical_from_probe
 from shared.usecases.ingest import check_media
 from tests.storage_api import StorageApi
@@ -151,3 +155,39 @@ def test_an_s3_presigned_url_is_read_the_same_way(s3):
         assert refused.value.reason == reason
     with pytest.raises(ObjectMissing), s3.reading("uploads", "owner/nothing.mp4"):
         pass
+
+
+def pcm_wav(path: Path, seconds: int) -> Path:
+    """16 kHz mono 16-bit noise, as the process step's audio track is laid out."""
+    samples = np.random.default_rng(7).integers(-3000, 3000, seconds * 16000, dtype=np.int16)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(samples.tobytes())
+    return path
+
+
+def windows(chunks: Iterator[AudioChunk]) -> list[tuple[float, bytes, tuple[Segment, ...]]]:
+    return [(c.start, c.pcm, c.spans) for c in chunks]
+
+
+def test_the_audio_track_is_read_a_window_at_a_time(storage, api, tmp_path):
+    """generate_metadata hears the stored track by ranges: the same windows as from a local
+    file, and only the bytes of the stretches that sound."""
+    wav = pcm_wav(tmp_path / "audio.wav", 120)
+    api.objects[("derived", "owner/audio.wav")] = (wav.read_bytes(), "audio/wav")
+    spans = [Segment(start=10, end=20), Segment(start=70, end=75)]
+    with storage.reading("derived", "owner/audio.wav") as source, open_source(source) as stored:
+        assert windows(audio_chunks(stored, spans)) == windows(audio_chunks(wav, spans))
+        assert source.read(wav.stat().st_size + 10, 100) == b""  # past the end: nothing
+    assert api.bytes_sent < wav.stat().st_size // 4, f"read {api.bytes_sent} of {wav.stat().st_size}"
+
+
+def test_an_s3_audio_track_is_read_the_same_way(s3, tmp_path):
+    wav = pcm_wav(tmp_path / "audio.wav", 40)
+    s3._client.upload_file(str(wav), "uploads", "owner/audio.wav")
+    spans = [Segment(start=5, end=30)]
+    with s3.reading("uploads", "owner/audio.wav") as source, open_source(source) as stored:
+        assert windows(audio_chunks(stored, spans)) == windows(audio_chunks(wav, spans))
+        assert source.read(wav.stat().st_size, 10) == b""

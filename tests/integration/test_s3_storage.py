@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from infra.local.postgres import free_port
 from shared.adapters.s3_storage import TRANSFER, S3Storage
 from shared.domain import ObjectMissing, StorageUnavailable, UnsafePath
+from shared.media.source_file import open_source
 
 
 @pytest.fixture(scope="module")
@@ -38,20 +39,18 @@ def storage(s3_url) -> S3Storage:
     return S3Storage(s3_url, "us-east-1", "test", "test")
 
 
-def test_upload_size_and_local_copy_round_trip(storage, tmp_path):
+def test_upload_size_and_read_round_trip(storage, tmp_path):
     src = tmp_path / "a.bin"
     src.write_bytes(b"x" * 1000)
     storage.upload("derived", "owner/video/a.bin", src, "application/octet-stream")
     assert storage.size("derived", "owner/video/a.bin") == 1000
-    with storage.local_copy("derived", "owner/video/a.bin") as local:
-        assert local.read_bytes() == b"x" * 1000
-        kept = local
-    assert not kept.exists()  # the temporary copy is cleaned up
+    with storage.reading("derived", "owner/video/a.bin") as stored, open_source(stored) as f:
+        assert f.read() == b"x" * 1000
 
 
 def test_missing_object(storage):
     assert storage.size("uploads", "owner/none.mp4") is None
-    with pytest.raises(ObjectMissing), storage.local_copy("uploads", "owner/none.mp4"):
+    with pytest.raises(ObjectMissing), storage.reading("uploads", "owner/none.mp4"):
         pass
 
 
@@ -64,16 +63,6 @@ def test_unreachable_endpoint_is_transient():
     dead = S3Storage("http://127.0.0.1:9", "us-east-1", "test", "test")
     with pytest.raises(StorageUnavailable):
         dead.size("uploads", "owner/x.mp4")
-
-
-def test_local_copy_is_removed_when_the_block_fails(storage, tmp_path):
-    src = tmp_path / "a.bin"
-    src.write_bytes(b"y" * 10)
-    storage.upload("uploads", "owner/a.bin", src, "application/octet-stream")
-    with pytest.raises(RuntimeError), storage.local_copy("uploads", "owner/a.bin") as local:
-        kept = local
-        raise RuntimeError("the step crashed")
-    assert not kept.parent.exists()
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +85,7 @@ def s3_process_url() -> Iterator[str]:
     server.wait(10)
 
 
-def test_a_large_object_streams_to_disk_without_being_held_in_memory(s3_process_url, tmp_path):
+def test_a_large_object_is_read_without_being_held_in_memory(s3_process_url, tmp_path):
     boto3.client(
         "s3",
         endpoint_url=s3_process_url,
@@ -115,8 +104,8 @@ def test_a_large_object_streams_to_disk_without_being_held_in_memory(s3_process_
     storage.upload("uploads", "owner/big.bin", src, "video/mp4")
     tracemalloc.start()
     try:
-        with storage.local_copy("uploads", "owner/big.bin") as local:
-            assert local.stat().st_size == size
+        with storage.reading("uploads", "owner/big.bin") as stored, open_source(stored) as f:
+            assert sum(len(piece) for piece in iter(lambda: f.read(1024**2), b"")) == size
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -155,7 +155,7 @@ def test_a_storage_that_refuses_for_good_ends_the_run_with_its_error(big, tmp_pa
     assert running.stdout == b"", "the paused tool was left behind"
 
 
-def test_the_proxy_hls_is_stored_while_it_is_encoded(tmp_path, beat):
+def test_the_proxy_hls_is_stored_while_it_is_encoded_and_counted_as_progress(tmp_path, beat):
     clip = tmp_path / "clip.mp4"
     run_ffmpeg(
         [*lavfi("testsrc2=size=320x180:rate=25:duration=12", "sine=f=440:sample_rate=48000:d=12"),
@@ -165,9 +165,11 @@ def test_the_proxy_hls_is_stored_while_it_is_encoded(tmp_path, beat):
     settings = ProcessSettings(hls_segment_seconds=2)
     svc, video, work = services(storage, settings), a_video(), tmp_path / "work"
     tech = technical_from_probe(MEDIA.probe(clip), MadeBy(tool="ffprobe", version="test"))
-    with shipping(svc, video, work, ("proxy_hls", "hls"), beat) as shipped:
+    counted: list[int] = []  # the encode's progress: its segments stored so far
+    with shipping(svc, video, work, ("proxy_hls", "hls"), beat, counted=counted.append) as shipped:
         result = render(clip, work, tech, settings.rendition_options(), MEDIA.limits, hold=shipped.full)
     assert len(shipped.stored) == 6
+    assert counted == sorted(set(counted)) and counted[-1] == 6
     proxy_hls = next(r for r in result.renditions if r.kind == "proxy_hls")
     artifact = store(svc, video, proxy_hls, BY, beat, shipped.stored)
     stored = storage.root / "derived" / video.derived_folder

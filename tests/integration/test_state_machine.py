@@ -618,3 +618,47 @@ def test_the_announcements_the_database_writes_keep_the_payload_schema(conn):
         "no video stream",
         "ingest",
     )
+
+
+def test_a_running_step_reports_its_progress_on_its_row_and_in_its_announcements(conn, db_url):
+    job = new_job(conn)["id"]
+    conn.execute("select claim_step(%s, 'process', 'w', 60)", (job,))
+    token = held(conn, job)
+
+    def progress() -> tuple:
+        row = conn.execute(
+            "select progress_stage, progress_done, progress_total, progress_unit from processing_jobs where id = %s",
+            (job,),
+        ).fetchone()
+        return tuple(row.values())
+
+    def report(worker: str, stage: str, done: float, total: float) -> None:
+        conn.execute("select report_progress(%s, %s, %s, %s, %s, 'seconds')", (job, worker, stage, done, total))
+
+    with psycopg.connect(db_url, autocommit=True) as watcher:
+        watcher.execute("listen vidpipe_jobs")
+        report(token, "packaging", 30, 120)
+        assert [n.payload for n in watcher.notifies(timeout=2, stop_after=1)] == [str(job)]
+    assert progress() == ("packaging", 30, 120, "seconds")
+    report("a-run-that-lost-its-lease", "encoding", 60, 120)  # said nothing
+    assert progress() == ("packaging", 30, 120, "seconds")
+    report(token, "encoding", 125, 120)  # ffmpeg's clock may pass the container's duration
+    assert progress() == ("encoding", 120, 120, "seconds")
+    assert sqlstate_of(conn, "select report_progress(%s, %s, 'encoding', 1, 0, 'seconds')", (job, token)) == "22023"
+    report(token, "packaging", 30, 120)
+
+    remux = [{"kind": "source_hls", "bucket": "derived", "path": "a/play/index.m3u8", "bytes": 5,
+              "content_type": "application/vnd.apple.mpegurl"}]  # fmt: skip
+    conn.execute("select mark_playable(%s, %s, %s)", (job, token, Jsonb(remux)))
+    proxy = [{"kind": "proxy", "bucket": "derived", "path": "a/proxy.mp4", "bytes": 5, "content_type": "video/mp4"}]
+    conn.execute("select complete_process(%s, %s, '{}', %s, '{}')", (job, token, Jsonb(proxy)))
+    assert progress() == (None, None, None, None)  # a status change clears it
+    conn.execute("select claim_step(%s, 'generate_metadata', 'w', 60)", (job,))
+    conn.execute("select complete_generate_metadata(%s, %s, 1, '{}')", (job, held(conn, job)))
+    told = {
+        r["payload"]["type"]: r["payload"]["data"].get("progress")
+        for r in conn.execute("select payload from webhook_messages where job_id = %s", (job,))
+    }
+    assert told["video.playable"] == {"stage": "packaging", "done": 30, "total": 120, "unit": "seconds", "percent": 25}
+    assert told["video.ready"] == {"stage": "ready", "percent": 100}
+    assert told["video.processed"] is None

@@ -1,5 +1,5 @@
 """The Supabase Storage adapter against a server answering the Storage API's request shapes:
-uploads with their content type, overwrites, signed-URL downloads streamed to disk, resumable
+uploads with their content type, overwrites, signed-URL reads by ranges (held as asked), resumable
 uploads for large files, and each failure as the port names it."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 from shared.adapters.supabase_storage import READ_CHUNK, TUS_CHUNK, SupabaseStorage, storage_failure
 from shared.domain import ObjectMissing, PipelineError, StorageUnavailable, UnsafePath
+from shared.media.source_file import open_source
 from tests.storage_api import StorageApi
 
 pytestmark = pytest.mark.integration
@@ -44,10 +45,8 @@ def test_a_file_goes_up_with_its_content_type_and_comes_back_whole(storage, api,
     storage.upload("derived", "owner/video/poster.jpg", src, "image/jpeg")
     assert api.objects[("derived", "owner/video/poster.jpg")] == (src.read_bytes(), "image/jpeg")
     assert storage.size("derived", "owner/video/poster.jpg") == 300_000
-    with storage.local_copy("derived", "owner/video/poster.jpg") as local:
-        assert local.read_bytes() == src.read_bytes()
-        kept = local
-    assert not kept.exists()  # the copy goes when the block ends
+    with storage.reading("derived", "owner/video/poster.jpg") as stored, open_source(stored) as f:
+        assert f.read() == src.read_bytes()
 
 
 def test_a_rerun_overwrites_what_it_wrote(storage, api, tmp_path):
@@ -59,7 +58,7 @@ def test_a_rerun_overwrites_what_it_wrote(storage, api, tmp_path):
 
 def test_a_missing_object_is_none_or_object_missing(storage):
     assert storage.size("uploads", "owner/nothing.mp4") is None
-    with pytest.raises(ObjectMissing), storage.local_copy("uploads", "owner/nothing.mp4"):
+    with pytest.raises(ObjectMissing), storage.reading("uploads", "owner/nothing.mp4"):
         pass
 
 
@@ -70,28 +69,27 @@ def test_a_large_file_goes_up_resumably_in_6_mib_chunks(storage, api, tmp_path):
     assert [m for m, p in api.requests if p.startswith("/upload/resumable")] == ["POST", "PATCH", "PATCH", "PATCH"]
 
 
-def test_a_download_is_streamed_not_held_in_memory(storage, api, tmp_path):
-    api.objects[("uploads", "o/big.mp4")] = (os.urandom(32 * 1024**2), "video/mp4")
+def test_a_read_holds_what_it_asked_for_not_the_object(storage, api):
+    data = os.urandom(32 * 1024**2)
+    api.objects[("uploads", "o/big.mp4")] = (data, "video/mp4")
     tracemalloc.start()
     try:
-        with storage.local_copy("uploads", "o/big.mp4") as local:
-            assert local.stat().st_size == 32 * 1024**2
+        with storage.reading("uploads", "o/big.mp4") as stored, open_source(stored) as f:
+            pieces = iter(lambda: f.read(READ_CHUNK), b"")
+            assert sum(len(piece) for piece in pieces) == len(data)
+            f.seek(5 * 1024**2 + 7)
+            assert f.read(100) == data[5 * 1024**2 + 7 : 5 * 1024**2 + 107]
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < 8 * READ_CHUNK, f"peak {peak / 1024**2:.1f} MiB for a 32 MiB object"
 
 
-def test_a_download_cut_short_is_transient_and_leaves_nothing(storage, api, tmp_path, monkeypatch):
+def test_a_read_cut_short_is_transient(storage, api):
     api.objects[("uploads", "o/clip.mp4")] = (os.urandom(3 * 1024**2), "video/mp4")
     api.drop_downloads_after = 1024**2
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    monkeypatch.setenv("TMPDIR", str(scratch))
-    monkeypatch.setattr("tempfile.tempdir", None)  # read TMPDIR again
-    with pytest.raises(StorageUnavailable, match="broke off"), storage.local_copy("uploads", "o/clip.mp4"):
-        pass
-    assert list(scratch.iterdir()) == []
+    with pytest.raises(StorageUnavailable, match="broke off"), storage.reading("uploads", "o/clip.mp4") as stored:
+        stored.read(0, 3 * 1024**2)
 
 
 def test_a_file_over_the_bucket_limit_is_refused_for_good(storage, tmp_path):

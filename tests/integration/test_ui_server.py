@@ -139,6 +139,8 @@ def test_the_page_is_told_what_plays_the_video_now(world):
     assert playing(mine) == {"kind": "source_hls", "bucket": "derived", "path": "p/play/index.m3u8"}
     made(mine, "hls", "p/hls/master.m3u8")
     assert playing(mine) == {"kind": "hls", "bucket": "derived", "path": "p/hls/master.m3u8"}
+    made(mine, "playback", "p/master.m3u8")
+    assert playing(mine) == {"kind": "playback", "bucket": "derived", "path": "p/master.m3u8"}
 
 
 def test_files_are_served_to_their_owner_only_with_ranges(world):

@@ -89,6 +89,7 @@ def test_each_job_event_reaches_each_endpoint_once_signed_and_logged(env, conn, 
             "job_id": str(job["id"]),
             "video_id": str(job["video_id"]),
             "status": "ready",
+            "progress": {"stage": "ready", "percent": 100},
             "links": {
                 "job": f"/rest/v1/processing_jobs?id=eq.{job['id']}",
                 "metadata": f"/rest/v1/video_metadata?video_id=eq.{job['video_id']}",

@@ -43,7 +43,8 @@ function renderList() {
     row.querySelector(".name").textContent = job.title || displayName(job.path);
     row.querySelector(".name").title = displayName(job.path);
     const status = row.querySelector(".status");
-    status.textContent = job.status;
+    status.textContent = job.progress_stage ? `${job.status} ${percent(job)}%` : job.status;
+    status.title = job.progress_stage ? `${job.progress_stage} ${percent(job)}%` : "";
     status.classList.add(job.status);
     if (job.poster) row.querySelector(".thumb").src = fileUrl({ bucket: job.poster_bucket, path: job.poster });
     if (job.video_id) row.querySelector("a").href = `#/video/${job.video_id}`;
@@ -147,7 +148,7 @@ async function showVideo(videoId) {
     el("p", { class: "note", id: "summary", text: `${displayName(job.path)} · ${job.status}` + (job.retries ? ` · retries: ${job.retries}` : "") }),
   );
   if (job.status === "failed") section.append(failure(job));
-  else if (job.status !== "ready") section.append(steps(job.status));
+  else if (job.status !== "ready") section.append(steps(job.status), ...progress(job));
   if (job.status === "ready" && doc) section.append(...ready(doc, playing));
   else if (early) section.append(el("div", { class: "player" }, (state.early = kept || earlyPlayer(early, job.video_id))));
   else if (doc && doc.poster) section.append(el("img", { class: "poster", src: fileUrl(doc.poster), alt: "poster" }));
@@ -162,6 +163,18 @@ function steps(status) {
   const at = STEPS.findIndex(([s]) => s === status);
   return el("ol", { class: "steps", id: "steps" }, ...STEPS.map(([s, label], i) =>
     el("li", { class: i < at ? "done" : i === at ? "now" : "", text: label })));
+}
+
+// How far the running step is (the job row's progress, as the step reports it).
+const percent = (job) => Math.floor((100 * job.progress_done) / job.progress_total);
+function progress(job) {
+  if (!job.progress_stage) return [];
+  const seconds = job.progress_unit === "seconds";
+  const done = seconds ? clock(job.progress_done) : job.progress_done;
+  const total = seconds ? clock(job.progress_total) : `${job.progress_total} ${job.progress_unit}`;
+  return [el("div", { class: "job-progress" },
+    el("progress", { id: "job-progress", max: "100", value: String(percent(job)) }),
+    el("span", { class: "note", id: "job-progress-note", text: `${job.progress_stage}: ${done} of ${total} (${percent(job)}%)` }))];
 }
 
 function failure(job) {
@@ -200,7 +213,7 @@ function ready(doc, playing) {
     video.append(track);
     track.addEventListener("load", () => { track.track.mode = "showing"; });
   }
-  attachSource(video, doc.hls ? { kind: "hls", ...doc.hls.master } : playing, doc.proxy);
+  attachSource(video, playing, doc.proxy);
   const timeline = el("div", { class: "timeline", id: "timeline" }, el("div", { class: "played" }));
   const tile = el("div", { class: "storyboard-tile", id: "storyboard-tile", hidden: "" }, el("span"));
   const player = el("div", { class: "player" }, video, timeline, tile);
