@@ -6,7 +6,7 @@
  */
 
 export interface MetadataDocument {
-  schema_version?: 4;
+  schema_version?: 5;
   video_id: string;
   job_id: string;
   generated_at: string;
@@ -23,6 +23,7 @@ export interface MetadataDocument {
   silent_segments?: Segments | null;
   scenes?: Scenes | null;
   hls?: Hls | null;
+  playback?: Playback | null;
   transcript?: TranscriptPart | null;
   captions?: Captions | null;
   chapters?: Chapters | null;
@@ -240,6 +241,20 @@ export interface Hls {
   master: ArtifactRef;
   variants: number;
   made_by?: MadeBy | null;
+}
+/**
+ * Where a player starts: `hls`, the video's one HLS address (the master playlist over every
+ * HLS rendition, a player picking by bandwidth; or the only HLS rendition there is), and the
+ * renditions it offers.
+ *
+ * This interface was referenced by `MetadataDocument`'s JSON-Schema
+ * via the `definition` "Playback".
+ */
+export interface Playback {
+  hls: ArtifactRef;
+  variants: number;
+  source_hls?: ArtifactRef | null;
+  proxy_hls?: ArtifactRef | null;
 }
 /**
  * This interface was referenced by `MetadataDocument`'s JSON-Schema

@@ -26,7 +26,7 @@ from shared.media.models import Loudness, MadeBy, MediaAnalysis, PosterChoice, S
 from shared.metadata.technical import Technical
 from shared.models import Artifact, Video
 
-SCHEMA_VERSION: Literal[4] = 4
+SCHEMA_VERSION: Literal[5] = 5
 
 
 class Source(BaseModel):
@@ -94,6 +94,17 @@ class Hls(BaseModel):
     made_by: MadeBy | None = None
 
 
+class Playback(BaseModel):
+    """Where a player starts: `hls`, the video's one HLS address (the master playlist over every
+    HLS rendition, a player picking by bandwidth; or the only HLS rendition there is), and the
+    renditions it offers."""
+
+    hls: ArtifactRef
+    variants: int
+    source_hls: ArtifactRef | None = None  # the upload's own packets, remuxed (web-ready input)
+    proxy_hls: ArtifactRef | None = None  # the proxy's one encode, as HLS
+
+
 class TranscriptPart(BaseModel):
     language: str | None  # ISO 639-1, as detected; null when nothing was heard
     language_probability: float | None  # the engine's confidence in the language, 0-1
@@ -137,7 +148,7 @@ class Keywords(BaseModel):
 
 
 class MetadataDocument(BaseModel):
-    schema_version: Literal[4] = SCHEMA_VERSION
+    schema_version: Literal[5] = SCHEMA_VERSION
     video_id: UUID
     job_id: UUID
     generated_at: datetime
@@ -154,6 +165,7 @@ class MetadataDocument(BaseModel):
     silent_segments: Segments | None = None
     scenes: Scenes | None = None
     hls: Hls | None = None
+    playback: Playback | None = None
     transcript: TranscriptPart | None = None
     captions: Captions | None = None
     chapters: Chapters | None = None
@@ -259,6 +271,7 @@ def build_document(
     if "hls" in refs:
         hls = next(a for a in artifacts if a.kind == "hls")
         doc.hls = Hls(master=refs["hls"], variants=int(hls.details.get("variants", 0)), made_by=refs["hls"].made_by)
+    doc.playback = playback(artifacts, refs)
     if content is not None:
         add_content(doc, content, refs)
     doc.absent = absent_parts(doc, technical, analysis, content)
@@ -302,6 +315,20 @@ def add_content(doc: MetadataDocument, content: Content, refs: dict[str, Artifac
     doc.suggestions = content.suggestions
 
 
+def playback(artifacts: list[Artifact], refs: dict[str, ArtifactRef]) -> Playback | None:
+    """The master playlist (process's `playback` artifact), else the one HLS rendition made."""
+    master = next((a for a in artifacts if a.kind == "playback"), None)
+    only = next((kind for kind in ("proxy_hls", "source_hls", "hls") if kind in refs), None)
+    if master is None and only is None:
+        return None
+    return Playback(
+        hls=refs["playback"] if master is not None else refs[str(only)],
+        variants=int(master.details.get("variants", 0)) if master is not None else 1,
+        source_hls=refs.get("source_hls"),
+        proxy_hls=refs.get("proxy_hls"),
+    )
+
+
 def absent_parts(
     doc: MetadataDocument, technical: Technical, analysis: MediaAnalysis | None, content: Content | None
 ) -> dict[str, str]:
@@ -311,6 +338,7 @@ def absent_parts(
         "loudness": "the source has no audio stream" if no_audio else "ebur128 measured no loudness",
         "silent_segments": "the source has no audio stream" if no_audio else "silence was not measured",
         "hls": "no HLS renditions were made (VIDPIPE_HLS_ENABLED turns them on)",
+        "playback": "no HLS rendition was made",
         "chapters": "the video has no duration",
     }
     known = content.absent if content else {}
@@ -327,6 +355,7 @@ def absent_parts(
         "silent_segments",
         "scenes",
         "hls",
+        "playback",
         "transcript",
         "captions",
         "chapters",

@@ -42,7 +42,7 @@ def describe(conn: Any, env: Path, clip: Path, name: str = f"{USER}/kitchen_foot
 
 def test_a_spoken_clip_gets_transcript_captions_chapters_keywords_and_suggestions(env, conn, clips):
     doc = MetadataDocument.model_validate(describe(conn, env, clips["speech"]))
-    assert doc.schema_version == 4
+    assert doc.schema_version == 5
 
     t = doc.transcript
     assert t is not None and t.speech and t.language == "en" and t.made_by.tool == "faster-whisper"

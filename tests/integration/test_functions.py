@@ -99,7 +99,10 @@ def test_a_video_goes_through_ingest_process_and_generate_metadata(env, conn, cl
     doc = MetadataDocument.model_validate(document)
     assert doc.technical.video is not None and doc.technical.video.codec == "h264"
     assert doc.poster is not None and doc.proxy is not None and doc.audio is not None
-    assert doc.schema_version == 4 and doc.poster_choice is not None
+    assert doc.schema_version == 5 and doc.poster_choice is not None
+    # Where to play it: the master playlist over the source's HLS and the proxy's
+    assert doc.playback is not None and doc.playback.hls.path.endswith("/master.m3u8") and doc.playback.variants == 2
+    assert doc.playback.source_hls is not None and doc.playback.proxy_hls is not None
     assert doc.thumbnails is not None and doc.storyboard is not None and doc.scenes is not None
     assert doc.loudness is not None and doc.black_segments is not None and doc.silent_segments is not None
     for item in doc.thumbnails.items:
