@@ -51,6 +51,7 @@ def process_job(svc: Services[ProcessSettings], job: Job, beat: Heartbeat) -> Jo
             with shipping(svc, video, Path(tmp), ("proxy_hls", "hls"), beat, counted=encoding) as shipped:
                 options = svc.settings.rendition_options()
                 result = render(src, Path(tmp), technical, options, limits, stop=beat.lost, hold=shipped.full)
+            progress.end("encoding")
             made = [*result.renditions, *playback(Path(tmp), technical, source, result.renditions, shipped.stored)]
             artifacts = [store(svc, video, r, ffmpeg_by, beat, shipped.stored) for r in made]
     except ObjectMissing:
@@ -84,6 +85,7 @@ def play_first(
         remuxed = remux_hls(
             src, work, technical, settings.hls_segment_seconds, limits, stop=beat.lost, hold=shipped.full
         )
+    progress.end("packaging")
     if remuxed is None:
         log.info("keyframes too far apart to play the source as it is", extra={"job_id": str(job.id)})
         return None

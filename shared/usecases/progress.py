@@ -25,6 +25,7 @@ class Progress:
         self.svc, self.job, self.clock = svc, job, clock
         self._stage: str | None = None
         self._at = float("-inf")
+        self._totals: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()  # reports come from the tools' reader threads too
 
     def stage(self, stage: str, total: float, unit: str = "seconds") -> Callable[[float], None]:
@@ -33,8 +34,15 @@ class Progress:
         def report(done: float) -> None:
             self._report(stage, done, total, unit)
 
+        self._totals[stage] = (total, unit)
         report(0.0)
         return report
+
+    def end(self, stage: str) -> None:
+        """The stage is done, whatever its reports counted (a remux's segments run longer than
+        their nominal length where the source's keyframes are further apart)."""
+        total, unit = self._totals[stage]
+        self._report(stage, total, total, unit)
 
     def segments(self, stage: str, total: float, seconds: float) -> Callable[[int], None]:
         """The reporter of a stage that writes the video (`total` seconds) as HLS segments of

@@ -58,6 +58,10 @@ def test_hls_segments_stored_are_seconds_done_up_to_the_length():
         clock[0] += REPORT_SECONDS
         encoding(stored)
     assert [r[2] for r in rows.reports] == [0.0, 6, 12, 18, 20.5]
+    packaging = progress.segments("packaging", 20.5, 6)
+    packaging(1)  # segments of 8 s, where the source's keyframes are 8 s apart: 1 counted, 8 s done
+    progress.end("packaging")  # said at once, however soon
+    assert [r[1:3] for r in rows.reports[-2:]] == [("packaging", 0.0), ("packaging", 20.5)]
 
 
 def test_a_report_the_database_does_not_take_is_dropped():
