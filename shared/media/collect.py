@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from shared.metadata.technical import Technical
 
 HLS_TYPE = "application/vnd.apple.mpegurl"
 TS_TYPE = "video/mp2t"
+MEDIA_SEGMENT = re.compile(r"#EXTINF:([0-9.]+),?[^\n]*\n([^#\s][^\n]*)")
 
 
 def collect(plan: Plan, tech: Technical, log: str) -> RenderResult:
@@ -155,6 +157,11 @@ def playlist_rendition(kind: str, work: Path, folder: str, main: str = "index.m3
         extra,
         {"segments": sum(n.endswith(".ts") for n in names)},
     )
+
+
+def media_segments(playlist: Path) -> list[tuple[float, str]]:
+    """(seconds, file name) of each segment of a media playlist, in order."""
+    return [(float(seconds), name.strip()) for seconds, name in MEDIA_SEGMENT.findall(playlist.read_text())]
 
 
 def playlist_files(playlist: Path) -> list[str]:

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.media.collect import HLS_TYPE
+from shared.media.collect import HLS_TYPE, media_segments
 from shared.media.models import OutputFile, Rendition
 
-EXTINF = re.compile(r"#EXTINF:([0-9.]+),?\s*\n([^#\s][^\n]*)")
 STREAM_INF = re.compile(r"#EXT-X-STREAM-INF:([^\n]*)\n([^#\s][^\n]*)")
 MASTER = "master.m3u8"
 
@@ -43,11 +42,11 @@ def measured_variant(
     if not playlist.exists():
         return None
     rates, total_bits, total_seconds = [], 0, 0.0
-    for seconds, name in EXTINF.findall(playlist.read_text()):
-        key = f"{folder}/{name.strip()}"
+    for seconds, name in media_segments(playlist):
+        key = f"{folder}/{name}"
         bits = 8 * (stored[key] if key in stored else (work / key).stat().st_size)
-        rates.append(bits / max(float(seconds), 0.001))
-        total_bits, total_seconds = total_bits + bits, total_seconds + float(seconds)
+        rates.append(bits / max(seconds, 0.001))
+        total_bits, total_seconds = total_bits + bits, total_seconds + seconds
     if not rates:
         return None
     attributes = (

@@ -14,13 +14,12 @@ video plays long before its encode is done.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from shared.domain import Reason
-from shared.media.collect import playlist_rendition
+from shared.media.collect import media_segments, playlist_rendition
 from shared.media.confine import VIDEO_CONTAINERS, DecodeLimits, Source, as_source, demuxer_of, input_args
 from shared.media.ffmpeg_tools import run_tool
 from shared.media.models import Rendition
@@ -32,7 +31,6 @@ MAX_SIDE = 4096
 MAX_FPS = 60.0
 MAX_KEYFRAME_GAP_SECONDS = 10.0
 PLAYLIST = "play/index.m3u8"
-EXTINF = re.compile(r"#EXTINF:([0-9.]+)")
 
 
 def not_web_ready(tech: Technical) -> list[str]:
@@ -99,7 +97,7 @@ def remux_hls(
         stop=stop,
         hold=hold,
     )  # fmt: skip
-    lengths = [float(x) for x in EXTINF.findall((work / PLAYLIST).read_text())]
+    lengths = [seconds for seconds, _ in media_segments(work / PLAYLIST)]
     found = playlist_rendition("source_hls", work, "play")
     if found is None or not lengths or max(lengths) > MAX_KEYFRAME_GAP_SECONDS:
         return None
